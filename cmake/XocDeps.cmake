@@ -24,6 +24,7 @@ xoc_dep(ARCHIVE  libarchive   libarchive-dev)
 xoc_dep(CMOCKA   cmocka       libcmocka-dev)
 xoc_dep(VNCSERVER libvncserver libvncserver-dev)
 xoc_dep(UV       libuv        libuv1-dev)
+xoc_dep(MHD      libmicrohttpd libmicrohttpd-dev)
 
 # Helpers for tests: every test is a cmocka program registered in ctest with labels.
 function(xoc_test name)
