@@ -39,12 +39,21 @@ function(xoc_test name)
       ENVIRONMENT "XOC_BUILD_DIR=${CMAKE_BINARY_DIR};XOC_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endfunction()
 
-# A libFuzzer target (built only with XOC_FUZZ=ON).
+# A fuzz target: one source defining LLVMFuzzerTestOneInput.
+# - With XOC_FUZZ=ON (clang), a libFuzzer binary `name` that `make fuzz` runs for a bounded time.
+# - Otherwise, the same entry point linked with tests/fuzz/driver.c: a ctest test (label fuzz)
+#   that replays the corpus in tests/fuzz/corpus/<name>/ plus deterministic mutations of it.
 function(xoc_fuzz name)
   cmake_parse_arguments(F "" "" "SOURCES;LIBS" ${ARGN})
+  set(corpus ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${name})
   if(XOC_FUZZ)
     add_executable(${name} ${F_SOURCES})
     target_link_libraries(${name} PRIVATE ${F_LIBS})
     target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  else()
+    add_executable(${name} ${F_SOURCES} ${CMAKE_SOURCE_DIR}/tests/fuzz/driver.c)
+    target_link_libraries(${name} PRIVATE ${F_LIBS})
+    add_test(NAME ${name} COMMAND ${name} ${corpus})
+    set_tests_properties(${name} PROPERTIES LABELS "fuzz" TIMEOUT 300)
   endif()
 endfunction()
