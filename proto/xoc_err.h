@@ -31,7 +31,10 @@
     X(XOC_ENOTIMPL,       -20,  "not-implemented",    0,      "not implemented")                  \
     X(XOC_ESTATE,         -21,  "incorrect-state",    25,     "incorrect state")                  \
     X(XOC_ENOMEM,         -22,  "no-memory",          -32000, "out of memory")                    \
-    X(XOC_EIO,            -23,  "io",                 -32000, "input/output error")
+    X(XOC_EIO,            -23,  "io",                 -32000, "input/output error")               \
+    X(XOC_EHTTP,          -24,  "http-status",        -32000, "unexpected HTTP status")           \
+    X(XOC_ETRUNCATED,     -25,  "truncated",          -32000, "truncated answer")                 \
+    X(XOC_ETLS,           -26,  "tls",                -32000, "TLS handshake or certificate error")
 
 typedef enum {
 #define XOC_ERR_ENUM(e, v, name, rpc, msg) e = v,
