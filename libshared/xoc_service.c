@@ -1,0 +1,118 @@
+#include "xoc_service.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "xoc_bus.h"
+#include "xoc_err.h"
+#include "xoc_log.h"
+
+const xoc_cfg_key_t xoc_service_cfg_keys[] = {
+    {"log.level", XOC_CFG_STR, "info", 0, 0, "error | warn | info | debug | trace"},
+    XOC_CFG_END};
+
+int xoc_service_main(const char *name, const char *summary, const xoc_cfg_key_t *own_keys,
+                     zactor_fn *actor_fn, xoc_service_ready_fn *ready, int argc, char **argv)
+{
+    const xoc_cfg_key_t *tables[] = {xoc_service_cfg_keys, xoc_bus_cfg_keys, own_keys, NULL};
+    char err[512] = "";
+    bool help = false;
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        printf("%s — %s\n\n", name, summary);
+    xoc_cfg_t *cfg = xoc_cfg_new(name, tables, argc, argv, &help, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "%s: %s\n", name, err);
+        return 2;
+    }
+    if (help) {
+        xoc_cfg_destroy(&cfg);
+        return 0;
+    }
+    int level = xoc_log_level_parse(xoc_cfg_str(cfg, "log.level"));
+    if (level < 0) {
+        fprintf(stderr, "%s: log.level: unknown level '%s'\n", name, xoc_cfg_str(cfg, "log.level"));
+        xoc_cfg_destroy(&cfg);
+        return 2;
+    }
+    xoc_log_init(name, (xoc_log_level_t)level);
+    zsys_init();
+    zsys_set_logstream(NULL);      /* our own log lines only */
+    zsys_handler_set(NULL);        /* signals handled below, not by czmq's default handler */
+    zsys_catch_interrupts();
+
+    zactor_t *actor = zactor_new(actor_fn, cfg);
+    int rc = 0;
+    if (!actor) {
+        xoc_error("failed to start");
+        rc = 1;
+        goto done;
+    }
+    xoc_info("started pid=%d", (int)getpid());
+    if (ready)
+        ready(actor, cfg);
+    /* wait for SIGINT/SIGTERM; the actor may also end by itself (fatal error) */
+    while (!zsys_interrupted) {
+        zsock_t *pipe = zactor_sock(actor);
+        zpoller_t *poller = zpoller_new(pipe, NULL);
+        void *which = zpoller_wait(poller, 500);
+        bool ended = which == pipe;
+        zpoller_destroy(&poller);
+        if (ended) {
+            char *msg = zstr_recv(actor);
+            bool died = !msg || streq(msg, "$DIED");
+            zstr_free(&msg);
+            if (died) {
+                rc = 1;
+                break;
+            }
+        }
+    }
+    xoc_info("stopping");
+    zactor_destroy(&actor);
+done:
+    xoc_cfg_destroy(&cfg);
+    return rc;
+}
+
+struct _xoc_sys_t {
+    char service[64];
+    char instance[96];
+    char topic[128];
+    zsock_t *pub;
+    int64_t started;
+};
+
+xoc_sys_t *xoc_sys_new(const char *service, zsock_t *pub)
+{
+    xoc_sys_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    snprintf(self->service, sizeof self->service, "%s", service);
+    char host[64] = "localhost";
+    gethostname(host, sizeof host - 1);
+    snprintf(self->instance, sizeof self->instance, "%s:%d", host, (int)getpid());
+    self->pub = pub;
+    self->started = xoc_bus_now_ms();
+    return self;
+}
+
+void xoc_sys_destroy(xoc_sys_t **self_p)
+{
+    if (self_p && *self_p) {
+        free(*self_p);
+        *self_p = NULL;
+    }
+}
+
+int xoc_sys_publish(xoc_sys_t *self, const char *state, const char *detail, const void *stats,
+                    size_t stats_len)
+{
+    snprintf(self->topic, sizeof self->topic, "sys.%s.%s", self->service, state);
+    xoc_msg_sys_t sys = {.service = xoc_str(self->service), .instance = xoc_str(self->instance),
+                         .state = xoc_str(state), .pid = (uint64_t)getpid(),
+                         .uptime_ms = (uint64_t)(xoc_bus_now_ms() - self->started),
+                         .detail = xoc_str(detail),
+                         .stats = {stats, (uint32_t)stats_len}};
+    return xoc_bus_publish(self->pub, self->topic, XOC_MSG_SYS, &sys);
+}

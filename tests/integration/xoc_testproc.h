@@ -1,0 +1,39 @@
+/*  Test support: start real processes on loopback, wait for their "ready" line, signal and
+    reap them. Every process started is killed at exit (and dies with the test: PDEATHSIG),
+    so no test leaves a stray process.                                                    */
+#ifndef XOC_TESTPROC_H
+#define XOC_TESTPROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct {
+    pid_t pid;
+    int out_fd;         /* the process's stdout */
+    char line[1024];    /* the ready line */
+} xoc_proc_t;
+
+/*  Path of a built program: $XOC_BUILD_DIR/<rel>.                                          */
+const char *xoc_test_bin(const char *rel);
+
+/*  Starts argv (NULL-terminated; argv[0] is the path) and waits up to timeout_ms for a line
+    on stdout starting with `ready_prefix` (NULL: do not wait). Returns NULL on failure.  */
+xoc_proc_t *xoc_proc_start(char *const argv[], const char *ready_prefix, int timeout_ms);
+
+/*  Reads the next stdout line (up to timeout_ms). Returns false on timeout/EOF.            */
+bool xoc_proc_read_line(xoc_proc_t *p, char *buf, size_t size, int timeout_ms);
+
+/*  Sends a signal.                                                                         */
+void xoc_proc_kill(xoc_proc_t *p, int sig);
+
+/*  Waits for the exit up to timeout_ms; returns the exit status (as waitpid's), or -1.     */
+int xoc_proc_wait(xoc_proc_t *p, int timeout_ms);
+
+/*  SIGTERM, wait, SIGKILL if needed, free.                                                 */
+void xoc_proc_stop(xoc_proc_t **p_p);
+
+/*  Monotonic milliseconds.                                                                 */
+long long xoc_test_now_ms(void);
+
+#endif
