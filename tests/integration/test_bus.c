@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "xoc_bus.h"
 #include "xoc_client.h"
 #include "xoc_err.h"
@@ -374,6 +376,42 @@ static void test_curve_encryption(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* the ops tap: `xoc-events sys.` prints the heartbeats of running services as JSON lines */
+static void test_events_tap_shows_heartbeats(void **state)
+{
+    s_env_t *env = *state;
+    env->workers[0] = s_start_echo(env->endpoint, NULL);
+    char *argv[] = {(char *)xoc_test_bin("tools/xoc-events/xoc-events"), "--bus.endpoint",
+                    env->endpoint, "--count", "6", "--timeout", "20", "sys.", NULL};
+    xoc_proc_t *tap = xoc_proc_start(argv, NULL, 0);
+    assert_non_null(tap);
+    bool bus_seen = false, echo_seen = false;
+    for (int i = 0; i < 6; i++) {
+        char line[4096];
+        assert_true(xoc_proc_read_line(tap, line, sizeof line, 10000));
+        json_error_t jerr;
+        json_t *o = json_loads(line, 0, &jerr);
+        assert_non_null(o);
+        const char *topic = json_string_value(json_object_get(o, "topic"));
+        assert_non_null(topic);
+        assert_memory_equal(topic, "sys.", 4);
+        assert_string_equal(json_string_value(json_object_get(o, "t")), "sys");
+        const char *svc = json_string_value(json_object_get(o, "service"));
+        const char *st = json_string_value(json_object_get(o, "state"));
+        assert_non_null(svc);
+        assert_non_null(st);
+        if (strcmp(st, "heartbeat") == 0) {
+            assert_true(json_is_object(json_object_get(o, "stats")));
+            bus_seen |= strcmp(svc, "bus") == 0;
+            echo_seen |= strcmp(svc, "echo") == 0;
+        }
+        json_decref(o);
+    }
+    assert_true(bus_seen && echo_seen);
+    assert_int_equal(xoc_proc_wait(tap, 5000), 0); /* --count reached: exit 0 */
+    xoc_proc_stop(&tap);
+}
+
 int main(void)
 {
     zsys_init();
@@ -385,6 +423,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deadline_gives_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bus_restart_under_traffic, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_frames_get_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_events_tap_shows_heartbeats, s_setup, s_teardown),
         cmocka_unit_test(test_curve_encryption),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
