@@ -1,0 +1,221 @@
+#include "sim_http.h"
+
+#include "sim_rpc.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "xoc_log.h"
+
+typedef struct {
+    sim_buf_t body;
+    bool too_big;
+} s_req_t;
+
+/*  Connection tracking for sim.drop_connections, implemented in sim.c.                       */
+void sim_conn_add(sim_t *sim, int fd);
+void sim_conn_del(sim_t *sim, int fd);
+
+static enum MHD_Result s_reply(struct MHD_Connection *conn, unsigned status, char *data,
+                               size_t len, const char *ctype, bool close)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    if (close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result rc = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result s_reply_text(struct MHD_Connection *conn, unsigned status,
+                                    const char *text, const char *ctype, bool close)
+{
+    char *d = strdup(text);
+    return s_reply(conn, status, d, strlen(d), ctype, close);
+}
+
+static bool s_loopback(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return false;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    return false;
+}
+
+static int s_conn_fd(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
+static void s_stall(sim_pool_t *p)
+{
+    for (;;) {
+        int64_t left = p->stall_until_ms - sim_now_ms();
+        if (left <= 0 || p->stop)
+            return;
+        if (left > 50)
+            left = 50;
+        struct timespec ts = {0, (long)left * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static enum MHD_Result s_rpc(sim_host_t *h, struct MHD_Connection *conn, s_req_t *r, bool json)
+{
+    sim_rpc_req_t req;
+    const char *why = NULL;
+    int rc = json ? sim_rpc_decode_json(r->body.data, r->body.len, &req, &why)
+                  : sim_rpc_decode_xml(r->body.data, r->body.len, &req, &why);
+    if (rc != 0) {
+        xoc_debug("bad request host=%s why=%s", h->ip, why);
+        return s_reply_text(conn, 500, "<html><body><h1>HTTP 500 internal server error</h1>"
+                            "An unexpected error occurred; please wait a while and try again. "
+                            "If the problem persists, please contact your support "
+                            "representative.</body></html>", "text/html", false);
+    }
+    s_stall(h->pool);
+    sim_buf_t out;
+    sim_wr_t w;
+    sim_buf_init(&out, 4096);
+    int bare = !json && !strcmp(req.method, "system.listMethods");
+    sim_rpc_begin(&req, &out, &w, bare);
+    sim_call_t call = {.pool = h->pool, .host = h, .loopback = s_loopback(conn),
+                       .conn_fd = s_conn_fd(conn), .method = req.method,
+                       .params = req.params, .w = &w};
+    if (sim_api_call(&call) == 0)
+        sim_rpc_end(&req, &out, bare);
+    else
+        sim_rpc_error(&req, &out, call.err);
+    xoc_trace("call host=%s method=%s ok=%d", h->ip, req.method, call.err == NULL);
+    json_decref(call.err);
+    sim_rpc_req_clear(&req);
+    size_t len;
+    char *data = sim_buf_take(&out, &len);
+    return s_reply(conn, 200, data, len, json ? "application/json" : "text/xml", false);
+}
+
+static enum MHD_Result s_handle(sim_host_t *h, struct MHD_Connection *conn, const char *url,
+                                const char *method, s_req_t *r)
+{
+    if (r->too_big)
+        return s_reply_text(conn, 413, "<html><body><h1>413 request entity too large</h1>"
+                            "</body></html>", "text/html", true);
+    if (!strcmp(method, "OPTIONS"))
+        return s_reply_text(conn, 200, "", "text/plain", false);
+    if (!strcmp(method, "POST"))
+        return s_rpc(h, conn, r, !strcmp(url, "/jsonrpc") || !strncmp(url, "/jsonrpc?", 9));
+    if (!strcmp(method, "GET") && !strcmp(url, "/"))
+        return s_reply_text(conn, 200, "<html><head><title>XCP-ng (simulated)</title></head>"
+                            "<body><p>xapi-sim</p></body></html>", "text/html", false);
+    return s_reply_text(conn, 404, "<html><body><h1>HTTP 404 not found</h1></body></html>",
+                        "text/html", false);
+}
+
+static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                const char *method, const char *version,
+                                const char *upload_data, size_t *upload_data_size,
+                                void **con_cls)
+{
+    sim_host_t *h = cls;
+    s_req_t *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        sim_buf_init(&r->body, 1024);
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (r->body.len + *upload_data_size > h->pool->cfg->max_body)
+            r->too_big = true;
+        else
+            sim_buf_add(&r->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    sim_buf_addc(&r->body, '\0');
+    r->body.len--;
+    return s_handle(h, conn, url, method, r);
+}
+
+static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                        enum MHD_RequestTerminationCode toe)
+{
+    s_req_t *r = *con_cls;
+    if (r) {
+        sim_buf_free(&r->body);
+        free(r);
+        *con_cls = NULL;
+    }
+}
+
+static void s_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe)
+{
+    sim_host_t *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        int fd = s_conn_fd(conn);
+        *socket_context = (void *)(intptr_t)(fd + 1);
+        sim_conn_add(h->pool->sim, fd);
+    } else if (*socket_context) {
+        sim_conn_del(h->pool->sim, (int)(intptr_t)*socket_context - 1);
+        *socket_context = NULL;
+    }
+}
+
+struct MHD_Daemon *sim_http_start(sim_host_t *h, int port, const char *cert_pem,
+                                  const char *key_pem)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, h->ip, &sa.sin_addr) != 1)
+        return NULL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_POLL;
+    if (cert_pem && key_pem)
+        flags |= MHD_USE_TLS;
+    struct MHD_OptionItem tls[] = {
+        {cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert_pem},
+        {key_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, s_access, h, MHD_OPTION_SOCK_ADDR, &sa,
+        MHD_OPTION_NOTIFY_COMPLETED, s_completed, h, MHD_OPTION_NOTIFY_CONNECTION, s_notify, h,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_ARRAY, cert_pem ? tls : tls + 2, MHD_OPTION_END);
+    if (!d)
+        return NULL;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : port;
+    return d;
+}
+
+void sim_http_stop(struct MHD_Daemon **d_p)
+{
+    if (d_p && *d_p) {
+        MHD_stop_daemon(*d_p);
+        *d_p = NULL;
+    }
+}

@@ -1,0 +1,101 @@
+/*  sim_pool — what the simulator's modules share about one pool and its hosts (internal to
+    tools/xapi-sim: sim.c owns the structs, sim_api.c serves calls on them, sim_gen.c fills
+    them, sim_http.c serves them over HTTP).                                                   */
+#ifndef SIM_POOL_H
+#define SIM_POOL_H
+
+#include "sim.h"
+#include "sim_store.h"
+#include "sim_wr.h"
+
+#include <czmq.h>
+#include <jansson.h>
+#include <pthread.h>
+
+typedef struct sim_pool_t sim_pool_t;
+
+typedef struct {
+    sim_pool_t *pool;
+    int index;
+    char ip[24];            /* each host has its own loopback address: 127.0.0.<n> */
+    int port;
+    char ref[64];
+    struct MHD_Daemon *mhd;
+} sim_host_t;
+
+typedef struct {
+    char ref[64];
+    char user[64];
+    char host_ref[64];
+} sim_session_t;
+
+typedef struct {
+    char task[64];
+    char method[96];        /* the synchronous method ("VM.start") */
+    json_t *params;
+    int steps_left;
+} sim_job_t;
+
+struct sim_pool_t {
+    sim_t *sim;
+    const sim_config_t *cfg;
+    int index;
+    char name[64];
+    char ref[64];           /* the pool object */
+    sim_store_t *store;     /* its lock guards everything below too */
+    sim_host_t *hosts;
+    int nhosts;
+    int master;
+    zhashx_t *sessions;     /* ref -> sim_session_t */
+    zlistx_t *jobs;         /* sim_job_t, Async calls in progress */
+    double churn_rate;
+    double churn_credit;
+    uint64_t churn_seq;
+    uint64_t rng;
+    int64_t stall_until_ms;
+    uint64_t drop_epoch;
+    bool stop;
+    pthread_t ticker;
+    bool ticker_started;
+    void *gen_ctx;          /* sim_gen's state */
+};
+
+/*  A call being served.                                                                      */
+typedef struct {
+    sim_pool_t *pool;
+    sim_host_t *host;       /* host that received the call (NULL for internal calls) */
+    bool loopback;          /* caller is on 127.0.0.0/8 or ::1 (sim.* allowed) */
+    int conn_fd;            /* the caller's socket (not dropped by sim.drop_connections) */
+    const char *method;
+    json_t *params;         /* array */
+    sim_wr_t *w;
+    bool bare;              /* XML-RPC: no Status/Value wrapper (system.listMethods) */
+    json_t *err;            /* set on failure: ["CODE", params...] */
+    const sim_session_t *session;
+} sim_call_t;
+
+/*  Serves one call (takes the pool lock). Returns 0 with the value written, or -1 with
+    call->err set.                                                                           */
+int sim_api_call(sim_call_t *call);
+/*  Ticker work, lock held: advances Async tasks by one step.                                 */
+void sim_api_tick_jobs(sim_pool_t *pool);
+
+/*  Generator (sim_gen.c), lock held.                                                         */
+void sim_gen_pool(sim_pool_t *pool);
+/*  Adds one VM (halted unless running) with its disk, VIF, metrics; returns the VM.          */
+sim_obj_t *sim_gen_vm(sim_pool_t *pool, const char *name, bool running);
+void sim_gen_free(sim_pool_t *pool);
+/*  Applies n random changes (churn).                                                         */
+void sim_gen_churn(sim_pool_t *pool, int n);
+/*  Sets the VM's allowed_operations from its power state.                                    */
+void sim_gen_vm_ops(json_t *vm);
+/*  Current UTC time in XAPI datetime form.                                                   */
+void sim_gen_now(char out[32]);
+uint64_t sim_gen_rand(sim_pool_t *pool);
+
+/*  sim.c: connection control used by sim.* methods.                                          */
+void sim_drop_connections(sim_t *sim, int except_fd);
+sim_pool_t *sim_pool_at(sim_t *sim, int i);
+int sim_pool_count(sim_t *sim);
+
+#endif

@@ -1,0 +1,292 @@
+#include "sim_rec.h"
+
+#include "sim_buf.h"
+
+#include <string.h>
+
+enum { T_STR = 1, T_INT, T_FLT, T_TRUE, T_FALSE, T_DATE, T_ARR, T_MAP };
+
+typedef struct {
+    const uint8_t *p;
+    const uint8_t *end;
+} s_rd_t;
+
+static void s_varint(sim_buf_t *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    int n = 0;
+    do {
+        uint8_t byte = v & 0x7f;
+        v >>= 7;
+        tmp[n++] = byte | (v ? 0x80 : 0);
+    } while (v);
+    sim_buf_add(b, tmp, (size_t)n);
+}
+
+static uint64_t s_get_varint(s_rd_t *r)
+{
+    uint64_t v = 0;
+    int shift = 0;
+    while (r->p < r->end && shift < 64) {
+        uint8_t byte = *r->p++;
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80))
+            break;
+        shift += 7;
+    }
+    return v;
+}
+
+static void s_enc_str(sim_buf_t *b, int tag, const char *s, size_t n)
+{
+    sim_buf_addc(b, (char)tag);
+    s_varint(b, n);
+    sim_buf_add(b, s, n);
+}
+
+static void s_enc(sim_buf_t *b, const json_t *v, bool date)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        s_enc_str(b, date ? T_DATE : T_STR, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER: {
+        int64_t i = json_integer_value(v);
+        sim_buf_addc(b, T_INT);
+        s_varint(b, ((uint64_t)i << 1) ^ (uint64_t)(i >> 63));
+        break;
+    }
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        sim_buf_addc(b, T_FLT);
+        sim_buf_add(b, &d, sizeof d);
+        break;
+    }
+    case JSON_TRUE: sim_buf_addc(b, T_TRUE); break;
+    case JSON_FALSE: sim_buf_addc(b, T_FALSE); break;
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *e;
+        sim_buf_addc(b, T_ARR);
+        s_varint(b, json_array_size(v));
+        json_array_foreach(v, i, e) s_enc(b, e, false);
+        break;
+    }
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *e;
+        sim_buf_addc(b, T_MAP);
+        s_varint(b, json_object_size(v));
+        json_object_foreach((json_t *)v, k, e)
+        {
+            s_varint(b, strlen(k));
+            sim_buf_adds(b, k);
+            s_enc(b, e, false);
+        }
+        break;
+    }
+    default: s_enc_str(b, T_STR, "", 0); break;
+    }
+}
+
+uint8_t *sim_rec_encode(const sim_class_t *c, const json_t *obj, size_t *len)
+{
+    sim_buf_t b;
+    sim_buf_init(&b, 512);
+    for (int i = 0; i < c->nfields; i++) {
+        const sim_field_t *f = &c->fields[i];
+        json_t *v = obj ? json_object_get(obj, f->name) : NULL;
+        if (v) {
+            s_enc(&b, v, f->type == 'd');
+        } else {
+            json_t *d = sim_schema_default(f);
+            s_enc(&b, d, f->type == 'd');
+            json_decref(d);
+        }
+    }
+    return (uint8_t *)sim_buf_take(&b, len);
+}
+
+/*  Skips one value.                                                                          */
+static void s_skip(s_rd_t *r)
+{
+    if (r->p >= r->end)
+        return;
+    int tag = *r->p++;
+    uint64_t n;
+    switch (tag) {
+    case T_STR:
+    case T_DATE:
+        n = s_get_varint(r);
+        r->p = n <= (uint64_t)(r->end - r->p) ? r->p + n : r->end;
+        break;
+    case T_INT: s_get_varint(r); break;
+    case T_FLT: r->p = r->end - r->p >= 8 ? r->p + 8 : r->end; break;
+    case T_ARR:
+        n = s_get_varint(r);
+        for (uint64_t i = 0; i < n && r->p < r->end; i++)
+            s_skip(r);
+        break;
+    case T_MAP:
+        n = s_get_varint(r);
+        for (uint64_t i = 0; i < n && r->p < r->end; i++) {
+            uint64_t kl = s_get_varint(r);
+            r->p = kl <= (uint64_t)(r->end - r->p) ? r->p + kl : r->end;
+            s_skip(r);
+        }
+        break;
+    default: break;
+    }
+}
+
+static json_t *s_dec(s_rd_t *r)
+{
+    if (r->p >= r->end)
+        return json_string("");
+    int tag = *r->p++;
+    uint64_t n;
+    switch (tag) {
+    case T_STR:
+    case T_DATE: {
+        n = s_get_varint(r);
+        if (n > (uint64_t)(r->end - r->p))
+            n = (uint64_t)(r->end - r->p);
+        json_t *s = json_stringn_nocheck((const char *)r->p, n);
+        r->p += n;
+        return s;
+    }
+    case T_INT: {
+        uint64_t z = s_get_varint(r);
+        return json_integer((int64_t)(z >> 1) ^ -(int64_t)(z & 1));
+    }
+    case T_FLT: {
+        double d = 0;
+        if (r->end - r->p >= 8)
+            memcpy(&d, r->p, 8);
+        r->p += 8;
+        return json_real(d);
+    }
+    case T_TRUE: return json_true();
+    case T_FALSE: return json_false();
+    case T_ARR: {
+        json_t *a = json_array();
+        n = s_get_varint(r);
+        for (uint64_t i = 0; i < n && r->p < r->end; i++)
+            json_array_append_new(a, s_dec(r));
+        return a;
+    }
+    case T_MAP: {
+        json_t *m = json_object();
+        n = s_get_varint(r);
+        for (uint64_t i = 0; i < n && r->p < r->end; i++) {
+            uint64_t kl = s_get_varint(r);
+            if (kl > (uint64_t)(r->end - r->p))
+                break;
+            char *k = strndup((const char *)r->p, kl);
+            r->p += kl;
+            json_object_set_new(m, k, s_dec(r));
+            free(k);
+        }
+        return m;
+    }
+    default: return json_string("");
+    }
+}
+
+json_t *sim_rec_decode(const sim_class_t *c, const uint8_t *p, size_t len)
+{
+    s_rd_t r = {p, p + len};
+    json_t *o = json_object();
+    for (int i = 0; i < c->nfields; i++)
+        json_object_set_new(o, c->fields[i].name, s_dec(&r));
+    return o;
+}
+
+json_t *sim_rec_field(const sim_class_t *c, const uint8_t *p, size_t len, int idx)
+{
+    if (idx < 0 || idx >= c->nfields)
+        return NULL;
+    s_rd_t r = {p, p + len};
+    for (int i = 0; i < idx; i++)
+        s_skip(&r);
+    return s_dec(&r);
+}
+
+static void s_write(sim_wr_t *w, s_rd_t *r)
+{
+    if (r->p >= r->end) {
+        sim_wr_str(w, "");
+        return;
+    }
+    int tag = *r->p++;
+    uint64_t n;
+    switch (tag) {
+    case T_STR:
+    case T_DATE:
+        n = s_get_varint(r);
+        if (n > (uint64_t)(r->end - r->p))
+            n = (uint64_t)(r->end - r->p);
+        if (tag == T_DATE)
+            sim_wr_date(w, (const char *)r->p, n);
+        else
+            sim_wr_strn(w, (const char *)r->p, n);
+        r->p += n;
+        break;
+    case T_INT: {
+        uint64_t z = s_get_varint(r);
+        sim_wr_int(w, (int64_t)(z >> 1) ^ -(int64_t)(z & 1));
+        break;
+    }
+    case T_FLT: {
+        double d = 0;
+        if (r->end - r->p >= 8)
+            memcpy(&d, r->p, 8);
+        r->p += 8;
+        sim_wr_float(w, d);
+        break;
+    }
+    case T_TRUE: sim_wr_bool(w, true); break;
+    case T_FALSE: sim_wr_bool(w, false); break;
+    case T_ARR:
+        n = s_get_varint(r);
+        sim_wr_arr_begin(w);
+        for (uint64_t i = 0; i < n && r->p < r->end; i++)
+            s_write(w, r);
+        sim_wr_arr_end(w);
+        break;
+    case T_MAP:
+        n = s_get_varint(r);
+        sim_wr_map_begin(w);
+        for (uint64_t i = 0; i < n && r->p < r->end; i++) {
+            uint64_t kl = s_get_varint(r);
+            if (kl > (uint64_t)(r->end - r->p))
+                break;
+            sim_wr_key(w, (const char *)r->p, kl);
+            r->p += kl;
+            s_write(w, r);
+        }
+        sim_wr_map_end(w);
+        break;
+    default: sim_wr_str(w, ""); break;
+    }
+}
+
+void sim_rec_write(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len)
+{
+    s_rd_t r = {p, p + len};
+    sim_wr_map_begin(w);
+    for (int i = 0; i < c->nfields; i++) {
+        sim_wr_key(w, c->fields[i].name, strlen(c->fields[i].name));
+        s_write(w, &r);
+    }
+    sim_wr_map_end(w);
+}
+
+void sim_rec_write_field(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len,
+                         int idx)
+{
+    s_rd_t r = {p, p + len};
+    for (int i = 0; i < idx; i++)
+        s_skip(&r);
+    s_write(w, &r);
+}

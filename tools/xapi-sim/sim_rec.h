@@ -1,0 +1,27 @@
+/*  sim_rec — a record stored compactly: its field values in schema order, each a tagged
+    value (strings and datetimes length-prefixed, ints as zig-zag varints, sets and maps
+    counted). No field names are stored. A record is written straight to XML-RPC or JSON
+    without building a tree, and decoded to Jansson only when a handler changes it.          */
+#ifndef SIM_REC_H
+#define SIM_REC_H
+
+#include "sim_schema.h"
+#include "sim_wr.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*  Encodes obj (missing fields take their defaults); returns a malloc'd buffer.              */
+uint8_t *sim_rec_encode(const sim_class_t *c, const json_t *obj, size_t *len);
+/*  Decodes a whole record to a new Jansson object.                                           */
+json_t *sim_rec_decode(const sim_class_t *c, const uint8_t *p, size_t len);
+/*  Decodes one field (new reference), or NULL when idx is out of range.                      */
+json_t *sim_rec_field(const sim_class_t *c, const uint8_t *p, size_t len, int idx);
+/*  Writes the record as a struct of every field.                                             */
+void sim_rec_write(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len);
+/*  Writes one field's value.                                                                 */
+void sim_rec_write_field(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len,
+                         int idx);
+
+#endif
