@@ -747,7 +747,9 @@ static int s_vm_clone_kind(sim_call_t *c, s_clone_kind_t kind)
     json_object_set_new(n, "snapshot_of", json_string(kind == S_SNAPSHOT ? vmo->ref : SIM_NULL_REF));
     json_object_set_new(n, "snapshot_time", json_string(kind == S_SNAPSHOT ? now : SIM_NULL_DATE));
     json_object_set_new(n, "parent", json_string(kind == S_SNAPSHOT ? SIM_NULL_REF : vmo->ref));
-    sim_obj_t *mo = s_dup(p, s_jstr(vm, "metrics"), json_object());
+    json_t *none = json_object();
+    sim_obj_t *mo = s_dup(p, s_jstr(vm, "metrics"), none);
+    json_decref(none);
     json_object_set_new(n, "metrics", json_string(mo ? mo->ref : SIM_NULL_REF));
     json_object_set_new(n, "guest_metrics", json_string(SIM_NULL_REF));
     json_object_set_new(n, "VBDs", json_array());
@@ -1391,7 +1393,7 @@ static int s_async(sim_call_t *c, const s_method_t *m)
     snprintf(j->task, sizeof j->task, "%s", t->ref);
     snprintf(j->method, sizeof j->method, "%s", m->name);
     j->params = json_deep_copy(c->params);
-    j->steps_left = 4;
+    j->steps_left = 10;
     zlistx_add_end(p->jobs, j);
     sim_wr_str(c->w, t->ref);
     return 0;
@@ -1421,7 +1423,7 @@ void sim_api_tick_jobs(sim_pool_t *p)
         bool done = !task || j->steps_left < 0;
         if (!done && --j->steps_left > 0) {
             json_t *t = sim_store_json(task);
-            json_object_set_new(t, "progress", json_real(1.0 - j->steps_left * 0.25));
+            json_object_set_new(t, "progress", json_real(1.0 - j->steps_left * 0.1));
             sim_store_update(p->store, task, t);
             json_decref(t);
         } else if (!done) {

@@ -60,6 +60,7 @@ static const char *s_ops_paused[] = {"unpause", "hard_shutdown", "hard_reboot", 
     "checkpoint", NULL};
 static const char *s_ops_suspended[] = {"resume", "resume_on", "hard_shutdown", "snapshot",
     "clone", "copy", "export", "destroy", NULL};
+static const char *s_ops_none[] = {NULL};
 static const char *s_ops_template[] = {"changing_NVRAM", "changing_dynamic_range",
     "changing_shadow_memory", "changing_static_range", "make_into_template", "migrate_send",
     "destroy", "export", "clone", "copy", "provision", NULL};
@@ -69,7 +70,7 @@ void sim_gen_vm_ops(json_t *vm)
     const char *ps = json_string_value(json_object_get(vm, "power_state"));
     const char **ops = s_ops_halted;
     if (json_is_true(json_object_get(vm, "is_control_domain")))
-        ops = (const char *[]){NULL};
+        ops = s_ops_none;
     else if (json_is_true(json_object_get(vm, "is_a_template")))
         ops = s_ops_template;
     else if (ps && !strcmp(ps, "Running"))
