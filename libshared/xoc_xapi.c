@@ -454,12 +454,13 @@ static bool s_needs_session(const char *method)
 static int s_call(xoc_xapi_t *x, const s_call_t *c)
 {
     int rc;
-    const char *session = s_needs_session(c->method) ? x->session : NULL;
+    bool needs = c->method && s_needs_session(c->method);
+    const char *session = needs ? x->session : NULL;
     if (!c->method)
         rc = XOC_EINVAL;
     else if (atomic_load(&x->canceled))
         rc = XOC_ECANCELED;
-    else if (s_needs_session(c->method) && !session)
+    else if (needs && !session)
         rc = XOC_ESTATE;
     else if ((rc = s_exchange(x, c, session)) == S_FALLBACK) {
         xoc_info("xapi url=%s answers no JSON-RPC: XML-RPC from now on", x->url);

@@ -160,6 +160,10 @@ static void test_session_and_cancel_rules(void **state)
     xoc_xapi_t *x = xoc_xapi_new("http://127.0.0.1:1");
     assert_non_null(x);
     assert_int_equal(xoc_xapi_call(x, "VM.get_all", NULL, 0, NULL), XOC_ESTATE);
+    assert_int_equal(xoc_xapi_call(x, NULL, NULL, 0, NULL), XOC_EINVAL);
+    assert_int_equal(xoc_xapi_get_all_records(x, NULL, NULL, NULL), XOC_EINVAL);
+    assert_int_equal(xoc_xapi_call_stream(x, "VM.get_all_records", NULL, 0, XOC_XAPI_RECORDS,
+                                          NULL, NULL, NULL, 0), XOC_EINVAL);
     assert_int_equal(xoc_xapi_logout(x), 0);
     /* port 1 refuses at once: a login (no session needed) fails as unreachable */
     assert_int_equal(xoc_xapi_login(x, "root", "pw"), XOC_EUNREACHABLE);
