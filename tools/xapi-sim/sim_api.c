@@ -546,7 +546,8 @@ static void s_vm_metrics(sim_pool_t *p, json_t *vm, const char *state)
     if (up)
         json_object_set_new(r, "start_time", json_string(now));
     json_object_set_new(r, "last_updated", json_string(now));
-    json_object_set(r, "memory_actual", up ? json_object_get(vm, "memory_target") : json_integer(0));
+    json_t *target = json_object_get(vm, "memory_target");
+    json_object_set_new(r, "memory_actual", json_integer(up ? json_integer_value(target) : 0));
     sim_store_update(p->store, m, r);
     json_decref(r);
 }

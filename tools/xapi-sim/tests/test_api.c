@@ -1,0 +1,294 @@
+/*  sim_api on an in-process pool (no HTTP): sessions, errors with their parameters, generic
+    class methods, event.from semantics, VM lifecycle, Async tasks.                           */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim_pool.h"
+
+static sim_t *g_sim;
+static sim_pool_t *g_pool;
+static char g_sess[64];
+
+/*  Calls method with params (stolen) on host 0; returns the result or NULL with *err set.   */
+static json_t *s_call_on(int host, const char *method, json_t *params, json_t **err)
+{
+    sim_buf_t out;
+    sim_wr_t w;
+    sim_buf_init(&out, 1024);
+    sim_wr_init(&w, SIM_WR_JSON, &out);
+    sim_call_t c = {.pool = g_pool, .host = &g_pool->hosts[host], .loopback = true,
+                    .conn_fd = -1, .method = method, .params = params, .w = &w};
+    json_t *res = NULL;
+    if (sim_api_call(&c) == 0)
+        res = json_loadb(out.data, out.len, JSON_DECODE_ANY, NULL);
+    if (err)
+        *err = c.err;
+    else
+        json_decref(c.err);
+    json_decref(params);
+    sim_buf_free(&out);
+    return res;
+}
+
+static json_t *s_call(const char *method, json_t *params, json_t **err)
+{
+    return s_call_on(0, method, params, err);
+}
+
+/*  Asserts that the call fails with exactly the error `expect` (a JSON array text).         */
+static void s_expect_err(const char *method, json_t *params, const char *expect)
+{
+    json_t *err = NULL;
+    json_t *res = s_call(method, params, &err);
+    assert_null(res);
+    assert_non_null(err);
+    char *s = json_dumps(err, JSON_COMPACT);
+    assert_string_equal(s, expect);
+    free(s);
+    json_decref(err);
+}
+
+static int s_setup(void **state)
+{
+    sim_config_t cfg;
+    sim_config_defaults(&cfg);
+    cfg.vms = 10;
+    cfg.hosts = 2;
+    g_sim = sim_new(&cfg);
+    g_pool = sim_pool_at(g_sim, 0);
+    json_t *r = s_call("session.login_with_password", json_pack("[s,s]", "root", "password"),
+                       NULL);
+    snprintf(g_sess, sizeof g_sess, "%s", json_string_value(r));
+    json_decref(r);
+    return g_sim ? 0 : -1;
+}
+
+static int s_teardown(void **state)
+{
+    sim_destroy(&g_sim);
+    return 0;
+}
+
+static const char *s_first(const char *cls, const char *field, const char *value, char *ref)
+{
+    char m[64];
+    snprintf(m, sizeof m, "%s.get_all_records", cls);
+    json_t *all = s_call(m, json_pack("[s]", g_sess), NULL);
+    const char *k;
+    json_t *v;
+    ref[0] = '\0';
+    json_object_foreach(all, k, v)
+    {
+        const char *f = json_string_value(json_object_get(v, field));
+        if (f && !strcmp(f, value) && !json_is_true(json_object_get(v, "is_a_template")) &&
+            !json_is_true(json_object_get(v, "is_control_domain"))) {
+            snprintf(ref, 64, "%s", k);
+            break;
+        }
+    }
+    json_decref(all);
+    return ref;
+}
+
+static void test_login(void **state)
+{
+    assert_true(strncmp(g_sess, "OpaqueRef:", 10) == 0);
+    s_expect_err("session.login_with_password", json_pack("[s,s]", "root", "bad"),
+                 "[\"SESSION_AUTHENTICATION_FAILED\",\"root\",\"Authentication failure\"]");
+    json_t *err = NULL;
+    assert_null(s_call_on(1, "session.login_with_password", json_pack("[s,s,s,s]", "root",
+                                                                        "password", "1.0", "t"),
+                          &err));
+    char *s = json_dumps(err, JSON_COMPACT);
+    assert_string_equal(s, "[\"HOST_IS_SLAVE\",\"127.0.0.1\"]");
+    free(s);
+    json_decref(err);
+}
+
+static void test_errors(void **state)
+{
+    s_expect_err("VM.nope", json_pack("[s]", g_sess), "[\"MESSAGE_METHOD_UNKNOWN\",\"VM.nope\"]");
+    s_expect_err("VM.get_record", json_pack("[s]", g_sess),
+                 "[\"MESSAGE_PARAMETER_COUNT_MISMATCH\",\"VM.get_record\",\"2\",\"1\"]");
+    s_expect_err("VM.get_all", json_pack("[s]", "OpaqueRef:x"),
+                 "[\"SESSION_INVALID\",\"OpaqueRef:x\"]");
+    s_expect_err("VM.get_record", json_pack("[s,s]", g_sess, "OpaqueRef:y"),
+                 "[\"HANDLE_INVALID\",\"VM\",\"OpaqueRef:y\"]");
+    s_expect_err("SR.get_by_uuid", json_pack("[s,s]", g_sess, "nope"),
+                 "[\"UUID_INVALID\",\"SR\",\"nope\"]");
+}
+
+static void test_generic(void **state)
+{
+    char vm[64];
+    s_first("VM", "power_state", "Halted", vm);
+    assert_true(vm[0]);
+    json_t *rec = s_call("VM.get_record", json_pack("[s,s]", g_sess, vm), NULL);
+    assert_true(json_object_size(rec) >= 90);
+    json_t *r = s_call("VM.get_by_uuid", json_pack("[s,O]", g_sess, json_object_get(rec, "uuid")),
+                       NULL);
+    assert_string_equal(json_string_value(r), vm);
+    json_decref(r);
+    json_decref(rec);
+    json_decref(s_call("VM.set_name_label", json_pack("[s,s,s]", g_sess, vm, "renamed"), NULL));
+    r = s_call("VM.get_name_label", json_pack("[s,s]", g_sess, vm), NULL);
+    assert_string_equal(json_string_value(r), "renamed");
+    json_decref(r);
+    json_decref(s_call("VM.add_to_other_config", json_pack("[s,s,s,s]", g_sess, vm, "k", "v"),
+                       NULL));
+    s_expect_err("VM.add_to_other_config", json_pack("[s,s,s,s]", g_sess, vm, "k", "w"),
+                 "[\"MAP_DUPLICATE_KEY\",\"other_config\",\"k\",\"v\"]");
+    json_decref(s_call("VM.remove_from_other_config", json_pack("[s,s,s]", g_sess, vm, "k"),
+                       NULL));
+    json_decref(s_call("VM.add_tags", json_pack("[s,s,s]", g_sess, vm, "t1"), NULL));
+    r = s_call("VM.get_tags", json_pack("[s,s]", g_sess, vm), NULL);
+    assert_int_equal(json_array_size(r), 1);
+    json_decref(r);
+    r = s_call("system.listMethods", json_array(), NULL);
+    assert_true(json_array_size(r) > 1000);
+    json_decref(r);
+}
+
+static json_t *s_from(const char *classes, const char *token, double timeout)
+{
+    return s_call("event.from", json_pack("[s,[s],s,f]", g_sess, classes, token, timeout), NULL);
+}
+
+static void *s_later_change(void *arg)
+{
+    struct timespec ts = {0, 100 * 1000000L};
+    nanosleep(&ts, NULL);
+    json_decref(s_call("pool.set_name_description",
+                       json_pack("[s,s,s]", g_sess, g_pool->ref, "changed"), NULL));
+    return NULL;
+}
+
+static void test_events(void **state)
+{
+    json_t *all = s_from("*", "", 0.0);
+    json_t *stats = s_call("sim.stats", json_array(), NULL);
+    assert_int_equal(json_array_size(json_object_get(all, "events")),
+                     json_integer_value(json_object_get(stats, "objects")));
+    assert_true(json_is_integer(json_object_get(json_object_get(all, "valid_ref_counts"), "vm")));
+    json_decref(all);
+    json_t *tok = s_call("event.inject", json_pack("[s,s,s]", g_sess, "pool", g_pool->ref), NULL);
+    json_t *r = s_from("pool", json_string_value(tok), 0.0);
+    json_t *evs = json_object_get(r, "events");
+    assert_int_equal(json_array_size(evs), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(evs, 0), "operation")),
+                        "mod");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(evs, 0), "class")),
+                        "pool");
+    /* nothing new: blocks for the timeout, then returns no event */
+    const char *t2 = json_string_value(json_object_get(r, "token"));
+    int64_t t0 = sim_now_ms();
+    json_t *empty = s_from("pool", t2, 0.3);
+    assert_true(sim_now_ms() - t0 >= 250);
+    assert_int_equal(json_array_size(json_object_get(empty, "events")), 0);
+    /* a change wakes a blocked call at once */
+    pthread_t th;
+    pthread_create(&th, NULL, s_later_change, NULL);
+    t0 = sim_now_ms();
+    json_t *woke = s_from("pool", json_string_value(json_object_get(empty, "token")), 10.0);
+    assert_true(sim_now_ms() - t0 < 5000);
+    assert_int_equal(json_array_size(json_object_get(woke, "events")), 1);
+    pthread_join(th, NULL);
+    /* deletion */
+    char vm[64];
+    s_first("VM", "power_state", "Halted", vm);
+    const char *t3 = json_string_value(json_object_get(woke, "token"));
+    json_decref(s_call("sim.remove_object", json_pack("[{s:s}]", "ref", vm), NULL));
+    json_t *del = s_from("VM", t3, 0.0);
+    json_t *ev = json_array_get(json_object_get(del, "events"), 0);
+    assert_string_equal(json_string_value(json_object_get(ev, "operation")), "del");
+    assert_null(json_object_get(ev, "snapshot"));
+    /* a token made too old */
+    json_decref(s_call("sim.events_lost", json_array(), NULL));
+    char tk[64];
+    snprintf(tk, sizeof tk, "%s", json_string_value(json_object_get(del, "token")));
+    s_expect_err("event.from", json_pack("[s,[s],s,f]", g_sess, "VM", tk, 0.0),
+                 "[\"EVENTS_LOST\"]");
+    s_expect_err("event.from", json_pack("[s,[s],s,f]", g_sess, "VM", "zz", 0.0),
+                 "[\"EVENT_FROM_TOKEN_PARSE_FAILURE\",\"zz\"]");
+    s_expect_err("event.from", json_pack("[s,[s],s,f]", g_sess, "nope", "", 0.0),
+                 "[\"EVENT_SUBSCRIPTION_PARSE_FAILURE\",\"nope\"]");
+    json_decref(del);
+    json_decref(woke);
+    json_decref(empty);
+    json_decref(r);
+    json_decref(tok);
+    json_decref(stats);
+}
+
+static void test_lifecycle(void **state)
+{
+    char vm[64], msg[256];
+    s_first("VM", "power_state", "Halted", vm);
+    json_decref(s_call("VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0), NULL));
+    snprintf(msg, sizeof msg, "[\"VM_BAD_POWER_STATE\",\"%s\",\"halted\",\"running\"]", vm);
+    s_expect_err("VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0), msg);
+    json_decref(s_call("VM.pause", json_pack("[s,s]", g_sess, vm), NULL));
+    snprintf(msg, sizeof msg, "[\"VM_BAD_POWER_STATE\",\"%s\",\"running\",\"paused\"]", vm);
+    s_expect_err("VM.clean_shutdown", json_pack("[s,s]", g_sess, vm), msg);
+    json_t *ops = s_call("VM.get_allowed_operations", json_pack("[s,s]", g_sess, vm), NULL);
+    bool unpause = false;
+    for (size_t i = 0; i < json_array_size(ops); i++)
+        unpause |= !strcmp(json_string_value(json_array_get(ops, i)), "unpause");
+    assert_true(unpause);
+    json_decref(ops);
+    json_decref(s_call("VM.hard_shutdown", json_pack("[s,s]", g_sess, vm), NULL));
+    json_t *clone = s_call("VM.clone", json_pack("[s,s,s]", g_sess, vm, "c1"), NULL);
+    assert_non_null(clone);
+    json_t *vbds = s_call("VM.get_VBDs", json_pack("[s,O]", g_sess, clone), NULL);
+    assert_int_equal(json_array_size(vbds), 1);
+    json_decref(vbds);
+    json_decref(s_call("VM.destroy", json_pack("[s,O]", g_sess, clone), NULL));
+    json_decref(clone);
+}
+
+static void test_async(void **state)
+{
+    char vm[64];
+    s_first("VM", "power_state", "Halted", vm);
+    json_t *task = s_call("Async.VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0), NULL);
+    assert_non_null(task);
+    for (int i = 0; i < 20; i++) {
+        sim_store_lock(g_pool->store);
+        sim_api_tick_jobs(g_pool);
+        sim_store_unlock(g_pool->store);
+    }
+    json_t *rec = s_call("task.get_record", json_pack("[s,O]", g_sess, task), NULL);
+    assert_string_equal(json_string_value(json_object_get(rec, "status")), "success");
+    assert_true(json_real_value(json_object_get(rec, "progress")) == 1.0);
+    json_decref(rec);
+    /* a failing Async call ends in failure with error_info */
+    json_t *t2 = s_call("Async.VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0), NULL);
+    for (int i = 0; i < 20; i++) {
+        sim_store_lock(g_pool->store);
+        sim_api_tick_jobs(g_pool);
+        sim_store_unlock(g_pool->store);
+    }
+    rec = s_call("task.get_record", json_pack("[s,O]", g_sess, t2), NULL);
+    assert_string_equal(json_string_value(json_object_get(rec, "status")), "failure");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(rec, "error_info"), 0)),
+                        "VM_BAD_POWER_STATE");
+    json_decref(rec);
+    json_decref(t2);
+    json_decref(task);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_login),   cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_generic), cmocka_unit_test(test_events),
+        cmocka_unit_test(test_lifecycle), cmocka_unit_test(test_async),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
