@@ -254,6 +254,9 @@ int sim_start(sim_t *self, FILE *out)
         sim_pool_t *p = &self->pools[k];
         if (s_start_pool(self, p, k == 0 ? self->cfg.port : 0) != 0)
             return -1;
+        sim_store_lock(p->store);
+        sim_gen_fix_consoles(p);
+        sim_store_unlock(p->store);
         if (pthread_create(&p->ticker, NULL, s_ticker, p) == 0)
             p->ticker_started = true;
     }

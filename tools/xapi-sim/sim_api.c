@@ -511,11 +511,10 @@ static void s_vm_consoles(sim_pool_t *p, sim_obj_t *vmo, json_t *vm, bool runnin
 {
     json_t *cons = json_object_get(vm, "consoles");
     if (running && json_array_size(cons) == 0) {
-        sim_host_t *h = &p->hosts[p->master];
-        char loc[160];
+        char loc[200];
         json_t *cr = json_pack("{s:s, s:s}", "protocol", "rfb", "VM", vmo->ref);
         sim_obj_t *co = sim_store_add(p->store, s_cls_id("console"), cr, NULL);
-        snprintf(loc, sizeof loc, "http://%s:%d/console?uuid=%s", h->ip, h->port, co->uuid);
+        sim_gen_console_location(p, s_jstr(vm, "resident_on"), co->uuid, loc, sizeof loc);
         json_object_set_new(cr, "location", json_string(loc));
         sim_store_update(p->store, co, cr);
         json_decref(cr);
@@ -952,11 +951,16 @@ static int s_sim_stats(sim_call_t *c)
     return 0;
 }
 
-static int s_sim_drop(sim_call_t *c)
+static void s_drop(sim_call_t *c)
 {
     c->pool->drop_epoch++;
     sim_store_wake(c->pool->store);
     sim_drop_connections(c->pool->sim, c->conn_fd);
+}
+
+static int s_sim_drop(sim_call_t *c)
+{
+    s_drop(c);
     sim_wr_str(c->w, "");
     return 0;
 }
@@ -1015,7 +1019,8 @@ static int s_sim_move_master(sim_call_t *c)
     json_decref(r);
     xoc_info("master moved pool=%s host=%s", p->name, p->hosts[h].ip);
     sim_wr_str(c->w, p->hosts[h].ref);
-    return s_sim_drop(c) == 0 ? 0 : -1;
+    s_drop(c);
+    return 0;
 }
 
 static int s_sim_add_vm(sim_call_t *c)

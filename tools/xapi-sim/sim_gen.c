@@ -26,6 +26,36 @@ void sim_gen_now(char out[32])
     strftime(out, 32, "%Y%m%dT%H:%M:%SZ", &tm);
 }
 
+void sim_gen_console_location(sim_pool_t *p, const char *host_ref, const char *uuid, char *out,
+                              size_t n)
+{
+    const sim_host_t *h = &p->hosts[p->master];
+    for (int i = 0; i < p->nhosts; i++)
+        if (!strcmp(p->hosts[i].ref, host_ref))
+            h = &p->hosts[i];
+    snprintf(out, n, "%s://%s:%d/console?uuid=%s", p->cfg->tls_cert ? "https" : "http", h->ip,
+             h->port, uuid);
+}
+
+void sim_gen_fix_consoles(sim_pool_t *p)
+{
+    int id = sim_schema_find("console")->id;
+    int vm_id = sim_schema_find("VM")->id;
+    for (size_t i = 0; i < sim_store_count(p->store, id); i++) {
+        sim_obj_t *o = sim_store_at(p->store, id, i);
+        json_t *r = sim_store_json(o);
+        sim_obj_t *vm = sim_store_get(p->store, json_string_value(json_object_get(r, "VM")));
+        json_t *vr = vm && vm->cls == vm_id ? sim_store_json(vm) : NULL;
+        char loc[200];
+        sim_gen_console_location(p, vr ? json_string_value(json_object_get(vr, "resident_on"))
+                                       : "", o->uuid, loc, sizeof loc);
+        json_object_set_new(r, "location", json_string(loc));
+        sim_store_update(p->store, o, r);
+        json_decref(vr);
+        json_decref(r);
+    }
+}
+
 static int s_cls(const char *name)
 {
     return sim_schema_find(name)->id;
@@ -237,6 +267,21 @@ static void s_gen_host(sim_pool_t *p, int i, const s_ctx_t *x)
                                                    "1700000000.", "boot_time", "1699990000.",
                                                    "iscsi_iqn", iqn));
     json_object_set_new(hr, "resident_VMs", json_pack("[s]", dom0));
+    json_t *cpus = json_array();
+    for (int c = 0; c < 16; c++) {
+        char cpu[64];
+        s_ref(cpu);
+        s_add(p, "host_cpu", S_PACK("{s:s, s:i, s:s, s:I, s:s, s:i, s:i, s:s, s:s, s:s, s:f}",
+                                    "host", h->ref, "number", c, "vendor", "GenuineIntel",
+                                    "speed", (json_int_t)2394, "modelname",
+                                    "Intel(R) Xeon(R) CPU E5-2630 v3 @ 2.40GHz", "family", 6,
+                                    "model", 63, "stepping", "2", "flags", "fpu de tsc msr pae",
+                                    "features", "77fefbff-bfebfbff-00000021-2c100800",
+                                    "utilisation", 0.05),
+              cpu);
+        json_array_append_new(cpus, json_string(cpu));
+    }
+    json_object_set_new(hr, "host_CPUs", cpus);
     s_add(p, "host", hr, h->ref);
     json_array_append_new(x->local_srs, json_string(lsr));
     json_array_append_new(x->host_vms, json_pack("[s]", dom0));
@@ -402,6 +447,19 @@ sim_obj_t *sim_gen_vm(sim_pool_t *p, const char *name, bool running)
                            "ratelimit"),
           vif);
     json_t *vm = s_vm_base(name, s_templates[n % 8]);
+    if (running) {
+        char con[64];
+        s_ref(con);
+        sim_obj_t *co = s_add(p, "console", S_PACK("{s:s, s:s}", "protocol", "rfb", "VM", vmr),
+                              con);
+        char loc[200];
+        sim_gen_console_location(p, p->hosts[hi].ref, co->uuid, loc, sizeof loc);
+        json_t *cr = sim_store_json(co);
+        json_object_set_new(cr, "location", json_string(loc));
+        sim_store_update(p->store, co, cr);
+        json_decref(cr);
+        json_object_set_new(vm, "consoles", json_pack("[s]", con));
+    }
     json_t *over = S_PACK("{s:s, s:s, s:s, s:s, s:[s], s:[s], s:I, s:i, s:s, s:s}",
                                   "power_state", running ? "Running" : "Halted", "resident_on",
                                   running ? p->hosts[hi].ref : SIM_NULL_REF, "metrics", m,

@@ -85,6 +85,11 @@ void sim_gen_pool(sim_pool_t *pool);
 /*  Adds one VM (halted unless running) with its disk, VIF, metrics; returns the VM.          */
 sim_obj_t *sim_gen_vm(sim_pool_t *pool, const char *name, bool running);
 void sim_gen_free(sim_pool_t *pool);
+/*  The console URL of a VM on host_ref: <scheme>://<host ip>:<port>/console?uuid=<uuid>.     */
+void sim_gen_console_location(sim_pool_t *pool, const char *host_ref, const char *uuid,
+                              char *out, size_t n);
+/*  Rewrites every console location once the ports are known.                                */
+void sim_gen_fix_consoles(sim_pool_t *pool);
 /*  Applies n random changes (churn).                                                         */
 void sim_gen_churn(sim_pool_t *pool, int n);
 /*  Sets the VM's allowed_operations from its power state.                                    */
