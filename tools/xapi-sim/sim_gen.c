@@ -634,6 +634,7 @@ static void s_churn_power(sim_pool_t *p)
         if (!dom0 && !cur && (!strcmp(ps, "Running") || !strcmp(ps, "Paused"))) {
             json_object_set_new(r, "power_state",
                                 json_string(!strcmp(ps, "Running") ? "Paused" : "Running"));
+            p->churn_seq++;
             sim_gen_vm_ops(r);
             sim_store_update(p->store, o, r);
             json_decref(r);
