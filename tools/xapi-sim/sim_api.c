@@ -155,6 +155,13 @@ static bool s_auth(const sim_config_t *cfg, const char *user, const char *pw)
     return false;
 }
 
+int sim_api_auth(sim_pool_t *p, const char *session, const char *user, const char *pw)
+{
+    if (session && zhashx_lookup(p->sessions, session))
+        return 0;
+    return user && pw && s_auth(p->cfg, user, pw) ? 0 : -1;
+}
+
 static int s_login(sim_call_t *c)
 {
     sim_pool_t *p = c->pool;
@@ -389,7 +396,7 @@ static int s_event_current_id(sim_call_t *c)
 /* ------------------------------------------------------------------------------------------ */
 /*  Tasks                                                                                     */
 
-static sim_obj_t *s_task_new(sim_pool_t *p, const char *label, const char *desc)
+sim_obj_t *sim_api_task_new(sim_pool_t *p, const char *label, const char *desc)
 {
     char now[32];
     sim_gen_now(now);
@@ -403,7 +410,7 @@ static sim_obj_t *s_task_new(sim_pool_t *p, const char *label, const char *desc)
 }
 
 /*  Ends a task with a result fragment (success) or an error array (failure).                */
-static void s_task_end(sim_pool_t *p, sim_obj_t *task, const char *result, json_t *err)
+void sim_api_task_end(sim_pool_t *p, sim_obj_t *task, const char *result, json_t *err)
 {
     json_t *t = sim_store_json(task);
     char now[32];
@@ -425,7 +432,7 @@ static void s_task_end(sim_pool_t *p, sim_obj_t *task, const char *result, json_
 static int s_task_create(sim_call_t *c)
 {
     const char *label = s_pstr(c, 1), *desc = s_pstr(c, 2);
-    sim_obj_t *o = s_task_new(c->pool, label ? label : "", desc ? desc : "");
+    sim_obj_t *o = sim_api_task_new(c->pool, label ? label : "", desc ? desc : "");
     sim_wr_str(c->w, o->ref);
     return 0;
 }
@@ -1394,7 +1401,7 @@ static int s_async(sim_call_t *c, const s_method_t *m)
     sim_pool_t *p = c->pool;
     char label[128];
     snprintf(label, sizeof label, "Async.%s", m->name);
-    sim_obj_t *t = s_task_new(p, label, "");
+    sim_obj_t *t = sim_api_task_new(p, label, "");
     sim_job_t *j = calloc(1, sizeof *j);
     snprintf(j->task, sizeof j->task, "%s", t->ref);
     snprintf(j->method, sizeof j->method, "%s", m->name);
@@ -1416,7 +1423,7 @@ static void s_job_run(sim_pool_t *p, sim_job_t *j, sim_obj_t *task)
     int rc = m ? m->fn(&c) : s_err(&c, "MESSAGE_METHOD_UNKNOWN", j->method, NULL);
     sim_buf_addc(&out, '\0');
     const char *result = strcmp(out.data, "<value></value>") ? out.data : "";
-    s_task_end(p, task, rc == 0 ? result : NULL, rc == 0 ? NULL : c.err);
+    sim_api_task_end(p, task, rc == 0 ? result : NULL, rc == 0 ? NULL : c.err);
     json_decref(c.err);
     sim_buf_free(&out);
 }

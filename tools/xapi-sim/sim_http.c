@@ -1,6 +1,9 @@
 #include "sim_http.h"
 
 #include "sim_rpc.h"
+#include "sim_xfer.h"
+
+#include <sodium.h>
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -11,9 +14,15 @@
 
 #include "xoc_log.h"
 
+typedef enum { S_BODY = 0, S_IMPORT } s_kind_t;
+
 typedef struct {
     sim_buf_t body;
     bool too_big;
+    s_kind_t kind;
+    sim_xva_reader_t *xva;  /* S_IMPORT */
+    char task[64];
+    char sr[64];
 } s_req_t;
 
 /*  Connection tracking for sim.drop_connections, implemented in sim.c.                       */
@@ -113,6 +122,180 @@ static enum MHD_Result s_rpc(sim_host_t *h, struct MHD_Connection *conn, s_req_t
     return s_reply(conn, 200, data, len, json ? "application/json" : "text/xml", false);
 }
 
+static const char *s_arg(struct MHD_Connection *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/*  session_id (query or cookie) or HTTP Basic credentials, as a host accepts them.           */
+static bool s_authorized(sim_host_t *h, struct MHD_Connection *conn)
+{
+    const char *sess = s_arg(conn, "session_id");
+    if (!sess)
+        sess = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "session_id");
+    char user[128] = "", *pw = NULL;
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (auth && !strncasecmp(auth, "Basic ", 6)) {
+        size_t n = 0;
+        if (sodium_base642bin((unsigned char *)user, sizeof user - 1, auth + 6, strlen(auth + 6),
+                              NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL) == 0) {
+            user[n] = '\0';
+            pw = strchr(user, ':');
+            if (pw)
+                *pw++ = '\0';
+        }
+    }
+    sim_store_lock(h->pool->store);
+    int rc = sim_api_auth(h->pool, sess, pw ? user : NULL, pw);
+    sim_store_unlock(h->pool->store);
+    return rc == 0;
+}
+
+static enum MHD_Result s_unauthorized(struct MHD_Connection *conn)
+{
+    return s_reply_text(conn, 401, "<html><body><h1>HTTP 401 unauthorised</h1></body></html>",
+                        "text/html", true);
+}
+
+/*  The task a handler reports on: task_id from the query, or a new one.                     */
+static void s_task_begin(sim_host_t *h, struct MHD_Connection *conn, const char *label,
+                         char task[64])
+{
+    sim_pool_t *p = h->pool;
+    const char *t = s_arg(conn, "task_id");
+    sim_store_lock(p->store);
+    sim_obj_t *o = t ? sim_store_get(p->store, t) : NULL;
+    if (!o)
+        o = sim_api_task_new(p, label, "");
+    snprintf(task, 64, "%s", o->ref);
+    sim_store_unlock(p->store);
+}
+
+static void s_task_finish(sim_pool_t *p, const char *task, const char *result, json_t *err)
+{
+    sim_store_lock(p->store);
+    sim_obj_t *o = sim_store_get(p->store, task);
+    if (o)
+        sim_api_task_end(p, o, result, err);
+    sim_store_unlock(p->store);
+}
+
+static void s_task_progress(sim_pool_t *p, const char *task, double progress)
+{
+    sim_store_lock(p->store);
+    sim_obj_t *o = sim_store_get(p->store, task);
+    json_t *r = o ? sim_store_json(o) : NULL;
+    if (r && !strcmp(json_string_value(json_object_get(r, "status")), "pending")) {
+        json_object_set_new(r, "progress", json_real(progress));
+        sim_store_update(p->store, o, r);
+    }
+    json_decref(r);
+    sim_store_unlock(p->store);
+}
+
+typedef struct {
+    sim_pool_t *pool;
+    sim_xva_writer_t *xva;
+    char task[64];
+    uint64_t bytes;
+    bool failed;
+} s_export_t;
+
+static ssize_t s_export_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    s_export_t *x = cls;
+    ssize_t n = sim_xva_writer_read(x->xva, buf, max);
+    if (n < 0) {
+        x->failed = true;
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if ((x->bytes >> 26) != ((x->bytes + (uint64_t)n) >> 26)) /* every 64 MiB */
+        s_task_progress(x->pool, x->task, sim_xva_writer_progress(x->xva));
+    x->bytes += (uint64_t)n;
+    return n;
+}
+
+static void s_export_free(void *cls)
+{
+    s_export_t *x = cls;
+    json_t *err = x->failed ? json_pack("[s,s]", "VDI_IO_ERROR", "export interrupted") : NULL;
+    bool done = sim_xva_writer_progress(x->xva) >= 1.0 && !x->failed;
+    if (!done && !err)
+        err = json_pack("[s,s]", "VDI_IO_ERROR", "connection closed during the export");
+    s_task_finish(x->pool, x->task, "", err);
+    json_decref(err);
+    sim_xva_writer_destroy(&x->xva);
+    free(x);
+}
+
+static enum MHD_Result s_export(sim_host_t *h, struct MHD_Connection *conn)
+{
+    if (!s_authorized(h, conn))
+        return s_unauthorized(conn);
+    const char *vm = s_arg(conn, "ref");
+    if (!vm)
+        vm = s_arg(conn, "uuid");
+    s_export_t *x = calloc(1, sizeof *x);
+    x->pool = h->pool;
+    s_task_begin(h, conn, "VM.export", x->task);
+    json_t *err = NULL;
+    x->xva = sim_xfer_export(h->pool, vm, &err);
+    if (!x->xva) {
+        s_task_finish(h->pool, x->task, NULL, err);
+        char *e = json_dumps(err, JSON_COMPACT);
+        json_decref(err);
+        free(x);
+        enum MHD_Result rc = s_reply(conn, 500, e, strlen(e), "text/plain", true);
+        return rc;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, 256 * 1024, s_export_read, x, s_export_free);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result rc = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/*  First call of PUT /import: authorise, start the XVA reader and the task.                 */
+static enum MHD_Result s_import_begin(sim_host_t *h, struct MHD_Connection *conn, s_req_t *r)
+{
+    if (!s_authorized(h, conn))
+        return s_unauthorized(conn);
+    const char *force = s_arg(conn, "force");
+    r->kind = S_IMPORT;
+    r->xva = sim_xva_reader_new(force && !strcmp(force, "true"));
+    if (!r->xva)
+        return MHD_NO;
+    const char *sr = s_arg(conn, "sr_id");
+    snprintf(r->sr, sizeof r->sr, "%s", sr ? sr : "");
+    s_task_begin(h, conn, "VM.import", r->task);
+    return MHD_YES;
+}
+
+static enum MHD_Result s_import_end(sim_host_t *h, struct MHD_Connection *conn, s_req_t *r)
+{
+    json_t *ova = NULL, *err = NULL;
+    uint64_t bytes = 0;
+    char vm[64] = "", result[160];
+    if (sim_xva_reader_finish(r->xva, &ova, &bytes, &err) == 0)
+        sim_xfer_import(h->pool, ova, r->sr, vm, &err);
+    snprintf(result, sizeof result, "<value><array><data><value>%s</value></data></array></value>",
+             vm);
+    s_task_finish(h->pool, r->task, result, err);
+    xoc_info("import host=%s vm=%s bytes=%llu ok=%d", h->ip, vm, (unsigned long long)bytes,
+             err == NULL);
+    json_decref(ova);
+    if (err) {
+        char *e = json_dumps(err, JSON_COMPACT);
+        json_decref(err);
+        return s_reply(conn, 500, e, strlen(e), "text/plain", true);
+    }
+    return s_reply_text(conn, 200, "", "text/plain", false);
+}
+
 static enum MHD_Result s_handle(sim_host_t *h, struct MHD_Connection *conn, const char *url,
                                 const char *method, s_req_t *r)
 {
@@ -123,6 +306,10 @@ static enum MHD_Result s_handle(sim_host_t *h, struct MHD_Connection *conn, cons
         return s_reply_text(conn, 200, "", "text/plain", false);
     if (!strcmp(method, "POST"))
         return s_rpc(h, conn, r, !strcmp(url, "/jsonrpc") || !strncmp(url, "/jsonrpc?", 9));
+    if (r->kind == S_IMPORT)
+        return s_import_end(h, conn, r);
+    if (!strcmp(method, "GET") && (!strcmp(url, "/export") || !strcmp(url, "/export/")))
+        return s_export(h, conn);
     if (!strcmp(method, "GET") && !strcmp(url, "/"))
         return s_reply_text(conn, 200, "<html><head><title>XCP-ng (simulated)</title></head>"
                             "<body><p>xapi-sim</p></body></html>", "text/html", false);
@@ -143,6 +330,13 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
             return MHD_NO;
         sim_buf_init(&r->body, 1024);
         *con_cls = r;
+        if (!strcmp(method, "PUT") && (!strcmp(url, "/import") || !strcmp(url, "/import/")))
+            return s_import_begin(h, conn, r);
+        return MHD_YES;
+    }
+    if (*upload_data_size && r->kind == S_IMPORT) {
+        sim_xva_reader_feed(r->xva, upload_data, *upload_data_size);
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -163,6 +357,7 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     s_req_t *r = *con_cls;
     if (r) {
+        sim_xva_reader_destroy(&r->xva);
         sim_buf_free(&r->body);
         free(r);
         *con_cls = NULL;

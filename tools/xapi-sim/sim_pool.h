@@ -80,6 +80,12 @@ int sim_api_call(sim_call_t *call);
 /*  Ticker work, lock held: advances Async tasks by one step.                                 */
 void sim_api_tick_jobs(sim_pool_t *pool);
 
+/*  For HTTP handlers (lock held): a valid session, or user/password (HTTP Basic).          */
+int sim_api_auth(sim_pool_t *pool, const char *session, const char *user, const char *pw);
+/*  Task objects (lock held). end: result fragment on success, or err (failure).             */
+sim_obj_t *sim_api_task_new(sim_pool_t *pool, const char *label, const char *desc);
+void sim_api_task_end(sim_pool_t *pool, sim_obj_t *task, const char *result, json_t *err);
+
 /*  Generator (sim_gen.c), lock held.                                                         */
 void sim_gen_pool(sim_pool_t *pool);
 /*  Adds one VM (halted unless running) with its disk, VIF, metrics; returns the VM.          */

@@ -2,6 +2,7 @@
 
 #include "sim_buf.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 enum { T_STR = 1, T_INT, T_FLT, T_TRUE, T_FALSE, T_DATE, T_ARR, T_MAP };
@@ -289,4 +290,46 @@ void sim_rec_write_field(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, si
     for (int i = 0; i < idx; i++)
         s_skip(&r);
     s_write(w, &r);
+}
+
+void sim_rec_write_json(sim_wr_t *w, const sim_class_t *c, const json_t *rec)
+{
+    sim_wr_map_begin(w);
+    for (int i = 0; i < c->nfields; i++) {
+        const sim_field_t *f = &c->fields[i];
+        json_t *v = json_object_get(rec, f->name);
+        json_t *d = v ? NULL : sim_schema_default(f);
+        sim_wr_key(w, f->name, strlen(f->name));
+        if (f->type == 'd' && json_is_string(v ? v : d))
+            sim_wr_date(w, json_string_value(v ? v : d), json_string_length(v ? v : d));
+        else
+            sim_wr_json(w, v ? v : d);
+        json_decref(d);
+    }
+    sim_wr_map_end(w);
+}
+
+void sim_rec_coerce(const sim_class_t *c, json_t *rec)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(rec, tmp, k, v)
+    {
+        int i = sim_schema_field(c, k);
+        if (i < 0) {
+            json_object_del(rec, k);
+            continue;
+        }
+        const char *s = json_string_value(v);
+        char t = c->fields[i].type;
+        if (s && t == 'i')
+            json_object_set_new(rec, k, json_integer(strtoll(s, NULL, 10)));
+        else if (s && t == 'f')
+            json_object_set_new(rec, k, json_real(strtod(s, NULL)));
+        else if (s && t == 'b')
+            json_object_set_new(rec, k, json_boolean(!strcmp(s, "true") || !strcmp(s, "1")));
+        else if (json_is_integer(v) && t == 'f')
+            json_object_set_new(rec, k, json_real((double)json_integer_value(v)));
+    }
 }

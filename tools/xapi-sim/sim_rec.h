@@ -24,4 +24,10 @@ void sim_rec_write(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t l
 void sim_rec_write_field(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len,
                          int idx);
 
+/*  Writes a decoded record field by field in schema order, datetimes typed.                  */
+void sim_rec_write_json(sim_wr_t *w, const sim_class_t *c, const json_t *rec);
+/*  Coerces the top-level fields of rec to their schema types (ints and floats that came as
+    strings, "true"/"false"), in place; unknown fields are removed.                          */
+void sim_rec_coerce(const sim_class_t *c, json_t *rec);
+
 #endif

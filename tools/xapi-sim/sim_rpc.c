@@ -206,6 +206,21 @@ cleanup_root:
     return rc;
 }
 
+json_t *sim_rpc_xml_value(const char *buf, size_t len)
+{
+    if (len > (size_t)0x7fffffff)
+        return NULL;
+    xmlDoc *doc = xmlReadMemory(buf, (int)len, "ova.xml", NULL,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                    XML_PARSE_HUGE);
+    if (!doc)
+        return NULL;
+    const xmlNode *root = xmlDocGetRootElement(doc);
+    json_t *v = s_is(root, "value") ? s_value(root, 0) : NULL;
+    xmlFreeDoc(doc);
+    return v;
+}
+
 void sim_rpc_req_clear(sim_rpc_req_t *req)
 {
     free(req->method);

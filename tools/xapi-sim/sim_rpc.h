@@ -23,6 +23,8 @@ int sim_rpc_decode_xml(const char *buf, size_t len, sim_rpc_req_t *req, const ch
 /*  Decodes a JSON-RPC request (v1 without "jsonrpc", v2 with "jsonrpc":"2.0").                */
 int sim_rpc_decode_json(const char *buf, size_t len, sim_rpc_req_t *req, const char **why);
 void sim_rpc_req_clear(sim_rpc_req_t *req);
+/*  Decodes a standalone XML-RPC <value> document (an XVA's ova.xml); NULL if malformed.     */
+json_t *sim_rpc_xml_value(const char *buf, size_t len);
 
 /*  Success envelope: call begin, write the value through w, call end. bare: XML-RPC value
     without the Status/Value struct (system.listMethods).                                     */
