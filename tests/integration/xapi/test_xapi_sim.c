@@ -184,7 +184,7 @@ static void s_load_and_follow(xoc_xapi_t *x, s_acc *vms)
     msgpack_unpacked_init(&u);
     assert_int_equal(msgpack_unpack_next(&u, res.data, res.size, NULL), MSGPACK_UNPACK_SUCCESS);
     assert_int_equal(u.data.type, MSGPACK_OBJECT_STR);
-    char *token = strndup(u.data.via.str.ptr, u.data.via.str.size);
+    char *token = u.data.via.str.size ? strndup(u.data.via.str.ptr, u.data.via.str.size) : strdup("");
     msgpack_unpacked_destroy(&u);
     assert_int_equal(xoc_xapi_get_all_records(x, "VM", s_on_vm, vms), 0);
     assert_true(vms->n >= 40);

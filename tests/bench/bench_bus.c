@@ -1,0 +1,240 @@
+/*  Benchmark: xoc-bus against raw ZeroMQ, in the same run, printed as ratios.
+      1. pub/sub: messages/s through the bus's XSUB/XPUB proxy vs a direct PUB->SUB, same
+         sizes (goal: >= 80% of raw).
+      2. request/reply: round trip through the broker to an xoc-echo worker vs a direct
+         DEALER->ROUTER echo (goal: p50 < 100 us and <= 2x direct).
+    Usage: bench_bus [messages] (default 200000)                                         */
+#include <czmq.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xoc_bus.h"
+#include "xoc_client.h"
+#include "xoc_msg.h"
+#include "xoc_testproc.h"
+
+static double s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+typedef struct {
+    const char *endpoint;
+    int count;
+    double first_us, last_us;
+    int received;
+} s_sub_args_t;
+
+static void *s_subscriber(void *arg)
+{
+    s_sub_args_t *a = arg;
+    void *sub = zmq_socket(zsys_init(), ZMQ_SUB);
+    int hwm = 0, timeo = 1000;
+    zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeo, sizeof timeo);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "bench.", 6);
+    zmq_connect(sub, a->endpoint);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    /* warm-up messages ("bench.warm") until the data starts */
+    while (a->received < a->count) {
+        if (zmq_msg_recv(&m, sub, 0) < 0)
+            break;
+        bool data = zmq_msg_size(&m) == 10 && memcmp(zmq_msg_data(&m), "bench.data", 10) == 0;
+        while (zmq_msg_more(&m))
+            zmq_msg_recv(&m, sub, 0);
+        if (!data)
+            continue;
+        if (a->received++ == 0)
+            a->first_us = s_now_us();
+        a->last_us = s_now_us();
+    }
+    zmq_msg_close(&m);
+    zmq_close(sub);
+    return NULL;
+}
+
+/* publishes warm-up messages until the subscriber is joined, then `count` data messages */
+static double s_pubsub(const char *pub_ep, bool bind, const char *sub_ep, int count,
+                       size_t size)
+{
+    void *pub = zmq_socket(zsys_init(), ZMQ_PUB);
+    int hwm = 0;
+    zmq_setsockopt(pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    char bound[256];
+    if (bind) { /* raw: the publisher binds a free port, the subscriber connects to it */
+        zmq_bind(pub, "tcp://127.0.0.1:*");
+        size_t len = sizeof bound;
+        zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, bound, &len);
+        sub_ep = bound;
+    } else
+        zmq_connect(pub, pub_ep);
+    s_sub_args_t a = {.endpoint = sub_ep, .count = count};
+    pthread_t th;
+    pthread_create(&th, NULL, s_subscriber, &a);
+    char *payload = calloc(1, size);
+    /* join: the subscription must have reached the publisher */
+    for (int i = 0; i < 300; i++) {
+        zmq_send(pub, "bench.warm", 10, ZMQ_SNDMORE);
+        zmq_send(pub, payload, size, 0);
+        zclock_sleep(10); /* benchmark warm-up pacing, not a test wait */
+    }
+    double t0 = s_now_us();
+    for (int i = 0; i < count; i++) {
+        zmq_send(pub, "bench.data", 10, ZMQ_SNDMORE);
+        zmq_send(pub, payload, size, 0);
+    }
+    pthread_join(th, NULL);
+    double span = (a.last_us > t0 ? a.last_us : s_now_us()) - t0;
+    free(payload);
+    zmq_close(pub);
+    if (a.received < count)
+        printf("  (received %d of %d)\n", a.received, count);
+    return a.received / (span / 1e6);
+}
+
+static int s_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void *s_direct_worker(void *arg)
+{
+    void *router = arg;
+    zmq_msg_t id, body;
+    zmq_msg_init(&id);
+    zmq_msg_init(&body);
+    while (zmq_msg_recv(&id, router, 0) >= 0) {
+        if (zmq_msg_recv(&body, router, 0) < 0)
+            break;
+        if (zmq_msg_size(&body) == 4 && memcmp(zmq_msg_data(&body), "STOP", 4) == 0)
+            break;
+        zmq_msg_send(&id, router, ZMQ_SNDMORE);
+        zmq_msg_send(&body, router, 0);
+    }
+    zmq_msg_close(&id);
+    zmq_msg_close(&body);
+    return NULL;
+}
+
+static void s_report(const char *what, double *lat, int n, double *p50_out)
+{
+    qsort(lat, (size_t)n, sizeof *lat, s_cmp);
+    printf("  %-28s p50 %7.1f us   p99 %7.1f us\n", what, lat[n / 2], lat[n * 99 / 100]);
+    *p50_out = lat[n / 2];
+}
+
+static double s_direct_rtt(int n)
+{
+    void *ctx = zsys_init();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER), *dealer = zmq_socket(ctx, ZMQ_DEALER);
+    zmq_bind(router, "tcp://127.0.0.1:*");
+    char ep[256];
+    size_t len = sizeof ep;
+    zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, ep, &len);
+    zmq_connect(dealer, ep);
+    pthread_t th;
+    pthread_create(&th, NULL, s_direct_worker, router);
+    /* the same header + body a bus request carries, encoded the same way */
+    xoc_msg_req_t req = {.id = 1, .service = XOC_STR("echo"), .method = XOC_STR("echo.ping"),
+                         .timeout_ms = 1000};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    xoc_msg_req_encode(&req, &sb);
+    double *lat = calloc((size_t)n, sizeof *lat), p50;
+    char buf[512];
+    for (int i = -1000; i < n; i++) {
+        double t0 = s_now_us();
+        zmq_send(dealer, sb.data, sb.size, 0);
+        zmq_recv(dealer, buf, sizeof buf, 0);
+        if (i >= 0)
+            lat[i] = s_now_us() - t0;
+    }
+    s_report("direct DEALER->ROUTER", lat, n, &p50);
+    zmq_send(dealer, "STOP", 4, 0);
+    pthread_join(th, NULL);
+    zmq_close(dealer);
+    zmq_close(router);
+    msgpack_sbuffer_destroy(&sb);
+    free(lat);
+    return p50;
+}
+
+static double s_bus_rtt(const char *endpoint, int n)
+{
+    xoc_bus_opts_t opts = {0};
+    xoc_bus_endpoints_parse(endpoint, &opts);
+    opts.heartbeat_ms = 1000;
+    opts.liveness = 3;
+    xoc_client_t *c = xoc_client_new(&opts);
+    double *lat = calloc((size_t)n, sizeof *lat), p50;
+    xoc_msg_echo_t e = {.text = XOC_STR("x")};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    xoc_msg_echo_encode(&e, &sb);
+    int errors = 0;
+    for (int i = -1000; i < n; i++) {
+        xoc_reply_t r;
+        double t0 = s_now_us();
+        if (xoc_client_call(c, "echo", "echo.ping", sb.data, sb.size, 5000, &r) != 0)
+            errors++;
+        if (i >= 0)
+            lat[i] = s_now_us() - t0;
+        xoc_reply_clear(&r);
+    }
+    s_report("through xoc-bus to xoc-echo", lat, n, &p50);
+    if (errors)
+        printf("  (%d errors)\n", errors);
+    msgpack_sbuffer_destroy(&sb);
+    xoc_client_destroy(&c);
+    free(lat);
+    return p50;
+}
+
+int main(int argc, char **argv)
+{
+    int count = argc > 1 ? atoi(argv[1]) : 200000;
+    zsys_init();
+    zsys_set_logstream(NULL);
+    char *bus_argv[] = {(char *)xoc_test_bin("services/bus/xoc-bus"), "--bus.listen",
+                        "tcp://127.0.0.1:*", "--bus.hwm", "10000000", "--log.level", "warn",
+                        NULL};
+    xoc_proc_t *bus = xoc_proc_start(bus_argv, "xoc-bus: ready bus=", 5000);
+    if (!bus)
+        return 1;
+    char endpoint[800];
+    snprintf(endpoint, sizeof endpoint, "%s", bus->line + strlen("xoc-bus: ready bus="));
+    xoc_bus_opts_t opts = {0};
+    xoc_bus_endpoints_parse(endpoint, &opts);
+
+    printf("== pub/sub, %d messages each\n", count);
+    int ok = 1;
+    size_t sizes[] = {64, 1024};
+    for (int i = 0; i < 2; i++) {
+        double raw = s_pubsub(NULL, true, NULL, count, sizes[i]);
+        double bus_rate = s_pubsub(opts.pub, false, opts.sub, count, sizes[i]);
+        double ratio = bus_rate / raw;
+        printf("  %5zu B: raw %9.0f msg/s   bus %9.0f msg/s   ratio %.2f (goal >= 0.80)\n",
+               sizes[i], raw, bus_rate, ratio);
+        ok &= ratio >= 0.8;
+    }
+    char *echo_argv[] = {(char *)xoc_test_bin("tests/integration/xoc-echo"), "--bus.endpoint",
+                         endpoint, "--log.level", "warn", NULL};
+    xoc_proc_t *echo = xoc_proc_start(echo_argv, "xoc-echo: ready", 5000);
+    int n = count / 10 > 1000 ? count / 10 : 1000;
+    printf("== request/reply round trip, %d calls each\n", n);
+    double direct = s_direct_rtt(n);
+    double via = s_bus_rtt(endpoint, n);
+    printf("  ratio bus/direct %.2f (goal <= 2.0), bus p50 %.1f us (goal < 100)\n",
+           via / direct, via);
+    ok &= via / direct <= 2.0 && via < 100;
+    xoc_proc_stop(&echo);
+    xoc_proc_stop(&bus);
+    printf("bench_bus: %s\n", ok ? "all goals met" : "some goals missed");
+    return 0; /* a benchmark reports; it does not fail the run */
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The stack launcher behind `make up`: starts the bus and the services, they are alive and on
+# the bus while it runs, and it leaves no process behind when it stops (by itself or on a
+# signal). Usage: test_stack.sh SOURCE_DIR BUILD_DIR
+set -u
+src=$1; build=$2
+run=$(mktemp -d); trap 'rm -rf "$run"' EXIT
+pass=0; fail=0
+check() { if eval "$2"; then pass=$((pass+1)); echo "ok   $1"; else fail=$((fail+1)); echo "FAIL $1"; fi; }
+
+"$src/tools/xoc-stack" --build "$build" --bus 'tcp://127.0.0.1:*' --run-dir "$run/a" \
+    --exit-after 600 > "$run/a.out" 2>&1 &
+launcher=$!
+for _ in $(seq 100); do grep -q "xoc is up" "$run/a.out" && break; sleep 0.1; done
+check "launcher reports the stack up" 'grep -q "xoc is up" "$run/a.out"'
+ep=$(sed -n 's/^  xoc-bus *\([^ ]*\).*/\1/p' "$run/a.out")
+check "bus endpoint printed" '[ -n "$ep" ]'
+check "services publish heartbeats on the bus" \
+    '"$build/tools/xoc-events/xoc-events" --bus.endpoint "$ep" --count 1 --timeout 10 sys.bus.heartbeat | grep -q "\"state\":\"heartbeat\""'
+kill -TERM $launcher; wait $launcher; rc=$?
+check "SIGTERM (as Ctrl-C) stops the launcher cleanly (rc=$rc)" '[ $rc -eq 130 ] || [ $rc -eq 143 ] || [ $rc -eq 0 ]'
+alive=""
+while read -r pid name; do kill -0 "$pid" 2>/dev/null && alive="$alive $name($pid)"; done < "$run/a/pids"
+check "no stray process after SIGTERM ($alive)" '[ -z "$alive" ]'
+
+"$src/tools/xoc-stack" --build "$build" --bus 'tcp://127.0.0.1:*' --run-dir "$run/b" --exit-after 1 > "$run/b.out" 2>&1
+check "--exit-after stops by itself with status 0" '[ $? -eq 0 ]'
+alive=""
+while read -r pid name; do kill -0 "$pid" 2>/dev/null && alive="$alive $name($pid)"; done < "$run/b/pids"
+check "no stray process after --exit-after ($alive)" '[ -z "$alive" ]'
+
+echo "stack: $pass passed, $fail failed"
+[ $fail -eq 0 ]
