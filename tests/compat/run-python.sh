@@ -13,6 +13,7 @@ trap 'for p in $PIDS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done' EXIT IN
 start() { # start <out file> <args...>: starts a simulator, waits for its ready line
   out=$1
   shift
+  : >"$out" # truncate here: a stale ready line must not be read before the child opens it
   "$SIM" --hosts 2 --vms 20 --max-body 1048576 --log-level warn "$@" >"$out" &
   PIDS="$PIDS $!"
   pid=$!

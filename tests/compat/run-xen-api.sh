@@ -14,7 +14,7 @@ if [ ! -f "$PREFIX/node_modules/xen-api/index.mjs" ]; then
 fi
 
 OUT=$(mktemp)
-"$SIM" --hosts 2 --vms 50 --port 0 --log-level warn >"$OUT" 2>"${SIM_STDERR:-/dev/stderr}" &
+"$SIM" --hosts 2 --vms 50 --port 0 --disk-size 33554432 --log-level warn >"$OUT" 2>"${SIM_STDERR:-/dev/stderr}" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -f "$OUT"' EXIT INT TERM
 

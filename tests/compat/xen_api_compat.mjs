@@ -149,7 +149,30 @@ try {
     check('MESSAGE_METHOD_UNKNOWN', e.code === 'MESSAGE_METHOD_UNKNOWN')
   }
 
-  // 5. EVENTS_LOST: the client reloads everything and stays consistent
+  // 5. export a halted VM through /export and import it back through /import
+  const halted = Object.values(xapi.objects.all).find(o => o.$type === 'VM' &&
+    o.power_state === 'Halted' && !o.is_a_template && !o.is_control_domain && !o.is_a_snapshot)
+  const res = await xapi.getResource('/export/', { query: { ref: halted.$ref, use_compression: 'false' }, task: true })
+  const xva = Buffer.from(await res.body.arrayBuffer())
+  await res.task
+  check('export streams an XVA', xva.length > 1024 * 1024 && xva.subarray(0, 7).toString() === 'ova.xml',
+    `${xva.length} bytes`)
+  const imported = await xapi.putResource(xva, '/import/', { task: true })
+  const newRef = Array.isArray(imported) ? imported[0] : imported
+  await xapi.barrier()
+  const copy = xapi.getObjectByRef(newRef, undefined)
+  check('import creates the VM', copy !== undefined && copy.name_label === halted.name_label &&
+    copy.VBDs.length === halted.VBDs.length, String(newRef))
+  const bad = Buffer.from(xva)
+  bad[bad.indexOf('xapi-sim disk')] ^= 1
+  try {
+    await xapi.putResource(bad, '/import/', { task: true })
+    check('import rejects a bad checksum', false)
+  } catch (e) {
+    check('import rejects a bad checksum', e.code === 'IMPORT_ERROR', `${e.code} ${JSON.stringify(e.params)}`)
+  }
+
+  // 6. EVENTS_LOST: the client reloads everything and stays consistent
   await sim('sim.events_lost')
   await sim('sim.add_vm', { name: 'after-events-lost' })
   await deadline(15000, 'new VM after EVENTS_LOST', () =>

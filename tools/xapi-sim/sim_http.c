@@ -23,6 +23,10 @@ typedef struct {
     sim_xva_reader_t *xva;  /* S_IMPORT */
     char task[64];
     char sr[64];
+    bool imported;          /* S_IMPORT: the XVA was read and the task ended */
+    bool has_task;          /* the client passed task_id: errors go to the task, reply 200 */
+    json_t *err;
+    sim_host_t *host;
 } s_req_t;
 
 /*  Connection tracking for sim.drop_connections, implemented in sim.c.                       */
@@ -266,31 +270,42 @@ static enum MHD_Result s_import_begin(sim_host_t *h, struct MHD_Connection *conn
         return s_unauthorized(conn);
     const char *force = s_arg(conn, "force");
     r->kind = S_IMPORT;
+    r->host = h;
     r->xva = sim_xva_reader_new(force && !strcmp(force, "true"));
     if (!r->xva)
         return MHD_NO;
     const char *sr = s_arg(conn, "sr_id");
     snprintf(r->sr, sizeof r->sr, "%s", sr ? sr : "");
     s_task_begin(h, conn, "VM.import", r->task);
+    r->has_task = s_arg(conn, "task_id") != NULL;
     return MHD_YES;
+}
+
+/*  Once the archive is read (its end marker, or the end of the body): create the VM, end the
+    task. A client may send a fake huge Content-Length and close after the archive.         */
+static void s_import_complete(s_req_t *r)
+{
+    json_t *ova = NULL;
+    uint64_t bytes = 0;
+    char vm[64] = "", result[160];
+    if (r->imported)
+        return;
+    r->imported = true;
+    if (sim_xva_reader_finish(r->xva, &ova, &bytes, &r->err) == 0)
+        sim_xfer_import(r->host->pool, ova, r->sr, vm, &r->err);
+    snprintf(result, sizeof result, "<value><array><data><value>%s</value></data></array></value>",
+             vm);
+    s_task_finish(r->host->pool, r->task, result, r->err);
+    xoc_info("import host=%s vm=%s bytes=%llu ok=%d", r->host->ip, vm,
+             (unsigned long long)bytes, r->err == NULL);
+    json_decref(ova);
 }
 
 static enum MHD_Result s_import_end(sim_host_t *h, struct MHD_Connection *conn, s_req_t *r)
 {
-    json_t *ova = NULL, *err = NULL;
-    uint64_t bytes = 0;
-    char vm[64] = "", result[160];
-    if (sim_xva_reader_finish(r->xva, &ova, &bytes, &err) == 0)
-        sim_xfer_import(h->pool, ova, r->sr, vm, &err);
-    snprintf(result, sizeof result, "<value><array><data><value>%s</value></data></array></value>",
-             vm);
-    s_task_finish(h->pool, r->task, result, err);
-    xoc_info("import host=%s vm=%s bytes=%llu ok=%d", h->ip, vm, (unsigned long long)bytes,
-             err == NULL);
-    json_decref(ova);
-    if (err) {
-        char *e = json_dumps(err, JSON_COMPACT);
-        json_decref(err);
+    s_import_complete(r);
+    if (r->err && !r->has_task) {
+        char *e = json_dumps(r->err, JSON_COMPACT);
         return s_reply(conn, 500, e, strlen(e), "text/plain", true);
     }
     return s_reply_text(conn, 200, "", "text/plain", false);
@@ -335,7 +350,10 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         return MHD_YES;
     }
     if (*upload_data_size && r->kind == S_IMPORT) {
-        sim_xva_reader_feed(r->xva, upload_data, *upload_data_size);
+        if (!r->imported)
+            sim_xva_reader_feed(r->xva, upload_data, *upload_data_size);
+        if (!r->imported && sim_xva_reader_done(r->xva))
+            s_import_complete(r);
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -357,6 +375,9 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     s_req_t *r = *con_cls;
     if (r) {
+        if (r->kind == S_IMPORT && r->xva)
+            s_import_complete(r);
+        json_decref(r->err);
         sim_xva_reader_destroy(&r->xva);
         sim_buf_free(&r->body);
         free(r);

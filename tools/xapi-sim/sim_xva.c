@@ -179,6 +179,7 @@ struct sim_xva_reader_t {
     pthread_t thread;
     bool force;
     _Atomic bool failed;    /* set by the thread */
+    _Atomic bool done;      /* the thread has parsed the whole archive */
     char why[256];
     json_t *ova;
     uint64_t bytes;
@@ -274,6 +275,7 @@ static void *s_reader(void *arg)
         s_fail(self, "missing ova.xml%s", "");
 cleanup_archive:
     archive_read_free(a);
+    self->done = true;
     /* drain, so that the feeder never blocks on a reader that stopped */
     char sink[65536];
     while (read(self->fds[0], sink, sizeof sink) > 0)
@@ -310,6 +312,11 @@ int sim_xva_reader_feed(sim_xva_reader_t *self, const char *data, size_t len)
         len -= (size_t)n;
     }
     return self->failed ? -1 : 0;
+}
+
+bool sim_xva_reader_done(sim_xva_reader_t *self)
+{
+    return self->done;
 }
 
 int sim_xva_reader_finish(sim_xva_reader_t *self, json_t **ova, uint64_t *bytes, json_t **err)

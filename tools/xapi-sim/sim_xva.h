@@ -39,6 +39,9 @@ typedef struct sim_xva_reader_t sim_xva_reader_t;
 sim_xva_reader_t *sim_xva_reader_new(bool force);
 /*  Feeds bytes; returns -1 once the reader has failed (further data is discarded).         */
 int sim_xva_reader_feed(sim_xva_reader_t *self, const char *data, size_t len);
+/*  True once the reader has seen the end of the archive (or failed): the rest of the upload
+    can be discarded.                                                                        */
+bool sim_xva_reader_done(sim_xva_reader_t *self);
 /*  Ends the input and waits for the reader. Returns 0 with *ova (the ova.xml value as JSON,
     caller owns) and *bytes (disk bytes seen), or -1 with *err (["IMPORT_ERROR", msg]).      */
 int sim_xva_reader_finish(sim_xva_reader_t *self, json_t **ova, uint64_t *bytes, json_t **err);
