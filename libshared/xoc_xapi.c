@@ -579,7 +579,7 @@ static int s_string_result(const msgpack_sbuffer *sb, char **out)
     int rc = XOC_ETYPE;
     if (msgpack_unpack_next(&u, sb->data, sb->size, NULL) == MSGPACK_UNPACK_SUCCESS &&
         u.data.type == MSGPACK_OBJECT_STR) {
-        *out = strndup(u.data.via.str.ptr, u.data.via.str.size);
+        *out = xoc_xapi_strdup_mp(&u.data);
         rc = *out ? 0 : XOC_ENOMEM;
     }
     msgpack_unpacked_destroy(&u);
@@ -659,7 +659,7 @@ static int s_event_rest(const msgpack_sbuffer *rest, char **new_token, msgpack_s
                 goto free_unpacked;
             }
             free(*new_token);
-            *new_token = strndup(v->via.str.ptr, v->via.str.size);
+            *new_token = xoc_xapi_strdup_mp(v);
         } else if (counts && k->via.str.size == 16 &&
                    memcmp(k->via.str.ptr, "valid_ref_counts", 16) == 0) {
             msgpack_packer pk;

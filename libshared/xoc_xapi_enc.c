@@ -32,6 +32,8 @@ static int s_params(const void *params, size_t len, msgpack_unpacked *u, const m
 
 static int s_write(msgpack_sbuffer *out, const char *s, size_t n)
 {
+    if (n == 0)
+        return 0; /* s may be NULL: msgpack-c's "" */
     return msgpack_sbuffer_write(out, s, n) == 0 ? 0 : XOC_ENOMEM;
 }
 
@@ -201,6 +203,8 @@ static int s_json_value(yajl_gen g, const msgpack_object *o, int depth);
 
 static int s_json_string(yajl_gen g, const char *s, size_t n)
 {
+    if (n == 0)
+        return yajl_gen_string(g, (const unsigned char *)"", 0); /* s may be NULL */
     if (!xoc_xapi_utf8_ok(s, n, false))
         return yajl_gen_invalid_string;
     return yajl_gen_string(g, (const unsigned char *)s, n);

@@ -83,6 +83,9 @@ void xoc_xapi_json_destroy(void *h);
 int xoc_xapi_encode(xoc_xapi_transport_t t, const char *method, const char *session,
                     const void *params, size_t params_len, uint64_t id, msgpack_sbuffer *out);
 
+/*  A C copy of a msgpack str (msgpack-c leaves ptr NULL for ""). NULL without memory.      */
+char *xoc_xapi_strdup_mp(const msgpack_object *o);
+
 /*  Valid UTF-8: no overlong form, no surrogate, nothing above U+10FFFF; with xml, only XML 1.0
     characters (no NUL, no C0 control but tab, LF, CR).                                     */
 bool xoc_xapi_utf8_ok(const char *s, size_t n, bool xml);

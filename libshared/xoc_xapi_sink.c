@@ -553,12 +553,19 @@ int xoc_xapi_sink_scalar(xoc_xapi_sink_t *s, int kind, const char *txt, size_t n
 
 /*  ---- the fault --------------------------------------------------------------------------- */
 
+char *xoc_xapi_strdup_mp(const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0)
+        return strdup("");
+    return strndup(o->via.str.ptr, o->via.str.size);
+}
+
 static char *s_strof(const msgpack_object *o)
 {
     char tmp[64];
     switch (o->type) {
     case MSGPACK_OBJECT_STR:
-        return strndup(o->via.str.ptr, o->via.str.size);
+        return xoc_xapi_strdup_mp(o);
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         snprintf(tmp, sizeof tmp, "%" PRIu64, o->via.u64);
         break;

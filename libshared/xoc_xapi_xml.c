@@ -2,6 +2,7 @@
     every element checked against the XML-RPC grammar, values passed to the sink.
     No DTD (a DOCTYPE is refused), no network, CDATA as text, text bounded by max_value.      */
 #include <libxml/parser.h>
+#include <libxml/xmlerror.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,11 @@ typedef struct {
     bool finished;   /* </methodResponse> seen */
     bool xml_error;  /* libxml2 reported an error */
     size_t idle;     /* bytes fed since the last callback (a token libxml2 still buffers) */
+    struct {
+        const xmlChar *name; /* interned by the parser's dictionary: compared by address */
+        s_tag tag;
+    } seen[24];
+    int nseen;
 } s_xml;
 
 static const struct {
@@ -39,12 +45,27 @@ static const struct {
     {"nil", T_NIL},
 };
 
-static s_tag s_tag_of(const xmlChar *name)
+static s_tag s_tag_lookup(const xmlChar *name)
 {
     for (size_t i = 0; i < sizeof s_names / sizeof s_names[0]; i++)
         if (strcmp((const char *)name, s_names[i].name) == 0)
             return s_names[i].tag;
     return T_NONE;
+}
+
+/*  Element names come from the parser's dictionary, one address per name: remember them. */
+static s_tag s_tag_of(s_xml *x, const xmlChar *name)
+{
+    for (int i = 0; i < x->nseen; i++)
+        if (x->seen[i].name == name)
+            return x->seen[i].tag;
+    s_tag tag = s_tag_lookup(name);
+    if (tag != T_NONE && x->nseen < (int)(sizeof x->seen / sizeof x->seen[0])) {
+        x->seen[x->nseen].name = name;
+        x->seen[x->nseen].tag = tag;
+        x->nseen++;
+    }
+    return tag;
 }
 
 static bool s_is_scalar(s_tag t)
@@ -115,7 +136,7 @@ static void s_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     x->idle = 0;
     if (xoc_xapi_sink_error(x->sink))
         return;
-    s_tag tag = s_tag_of(localname);
+    s_tag tag = s_tag_of(x, localname);
     int rc = s_allowed(x, tag);
     if (rc == 0)
         rc = s_push(x, tag);
@@ -257,6 +278,22 @@ void xoc_xapi_xml_destroy(void *h)
     free(x);
 }
 
+static void s_quiet(void *ctx, const char *msg, ...)
+{
+}
+
+/*  libxml2 prints some errors (encoding) through its per-thread generic handler: mute it
+    for this call only, so a hostile body cannot flood stderr; errors still reach s_serror. */
+static int s_parse_quietly(s_xml *x, const void *buf, size_t len, bool last)
+{
+    xmlGenericErrorFunc saved = xmlGenericError;
+    void *saved_ctx = xmlGenericErrorContext;
+    xmlSetGenericErrorFunc(NULL, s_quiet);
+    int rc = xmlParseChunk(x->ctxt, buf, (int)len, last);
+    xmlSetGenericErrorFunc(saved_ctx, saved);
+    return rc;
+}
+
 /*  An error seen only when the body ended (libxml2 waits for more input until then) means
     the body stopped early, unless the document was already complete.                     */
 int xoc_xapi_xml_feed(void *h, const void *buf, size_t len, bool last)
@@ -268,7 +305,7 @@ int xoc_xapi_xml_feed(void *h, const void *buf, size_t len, bool last)
     x->idle += len;
     if (x->idle > xoc_xapi_sink_max_value(x->sink) + 65536)
         return xoc_xapi_sink_fail(x->sink, XOC_ETOOBIG);
-    int rc = xmlParseChunk(x->ctxt, buf, (int)len, last);
+    int rc = s_parse_quietly(x, buf, len, last);
     err = xoc_xapi_sink_error(x->sink);
     if (err == XOC_EPROTO && last && !x->finished) /* a tag cut in the middle, e.g. "<m" */
         return xoc_xapi_sink_replace(x->sink, XOC_ETRUNCATED);

@@ -291,6 +291,10 @@ static void test_json_errors(void **state)
     const char *ok1 = "{\"result\":\"OpaqueRef:x\",\"error\":null,\"id\":\"x\"}";
     assert_int_equal(s_json(ok1, NULL, NULL, &f), 0);
     assert_null(f.code);
+    const char *empty = "{\"result\":null,\"error\":[\"\",\"\"],\"id\":\"x\"}";
+    assert_int_equal(s_json(empty, NULL, NULL, &f), XOC_EXAPI);
+    assert_string_equal(f.code, "");
+    assert_string_equal(f.params[0], "");
     const char *num = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32601,\"message\":\"\","
                       "\"data\":7},\"id\":1}";
     assert_int_equal(s_json(num, NULL, NULL, &f), XOC_EXAPI);

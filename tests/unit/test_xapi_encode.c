@@ -95,6 +95,29 @@ static void s_one(msgpack_sbuffer *sb, const char *s, size_t n)
     msgpack_pack_str_with_body(&pk, s, n);
 }
 
+static void test_empty_strings(void **state)
+{
+    msgpack_sbuffer p, out;
+    msgpack_sbuffer_init(&p);
+    msgpack_sbuffer_init(&out);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &p, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_str(&pk, 0);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str(&pk, 0);
+    msgpack_pack_str(&pk, 0);
+    assert_int_equal(xoc_xapi_encode_xmlrpc("m", p.data, p.size, &out), 0);
+    assert_non_null(strstr(s_str(&out), "<param><value><string></string></value></param><param>"
+                                        "<value><struct><member><name></name><value><string>"
+                                        "</string></value></member></struct></value></param>"));
+    out.size = 0;
+    assert_int_equal(xoc_xapi_encode_jsonrpc("m", p.data, p.size, 1, &out), 0);
+    assert_non_null(strstr(s_str(&out), "\"params\":[\"\",{\"\":\"\"}]"));
+    msgpack_sbuffer_destroy(&p);
+    msgpack_sbuffer_destroy(&out);
+}
+
 static void test_bad_params(void **state)
 {
     msgpack_sbuffer p, out;
@@ -181,6 +204,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xml_request),
         cmocka_unit_test(test_json_request),
+        cmocka_unit_test(test_empty_strings),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_session_and_cancel_rules),
