@@ -514,6 +514,43 @@ static void test_limits(void **state)
     msgpack_sbuffer_destroy(&out);
 }
 
+/*  A 5 000-record answer (megabytes) streams through with a 2 KiB limit per value: memory
+    follows the largest record, never the answer; a plain decode of it is refused.         */
+static void test_stream_memory_bounded(void **state)
+{
+    size_t cap = 8 << 20;
+    char *j = malloc(cap), *x = malloc(cap);
+    size_t nj = (size_t)sprintf(j, "{\"jsonrpc\":\"2.0\",\"result\":{");
+    size_t nx = (size_t)sprintf(x, XHEAD "<struct><member><name>Status</name><value>Success"
+                                         "</value></member><member><name>Value</name><value>"
+                                         "<struct>");
+    for (int i = 0; i < 5000; i++) {
+        nj += (size_t)sprintf(j + nj, "%s\"OpaqueRef:%08d\":{\"uuid\":\"%08d\",\"name_label\":"
+                              "\"vm %d\",\"other_config\":{\"a\":\"%0500d\"}}",
+                              i ? "," : "", i, i, i, i);
+        nx += (size_t)sprintf(x + nx, "<member><name>OpaqueRef:%08d</name><value><struct><member>"
+                              "<name>uuid</name><value>%08d</value></member><member><name>"
+                              "other_config</name><value><struct><member><name>a</name><value>"
+                              "%0500d</value></member></struct></value></member></struct>"
+                              "</value></member>", i, i, i);
+    }
+    strcpy(j + nj, "},\"id\":1}");
+    strcpy(x + nx, "</struct></value></member></struct>" XTAIL);
+    s_entries e = {0};
+    xoc_xapi_decode_opts_t o = {.mode = XOC_XAPI_RECORDS, .on_entry = s_on_entry, .arg = &e,
+                                .max_value = 2048};
+    assert_int_equal(s_json(j, &o, NULL, NULL), 0);
+    assert_int_equal(e.n, 5000);
+    e.n = 0;
+    assert_int_equal(s_xml(x, &o, NULL, NULL), 0);
+    assert_int_equal(e.n, 5000);
+    o.mode = XOC_XAPI_PLAIN;
+    assert_int_equal(s_json(j, &o, NULL, NULL), XOC_ETOOBIG);
+    assert_int_equal(s_xml(x, &o, NULL, NULL), XOC_ETOOBIG);
+    free(j);
+    free(x);
+}
+
 static void test_deep_nesting(void **state)
 {
     size_t depth = 200000;
@@ -591,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_wrong_shapes_for_streams),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_stream_memory_bounded),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_large_containers_headers),
     };
