@@ -37,7 +37,9 @@
                          max_depth
         XOC_EIO          the connection failed before any answer
         XOC_EINVAL       bad arguments (params not a msgpack array, invalid UTF-8 in a string)
+        XOC_ESTATE       a call that needs a session while there is none
         XOC_ENOMEM       out of memory
+    A callback (on_entry) may also stop a call with its own code.
     xoc_xapi_detail() gives a one-line human explanation of the last error.                  */
 #ifndef XOC_XAPI_H
 #define XOC_XAPI_H
@@ -126,7 +128,8 @@ int xoc_xapi_encode_jsonrpc(const char *method, const void *params, size_t param
     timeout 10 s, call timeout 120 s, default limits. Returns NULL on bad URL or no memory.  */
 xoc_xapi_t *xoc_xapi_new(const char *url);
 
-/*  Logs nothing out; frees everything and sets *p to NULL. NULL-safe.                        */
+/*  Frees everything and sets *p to NULL (does not log out: call xoc_xapi_logout first).
+    NULL-safe. No other thread may call xoc_xapi_cancel() during or after it.                */
 void xoc_xapi_destroy(xoc_xapi_t **p);
 
 /*  Re-points the client at another host (e.g. the master), keeping the session.
@@ -168,9 +171,11 @@ int xoc_xapi_logout(xoc_xapi_t *x);
 const char *xoc_xapi_session(const xoc_xapi_t *x);
 int xoc_xapi_set_session(xoc_xapi_t *x, const char *session);
 
-/*  Calls method(params) and appends the whole result, as msgpack, to result (may be NULL).
-    The session is prepended except for session.login_with_password,
-    session.slave_local_login_with_password and system.*. Errors: see the top of this file. */
+/*  Calls method(params) and appends the whole result, as msgpack, to result (may be NULL;
+    left as it was on error). The session is prepended except for
+    session.login_with_password, session.slave_local_login_with_password and system.*.
+    In AUTO, the first call probes JSON-RPC and may be sent again over XML-RPC.
+    Errors: see the top of this file (XOC_ETOOBIG past max_value: stream big answers).      */
 int xoc_xapi_call(xoc_xapi_t *x, const char *method, const void *params, size_t params_len,
                   msgpack_sbuffer *result);
 
