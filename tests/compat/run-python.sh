@@ -32,6 +32,7 @@ RC=0
 start "$WORK/plain.out"
 python3 "$TEST" "$(sed -n 's/.*master=1 url=//p' "$WORK/plain.out")" \
   "$(sed -n 's/.*master=0 url=//p' "$WORK/plain.out" | head -1)" || RC=1
+python3 "$(dirname "$TEST")/python_console.py" "$(sed -n 's/.*master=1 url=//p' "$WORK/plain.out")" || RC=1
 
 if command -v openssl >/dev/null; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=xapi-sim \

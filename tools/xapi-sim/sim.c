@@ -1,5 +1,6 @@
 #include "sim.h"
 
+#include "sim_console.h"
 #include "sim_http.h"
 #include "sim_pool.h"
 
@@ -20,7 +21,13 @@ struct sim_t {
     pthread_mutex_t conn_mutex;
     int *fds;
     size_t nfds, capfds;
+    sim_console_t *console;
 };
+
+sim_console_t *sim_console(sim_t *sim)
+{
+    return sim->console;
+}
 
 void sim_config_defaults(sim_config_t *cfg)
 {
@@ -151,6 +158,7 @@ sim_t *sim_new(const sim_config_t *cfg)
         snprintf(self->cfg.passwords[0], 64, "password");
     }
     pthread_mutex_init(&self->conn_mutex, NULL);
+    self->console = sim_console_new();
     if (cfg->tls_cert || cfg->tls_key) {
         self->cert_pem = s_read_file(cfg->tls_cert);
         self->key_pem = s_read_file(cfg->tls_key);
@@ -313,6 +321,7 @@ void sim_destroy(sim_t **self_p)
     for (int i = 0; i < self->npools; i++)
         s_pool_destroy(&self->pools[i]);
     free(self->pools);
+    sim_console_destroy(&self->console);
     free(self->cert_pem);
     free(self->key_pem);
     free(self->fds);

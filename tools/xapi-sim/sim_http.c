@@ -2,6 +2,10 @@
 
 #include "sim_rpc.h"
 #include "sim_xfer.h"
+#include "sim_console.h"
+
+#include <netinet/in.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -311,6 +315,113 @@ static enum MHD_Result s_import_end(sim_host_t *h, struct MHD_Connection *conn, 
     return s_reply_text(conn, 200, "", "text/plain", false);
 }
 
+static enum MHD_Result s_header_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    sim_buf_printf(cls, "%s: %s\r\n", key, value ? value : "");
+    return MHD_YES;
+}
+
+static enum MHD_Result s_query_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    sim_buf_t *b = cls;
+    sim_buf_printf(b, "%c%s=%s", b->len && strchr(b->data, '?') ? '&' : '?', key,
+                   value ? value : "");
+    return MHD_YES;
+}
+
+/*  The console's VM name, or NULL when the console is unknown (lock taken here).            */
+static bool s_console_title(sim_pool_t *p, const char *id, char uuid[40], char title[128])
+{
+    sim_store_lock(p->store);
+    sim_obj_t *o = id ? sim_store_get(p->store, id) : NULL;
+    if (!o && id)
+        o = sim_store_by_uuid(p->store, id);
+    bool ok = o && o->cls == sim_schema_find("console")->id;
+    if (ok) {
+        json_t *c = sim_store_json(o);
+        sim_obj_t *vm = sim_store_get(p->store, json_string_value(json_object_get(c, "VM")));
+        json_t *v = vm ? sim_store_json(vm) : NULL;
+        snprintf(uuid, 40, "%s", o->uuid);
+        snprintf(title, 128, "%s", v ? json_string_value(json_object_get(v, "name_label")) : "");
+        json_decref(v);
+        json_decref(c);
+    }
+    sim_store_unlock(p->store);
+    return ok;
+}
+
+static int s_connect_local(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static bool s_write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/*  CONNECT /console?uuid=… (raw RFB after 200 OK) or GET /console with a WebSocket upgrade
+    (replayed to libvncserver, which does the handshake and framing). The connection thread
+    pumps bytes until either side closes, then the connection ends.                          */
+static enum MHD_Result s_console(sim_host_t *h, struct MHD_Connection *conn, const char *url,
+                                 bool websocket)
+{
+    if (!s_authorized(h, conn))
+        return s_unauthorized(conn);
+    const char *id = s_arg(conn, "uuid");
+    char uuid[40], title[128];
+    if (!s_console_title(h->pool, id ? id : s_arg(conn, "ref"), uuid, title))
+        return s_reply_text(conn, 404, "<html><body><h1>HTTP 404 not found</h1></body></html>",
+                            "text/html", true);
+    int port = sim_console_port(sim_console(h->pool->sim), uuid, title);
+    int vnc = port > 0 ? s_connect_local(port) : -1;
+    int fd = s_conn_fd(conn);
+    if (vnc < 0 || fd < 0 || h->pool->cfg->tls_cert) {
+        if (vnc >= 0)
+            close(vnc);
+        return s_reply_text(conn, 503, "console unavailable", "text/plain", true);
+    }
+    bool ok;
+    if (websocket) {
+        sim_buf_t req;
+        sim_buf_init(&req, 1024);
+        sim_buf_printf(&req, "GET %s", url);
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, s_query_cb, &req);
+        sim_buf_adds(&req, " HTTP/1.1\r\n");
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, s_header_cb, &req);
+        if (!MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"))
+            sim_buf_printf(&req, "Origin: http://%s\r\n", h->ip); /* libvncserver wants one */
+        sim_buf_adds(&req, "\r\n");
+        ok = s_write_all(vnc, req.data, req.len);
+        sim_buf_free(&req);
+    } else {
+        const char *ok200 = "HTTP/1.1 200 OK\r\n\r\n";
+        ok = s_write_all(fd, ok200, strlen(ok200));
+    }
+    xoc_info("console host=%s console=%s vm=%s transport=%s", h->ip, uuid, title,
+             websocket ? "websocket" : "connect");
+    if (ok)
+        sim_console_pump(fd, vnc);
+    close(vnc);
+    return MHD_NO;
+}
+
 static enum MHD_Result s_handle(sim_host_t *h, struct MHD_Connection *conn, const char *url,
                                 const char *method, s_req_t *r)
 {
@@ -323,6 +434,12 @@ static enum MHD_Result s_handle(sim_host_t *h, struct MHD_Connection *conn, cons
         return s_rpc(h, conn, r, !strcmp(url, "/jsonrpc") || !strncmp(url, "/jsonrpc?", 9));
     if (r->kind == S_IMPORT)
         return s_import_end(h, conn, r);
+    if (!strcmp(url, "/console") || !strcmp(url, "/console/")) {
+        const char *up = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
+        bool ws = !strcmp(method, "GET") && up && !strcasecmp(up, "websocket");
+        if (ws || !strcmp(method, "CONNECT"))
+            return s_console(h, conn, url, ws);
+    }
     if (!strcmp(method, "GET") && (!strcmp(url, "/export") || !strcmp(url, "/export/")))
         return s_export(h, conn);
     if (!strcmp(method, "GET") && !strcmp(url, "/"))

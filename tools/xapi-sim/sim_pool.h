@@ -107,6 +107,7 @@ uint64_t sim_gen_rand(sim_pool_t *pool);
 /*  sim.c: connection control used by sim.* methods.                                          */
 void sim_drop_connections(sim_t *sim, int except_fd);
 sim_pool_t *sim_pool_at(sim_t *sim, int i);
+struct sim_console_t *sim_console(sim_t *sim);
 int sim_pool_count(sim_t *sim);
 
 #endif
