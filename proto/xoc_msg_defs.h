@@ -76,6 +76,96 @@
     F(S, STR, field, OPT, "offending field, when one is to blame")                                 \
     F(S, MP, data, OPT, "structured details")
 
+/* ---- cache: change sets from the collector (cache.apply) -------------------------------- */
+
+/*  changes: msgpack array of changes, each an array:
+      ["enter", id, type, object]   the object (a map) is created or replaced whole
+      ["exit", id, type]            the object is removed                                   */
+#define XOC_MSG_CHANGESET_FIELDS(F, S)                                                          \
+    F(S, STR, pool, REQ, "pool id (uuid) the changes belong to")                               \
+    F(S, U64, epoch, REQ, "connection epoch: grows with every new pool connection")            \
+    F(S, U64, seq, REQ, "sequence number in the epoch, from 1, no gaps")                       \
+    F(S, STR, kind, REQ, "delta | image | image_end | drop (README §8)")                       \
+    F(S, MP, changes, OPT, "array of [op, id, type, object?]")
+
+#define XOC_MSG_ACK_FIELDS(F, S)                                                                \
+    F(S, STR, pool, REQ, "pool of the change set")                                             \
+    F(S, U64, epoch, REQ, "epoch of the change set")                                           \
+    F(S, U64, seq, REQ, "sequence of the change set")                                          \
+    F(S, U64, rev, REQ, "global revision after this change set")                               \
+    F(S, U64, applied, OPT, "object changes committed by it")                                  \
+    F(S, BOOL, duplicate, OPT, "already applied before: nothing changed")
+
+/* ---- cache: objects ------------------------------------------------------------------- */
+
+#define XOC_MSG_OBJ_FIELDS(F, S)                                                                \
+    F(S, U64, rev, REQ, "global revision of this change (gap-free across obj.*)")              \
+    F(S, STR, op, REQ, "enter | exit")                                                         \
+    F(S, STR, id, REQ, "object id")                                                            \
+    F(S, STR, type, REQ, "xo type (VM, host, SR, ...)")                                        \
+    F(S, STR, pool, OPT, "pool id")                                                            \
+    F(S, MP, object, OPT, "the whole object (a map); absent on exit")                          \
+    F(S, BOOL, last, OPT, "last change of its commit (a client batch ends here)")
+
+#define XOC_MSG_GET_FIELDS(F, S) F(S, STR, id, REQ, "object id")
+
+#define XOC_MSG_QUERY_FIELDS(F, S)                                                              \
+    F(S, STR, type, OPT, "only objects of this type")                                          \
+    F(S, STR, pool, OPT, "only objects of this pool")                                          \
+    F(S, MP, filter, OPT, "map of field -> value: only objects whose fields equal these")      \
+    F(S, U64, limit, OPT, "at most this many objects (0: no limit)")
+
+/*  items: msgpack array of [id, type, pool, object]                                         */
+#define XOC_MSG_OBJECTS_FIELDS(F, S)                                                            \
+    F(S, U64, rev, REQ, "revision the objects are consistent with")                            \
+    F(S, U64, count, OPT, "number of items")                                                   \
+    F(S, MP, items, OPT, "array of [id, type, pool, object]")                                  \
+    F(S, BOOL, done, OPT, "snapshot: no more chunks")
+
+#define XOC_MSG_SNAP_FIELDS(F, S)                                                               \
+    F(S, U64, snapshot, OPT, "snapshot id (reply to cache.snapshot; then in each request)")    \
+    F(S, U64, rev, OPT, "revision of the snapshot")                                            \
+    F(S, U64, count, OPT, "objects in the snapshot")                                           \
+    F(S, U64, max_bytes, OPT, "size of the next chunk (0: 1 MiB)")
+
+/*  items: msgpack array of [rev, op, id, type, pool, object?]                              */
+#define XOC_MSG_JOURNAL_FIELDS(F, S)                                                            \
+    F(S, U64, since, REQ, "first revision asked for (request), or returned (reply)")           \
+    F(S, U64, limit, OPT, "at most this many changes (0: 10000)")                              \
+    F(S, U64, rev, OPT, "reply: current revision")                                             \
+    F(S, MP, items, OPT, "reply: array of [rev, op, id, type, pool, object?]")                 \
+    F(S, BOOL, more, OPT, "reply: more changes follow")
+
+/* ---- cache: configuration databases (servers, users, groups, acls, tokens, plugins) ------ */
+
+#define XOC_MSG_CFG_FIELDS(F, S)                                                                \
+    F(S, STR, db, REQ, "servers | users | groups | acls | tokens | plugins")                   \
+    F(S, STR, key, OPT, "record key (id)")                                                     \
+    F(S, MP, value, OPT, "record (a map); absent when deleted or not found")                   \
+    F(S, U64, rev, OPT, "configuration revision after the change (replies and events)")        \
+    F(S, STR, op, OPT, "event: set | delete")                                                  \
+    F(S, BOOL, reveal, OPT, "request: include secret fields in clear (collector only)")        \
+    F(S, MP, items, OPT, "config.list reply: map of key -> record")
+
+/* ---- collector ------------------------------------------------------------------------ */
+
+#define XOC_MSG_SERVER_STATUS_FIELDS(F, S)                                                      \
+    F(S, STR, id, REQ, "server (configuration) id")                                            \
+    F(S, STR, status, REQ, "connected | connecting | disconnected")                            \
+    F(S, STR, error, OPT, "last error")                                                        \
+    F(S, STR, pool, OPT, "pool id once connected")                                             \
+    F(S, STR, master, OPT, "URL of the pool master in use")                                    \
+    F(S, U64, epoch, OPT, "connection epoch")                                                  \
+    F(S, U64, objects, OPT, "objects loaded from this pool")
+
+#define XOC_MSG_XAPI_CALL_FIELDS(F, S)                                                          \
+    F(S, STR, pool, REQ, "pool id or server id to call")                                       \
+    F(S, STR, method, REQ, "XAPI method, e.g. VM.start (session added by the collector)")     \
+    F(S, MP, params, OPT, "array of parameters after the session")                             \
+    F(S, BOOL, async, OPT, "call Async.<method>: the result is the task ref")                  \
+    F(S, MP, result, OPT, "reply: the XAPI result")                                            \
+    F(S, STR, task, OPT, "reply of an async call: the task ref")
+
 /*  M(ENUM suffix, name (C struct xoc_msg_<name>_t, wire "t" value), fields macro, description) */
 #define XOC_MSG_LIST(M)                                                                         \
     M(REQ, req, XOC_MSG_REQ_FIELDS, "request header: client to broker, broker to worker")    \
@@ -85,6 +175,18 @@
     M(BYE, bye, XOC_MSG_BYE_FIELDS, "peer leaves, or broker drops a peer")                   \
     M(SYS, sys, XOC_MSG_SYS_FIELDS, "service life events on sys.<service>.<state>")          \
     M(ECHO, echo, XOC_MSG_ECHO_FIELDS, "body of echo.* requests and replies")                \
-    M(ERROR, error, XOC_MSG_ERROR_FIELDS, "body of an error reply with details")
+    M(ERROR, error, XOC_MSG_ERROR_FIELDS, "body of an error reply with details")              \
+    M(CHANGESET, changeset, XOC_MSG_CHANGESET_FIELDS, "cache.apply: one ordered change set")  \
+    M(ACK, ack, XOC_MSG_ACK_FIELDS, "cache.apply reply: the change set is committed")         \
+    M(OBJ, obj, XOC_MSG_OBJ_FIELDS, "obj.<type>.<pool> event; cache.get reply")               \
+    M(GET, get, XOC_MSG_GET_FIELDS, "cache.get request")                                      \
+    M(QUERY, query, XOC_MSG_QUERY_FIELDS, "cache.query request")                              \
+    M(OBJECTS, objects, XOC_MSG_OBJECTS_FIELDS, "cache.query and cache.snapshot_next reply")  \
+    M(SNAP, snap, XOC_MSG_SNAP_FIELDS, "cache.snapshot / snapshot_next / snapshot_close")     \
+    M(JOURNAL, journal, XOC_MSG_JOURNAL_FIELDS, "cache.changes request and reply")            \
+    M(CFG, cfg, XOC_MSG_CFG_FIELDS, "config.* requests, replies and config.<db> events")      \
+    M(SERVER_STATUS, server_status, XOC_MSG_SERVER_STATUS_FIELDS,                             \
+      "server.<id> event and collector.status items")                                        \
+    M(XAPI_CALL, xapi_call, XOC_MSG_XAPI_CALL_FIELDS, "xapi.call request and reply")
 
 #endif
