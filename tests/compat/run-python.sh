@@ -29,10 +29,12 @@ start() { # start <out file> <args...>: starts a simulator, waits for its ready 
 }
 
 RC=0
-start "$WORK/plain.out"
+start "$WORK/plain.out" --vendor
 python3 "$TEST" "$(sed -n 's/.*master=1 url=//p' "$WORK/plain.out")" \
   "$(sed -n 's/.*master=0 url=//p' "$WORK/plain.out" | head -1)" || RC=1
 python3 "$(dirname "$TEST")/python_console.py" "$(sed -n 's/.*master=1 url=//p' "$WORK/plain.out")" || RC=1
+python3 "$(dirname "$TEST")/python_patch.py" "$(sed -n 's/.*master=1 url=//p' "$WORK/plain.out")" \
+  "$(sed -n 's/^xapi-sim: vendor url=//p' "$WORK/plain.out")" || RC=1
 
 if command -v openssl >/dev/null; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=xapi-sim \

@@ -26,14 +26,17 @@ static void s_usage(FILE *f)
         "  --tls-key FILE     PEM private key\n"
         "  --ports-file PATH  also write the listening hosts as JSON to PATH\n"
         "  --seed N           generator seed (default 42)\n"
+        "  --vendor           also serve a vendor patch catalogue (updates.xml + patch zips)\n"
+        "                     on a free port of 127.0.0.1\n"
+        "  --patch-size BYTES size of the patch files in those zips (default 1048576)\n"
         "  --log-level L      error|warn|info|debug|trace (default info)\n"
         "  --help             this text\n"
         "stdout: one line per host 'xapi-sim: pool=<p> host=<h> master=<0|1> url=<url>',\n"
-        "then 'xapi-sim: ready'.\n");
+        "then (with --vendor) 'xapi-sim: vendor url=<url>', then 'xapi-sim: ready'.\n");
 }
 
 enum { O_POOLS = 1, O_HOSTS, O_VMS, O_CHURN, O_PORT, O_USER, O_PASSWORD, O_MAXBODY, O_DISK,
-       O_CERT, O_KEY, O_PORTSFILE, O_SEED, O_LOG, O_HELP };
+       O_CERT, O_KEY, O_PORTSFILE, O_SEED, O_LOG, O_HELP, O_VENDOR, O_PATCHSIZE };
 
 static const struct option s_opts[] = {
     {"pools", 1, NULL, O_POOLS}, {"hosts", 1, NULL, O_HOSTS}, {"vms", 1, NULL, O_VMS},
@@ -41,7 +44,8 @@ static const struct option s_opts[] = {
     {"password", 1, NULL, O_PASSWORD}, {"max-body", 1, NULL, O_MAXBODY},
     {"disk-size", 1, NULL, O_DISK}, {"tls-cert", 1, NULL, O_CERT},
     {"tls-key", 1, NULL, O_KEY}, {"ports-file", 1, NULL, O_PORTSFILE},
-    {"seed", 1, NULL, O_SEED}, {"log-level", 1, NULL, O_LOG}, {"help", 0, NULL, O_HELP},
+    {"seed", 1, NULL, O_SEED}, {"vendor", 0, NULL, O_VENDOR},
+    {"patch-size", 1, NULL, O_PATCHSIZE}, {"log-level", 1, NULL, O_LOG}, {"help", 0, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
 
@@ -79,6 +83,8 @@ static int s_parse(int argc, char **argv, sim_config_t *cfg)
         case O_KEY: cfg->tls_key = optarg; break;
         case O_PORTSFILE: cfg->ports_file = optarg; break;
         case O_SEED: cfg->seed = strtoull(optarg, NULL, 10); break;
+        case O_VENDOR: cfg->vendor = true; break;
+        case O_PATCHSIZE: cfg->patch_size = strtoull(optarg, NULL, 10); break;
         case O_LOG:
             if (xoc_log_level_parse(optarg) < 0)
                 return -1;

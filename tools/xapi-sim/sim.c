@@ -22,6 +22,8 @@ struct sim_t {
     int *fds;
     size_t nfds, capfds;
     sim_console_t *console;
+    struct MHD_Daemon *vendor;
+    int vendor_port;
 };
 
 sim_console_t *sim_console(sim_t *sim)
@@ -37,6 +39,7 @@ void sim_config_defaults(sim_config_t *cfg)
     cfg->max_body = 64u * 1024 * 1024;
     cfg->disk_size = 10LL * 1024 * 1024 * 1024;
     cfg->seed = 42;
+    cfg->patch_size = 1024 * 1024;
 }
 
 sim_pool_t *sim_pool_at(sim_t *sim, int i)
@@ -252,6 +255,8 @@ static void s_print_hosts(sim_t *self, FILE *out)
         fprintf(pf, "\n]\n");
         fclose(pf);
     }
+    if (self->vendor)
+        fprintf(out, "xapi-sim: vendor url=http://127.0.0.1:%d/updates.xml\n", self->vendor_port);
     fprintf(out, "xapi-sim: ready\n");
     fflush(out);
 }
@@ -268,6 +273,9 @@ int sim_start(sim_t *self, FILE *out)
         if (pthread_create(&p->ticker, NULL, s_ticker, p) == 0)
             p->ticker_started = true;
     }
+    if (self->cfg.vendor && !(self->vendor = sim_http_vendor_start(self->cfg.patch_size,
+                                                                   &self->vendor_port)))
+        return -1;
     if (out)
         s_print_hosts(self, out);
     return 0;
@@ -320,6 +328,7 @@ void sim_destroy(sim_t **self_p)
     }
     for (int i = 0; i < self->npools; i++)
         s_pool_destroy(&self->pools[i]);
+    sim_http_stop(&self->vendor);
     free(self->pools);
     sim_console_destroy(&self->console);
     free(self->cert_pem);

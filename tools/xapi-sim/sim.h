@@ -26,6 +26,8 @@ typedef struct {
     const char *tls_key;
     const char *ports_file;  /* JSON lines of the listening hosts */
     uint64_t seed;           /* generator seed */
+    bool vendor;             /* serve the vendor catalogue stand-in */
+    size_t patch_size;       /* size of the patch files it serves */
 } sim_config_t;
 
 typedef struct sim_t sim_t;

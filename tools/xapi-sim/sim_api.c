@@ -1,5 +1,6 @@
 /*  sim_api — serves XAPI calls on a pool: sessions, the generic class methods, events,
     VM lifecycle, tasks and Async calls, and the sim.* control namespace.                     */
+#include "sim_patch.h"
 #include "sim_pool.h"
 #include "sim_rec.h"
 
@@ -892,6 +893,18 @@ static int s_call_plugin(sim_call_t *c)
         return -1;
     if (!plugin || strcmp(plugin, "updater.py"))
         return s_err(c, "XENAPI_MISSING_PLUGIN", plugin ? plugin : "", NULL);
+    json_t *hr = sim_store_json(h);
+    json_t *oc = json_object_get(hr, "other_config");
+    bool updated = json_object_get(oc, "sim:yum-updated") != NULL;
+    if (fn && !strcmp(fn, "update") && !updated) {
+        json_object_set_new(oc, "sim:yum-updated", json_string("true"));
+        sim_store_update(c->pool->store, h, hr);
+    }
+    json_decref(hr);
+    if (fn && !strcmp(fn, "check_update") && updated) {
+        sim_wr_str(c->w, "[]");
+        return 0;
+    }
     if (fn && !strcmp(fn, "check_update")) {
         sim_wr_str(c->w, "[{\"name\":\"xapi-core\",\"version\":\"1.249.38\",\"release\":"
                          "\"1.2.xcpng8.2\",\"description\":\"xapi toolstack\",\"changelog\":null,"
@@ -903,6 +916,207 @@ static int s_call_plugin(sim_call_t *c)
         return 0;
     }
     return s_err(c, "XENAPI_PLUGIN_FAILURE", "unknown command", fn ? fn : "", "", NULL);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/*  pool_patch, pool_update, VDI.create                                                       */
+
+static int s_void(sim_call_t *c)
+{
+    sim_wr_str(c->w, "");
+    return 0;
+}
+
+static int s_host_patch(sim_call_t *c, sim_obj_t *patch, sim_obj_t *host)
+{
+    sim_pool_t *p = c->pool;
+    json_t *pr = sim_store_json(patch);
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(pr, "host_patches"), i, e)
+    {
+        sim_obj_t *hp = sim_store_get(p->store, json_string_value(e));
+        json_t *hr = hp ? sim_store_json(hp) : NULL;
+        bool same = hr && !strcmp(s_jstr(hr, "host"), host->ref);
+        json_decref(hr);
+        if (same) {
+            json_decref(pr);
+            return s_err(c, "PATCH_ALREADY_APPLIED", patch->uuid, NULL);
+        }
+    }
+    char now[32];
+    sim_gen_now(now);
+    json_t *hp = json_pack("{s:O, s:O, s:s, s:b, s:s, s:O, s:s}", "name_label",
+                           json_object_get(pr, "name_label"), "version",
+                           json_object_get(pr, "version"), "host", host->ref, "applied", 1,
+                           "timestamp_applied", now, "size", json_object_get(pr, "size"),
+                           "pool_patch", patch->ref);
+    sim_obj_t *o = sim_store_add(p->store, s_cls_id("host_patch"), hp, NULL);
+    json_decref(hp);
+    s_set_add(pr, "host_patches", o->ref);
+    sim_store_update(p->store, patch, pr);
+    json_decref(pr);
+    s_link(p, host->ref, "patches", o->ref, true);
+    return 0;
+}
+
+static int s_patch_apply(sim_call_t *c)
+{
+    sim_obj_t *patch = s_pobj(c, 1, s_cls("pool_patch"));
+    sim_obj_t *host = patch ? s_pobj(c, 2, s_cls("host")) : NULL;
+    if (!host || s_host_patch(c, patch, host) != 0)
+        return -1;
+    return s_void(c);
+}
+
+static int s_patch_pool_apply(sim_call_t *c)
+{
+    sim_pool_t *p = c->pool;
+    sim_obj_t *patch = s_pobj(c, 1, s_cls("pool_patch"));
+    if (!patch)
+        return -1;
+    for (int i = 0; i < p->nhosts; i++) {
+        sim_obj_t *h = sim_store_get(p->store, p->hosts[i].ref);
+        if (h && s_host_patch(c, patch, h) != 0) {
+            json_decref(c->err);
+            c->err = NULL;
+        }
+    }
+    json_t *pr = sim_store_json(patch);
+    json_object_set_new(pr, "pool_applied", json_true());
+    sim_store_update(p->store, patch, pr);
+    json_decref(pr);
+    return s_void(c);
+}
+
+static int s_patch_check(sim_call_t *c)
+{
+    if (!s_pobj(c, 1, s_cls("pool_patch")) || (json_array_size(c->params) > 2 &&
+                                                 !s_pobj(c, 2, s_cls("host"))))
+        return -1;
+    return s_void(c);
+}
+
+static int s_update_introduce(sim_call_t *c)
+{
+    sim_obj_t *vdi = s_pobj(c, 1, s_cls("VDI"));
+    if (!vdi)
+        return -1;
+    json_t *v = sim_store_json(vdi);
+    json_t *sm = json_object_get(v, "sm_config");
+    const char *name = json_string_value(json_object_get(sm, "sim-update-name"));
+    if (!name) {
+        json_decref(v);
+        return s_err(c, "INVALID_UPDATE", "no update metadata in the VDI", NULL);
+    }
+    json_t *u = json_pack("{s:s, s:O, s:O, s:O, s:I, s:s, s:[O], s:s}", "name_label", name,
+                          "uuid", json_object_get(sm, "sim-update-uuid"), "name_description",
+                          json_object_get(sm, "sim-update-description"), "version",
+                          json_object_get(sm, "sim-update-version"), "installation_size",
+                          (json_int_t)104857600, "key", name, "after_apply_guidance",
+                          json_object_get(sm, "sim-update-guidance"), "vdi", vdi->ref);
+    json_decref(v);
+    if (sim_store_by_uuid(c->pool->store, json_string_value(json_object_get(u, "uuid")))) {
+        json_decref(u);
+        return s_err(c, "UPDATE_ALREADY_EXISTS", name, NULL);
+    }
+    sim_obj_t *o = sim_store_add(c->pool->store, s_cls_id("pool_update"), u, NULL);
+    json_decref(u);
+    sim_wr_str(c->w, o->ref);
+    return 0;
+}
+
+static int s_update_host(sim_call_t *c, sim_obj_t *upd, sim_obj_t *host)
+{
+    json_t *u = sim_store_json(upd);
+    json_t *hosts = json_object_get(u, "hosts");
+    for (size_t i = 0; i < json_array_size(hosts); i++)
+        if (!strcmp(json_string_value(json_array_get(hosts, i)), host->ref)) {
+            json_decref(u);
+            return s_err(c, "UPDATE_ALREADY_APPLIED", upd->uuid, NULL);
+        }
+    s_set_add(u, "hosts", host->ref);
+    sim_store_update(c->pool->store, upd, u);
+    json_decref(u);
+    s_link(c->pool, host->ref, "updates", upd->ref, true);
+    return 0;
+}
+
+static int s_update_apply(sim_call_t *c)
+{
+    sim_obj_t *u = s_pobj(c, 1, s_cls("pool_update"));
+    sim_obj_t *h = u ? s_pobj(c, 2, s_cls("host")) : NULL;
+    if (!h || s_update_host(c, u, h) != 0)
+        return -1;
+    return s_void(c);
+}
+
+static int s_update_pool_apply(sim_call_t *c)
+{
+    sim_pool_t *p = c->pool;
+    sim_obj_t *u = s_pobj(c, 1, s_cls("pool_update"));
+    if (!u)
+        return -1;
+    for (int i = 0; i < p->nhosts; i++) {
+        sim_obj_t *h = sim_store_get(p->store, p->hosts[i].ref);
+        if (h && s_update_host(c, u, h) != 0) {
+            json_decref(c->err);
+            c->err = NULL;
+        }
+    }
+    return s_void(c);
+}
+
+static int s_update_precheck(sim_call_t *c)
+{
+    if (!s_pobj(c, 1, s_cls("pool_update")) || !s_pobj(c, 2, s_cls("host")))
+        return -1;
+    sim_wr_str(c->w, "ok");
+    return 0;
+}
+
+static int s_update_check(sim_call_t *c)
+{
+    return s_pobj(c, 1, s_cls("pool_update")) ? s_void(c) : -1;
+}
+
+static int s_vdi_create(sim_call_t *c)
+{
+    const sim_class_t *cls = s_cls("VDI");
+    json_t *rec = json_deep_copy(json_array_get(c->params, 1));
+    if (!json_is_object(rec)) {
+        json_decref(rec);
+        return s_err(c, "FIELD_TYPE_ERROR", "args", NULL);
+    }
+    sim_rec_coerce(cls, rec);
+    json_object_del(rec, "uuid");
+    json_object_set_new(rec, "VBDs", json_array());
+    sim_obj_t *sr = sim_store_get(c->pool->store, s_jstr(rec, "SR"));
+    if (!sr || sr->cls != s_cls_id("SR")) {
+        s_err(c, "HANDLE_INVALID", "SR", s_jstr(rec, "SR"), NULL);
+        json_decref(rec);
+        return -1;
+    }
+    char loc[40];
+    sim_uuid(loc);
+    json_object_set_new(rec, "location", json_string(loc));
+    sim_obj_t *o = sim_store_add(c->pool->store, cls->id, rec, NULL);
+    json_decref(rec);
+    s_link(c->pool, sr->ref, "VDIs", o->ref, true);
+    sim_wr_str(c->w, o->ref);
+    return 0;
+}
+
+static int s_vdi_destroy(sim_call_t *c)
+{
+    sim_obj_t *o = s_pobj(c, 1, s_cls("VDI"));
+    if (!o)
+        return -1;
+    json_t *r = sim_store_json(o);
+    s_link(c->pool, s_jstr(r, "SR"), "VDIs", o->ref, false);
+    json_decref(r);
+    sim_store_remove(c->pool->store, o);
+    return s_void(c);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1098,6 +1312,20 @@ static const s_method_t s_methods[] = {
     {"VM.snapshot", 3, 4, s_vm_snapshot, false, true},
     {"VM.destroy", 2, 2, s_vm_destroy, false, true},
     {"host.call_plugin", 5, 5, s_call_plugin, false, true},
+    {"pool_patch.apply", 3, 3, s_patch_apply, false, true},
+    {"pool_patch.pool_apply", 2, 2, s_patch_pool_apply, false, true},
+    {"pool_patch.precheck", 3, 3, s_patch_check, false, true},
+    {"pool_patch.clean", 2, 2, s_patch_check, false, true},
+    {"pool_patch.pool_clean", 2, 2, s_patch_check, false, true},
+    {"pool_patch.destroy", 2, 2, s_destroy_generic, false, true},
+    {"pool_update.introduce", 2, 2, s_update_introduce, false, true},
+    {"pool_update.precheck", 3, 3, s_update_precheck, false, true},
+    {"pool_update.apply", 3, 3, s_update_apply, false, true},
+    {"pool_update.pool_apply", 2, 2, s_update_pool_apply, false, true},
+    {"pool_update.pool_clean", 2, 2, s_update_check, false, true},
+    {"pool_update.destroy", 2, 2, s_destroy_generic, false, true},
+    {"VDI.create", 2, 2, s_vdi_create, false, true},
+    {"VDI.destroy", 2, 2, s_vdi_destroy, false, true},
     {"sim.dump", 0, 1, s_sim_dump, true, false},
     {"sim.stats", 0, 1, s_sim_stats, true, false},
     {"sim.drop_connections", 0, 1, s_sim_drop, true, false},

@@ -3,6 +3,8 @@
 #include "sim_rpc.h"
 #include "sim_xfer.h"
 #include "sim_console.h"
+#include "sim_patch.h"
+#include "sim_rrd.h"
 
 #include <netinet/in.h>
 #include <unistd.h>
@@ -18,7 +20,7 @@
 
 #include "xoc_log.h"
 
-typedef enum { S_BODY = 0, S_IMPORT } s_kind_t;
+typedef enum { S_BODY = 0, S_IMPORT, S_UPLOAD } s_kind_t;
 
 typedef struct {
     sim_buf_t body;
@@ -31,6 +33,12 @@ typedef struct {
     bool has_task;          /* the client passed task_id: errors go to the task, reply 200 */
     json_t *err;
     sim_host_t *host;
+    char url[64];           /* S_UPLOAD: the handler */
+    char vdi[64];
+    char head[4096];        /* S_UPLOAD: the first bytes (patch header) */
+    size_t head_len;
+    uint64_t bytes;
+    bool uploaded;
 } s_req_t;
 
 /*  Connection tracking for sim.drop_connections, implemented in sim.c.                       */
@@ -315,6 +323,88 @@ static enum MHD_Result s_import_end(sim_host_t *h, struct MHD_Connection *conn, 
     return s_reply_text(conn, 200, "", "text/plain", false);
 }
 
+/*  PUT /pool_patch_upload and /import_raw_vdi: the body is counted and its first bytes kept
+    (the patch header), never stored whole.                                                  */
+static enum MHD_Result s_upload_begin(sim_host_t *h, struct MHD_Connection *conn,
+                                      const char *url, s_req_t *r)
+{
+    if (!s_authorized(h, conn))
+        return s_unauthorized(conn);
+    r->kind = S_UPLOAD;
+    r->host = h;
+    snprintf(r->url, sizeof r->url, "%s", url);
+    const char *vdi = s_arg(conn, "vdi");
+    snprintf(r->vdi, sizeof r->vdi, "%s", vdi ? vdi : "");
+    s_task_begin(h, conn, url, r->task);
+    r->has_task = s_arg(conn, "task_id") != NULL;
+    return MHD_YES;
+}
+
+static void s_upload_data(s_req_t *r, const char *data, size_t n)
+{
+    size_t room = sizeof r->head - r->head_len;
+    memcpy(r->head + r->head_len, data, n < room ? n : room);
+    r->head_len += n < room ? n : room;
+    r->bytes += n;
+}
+
+static void s_upload_complete(s_req_t *r)
+{
+    if (r->uploaded)
+        return;
+    r->uploaded = true;
+    sim_pool_t *p = r->host->pool;
+    sim_patch_info_t info;
+    sim_patch_parse(r->head, r->head_len, &info);
+    char result[128] = "";
+    sim_store_lock(p->store);
+    if (!strncmp(r->url, "/pool_patch_upload", 18)) {
+        sim_obj_t *o = sim_patch_uploaded(p, &info, r->bytes);
+        snprintf(result, sizeof result, "<value>%s</value>", o->ref);
+    } else if (sim_patch_vdi_uploaded(p, r->vdi, &info, r->bytes) != 0) {
+        r->err = json_pack("[s,s,s]", "HANDLE_INVALID", "VDI", r->vdi);
+    }
+    sim_store_unlock(p->store);
+    s_task_finish(p, r->task, result, r->err);
+    xoc_info("upload host=%s url=%s bytes=%llu name=%s", r->host->ip, r->url,
+             (unsigned long long)r->bytes, info.name);
+}
+
+static enum MHD_Result s_upload_end(struct MHD_Connection *conn, s_req_t *r)
+{
+    s_upload_complete(r);
+    if (r->err && !r->has_task) {
+        char *e = json_dumps(r->err, JSON_COMPACT);
+        return s_reply(conn, 500, e, strlen(e), "text/plain", true);
+    }
+    return s_reply_text(conn, 200, "", "text/plain", false);
+}
+
+static int64_t s_arg_int(struct MHD_Connection *conn, const char *name, int64_t def)
+{
+    const char *v = s_arg(conn, name);
+    return v && *v ? strtoll(v, NULL, 10) : def;
+}
+
+static bool s_arg_true(struct MHD_Connection *conn, const char *name)
+{
+    const char *v = s_arg(conn, name);
+    return v && (!strcmp(v, "true") || !strcmp(v, "1"));
+}
+
+static enum MHD_Result s_rrd(sim_host_t *h, struct MHD_Connection *conn)
+{
+    if (!s_authorized(h, conn))
+        return s_unauthorized(conn);
+    const char *cf = s_arg(conn, "cf");
+    bool json = s_arg_true(conn, "json");
+    size_t len;
+    char *body = sim_rrd_updates(h->pool, h, s_arg_int(conn, "start", 0),
+                                 (int)s_arg_int(conn, "interval", 5), cf ? cf : "AVERAGE",
+                                 s_arg_true(conn, "host"), s_arg(conn, "uuid"), json, &len);
+    return s_reply(conn, 200, body, len, json ? "application/json" : "text/xml", false);
+}
+
 static enum MHD_Result s_header_cb(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
 {
@@ -434,6 +524,10 @@ static enum MHD_Result s_handle(sim_host_t *h, struct MHD_Connection *conn, cons
         return s_rpc(h, conn, r, !strcmp(url, "/jsonrpc") || !strncmp(url, "/jsonrpc?", 9));
     if (r->kind == S_IMPORT)
         return s_import_end(h, conn, r);
+    if (r->kind == S_UPLOAD)
+        return s_upload_end(conn, r);
+    if (!strcmp(method, "GET") && !strcmp(url, "/rrd_updates"))
+        return s_rrd(h, conn);
     if (!strcmp(url, "/console") || !strcmp(url, "/console/")) {
         const char *up = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
         bool ws = !strcmp(method, "GET") && up && !strcasecmp(up, "websocket");
@@ -464,6 +558,9 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         *con_cls = r;
         if (!strcmp(method, "PUT") && (!strcmp(url, "/import") || !strcmp(url, "/import/")))
             return s_import_begin(h, conn, r);
+        if (!strcmp(method, "PUT") && (!strncmp(url, "/pool_patch_upload", 18) ||
+                                       !strncmp(url, "/import_raw_vdi", 15)))
+            return s_upload_begin(h, conn, url, r);
         return MHD_YES;
     }
     if (*upload_data_size && r->kind == S_IMPORT) {
@@ -471,6 +568,11 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
             sim_xva_reader_feed(r->xva, upload_data, *upload_data_size);
         if (!r->imported && sim_xva_reader_done(r->xva))
             s_import_complete(r);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size && r->kind == S_UPLOAD) {
+        s_upload_data(r, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -494,6 +596,8 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r) {
         if (r->kind == S_IMPORT && r->xva)
             s_import_complete(r);
+        if (r->kind == S_UPLOAD)
+            s_upload_complete(r);
         json_decref(r->err);
         sim_xva_reader_destroy(&r->xva);
         sim_buf_free(&r->body);
@@ -551,4 +655,44 @@ void sim_http_stop(struct MHD_Daemon **d_p)
         MHD_stop_daemon(*d_p);
         *d_p = NULL;
     }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/*  Vendor stand-in: /updates.xml and /patches/<name>.zip                                     */
+
+typedef struct {
+    int port;
+    size_t patch_size;
+} s_vendor_t;
+
+static enum MHD_Result s_vendor_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                       const char *method, const char *version,
+                                       const char *upload_data, size_t *upload_data_size,
+                                       void **con_cls)
+{
+    s_vendor_t *v = cls;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return s_reply_text(conn, 405, "method not allowed", "text/plain", false);
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", v->port);
+    size_t len;
+    char *body = sim_patch_vendor_file(url, &len, base, v->patch_size);
+    if (!body)
+        return s_reply_text(conn, 404, "not found", "text/plain", false);
+    return s_reply(conn, 200, body, len,
+                   strstr(url, ".zip") ? "application/zip" : "application/xml", false);
+}
+
+struct MHD_Daemon *sim_http_vendor_start(size_t patch_size, int *port)
+{
+    static s_vendor_t vendor;
+    vendor.patch_size = patch_size;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, NULL,
+        NULL, s_vendor_access, &vendor, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
+    const union MHD_DaemonInfo *di = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    vendor.port = di ? di->port : 0;
+    *port = vendor.port;
+    return d;
 }
