@@ -42,6 +42,7 @@ struct xoc_xapi_sink_t {
     bool done;
     int route;     /* destination of the member value at depth 1 */
     bool have_result, have_error, have_status;
+    bool null_result; /* "result": null in a streamed mode (v1 failures carry one) */
     char status[16];
     s_bld main;    /* PLAIN result, EVENTS rest */
     s_bld elem;    /* the record/event being built */
@@ -431,6 +432,10 @@ static int s_routed(xoc_xapi_sink_t *s, int ev, bool is_map, int kind, const cha
 {
     switch (s->route) {
     case R_RESULT:
+        if (ev == 3 && kind == XOC_XAPI_V_NIL && s->depth == 1 && s->o.mode != XOC_XAPI_PLAIN) {
+            s->null_result = true; /* judged at the end: an error may follow */
+            return 0;
+        }
         if (ev == 0)
             return s_res_begin(s, is_map);
         if (ev == 1)
@@ -690,6 +695,8 @@ static int s_outcome(xoc_xapi_sink_t *s, xoc_xapi_fault_t *fault)
     }
     if (s->env == XOC_XAPI_ENV_XML && s->enveloped && strcmp(s->status, "Success") != 0)
         return XOC_EPROTO;
+    if (s->null_result)
+        return XOC_ETYPE;
     return s->have_result ? 0 : XOC_EPROTO;
 }
 

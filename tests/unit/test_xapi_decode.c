@@ -473,6 +473,12 @@ static void test_wrong_shapes_for_streams(void **state)
     o.mode = XOC_XAPI_EVENTS;
     assert_int_equal(s_json("{\"result\":{\"events\":{}}}", &o, NULL, NULL), XOC_ETYPE);
     assert_int_equal(s_json("{\"result\":{\"events\":3}}", &o, NULL, NULL), XOC_ETYPE);
+    assert_int_equal(s_json("{\"result\":null,\"error\":null}", &o, NULL, NULL), XOC_ETYPE);
+    xoc_xapi_fault_t f = {0};
+    assert_int_equal(s_json("{\"result\":null,\"error\":[\"EVENTS_LOST\"],\"id\":1}", &o, NULL, &f),
+                     XOC_EXAPI);
+    assert_string_equal(f.code, "EVENTS_LOST");
+    xoc_xapi_fault_clear(&f);
     o.on_entry = NULL;
     assert_int_equal(s_json("{\"result\":{}}", &o, NULL, NULL), XOC_EINVAL);
 }
