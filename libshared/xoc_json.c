@@ -121,3 +121,41 @@ json_t *xoc_json_from_msg(const xoc_msg_t *msg)
     }
     return o;
 }
+
+static int s_pack_json(msgpack_packer *pk, const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        int rc = msgpack_pack_map(pk, (uint32_t)json_object_size(j));
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)j, k, v)
+        {
+            rc |= msgpack_pack_str_with_body(pk, k, strlen(k));
+            rc |= s_pack_json(pk, v);
+        }
+        return rc;
+    }
+    case JSON_ARRAY: {
+        int rc = msgpack_pack_array(pk, (uint32_t)json_array_size(j));
+        for (size_t i = 0; i < json_array_size(j); i++)
+            rc |= s_pack_json(pk, json_array_get(j, i));
+        return rc;
+    }
+    case JSON_STRING:
+        return msgpack_pack_str_with_body(pk, json_string_value(j), json_string_length(j));
+    case JSON_INTEGER: return msgpack_pack_int64(pk, json_integer_value(j));
+    case JSON_REAL: return msgpack_pack_double(pk, json_real_value(j));
+    case JSON_TRUE: return msgpack_pack_true(pk);
+    case JSON_FALSE: return msgpack_pack_false(pk);
+    case JSON_NULL: return msgpack_pack_nil(pk);
+    }
+    return 0;
+}
+
+int xoc_json_to_mp(const json_t *json, msgpack_sbuffer *sbuf)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
+    return s_pack_json(&pk, json) ? XOC_ENOMEM : 0;
+}

@@ -19,6 +19,10 @@ json_t *xoc_json_from_mp(const void *data, size_t size);
 /*  Decoded message -> new JSON object.                                                     */
 json_t *xoc_json_from_msg(const xoc_msg_t *msg);
 
+/*  JSON value -> msgpack, appended to sbuf (integers stay integers, reals become float64).
+    Returns 0 or XOC_ENOMEM.                                                                */
+int xoc_json_to_mp(const json_t *json, msgpack_sbuffer *sbuf);
+
 /*  Bytes as base64 (standard alphabet, padded), in a new JSON string.                      */
 json_t *xoc_json_base64(const void *data, size_t size);
 
