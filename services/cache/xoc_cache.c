@@ -1,0 +1,367 @@
+#include "xoc_cache.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "xoc_cache_config.h"
+#include "xoc_cache_cs.h"
+#include "xoc_cache_snap.h"
+#include "xoc_cache_store.h"
+#include "xoc_err.h"
+#include "xoc_log.h"
+#include "xoc_node.h"
+
+#define S_REPLY_MAX (32u * 1024u * 1024u) /* larger query/list replies: use a snapshot */
+#define S_PRUNE_BATCH 20000               /* journal entries removed per tick at most */
+#define S_TICK_MS 1000
+
+const xoc_cfg_key_t xoc_cache_cfg_keys[] = {
+    {"cache.path", XOC_CFG_STR, "/var/lib/xoc/cache", 0, 0,
+     "LMDB directory (created if missing)"},
+    {"cache.map_size", XOC_CFG_INT, "4294967296", 1048576, (int64_t)1 << 40,
+     "LMDB map size in bytes (the largest the store may grow)"},
+    {"cache.nometasync", XOC_CFG_BOOL, "false", 0, 0,
+     "MDB_NOMETASYNC: one sync per commit instead of two (a power loss may lose the last "
+     "acknowledged commit; kill -9 loses nothing either way)"},
+    {"cache.journal_max", XOC_CFG_INT, "1000000", 1, (int64_t)1 << 40,
+     "object changes kept in the journal"},
+    {"cache.journal_age_s", XOC_CFG_INT, "86400", 0, (int64_t)1 << 32,
+     "journal entries older than this are removed (0: no age bound)"},
+    {"cache.secret_key", XOC_CFG_STR, "", 0, 0,
+     "key file of the secrets (created with mode 0600 if missing; empty: "
+     "<cache.path>/secret.key)"},
+    {"cache.snapshot_idle_s", XOC_CFG_INT, "30", 1, 86400,
+     "a snapshot without a request for this long is closed"},
+    {"cache.snapshots_max", XOC_CFG_INT, "64", 1, 4096, "snapshots open at once"},
+    {"cache.chunk_bytes", XOC_CFG_INT, "1048576", 1024, 16777216,
+     "size of a snapshot chunk when the request gives max_bytes 0 (also its upper bound)"},
+    XOC_CFG_END};
+
+typedef struct {
+    xoc_node_t node;
+    xoc_cache_store_t *store;
+    xoc_cache_snaps_t *snaps;
+    xoc_cache_config_t *config;
+    uint64_t journal_max, journal_age_ms;
+    int64_t snapshot_idle_ms;
+    size_t chunk_bytes;
+    uint64_t applies, duplicates, gaps, refused, pruned;
+    int timer;
+} s_cache_t;
+
+typedef void(s_method_fn)(s_cache_t *self, xoc_request_t **req_p);
+
+/* ---- replies ------------------------------------------------------------------------- */
+
+static int s_code(int rc)
+{
+    return rc < 0 && rc >= XOC_ETLS ? rc : XOC_EIO; /* LMDB codes and errno: io */
+}
+
+/* replies with the encoded body, or with the error (why, or the code's message) */
+static void s_reply(s_cache_t *self, xoc_request_t **req_p, int rc, const char *why,
+                    const msgpack_sbuffer *body)
+{
+    if (rc) {
+        const char *reason = why && why[0] ? why : xoc_cache_strerror(rc);
+        xoc_debug("request refused method=%s req=%llu: %s", (*req_p)->method,
+                  (unsigned long long)(*req_p)->id, reason);
+        xoc_worker_reply(self->node.worker, req_p, s_code(rc), reason, NULL, 0);
+        return;
+    }
+    xoc_worker_reply(self->node.worker, req_p, 0, NULL, body ? body->data : NULL,
+                     body ? body->size : 0);
+}
+
+/* ---- cache.apply --------------------------------------------------------------------- */
+
+static void s_publish(s_cache_t *self, const xoc_cache_result_t *res)
+{
+    char topic[16 + XOC_CACHE_TYPE_MAX + XOC_CACHE_POOL_MAX];
+    for (size_t i = 0; i < res->count; i++) {
+        const xoc_cache_event_t *e = &res->events[i];
+        snprintf(topic, sizeof topic, "obj.%.*s.%.*s", (int)e->type.len, e->type.ptr,
+                 (int)e->pool.len, e->pool.ptr);
+        xoc_msg_obj_t o = {.rev = e->rev, .id = e->id, .type = e->type, .pool = e->pool,
+                           .op = e->op == XOC_CACHE_ENTER ? XOC_STR("enter") : XOC_STR("exit"),
+                           .object = e->object, .last = i + 1 == res->count};
+        if (xoc_bus_publish(self->node.pub, topic, XOC_MSG_OBJ, &o) != 0)
+            xoc_warn("publish failed rev=%llu", (unsigned long long)e->rev);
+    }
+}
+
+static void s_ack(s_cache_t *self, xoc_request_t **req_p, const xoc_cache_cs_t *cs,
+                  const xoc_cache_result_t *res)
+{
+    xoc_msg_ack_t ack = {.pool = cs->pool, .epoch = cs->epoch, .seq = cs->seq, .rev = res->rev,
+                         .applied = res->count, .duplicate = res->duplicate};
+    xoc_worker_reply_msg(self->node.worker, req_p, XOC_MSG_ACK, &ack);
+}
+
+static void s_apply(s_cache_t *self, xoc_request_t **req_p)
+{
+    xoc_msg_t m;
+    xoc_cache_cs_t cs;
+    xoc_cache_result_t res;
+    char why[256] = "";
+    if (xoc_worker_decode(self->node.worker, req_p, XOC_MSG_CHANGESET, &m))
+        return;
+    int rc = xoc_cache_cs_parse(&m.changeset, &cs, why, sizeof why);
+    if (rc) {
+        self->refused++;
+        s_reply(self, req_p, rc, why, NULL);
+        return;
+    }
+    rc = xoc_cache_store_apply(self->store, &cs, &res, why, sizeof why);
+    if (rc == XOC_ESTATE)
+        self->gaps++;
+    if (rc) {
+        xoc_warn("change set refused pool=%.*s epoch=%llu seq=%llu: %s", (int)cs.pool.len,
+                 cs.pool.ptr, (unsigned long long)cs.epoch, (unsigned long long)cs.seq, why);
+        s_reply(self, req_p, rc, why, NULL);
+    } else {
+        self->applies += !res.duplicate;
+        self->duplicates += res.duplicate;
+        s_publish(self, &res);   /* events point into the request: before the reply */
+        xoc_trace("applied pool=%.*s epoch=%llu seq=%llu rev=%llu changes=%zu",
+                  (int)cs.pool.len, cs.pool.ptr, (unsigned long long)cs.epoch,
+                  (unsigned long long)cs.seq, (unsigned long long)res.rev, res.count);
+        s_ack(self, req_p, &cs, &res);
+    }
+    xoc_cache_result_clear(&res);
+    xoc_cache_cs_clear(&cs);
+}
+
+/* ---- reads ----------------------------------------------------------------------------- */
+
+static void s_get(s_cache_t *self, xoc_request_t **req_p)
+{
+    xoc_msg_t m;
+    if (xoc_worker_decode(self->node.worker, req_p, XOC_MSG_GET, &m))
+        return;
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    int rc = xoc_cache_store_get(self->store, m.get.id, &out);
+    s_reply(self, req_p, rc, NULL, &out);
+    msgpack_sbuffer_destroy(&out);
+}
+
+static void s_query(s_cache_t *self, xoc_request_t **req_p)
+{
+    xoc_msg_t m;
+    if (xoc_worker_decode(self->node.worker, req_p, XOC_MSG_QUERY, &m))
+        return;
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    char why[256] = "";
+    int rc = xoc_cache_store_query(self->store, &m.query, S_REPLY_MAX, &out, why, sizeof why);
+    s_reply(self, req_p, rc, why, &out);
+    msgpack_sbuffer_destroy(&out);
+}
+
+static void s_changes(s_cache_t *self, xoc_request_t **req_p)
+{
+    xoc_msg_t m;
+    if (xoc_worker_decode(self->node.worker, req_p, XOC_MSG_JOURNAL, &m))
+        return;
+    uint64_t limit = m.journal.limit ? m.journal.limit : 10000;
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    int rc = xoc_cache_store_changes(self->store, m.journal.since, limit, S_REPLY_MAX, &out);
+    s_reply(self, req_p, rc,
+            rc == XOC_ESTATE ? "the journal no longer reaches back that far: take a snapshot"
+                             : NULL,
+            &out);
+    msgpack_sbuffer_destroy(&out);
+}
+
+/* ---- snapshots ------------------------------------------------------------------------- */
+
+static void s_snapshot(s_cache_t *self, xoc_request_t **req_p)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    int rc = xoc_cache_snaps_open(self->snaps, &out);
+    s_reply(self, req_p, rc, rc == XOC_EBUSY ? "too many snapshots open" : NULL, &out);
+    msgpack_sbuffer_destroy(&out);
+}
+
+static void s_snapshot_next(s_cache_t *self, xoc_request_t **req_p)
+{
+    xoc_msg_t m;
+    if (xoc_worker_decode(self->node.worker, req_p, XOC_MSG_SNAP, &m))
+        return;
+    size_t max = m.snap.max_bytes ? (size_t)m.snap.max_bytes : self->chunk_bytes;
+    max = max > self->chunk_bytes ? self->chunk_bytes : max;
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    int rc = xoc_cache_snaps_next(self->snaps, m.snap.snapshot, max, &out);
+    s_reply(self, req_p, rc, rc == XOC_ENOENT ? "no such snapshot (finished or expired)" : NULL,
+            &out);
+    msgpack_sbuffer_destroy(&out);
+}
+
+static void s_snapshot_close(s_cache_t *self, xoc_request_t **req_p)
+{
+    xoc_msg_t m;
+    if (xoc_worker_decode(self->node.worker, req_p, XOC_MSG_SNAP, &m))
+        return;
+    int rc = xoc_cache_snaps_close(self->snaps, m.snap.snapshot);
+    s_reply(self, req_p, rc, rc ? "no such snapshot" : NULL, NULL);
+}
+
+/* ---- configuration ------------------------------------------------------------------- */
+
+static void s_config_event(s_cache_t *self, xoc_str_t db, const msgpack_sbuffer *event)
+{
+    char topic[64];
+    snprintf(topic, sizeof topic, "config.%.*s", (int)db.len, db.ptr);
+    void *pub = zsock_resolve(self->node.pub);
+    if (zmq_send(pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(pub, event->data, event->size, ZMQ_DONTWAIT) < 0)
+        xoc_warn("config event not published db=%.*s", (int)db.len, db.ptr);
+}
+
+static void s_config(s_cache_t *self, xoc_request_t **req_p)
+{
+    xoc_msg_t m;
+    if (xoc_worker_decode(self->node.worker, req_p, XOC_MSG_CFG, &m))
+        return;
+    msgpack_sbuffer out, event;
+    msgpack_sbuffer_init(&out);
+    msgpack_sbuffer_init(&event);
+    char why[256] = "";
+    const char *method = (*req_p)->method;
+    int rc;
+    if (streq(method, "config.set"))
+        rc = xoc_cache_config_set(self->config, &m.cfg, &out, &event, why, sizeof why);
+    else if (streq(method, "config.delete"))
+        rc = xoc_cache_config_delete(self->config, &m.cfg, &out, &event, why, sizeof why);
+    else if (streq(method, "config.get"))
+        rc = xoc_cache_config_get(self->config, &m.cfg, &out, why, sizeof why);
+    else
+        rc = xoc_cache_config_list(self->config, &m.cfg, S_REPLY_MAX, &out, why, sizeof why);
+    if (rc == 0 && event.size)
+        s_config_event(self, m.cfg.db, &event);
+    s_reply(self, req_p, rc, why, &out);
+    msgpack_sbuffer_destroy(&event);
+    msgpack_sbuffer_destroy(&out);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------ */
+
+static const struct {
+    const char *method;
+    s_method_fn *fn;
+} s_methods[] = {
+    {"cache.apply", s_apply},
+    {"cache.get", s_get},
+    {"cache.query", s_query},
+    {"cache.snapshot", s_snapshot},
+    {"cache.snapshot_next", s_snapshot_next},
+    {"cache.snapshot_close", s_snapshot_close},
+    {"cache.changes", s_changes},
+    {"config.set", s_config},
+    {"config.get", s_config},
+    {"config.delete", s_config},
+    {"config.list", s_config},
+};
+
+static void s_handle(xoc_worker_t *worker, xoc_request_t *req, void *arg)
+{
+    for (size_t i = 0; i < sizeof s_methods / sizeof s_methods[0]; i++)
+        if (streq(req->method, s_methods[i].method)) {
+            s_methods[i].fn(arg, &req);
+            return;
+        }
+    xoc_worker_reply(worker, &req, XOC_ENOMETHOD, "unknown method", NULL, 0);
+}
+
+/* ---- housekeeping -------------------------------------------------------------------- */
+
+static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    s_cache_t *self = arg;
+    uint64_t pruned = 0;
+    int rc = xoc_cache_store_prune(self->store, self->journal_max, self->journal_age_ms,
+                                   S_PRUNE_BATCH, &pruned);
+    if (rc)
+        xoc_warn("journal pruning failed: %s", xoc_cache_strerror(rc));
+    else if (pruned)
+        xoc_debug("journal pruned entries=%llu", (unsigned long long)pruned);
+    self->pruned += pruned;
+    xoc_cache_snaps_expire(self->snaps, self->snapshot_idle_ms);
+    return 0;
+}
+
+static void s_pack_kv(msgpack_packer *pk, const char *name, uint64_t v)
+{
+    msgpack_pack_str_with_body(pk, name, strlen(name));
+    msgpack_pack_uint64(pk, v);
+}
+
+static void s_stats(msgpack_packer *pk, void *arg)
+{
+    s_cache_t *self = arg;
+    uint64_t objects = 0, journal = 0;
+    xoc_cache_store_counts(self->store, &objects, &journal);
+    msgpack_pack_map(pk, 9);
+    s_pack_kv(pk, "revision", xoc_cache_store_rev(self->store));
+    s_pack_kv(pk, "objects", objects);
+    s_pack_kv(pk, "journal", journal);
+    s_pack_kv(pk, "snapshots", xoc_cache_snaps_open_count(self->snaps));
+    s_pack_kv(pk, "applies", self->applies);
+    s_pack_kv(pk, "duplicates", self->duplicates);
+    s_pack_kv(pk, "gaps", self->gaps);
+    s_pack_kv(pk, "refused", self->refused);
+    s_pack_kv(pk, "pruned", self->pruned);
+}
+
+static int s_open(s_cache_t *self, const xoc_cfg_t *cfg)
+{
+    const char *path = xoc_cfg_str(cfg, "cache.path");
+    char key_path[4096];
+    const char *key = xoc_cfg_str(cfg, "cache.secret_key");
+    if (key[0])
+        snprintf(key_path, sizeof key_path, "%s", key);
+    else
+        snprintf(key_path, sizeof key_path, "%s/secret.key", path);
+    int rc = 0;
+    self->store = xoc_cache_store_new(path, (uint64_t)xoc_cfg_int(cfg, "cache.map_size"),
+                                      xoc_cfg_bool(cfg, "cache.nometasync"), &rc);
+    if (self->store)
+        self->config = xoc_cache_config_new(self->store, key_path, &rc);
+    if (self->config)
+        self->snaps =
+            xoc_cache_snaps_new(self->store, (size_t)xoc_cfg_int(cfg, "cache.snapshots_max"));
+    if (!self->snaps)
+        return rc ? rc : XOC_ENOMEM;
+    self->journal_max = (uint64_t)xoc_cfg_int(cfg, "cache.journal_max");
+    self->journal_age_ms = (uint64_t)xoc_cfg_int(cfg, "cache.journal_age_s") * 1000u;
+    self->snapshot_idle_ms = xoc_cfg_int(cfg, "cache.snapshot_idle_s") * 1000;
+    self->chunk_bytes = (size_t)xoc_cfg_int(cfg, "cache.chunk_bytes");
+    return 0;
+}
+
+static void s_close(s_cache_t *self)
+{
+    xoc_cache_snaps_destroy(&self->snaps);
+    xoc_cache_config_destroy(&self->config);
+    xoc_cache_store_destroy(&self->store);
+}
+
+void xoc_cache_actor(zsock_t *pipe, void *args)
+{
+    s_cache_t self;
+    memset(&self, 0, sizeof self);
+    /* the store opens before the worker registers: no request comes before it is there */
+    if (xoc_node_init(&self.node, "cache", pipe, args) == 0 && s_open(&self, args) == 0 &&
+        xoc_node_serve(&self.node, 256, s_handle, &self) == 0) {
+        xoc_node_set_stats(&self.node, s_stats, &self);
+        self.timer = zloop_timer(self.node.loop, S_TICK_MS, 0, s_on_tick, &self);
+        xoc_info("cache ready rev=%llu", (unsigned long long)xoc_cache_store_rev(self.store));
+        xoc_node_run(&self.node);
+    }
+    xoc_node_fini(&self.node);
+    s_close(&self);
+}

@@ -1,0 +1,917 @@
+#include "xoc_cache_store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <czmq.h>
+
+#include "xoc_err.h"
+#include "xoc_log.h"
+
+#define S_REC_HEAD 31 /* rev 8, epoch 8, time 8, op 1, id/type/pool lengths 2+2+2 */
+
+static const char *s_db_names[XOC_CACHE_DB_COUNT] = {"objects", "pool_ids", "pools", "journal",
+                                                     "meta"};
+static const char *s_cfg_names[] = {"servers", "users", "groups", "acls", "tokens", "plugins"};
+#define S_CFG_COUNT (sizeof s_cfg_names / sizeof s_cfg_names[0])
+
+struct _xoc_cache_store_t {
+    MDB_env *env;
+    MDB_dbi dbi[XOC_CACHE_DB_COUNT];
+    MDB_dbi cfg[S_CFG_COUNT];
+    uint64_t rev;           /* committed revision */
+    msgpack_sbuffer rec;    /* scratch: record being written */
+};
+
+/* state of one apply transaction */
+typedef struct {
+    xoc_cache_store_t *store;
+    MDB_txn *txn;
+    const xoc_cache_cs_t *cs;
+    xoc_cache_result_t *res;
+    uint64_t rev;
+    uint64_t now_ms;
+} s_apply_t;
+
+const char *xoc_cache_strerror(int err)
+{
+    if (err <= MDB_KEYEXIST && err >= MDB_LAST_ERRCODE)
+        return mdb_strerror(err);
+    return xoc_strerror(err);
+}
+
+uint64_t xoc_cache_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void s_put_be(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t s_get_be(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* ---- records ------------------------------------------------------------------------- */
+
+static void s_put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static int s_rec_encode(msgpack_sbuffer *sb, const xoc_cache_rec_t *r)
+{
+    uint8_t head[S_REC_HEAD];
+    s_put_be(head, r->rev);
+    s_put_be(head + 8, r->epoch);
+    s_put_be(head + 16, r->time_ms);
+    head[24] = (uint8_t)r->op;
+    s_put16(head + 25, r->id.len);
+    s_put16(head + 27, r->type.len);
+    s_put16(head + 29, r->pool.len);
+    sb->size = 0;
+    if (msgpack_sbuffer_write(sb, (const char *)head, sizeof head) ||
+        msgpack_sbuffer_write(sb, r->id.ptr, r->id.len) ||
+        msgpack_sbuffer_write(sb, r->type.ptr, r->type.len) ||
+        msgpack_sbuffer_write(sb, r->pool.ptr, r->pool.len) ||
+        msgpack_sbuffer_write(sb, (const char *)r->object.ptr, r->object.len))
+        return XOC_ENOMEM;
+    return 0;
+}
+
+int xoc_cache_rec_decode(const void *data, size_t size, xoc_cache_rec_t *r)
+{
+    const uint8_t *p = data;
+    if (size < S_REC_HEAD)
+        return XOC_EIO;
+    r->rev = s_get_be(p);
+    r->epoch = s_get_be(p + 8);
+    r->time_ms = s_get_be(p + 16);
+    r->op = (xoc_cache_op_t)p[24];
+    size_t il = (size_t)p[25] << 8 | p[26], tl = (size_t)p[27] << 8 | p[28],
+           pl = (size_t)p[29] << 8 | p[30];
+    if (size < S_REC_HEAD + il + tl + pl)
+        return XOC_EIO;
+    const char *s = (const char *)p + S_REC_HEAD;
+    r->id = (xoc_str_t){s, (uint32_t)il};
+    r->type = (xoc_str_t){s + il, (uint32_t)tl};
+    r->pool = (xoc_str_t){s + il + tl, (uint32_t)pl};
+    size_t used = S_REC_HEAD + il + tl + pl;
+    r->object = (xoc_bin_t){p + used, (uint32_t)(size - used)};
+    return 0;
+}
+
+/* ---- environment --------------------------------------------------------------------- */
+
+uint64_t xoc_cache_store_meta(xoc_cache_store_t *self, MDB_txn *txn, const char *key)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    if (mdb_get(txn, self->dbi[XOC_CACHE_DB_META], &k, &v) != 0 || v.mv_size != 8)
+        return 0;
+    return s_get_be(v.mv_data);
+}
+
+int xoc_cache_store_meta_put(xoc_cache_store_t *self, MDB_txn *txn, const char *key,
+                             uint64_t value)
+{
+    uint8_t buf[8];
+    s_put_be(buf, value);
+    MDB_val k = {strlen(key), (void *)key}, v = {8, buf};
+    return mdb_put(txn, self->dbi[XOC_CACHE_DB_META], &k, &v, 0);
+}
+
+static int s_open_dbis(xoc_cache_store_t *self)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    for (int i = 0; i < XOC_CACHE_DB_COUNT && !rc; i++)
+        rc = mdb_dbi_open(txn, s_db_names[i], MDB_CREATE, &self->dbi[i]);
+    for (size_t i = 0; i < S_CFG_COUNT && !rc; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "cfg.%s", s_cfg_names[i]);
+        rc = mdb_dbi_open(txn, name, MDB_CREATE, &self->cfg[i]);
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    self->rev = xoc_cache_store_meta(self, txn, "rev");
+    return mdb_txn_commit(txn);
+}
+
+static int s_mkdirs(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+        return errno;
+    return 0;
+}
+
+xoc_cache_store_t *xoc_cache_store_new(const char *path, uint64_t map_size, bool nometasync,
+                                       int *err)
+{
+    xoc_cache_store_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        *err = XOC_ENOMEM;
+        return NULL;
+    }
+    msgpack_sbuffer_init(&self->rec);
+    int rc = s_mkdirs(path);
+    if (!rc)
+        rc = mdb_env_create(&self->env);
+    if (!rc)
+        rc = mdb_env_set_maxdbs(self->env, XOC_CACHE_DB_COUNT + S_CFG_COUNT + 2);
+    if (!rc)
+        rc = mdb_env_set_mapsize(self->env, (size_t)map_size);
+    if (!rc)
+        rc = mdb_env_set_maxreaders(self->env, 256);
+    if (!rc)
+        rc = mdb_env_open(self->env, path, MDB_NOTLS | (nometasync ? MDB_NOMETASYNC : 0), 0600);
+    int dead = 0;
+    if (!rc)
+        rc = mdb_reader_check(self->env, &dead); /* slots of a killed previous run */
+    if (!rc)
+        rc = s_open_dbis(self);
+    if (rc) {
+        xoc_error("cannot open LMDB path=%s: %s", path, xoc_cache_strerror(rc));
+        *err = rc;
+        xoc_cache_store_destroy(&self);
+        return NULL;
+    }
+    xoc_info("store open path=%s rev=%llu stale_readers=%d sync=%s", path,
+             (unsigned long long)self->rev, dead, nometasync ? "nometasync" : "full");
+    return self;
+}
+
+void xoc_cache_store_destroy(xoc_cache_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    xoc_cache_store_t *self = *self_p;
+    if (self->env)
+        mdb_env_close(self->env);
+    msgpack_sbuffer_destroy(&self->rec);
+    free(self);
+    *self_p = NULL;
+}
+
+MDB_env *xoc_cache_store_env(xoc_cache_store_t *self)
+{
+    return self->env;
+}
+
+MDB_dbi xoc_cache_store_dbi(xoc_cache_store_t *self, xoc_cache_db_t db)
+{
+    return self->dbi[db];
+}
+
+int xoc_cache_store_cfg_dbi(xoc_cache_store_t *self, xoc_str_t name, MDB_dbi *dbi)
+{
+    for (size_t i = 0; i < S_CFG_COUNT; i++)
+        if (xoc_str_eq(name, s_cfg_names[i])) {
+            *dbi = self->cfg[i];
+            return 0;
+        }
+    return XOC_EINVAL;
+}
+
+uint64_t xoc_cache_store_rev(const xoc_cache_store_t *self)
+{
+    return self->rev;
+}
+
+/* ---- apply --------------------------------------------------------------------------- */
+
+void xoc_cache_result_clear(xoc_cache_result_t *res)
+{
+    free(res->events);
+    free(res->arena);
+    memset(res, 0, sizeof *res);
+}
+
+/* copies s into the arena; returns its offset (strings are resolved after the apply) */
+static int s_arena_add(xoc_cache_result_t *res, xoc_str_t s, size_t *off)
+{
+    if (res->arena_len + s.len > res->arena_cap) {
+        size_t cap = res->arena_cap ? res->arena_cap * 2 : 4096;
+        while (cap < res->arena_len + s.len)
+            cap *= 2;
+        char *a = realloc(res->arena, cap);
+        if (!a)
+            return XOC_ENOMEM;
+        res->arena = a;
+        res->arena_cap = cap;
+    }
+    memcpy(res->arena + res->arena_len, s.ptr, s.len);
+    *off = res->arena_len;
+    res->arena_len += s.len;
+    return 0;
+}
+
+static int s_event_add(xoc_cache_result_t *res, const xoc_cache_rec_t *r)
+{
+    if (res->count == res->cap) {
+        size_t cap = res->cap ? res->cap * 2 : 64;
+        xoc_cache_event_t *e = realloc(res->events, cap * sizeof *e);
+        if (!e)
+            return XOC_ENOMEM;
+        res->events = e;
+        res->cap = cap;
+    }
+    xoc_cache_event_t *e = &res->events[res->count];
+    size_t a, b, c;
+    if (s_arena_add(res, r->id, &a) || s_arena_add(res, r->type, &b) ||
+        s_arena_add(res, r->pool, &c))
+        return XOC_ENOMEM;
+    /* offsets for now, pointers once the arena stops moving (s_events_resolve) */
+    *e = (xoc_cache_event_t){r->rev, r->op, {(const char *)(uintptr_t)a, r->id.len},
+                             {(const char *)(uintptr_t)b, r->type.len},
+                             {(const char *)(uintptr_t)c, r->pool.len}, r->object};
+    res->count++;
+    return 0;
+}
+
+static void s_events_resolve(xoc_cache_result_t *res)
+{
+    for (size_t i = 0; i < res->count; i++) {
+        xoc_cache_event_t *e = &res->events[i];
+        e->id.ptr = res->arena + (uintptr_t)e->id.ptr;
+        e->type.ptr = res->arena + (uintptr_t)e->type.ptr;
+        e->pool.ptr = res->arena + (uintptr_t)e->pool.ptr;
+    }
+}
+
+static int s_pool_key(char *buf, xoc_str_t pool, xoc_str_t id, MDB_val *k)
+{
+    memcpy(buf, pool.ptr, pool.len);
+    buf[pool.len] = '\0';
+    memcpy(buf + pool.len + 1, id.ptr, id.len);
+    *k = (MDB_val){pool.len + 1 + id.len, buf};
+    return 0;
+}
+
+static int s_pool_index(s_apply_t *a, xoc_str_t pool, xoc_str_t id, bool add)
+{
+    char buf[XOC_CACHE_POOL_MAX + XOC_CACHE_ID_MAX + 2];
+    MDB_val k, v = {0, ""};
+    s_pool_key(buf, pool, id, &k);
+    MDB_dbi dbi = a->store->dbi[XOC_CACHE_DB_POOL_IDS];
+    int rc = add ? mdb_put(a->txn, dbi, &k, &v, 0) : mdb_del(a->txn, dbi, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* a committed object change: journal entry + event */
+static int s_record(s_apply_t *a, xoc_cache_rec_t *r)
+{
+    r->rev = ++a->rev;
+    r->time_ms = a->now_ms;
+    /* both copy r's strings before any write can move the pages they point into */
+    int rc = s_rec_encode(&a->store->rec, r);
+    if (!rc)
+        rc = s_event_add(a->res, r);
+    uint8_t key[8];
+    s_put_be(key, r->rev);
+    MDB_val k = {8, key}, v = {a->store->rec.size, a->store->rec.data};
+    if (!rc)
+        rc = mdb_put(a->txn, a->store->dbi[XOC_CACHE_DB_JOURNAL], &k, &v, MDB_APPEND);
+    return rc;
+}
+
+static int s_put_object(s_apply_t *a, const xoc_cache_rec_t *r)
+{
+    int rc = s_rec_encode(&a->store->rec, r);
+    MDB_val k = {r->id.len, (void *)r->id.ptr}, v = {a->store->rec.size, a->store->rec.data};
+    return rc ? rc : mdb_put(a->txn, a->store->dbi[XOC_CACHE_DB_OBJECTS], &k, &v, 0);
+}
+
+static int s_lookup(s_apply_t *a, xoc_str_t id, xoc_cache_rec_t *old)
+{
+    MDB_val k = {id.len, (void *)id.ptr}, v;
+    int rc = mdb_get(a->txn, a->store->dbi[XOC_CACHE_DB_OBJECTS], &k, &v);
+    if (rc)
+        return rc;
+    return xoc_cache_rec_decode(v.mv_data, v.mv_size, old);
+}
+
+static bool s_same(const xoc_cache_rec_t *old, const xoc_cache_change_t *c, xoc_str_t pool)
+{
+    return old->type.len == c->type.len && !memcmp(old->type.ptr, c->type.ptr, c->type.len) &&
+           old->pool.len == pool.len && !memcmp(old->pool.ptr, pool.ptr, pool.len) &&
+           old->object.len == c->object.len &&
+           !memcmp(old->object.ptr, c->object.ptr, c->object.len);
+}
+
+static bool s_str_same(xoc_str_t x, xoc_str_t y)
+{
+    return x.len == y.len && (x.len == 0 || !memcmp(x.ptr, y.ptr, x.len));
+}
+
+/* copies an LMDB-held string before writes can move it */
+static int s_hold(xoc_str_t s, char *buf, size_t size, xoc_str_t *out)
+{
+    if (s.len >= size)
+        return XOC_EIO;
+    memcpy(buf, s.ptr, s.len);
+    *out = (xoc_str_t){buf, s.len};
+    return 0;
+}
+
+static int s_enter(s_apply_t *a, const xoc_cache_change_t *c)
+{
+    xoc_cache_rec_t old, r = {.epoch = a->cs->epoch, .op = XOC_CACHE_ENTER, .id = c->id,
+                              .type = c->type, .pool = a->cs->pool, .object = c->object};
+    int rc = s_lookup(a, c->id, &old);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    bool found = rc == 0;
+    if (found && s_same(&old, c, a->cs->pool)) {
+        /* identical: no revision, but the object now belongs to this epoch's image */
+        if (old.epoch == a->cs->epoch)
+            return 0;
+        r.rev = old.rev;
+        return s_put_object(a, &r);
+    }
+    bool same_pool = found && s_str_same(old.pool, r.pool);
+    char pbuf[XOC_CACHE_POOL_MAX + 1];
+    xoc_str_t old_pool;
+    rc = (found && !same_pool) ? s_hold(old.pool, pbuf, sizeof pbuf, &old_pool) : 0;
+    if (!rc)
+        rc = s_record(a, &r);
+    if (!rc && found && !same_pool)
+        rc = s_pool_index(a, old_pool, c->id, false);
+    if (!rc && !same_pool)
+        rc = s_pool_index(a, r.pool, c->id, true);
+    return rc ? rc : s_put_object(a, &r);
+}
+
+static int s_exit(s_apply_t *a, xoc_str_t id)
+{
+    xoc_cache_rec_t old;
+    int rc = s_lookup(a, id, &old);
+    if (rc == MDB_NOTFOUND)
+        return 0;   /* already gone: nothing to record */
+    if (rc)
+        return rc;
+    char pbuf[XOC_CACHE_POOL_MAX + 1];
+    xoc_cache_rec_t r = {.op = XOC_CACHE_EXIT, .id = id, .type = old.type};
+    rc = s_hold(old.pool, pbuf, sizeof pbuf, &r.pool);
+    if (!rc)
+        rc = s_record(a, &r);   /* copies type before the writes below */
+    r.type = (xoc_str_t){NULL, 0};
+    if (!rc)
+        rc = s_pool_index(a, r.pool, id, false);
+    MDB_val k = {id.len, (void *)id.ptr};
+    if (!rc)
+        rc = mdb_del(a->txn, a->store->dbi[XOC_CACHE_DB_OBJECTS], &k, NULL);
+    return rc;
+}
+
+/* ids of the pool (all, or only those not entered in this epoch) -> exits */
+static int s_sweep(s_apply_t *a, bool stale_only)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(a->txn, a->store->dbi[XOC_CACHE_DB_POOL_IDS], &cur);
+    if (rc)
+        return rc;
+    xoc_str_t pool = a->cs->pool;
+    char buf[XOC_CACHE_POOL_MAX + 2];
+    memcpy(buf, pool.ptr, pool.len);
+    buf[pool.len] = '\0';
+    MDB_val k = {pool.len + 1, buf}, v;
+    zlist_t *ids = zlist_new();
+    zlist_autofree(ids);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= pool.len || memcmp(k.mv_data, buf, pool.len + 1) != 0)
+            break;
+        char *id = strndup((const char *)k.mv_data + pool.len + 1, k.mv_size - pool.len - 1);
+        if (!id || zlist_append(ids, id) != 0) {
+            free(id);
+            rc = XOC_ENOMEM;
+            break;
+        }
+        free(id);
+    }
+    mdb_cursor_close(cur);
+    rc = (rc == MDB_NOTFOUND) ? 0 : rc;
+    for (char *id = zlist_first(ids); id && !rc; id = zlist_next(ids)) {
+        xoc_cache_rec_t old;
+        rc = s_lookup(a, xoc_str(id), &old);
+        if (rc == 0 && stale_only && old.epoch >= a->cs->epoch)
+            continue;
+        rc = rc == MDB_NOTFOUND ? 0 : rc ? rc : s_exit(a, xoc_str(id));
+    }
+    zlist_destroy(&ids);
+    return rc;
+}
+
+static int s_pool_state(s_apply_t *a, uint64_t *epoch, uint64_t *seq)
+{
+    xoc_str_t pool = a->cs->pool;
+    MDB_val k = {pool.len, (void *)pool.ptr}, v;
+    int rc = mdb_get(a->txn, a->store->dbi[XOC_CACHE_DB_POOLS], &k, &v);
+    *epoch = *seq = 0;
+    if (rc == 0 && v.mv_size == 16) {
+        *epoch = s_get_be(v.mv_data);
+        *seq = s_get_be((const uint8_t *)v.mv_data + 8);
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int s_pool_state_put(s_apply_t *a)
+{
+    uint8_t buf[16];
+    s_put_be(buf, a->cs->epoch);
+    s_put_be(buf + 8, a->cs->seq);
+    MDB_val k = {a->cs->pool.len, (void *)a->cs->pool.ptr}, v = {16, buf};
+    return mdb_put(a->txn, a->store->dbi[XOC_CACHE_DB_POOLS], &k, &v, 0);
+}
+
+static int s_apply_changes(s_apply_t *a)
+{
+    int rc = 0;
+    for (size_t i = 0; i < a->cs->count && !rc; i++) {
+        const xoc_cache_change_t *c = &a->cs->changes[i];
+        rc = c->op == XOC_CACHE_ENTER ? s_enter(a, c) : s_exit(a, c->id);
+    }
+    if (!rc && a->cs->kind == XOC_CACHE_IMAGE_END)
+        rc = s_sweep(a, true);
+    if (!rc && a->cs->kind == XOC_CACHE_DROP)
+        rc = s_sweep(a, false);
+    if (!rc)
+        rc = s_pool_state_put(a);
+    if (!rc && a->rev != a->store->rev)
+        rc = xoc_cache_store_meta_put(a->store, a->txn, "rev", a->rev);
+    return rc;
+}
+
+/* 0: apply, 1: duplicate, XOC_ESTATE: gap */
+static int s_order(s_apply_t *a, char *why, size_t ws)
+{
+    uint64_t epoch, seq;
+    int rc = s_pool_state(a, &epoch, &seq);
+    if (rc)
+        return rc;
+    const xoc_cache_cs_t *cs = a->cs;
+    if (cs->epoch < epoch || (cs->epoch == epoch && cs->seq <= seq))
+        return 1;
+    if ((cs->epoch == epoch && cs->seq == seq + 1) || (cs->epoch > epoch && cs->seq == 1))
+        return 0;
+    snprintf(why, ws, "gap: last applied epoch=%llu seq=%llu, got epoch=%llu seq=%llu",
+             (unsigned long long)epoch, (unsigned long long)seq, (unsigned long long)cs->epoch,
+             (unsigned long long)cs->seq);
+    return XOC_ESTATE;
+}
+
+int xoc_cache_store_apply(xoc_cache_store_t *self, const xoc_cache_cs_t *cs,
+                          xoc_cache_result_t *res, char *why, size_t ws)
+{
+    memset(res, 0, sizeof *res);
+    s_apply_t a = {.store = self, .cs = cs, .res = res, .rev = self->rev,
+                   .now_ms = xoc_cache_wall_ms()};
+    int rc = mdb_txn_begin(self->env, NULL, 0, &a.txn);
+    if (rc) {
+        snprintf(why, ws, "begin: %s", mdb_strerror(rc));
+        return rc;
+    }
+    rc = s_order(&a, why, ws);
+    if (rc == 1) {
+        mdb_txn_abort(a.txn);
+        res->duplicate = true;
+        res->rev = self->rev;
+        return 0;
+    }
+    if (!rc)
+        rc = s_apply_changes(&a);
+    if (rc) {
+        if (rc != XOC_ESTATE)
+            snprintf(why, ws, "apply: %s", xoc_cache_strerror(rc));
+        mdb_txn_abort(a.txn);
+        xoc_cache_result_clear(res);
+        return rc;
+    }
+    rc = mdb_txn_commit(a.txn);
+    if (rc) {
+        snprintf(why, ws, "commit: %s", mdb_strerror(rc));
+        xoc_cache_result_clear(res);
+        return rc;
+    }
+    self->rev = a.rev;
+    res->rev = a.rev;
+    s_events_resolve(res);
+    return 0;
+}
+
+/* ---- reads --------------------------------------------------------------------------- */
+
+static int s_read_begin(xoc_cache_store_t *self, MDB_txn **txn)
+{
+    return mdb_txn_begin(self->env, NULL, MDB_RDONLY, txn);
+}
+
+int xoc_cache_store_get(xoc_cache_store_t *self, xoc_str_t id, msgpack_sbuffer *out)
+{
+    MDB_txn *txn;
+    int rc = s_read_begin(self, &txn);
+    if (rc)
+        return rc;
+    MDB_val k = {id.len, (void *)id.ptr}, v;
+    xoc_cache_rec_t r;
+    rc = mdb_get(txn, self->dbi[XOC_CACHE_DB_OBJECTS], &k, &v);
+    if (!rc)
+        rc = xoc_cache_rec_decode(v.mv_data, v.mv_size, &r);
+    if (!rc) {
+        xoc_msg_obj_t o = {.rev = r.rev, .op = XOC_STR("enter"), .id = r.id, .type = r.type,
+                           .pool = r.pool, .object = r.object};
+        rc = xoc_msg_obj_encode(&o, out);
+    }
+    mdb_txn_abort(txn);
+    return rc == MDB_NOTFOUND ? XOC_ENOENT : rc;
+}
+
+/* appends [id, type, pool, object] */
+static int s_pack_item(msgpack_packer *pk, const xoc_cache_rec_t *r)
+{
+    msgpack_pack_array(pk, 4);
+    msgpack_pack_str_with_body(pk, r->id.ptr, r->id.len);
+    msgpack_pack_str_with_body(pk, r->type.ptr, r->type.len);
+    msgpack_pack_str_with_body(pk, r->pool.ptr, r->pool.len);
+    return msgpack_sbuffer_write(pk->data, (const char *)r->object.ptr, r->object.len);
+}
+
+int xoc_cache_pack_item(msgpack_packer *pk, const xoc_cache_rec_t *r)
+{
+    return s_pack_item(pk, r) ? XOC_ENOMEM : 0;
+}
+
+/* the reply's items: an array header for count, then the packed items */
+static int s_items(const msgpack_sbuffer *body, uint64_t count, msgpack_sbuffer *items)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, items, msgpack_sbuffer_write);
+    if (msgpack_pack_array(&pk, (size_t)count) ||
+        msgpack_sbuffer_write(items, body->data, body->size))
+        return XOC_ENOMEM;
+    return 0;
+}
+
+typedef struct {
+    const xoc_msg_query_t *q;
+    msgpack_object filter;
+    msgpack_zone fzone;   /* the filter */
+    msgpack_zone zone;    /* the object being compared */
+    msgpack_sbuffer body;
+    msgpack_packer pk;
+    uint64_t count;
+    size_t max_bytes;
+} s_query_t;
+
+static bool s_filter_match(s_query_t *qy, const xoc_cache_rec_t *r)
+{
+    if (qy->filter.type != MSGPACK_OBJECT_MAP || qy->filter.via.map.size == 0)
+        return true;
+    msgpack_object obj;
+    size_t off = 0;
+    msgpack_zone_clear(&qy->zone);
+    if (msgpack_unpack((const char *)r->object.ptr, r->object.len, &off, &qy->zone, &obj) < 0 ||
+        obj.type != MSGPACK_OBJECT_MAP)
+        return false;
+    const msgpack_object_map *f = &qy->filter.via.map;
+    for (uint32_t i = 0; i < f->size; i++) {
+        bool hit = false;
+        for (uint32_t j = 0; j < obj.via.map.size && !hit; j++)
+            hit = msgpack_object_equal(obj.via.map.ptr[j].key, f->ptr[i].key) &&
+                  msgpack_object_equal(obj.via.map.ptr[j].val, f->ptr[i].val);
+        if (!hit)
+            return false;
+    }
+    return true;
+}
+
+/* 1: limit reached, 0: go on, <0: error */
+static int s_query_one(s_query_t *qy, const MDB_val *v)
+{
+    xoc_cache_rec_t r;
+    if (xoc_cache_rec_decode(v->mv_data, v->mv_size, &r))
+        return XOC_EIO;
+    if (qy->q->type.len && !s_str_same(r.type, qy->q->type))
+        return 0;
+    if (qy->q->pool.len && !s_str_same(r.pool, qy->q->pool))
+        return 0;
+    if (!s_filter_match(qy, &r))
+        return 0;
+    if (s_pack_item(&qy->pk, &r))
+        return XOC_ENOMEM;
+    if (qy->body.size > qy->max_bytes)
+        return XOC_ETOOBIG;
+    qy->count++;
+    return qy->q->limit && qy->count >= qy->q->limit ? 1 : 0;
+}
+
+static int s_query_pool(xoc_cache_store_t *self, MDB_txn *txn, s_query_t *qy)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, self->dbi[XOC_CACHE_DB_POOL_IDS], &cur);
+    if (rc)
+        return rc;
+    xoc_str_t pool = qy->q->pool;
+    char buf[XOC_CACHE_POOL_MAX + 2];
+    memcpy(buf, pool.ptr, pool.len);
+    buf[pool.len] = '\0';
+    MDB_val k = {pool.len + 1, buf}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= pool.len || memcmp(k.mv_data, buf, pool.len + 1) != 0)
+            break;
+        MDB_val ok = {k.mv_size - pool.len - 1, (char *)k.mv_data + pool.len + 1}, ov;
+        rc = mdb_get(txn, self->dbi[XOC_CACHE_DB_OBJECTS], &ok, &ov);
+        rc = rc ? rc : s_query_one(qy, &ov);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || rc == 1 ? 0 : rc;
+}
+
+static int s_query_all(xoc_cache_store_t *self, MDB_txn *txn, s_query_t *qy)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, self->dbi[XOC_CACHE_DB_OBJECTS], &cur);
+    if (rc)
+        return rc;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if ((rc = s_query_one(qy, &v)) != 0)
+            break;
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || rc == 1 ? 0 : rc;
+}
+
+static int s_filter_parse(s_query_t *qy, char *why, size_t ws)
+{
+    qy->filter.type = MSGPACK_OBJECT_NIL;
+    if (!qy->q->filter.len)
+        return 0;
+    size_t off = 0;
+    msgpack_unpack_return ret = msgpack_unpack((const char *)qy->q->filter.ptr,
+                                               qy->q->filter.len, &off, &qy->fzone, &qy->filter);
+    bool ok = ret == MSGPACK_UNPACK_SUCCESS &&
+              (qy->filter.type == MSGPACK_OBJECT_MAP || qy->filter.type == MSGPACK_OBJECT_NIL);
+    for (uint32_t i = 0; ok && qy->filter.type == MSGPACK_OBJECT_MAP &&
+                         i < qy->filter.via.map.size; i++)
+        ok = qy->filter.via.map.ptr[i].key.type == MSGPACK_OBJECT_STR;
+    if (!ok) {
+        snprintf(why, ws, "filter: must be a map of field name -> value");
+        return XOC_EINVAL;
+    }
+    return 0;
+}
+
+int xoc_cache_store_query(xoc_cache_store_t *self, const xoc_msg_query_t *q, size_t max_bytes,
+                          msgpack_sbuffer *out, char *why, size_t ws)
+{
+    s_query_t qy = {.q = q, .max_bytes = max_bytes};
+    msgpack_zone_init(&qy.zone, 4096);
+    msgpack_zone_init(&qy.fzone, 1024);
+    msgpack_sbuffer_init(&qy.body);
+    msgpack_packer_init(&qy.pk, &qy.body, msgpack_sbuffer_write);
+    int rc = s_filter_parse(&qy, why, ws);
+    MDB_txn *txn = NULL;
+    if (!rc)
+        rc = s_read_begin(self, &txn);
+    if (!rc)
+        rc = q->pool.len ? s_query_pool(self, txn, &qy) : s_query_all(self, txn, &qy);
+    msgpack_sbuffer items;
+    msgpack_sbuffer_init(&items);
+    if (!rc)
+        rc = s_items(&qy.body, qy.count, &items);
+    if (!rc) {
+        xoc_msg_objects_t o = {.rev = xoc_cache_store_meta(self, txn, "rev"), .count = qy.count,
+                               .items = {(const uint8_t *)items.data, (uint32_t)items.size}};
+        rc = xoc_msg_objects_encode(&o, out);
+    }
+    if (rc == XOC_ETOOBIG)
+        snprintf(why, ws, "reply over %zu bytes: use cache.snapshot", max_bytes);
+    if (txn)
+        mdb_txn_abort(txn);
+    msgpack_sbuffer_destroy(&items);
+    msgpack_sbuffer_destroy(&qy.body);
+    msgpack_zone_destroy(&qy.zone);
+    msgpack_zone_destroy(&qy.fzone);
+    return rc;
+}
+
+/* ---- journal ------------------------------------------------------------------------- */
+
+static const char *s_op_name(xoc_cache_op_t op)
+{
+    return op == XOC_CACHE_ENTER ? "enter" : "exit";
+}
+
+static int s_pack_change(msgpack_packer *pk, const xoc_cache_rec_t *r)
+{
+    bool enter = r->op == XOC_CACHE_ENTER;
+    const char *op = s_op_name(r->op);
+    msgpack_pack_array(pk, enter ? 6 : 5);
+    msgpack_pack_uint64(pk, r->rev);
+    msgpack_pack_str_with_body(pk, op, strlen(op));
+    msgpack_pack_str_with_body(pk, r->id.ptr, r->id.len);
+    msgpack_pack_str_with_body(pk, r->type.ptr, r->type.len);
+    msgpack_pack_str_with_body(pk, r->pool.ptr, r->pool.len);
+    if (enter && msgpack_sbuffer_write(pk->data, (const char *)r->object.ptr, r->object.len))
+        return XOC_ENOMEM;
+    return 0;
+}
+
+typedef struct {
+    uint64_t count;
+    bool more;
+    msgpack_sbuffer body;
+} s_changes_t;
+
+static int s_changes_scan(MDB_cursor *cur, uint64_t since, uint64_t rev, uint64_t limit,
+                          size_t max_bytes, s_changes_t *ch)
+{
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    uint64_t first = rc == 0 && k.mv_size == 8 ? s_get_be(k.mv_data) : rev + 1;
+    if (since <= rev && first > since)
+        return XOC_ESTATE;
+    uint8_t key[8];
+    s_put_be(key, since);
+    k = (MDB_val){8, key};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &ch->body, msgpack_sbuffer_write);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (ch->count >= limit || ch->body.size >= max_bytes) {
+            ch->more = true;
+            break;
+        }
+        xoc_cache_rec_t r;
+        if ((rc = xoc_cache_rec_decode(v.mv_data, v.mv_size, &r)) != 0 ||
+            (rc = s_pack_change(&pk, &r)) != 0)
+            break;
+        ch->count++;
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int xoc_cache_store_changes(xoc_cache_store_t *self, uint64_t since, uint64_t limit,
+                            size_t max_bytes, msgpack_sbuffer *out)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    s_changes_t ch = {0};
+    msgpack_sbuffer_init(&ch.body);
+    since = since ? since : 1;
+    int rc = s_read_begin(self, &txn);
+    if (rc)
+        goto free_body;
+    uint64_t rev = xoc_cache_store_meta(self, txn, "rev");
+    rc = mdb_cursor_open(txn, self->dbi[XOC_CACHE_DB_JOURNAL], &cur);
+    if (!rc)
+        rc = s_changes_scan(cur, since, rev, limit, max_bytes, &ch);
+    msgpack_sbuffer items;
+    msgpack_sbuffer_init(&items);
+    if (!rc)
+        rc = s_items(&ch.body, ch.count, &items);
+    if (!rc) {
+        xoc_msg_journal_t j = {.since = since, .rev = rev, .more = ch.more,
+                               .items = {(const uint8_t *)items.data, (uint32_t)items.size}};
+        rc = xoc_msg_journal_encode(&j, out);
+    }
+    msgpack_sbuffer_destroy(&items);
+    if (cur)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+free_body:
+    msgpack_sbuffer_destroy(&ch.body);
+    return rc;
+}
+
+static int s_prune_scan(MDB_cursor *cur, uint64_t rev, uint64_t keep, uint64_t oldest_ms,
+                        size_t batch, uint64_t *pruned)
+{
+    MDB_val k, v;
+    int rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *pruned < batch;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) {
+        uint64_t r = s_get_be(k.mv_data);
+        uint64_t held = rev >= r ? rev - r + 1 : 0;
+        uint64_t t = v.mv_size >= 24 ? s_get_be((const uint8_t *)v.mv_data + 16) : 0;
+        if (held <= keep && t >= oldest_ms)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        (*pruned)++;
+    }
+    return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? 0 : rc;
+}
+
+int xoc_cache_store_prune(xoc_cache_store_t *self, uint64_t keep, uint64_t max_age_ms,
+                          size_t batch, uint64_t *pruned)
+{
+    *pruned = 0;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_open(txn, self->dbi[XOC_CACHE_DB_JOURNAL], &cur);
+    if (rc)
+        goto abort_txn;
+    uint64_t now = xoc_cache_wall_ms();
+    uint64_t oldest = max_age_ms && now > max_age_ms ? now - max_age_ms : 0;
+    rc = s_prune_scan(cur, self->rev, keep, oldest, batch, pruned);
+    mdb_cursor_close(cur);
+    if (rc || *pruned == 0)
+        goto abort_txn;
+    return mdb_txn_commit(txn);
+abort_txn:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int xoc_cache_store_counts(xoc_cache_store_t *self, uint64_t *objects, uint64_t *journal)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    int rc = s_read_begin(self, &txn);
+    if (rc)
+        return rc;
+    rc = mdb_stat(txn, self->dbi[XOC_CACHE_DB_OBJECTS], &st);
+    *objects = rc ? 0 : st.ms_entries;
+    rc = rc ? rc : mdb_stat(txn, self->dbi[XOC_CACHE_DB_JOURNAL], &st);
+    *journal = rc ? 0 : st.ms_entries;
+    mdb_txn_abort(txn);
+    return rc;
+}

@@ -1,0 +1,129 @@
+/*  xoc_cache_store — the LMDB environment of xoc-cache and everything written in it.
+
+    Databases (one environment, MDB_NOTLS so that snapshots keep read transactions open
+    across requests on the one thread):
+      objects   id -> record (revision, epoch stamp, type, pool, object bytes)
+      pool_ids  pool "\0" id -> "" (what a pool holds: image_end sweeps, drop)
+      pools     pool -> last applied (epoch, seq), big-endian u64 each
+      journal   revision (big-endian u64) -> record (time, op, id, type, pool, object?)
+      meta      "rev" -> current revision, "cfg_rev" -> configuration revision
+      cfg.<db>  one per configuration database (servers, users, groups, acls, tokens, plugins)
+
+    Each change set is one write transaction; a revision is given to every object change
+    that is committed, so revisions are gap-free. Functions return 0, a negative xoc code,
+    or LMDB's own code (xoc_cache_strerror covers all three).                              */
+#ifndef XOC_CACHE_STORE_H
+#define XOC_CACHE_STORE_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xoc_cache_cs.h"
+#include "xoc_msg.h"
+
+typedef struct _xoc_cache_store_t xoc_cache_store_t;
+
+typedef enum {
+    XOC_CACHE_DB_OBJECTS = 0,
+    XOC_CACHE_DB_POOL_IDS,
+    XOC_CACHE_DB_POOLS,
+    XOC_CACHE_DB_JOURNAL,
+    XOC_CACHE_DB_META,
+    XOC_CACHE_DB_COUNT
+} xoc_cache_db_t;
+
+/*  A stored record (objects and journal values), pointing into LMDB memory or a buffer.   */
+typedef struct {
+    uint64_t rev;
+    uint64_t epoch;   /* objects: epoch of the pool connection that last entered it */
+    uint64_t time_ms; /* journal: wall-clock time of the change */
+    xoc_cache_op_t op;
+    xoc_str_t id;
+    xoc_str_t type;
+    xoc_str_t pool;
+    xoc_bin_t object;
+} xoc_cache_rec_t;
+
+/*  One committed change to publish (strings copied, object pointing into the request).   */
+typedef struct {
+    uint64_t rev;
+    xoc_cache_op_t op;
+    xoc_str_t id;
+    xoc_str_t type;
+    xoc_str_t pool;
+    xoc_bin_t object;
+} xoc_cache_event_t;
+
+typedef struct {
+    bool duplicate;
+    uint64_t rev;              /* revision after the change set */
+    size_t count;              /* events = object changes committed */
+    xoc_cache_event_t *events;
+    size_t cap;
+    char *arena;               /* copies of ids, types, pools */
+    size_t arena_len, arena_cap;
+} xoc_cache_result_t;
+
+void xoc_cache_result_clear(xoc_cache_result_t *res);
+
+/*  Opens (creating the directory and databases) the environment at path. nometasync: use
+    MDB_NOMETASYNC (one sync per commit instead of two). Returns NULL and sets *err.      */
+xoc_cache_store_t *xoc_cache_store_new(const char *path, uint64_t map_size, bool nometasync,
+                                       int *err);
+void xoc_cache_store_destroy(xoc_cache_store_t **self_p);
+
+MDB_env *xoc_cache_store_env(xoc_cache_store_t *self);
+MDB_dbi xoc_cache_store_dbi(xoc_cache_store_t *self, xoc_cache_db_t db);
+
+/*  The dbi of configuration database `name`; XOC_EINVAL when there is no such db.         */
+int xoc_cache_store_cfg_dbi(xoc_cache_store_t *self, xoc_str_t name, MDB_dbi *dbi);
+
+/*  Current (committed) revision.                                                          */
+uint64_t xoc_cache_store_rev(const xoc_cache_store_t *self);
+
+/*  Applies a validated change set in one write transaction and commits it. Returns 0
+    (res filled; res->duplicate for a replay), XOC_ESTATE for a gap (why says what the
+    cache expects next), or an LMDB error / XOC_EIO (nothing committed).                   */
+int xoc_cache_store_apply(xoc_cache_store_t *self, const xoc_cache_cs_t *cs,
+                          xoc_cache_result_t *res, char *why, size_t why_size);
+
+/*  cache.get: encodes an obj reply into out. XOC_ENOENT when absent.                       */
+int xoc_cache_store_get(xoc_cache_store_t *self, xoc_str_t id, msgpack_sbuffer *out);
+
+/*  cache.query: encodes an objects reply. XOC_ETOOBIG when over max_bytes, XOC_EINVAL for
+    a filter that is not a map with string keys.                                           */
+int xoc_cache_store_query(xoc_cache_store_t *self, const xoc_msg_query_t *q, size_t max_bytes,
+                          msgpack_sbuffer *out, char *why, size_t why_size);
+
+/*  cache.changes: encodes a journal reply (at most limit items and about max_bytes).
+    XOC_ESTATE when the journal no longer reaches back to `since`.                          */
+int xoc_cache_store_changes(xoc_cache_store_t *self, uint64_t since, uint64_t limit,
+                            size_t max_bytes, msgpack_sbuffer *out);
+
+/*  Removes journal entries beyond keep_count or older than max_age_ms (0: no age bound),
+    at most batch per call. *pruned = entries removed.                                      */
+int xoc_cache_store_prune(xoc_cache_store_t *self, uint64_t keep_count, uint64_t max_age_ms,
+                          size_t batch, uint64_t *pruned);
+
+/*  Counters for heartbeats.                                                               */
+int xoc_cache_store_counts(xoc_cache_store_t *self, uint64_t *objects, uint64_t *journal);
+
+/*  Record codec, for the snapshot module. decode: 0 or XOC_EIO for a corrupt record.      */
+int xoc_cache_rec_decode(const void *data, size_t size, xoc_cache_rec_t *rec);
+
+/*  Packs [id, type, pool, object] (an item of an objects reply). 0 or XOC_ENOMEM.         */
+int xoc_cache_pack_item(msgpack_packer *pk, const xoc_cache_rec_t *rec);
+
+/*  Reads a u64 of meta in txn (0 when absent).                                             */
+uint64_t xoc_cache_store_meta(xoc_cache_store_t *self, MDB_txn *txn, const char *key);
+int xoc_cache_store_meta_put(xoc_cache_store_t *self, MDB_txn *txn, const char *key,
+                             uint64_t value);
+
+/*  Message of an xoc code, errno or LMDB code.                                             */
+const char *xoc_cache_strerror(int err);
+
+/*  Wall-clock milliseconds.                                                               */
+uint64_t xoc_cache_wall_ms(void);
+
+#endif
