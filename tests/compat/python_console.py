@@ -45,10 +45,14 @@ def exact(sock):
             d = sock.recv(n - len(b)); assert d, 'closed'; b += d
         return b
     return recv
+socket.setdefaulttimeout(20)
 so = socket.create_connection((host, port))
 so.sendall(f'CONNECT {path}&session_id={s} HTTP/1.0\r\nHost: {host}\r\n\r\n'.encode())
 hdr = b''
-while not hdr.endswith(b'\r\n\r\n'): hdr += so.recv(1)
+while not hdr.endswith(b'\r\n\r\n'):
+    c = so.recv(1)
+    assert c, 'connection closed'
+    hdr += c
 check('CONNECT answers 200', hdr.startswith(b'HTTP/1.1 200 OK'), hdr.split(b'\r\n')[0])
 w, h, name = rfb_handshake(exact(so), so.sendall)
 check('RFB over CONNECT, desktop name = VM name', name == vm, (w, h, name))
@@ -68,7 +72,10 @@ ws = socket.create_connection((host, port))
 key = base64.b64encode(os.urandom(16)).decode()
 ws.sendall(f'GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\nCookie: session_id={s}\r\n\r\n'.encode())
 hdr = b''
-while not hdr.endswith(b'\r\n\r\n'): hdr += ws.recv(1)
+while not hdr.endswith(b'\r\n\r\n'):
+    c = ws.recv(1)
+    assert c, 'connection closed'
+    hdr += c
 check('WebSocket upgrade answers 101', hdr.startswith(b'HTTP/1.1 101'), hdr.split(b'\r\n')[0])
 r = exact(ws); buf = bytearray()
 def wrecv(n):

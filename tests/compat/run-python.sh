@@ -14,7 +14,7 @@ start() { # start <out file> <args...>: starts a simulator, waits for its ready 
   out=$1
   shift
   : >"$out" # truncate here: a stale ready line must not be read before the child opens it
-  "$SIM" --hosts 2 --vms 20 --max-body 1048576 --log-level warn "$@" >"$out" &
+  "$SIM" --hosts 2 --vms 20 --max-body 1048576 --log-level warn "$@" >"$out" 2>>"${SIM_STDERR:-/dev/stderr}" &
   PIDS="$PIDS $!"
   pid=$!
   i=0

@@ -416,7 +416,7 @@ static enum MHD_Result s_query_cb(void *cls, enum MHD_ValueKind kind, const char
                                   const char *value)
 {
     sim_buf_t *b = cls;
-    sim_buf_printf(b, "%c%s=%s", b->len && strchr(b->data, '?') ? '&' : '?', key,
+    sim_buf_printf(b, "%c%s=%s", memchr(b->data, '?', b->len) ? '&' : '?', key,
                    value ? value : "");
     return MHD_YES;
 }

@@ -183,6 +183,7 @@ struct sim_xva_reader_t {
     char why[256];
     json_t *ova;
     uint64_t bytes;
+    uint8_t *chunk;         /* one chunk, for its checksum */
 };
 
 static int s_fail(sim_xva_reader_t *self, const char *fmt, const char *arg)
@@ -223,9 +224,7 @@ static int s_read_ova(sim_xva_reader_t *self, struct archive *a, la_int64_t size
 
 static int s_read_chunk(sim_xva_reader_t *self, struct archive *a, uint8_t sha[20])
 {
-    static __thread uint8_t *buf;
-    if (!buf)
-        buf = malloc(SIM_XVA_CHUNK);
+    uint8_t *buf = self->chunk;
     size_t got = 0;
     for (;;) {
         la_ssize_t n = archive_read_data(a, buf + got, SIM_XVA_CHUNK - got);
@@ -291,9 +290,11 @@ sim_xva_reader_t *sim_xva_reader_new(bool force)
         return NULL;
     }
     self->force = force;
-    if (pthread_create(&self->thread, NULL, s_reader, self) != 0) {
+    self->chunk = malloc(SIM_XVA_CHUNK);
+    if (!self->chunk || pthread_create(&self->thread, NULL, s_reader, self) != 0) {
         close(self->fds[0]);
         close(self->fds[1]);
+        free(self->chunk);
         free(self);
         return NULL;
     }
@@ -349,6 +350,7 @@ void sim_xva_reader_destroy(sim_xva_reader_t **self_p)
     json_decref(ova);
     json_decref(err);
     json_decref(self->ova);
+    free(self->chunk);
     free(self);
     *self_p = NULL;
 }
