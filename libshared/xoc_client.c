@@ -168,7 +168,7 @@ static void s_heartbeat(xoc_client_t *self)
     if (now - self->last_hb < self->opts->heartbeat_ms)
         return;
     self->last_hb = now;
-    xoc_msg_hb_t hb = {.capacity = 0};
+    xoc_msg_hb_t hb = {.heartbeat_ms = (uint64_t)self->opts->heartbeat_ms};
     xoc_bus_send(self->sock, NULL, XOC_MSG_HB, &hb, NULL, 0);
 }
 

@@ -28,7 +28,8 @@ static int s_send_ready(xoc_worker_t *self)
 {
     xoc_msg_ready_t ready = {.service = xoc_str(self->service),
                              .instance = xoc_str(self->instance),
-                             .capacity = (uint64_t)self->capacity};
+                             .capacity = (uint64_t)self->capacity,
+                             .heartbeat_ms = (uint64_t)self->opts->heartbeat_ms};
     return xoc_bus_send(self->sock, NULL, XOC_MSG_READY, &ready, NULL, 0);
 }
 
@@ -102,7 +103,8 @@ static int s_on_timer(zloop_t *loop, int timer_id, void *arg)
         return 0;
     }
     xoc_msg_hb_t hb = {.service = xoc_str(self->service), .instance = xoc_str(self->instance),
-                       .capacity = (uint64_t)self->capacity};
+                       .capacity = (uint64_t)self->capacity,
+                       .heartbeat_ms = (uint64_t)self->opts->heartbeat_ms};
     xoc_bus_send(self->sock, NULL, XOC_MSG_HB, &hb, NULL, 0);
     return 0;
 }

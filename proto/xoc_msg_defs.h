@@ -42,12 +42,14 @@
 #define XOC_MSG_READY_FIELDS(F, S)                                                                 \
     F(S, STR, service, REQ, "service this worker serves")                                          \
     F(S, STR, instance, OPT, "worker instance name (host:pid)")                                    \
-    F(S, U64, capacity, OPT, "requests the worker accepts at once (0 = default 64)")
+    F(S, U64, capacity, OPT, "requests the worker accepts at once (0 = default 64)")           \
+    F(S, U64, heartbeat_ms, OPT, "the worker's heartbeat interval (0 = the broker's)")
 
 #define XOC_MSG_HB_FIELDS(F, S)                                                                    \
     F(S, STR, service, OPT, "service of a worker heartbeat; empty for client heartbeats")          \
     F(S, STR, instance, OPT, "worker instance name")                                               \
-    F(S, U64, capacity, OPT, "worker capacity (lets the broker re-register after a restart)")
+    F(S, U64, capacity, OPT, "worker capacity (lets the broker re-register after a restart)")  \
+    F(S, U64, heartbeat_ms, OPT, "the sender's heartbeat interval (0 = the broker's)")
 
 #define XOC_MSG_BYE_FIELDS(F, S) F(S, STR, reason, OPT, "why the peer leaves or is dropped")
 

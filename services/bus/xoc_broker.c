@@ -45,6 +45,7 @@ typedef struct {
     char instance[96];
     int capacity;
     int inflight;
+    int64_t window;  /* heartbeat x liveness of this worker, ms */
     int64_t expiry;
     void *handle; /* in service->workers */
 } s_worker_t;
@@ -71,6 +72,7 @@ typedef struct {
 
 typedef struct {
     int64_t expiry;
+    int64_t window; /* learned from its heartbeats; lenient until then */
 } s_client_t;
 
 typedef struct {
@@ -132,6 +134,14 @@ static int s_deadline_cmp(const void *a, const void *b)
 {
     int64_t x = ((const s_request_t *)a)->deadline, y = ((const s_request_t *)b)->deadline;
     return x < y ? -1 : x > y;
+}
+
+/* the dead-peer window of a peer announcing its heartbeat interval (0: ours) */
+static int64_t s_window(const s_broker_t *self, uint64_t heartbeat_ms)
+{
+    int64_t hb = heartbeat_ms > 0 && heartbeat_ms <= 600000 ? (int64_t)heartbeat_ms
+                                                             : self->opts.heartbeat_ms;
+    return hb * self->opts.liveness;
 }
 
 /* sends [client][rep][body?] */
@@ -245,7 +255,8 @@ static void s_worker_remove(s_broker_t *self, s_worker_t *w, int status, const c
 }
 
 static s_worker_t *s_worker_register(s_broker_t *self, zframe_t *identity, const char *key,
-                                     xoc_str_t service, xoc_str_t instance, uint64_t capacity)
+                                     xoc_str_t service, xoc_str_t instance, uint64_t capacity,
+                                     uint64_t heartbeat_ms)
 {
     s_worker_t *w = zhashx_lookup(self->workers, key);
     char name[64];
@@ -265,7 +276,8 @@ static s_worker_t *s_worker_register(s_broker_t *self, zframe_t *identity, const
         xoc_info("worker ready service=%s instance=%s", name, w->instance);
     }
     w->capacity = capacity > 0 && capacity < 1000000 ? (int)capacity : 64;
-    w->expiry = xoc_bus_now_ms() + (int64_t)self->opts.heartbeat_ms * self->opts.liveness;
+    w->window = s_window(self, heartbeat_ms);
+    w->expiry = xoc_bus_now_ms() + w->window;
     s_drain_queue(self, w->service);
     return w;
 }
@@ -306,9 +318,10 @@ static void s_on_request(s_broker_t *self, zframe_t *route, const char *route_ke
     s_client_t *cl = zhashx_lookup(self->clients, route_key);
     if (!cl) {
         cl = calloc(1, sizeof *cl);
+        cl->window = 10 * s_window(self, 0);
         zhashx_insert(self->clients, route_key, cl);
     }
-    cl->expiry = now + (int64_t)self->opts.heartbeat_ms * self->opts.liveness;
+    cl->expiry = now + cl->window;
 
     s_worker_t *w = s_pick_worker(req->service);
     if (w)
@@ -325,7 +338,7 @@ static void s_on_reply(s_broker_t *self, const char *route_key, const xoc_msg_re
 {
     s_worker_t *w = zhashx_lookup(self->workers, route_key);
     if (w)
-        w->expiry = xoc_bus_now_ms() + (int64_t)self->opts.heartbeat_ms * self->opts.liveness;
+        w->expiry = xoc_bus_now_ms() + w->window;
     char key[S_KEY_MAX + 24];
     s_request_key(hdr->client.ptr, hdr->client.len, hdr->id, key);
     s_request_t *req = zhashx_lookup(self->requests, key);
@@ -345,7 +358,8 @@ static void s_on_heartbeat(s_broker_t *self, zframe_t *route, const char *route_
                            const xoc_msg_hb_t *hb)
 {
     if (hb->service.len > 0) { /* a worker: (re-)register, e.g. after our restart */
-        s_worker_register(self, route, route_key, hb->service, hb->instance, hb->capacity);
+        s_worker_register(self, route, route_key, hb->service, hb->instance, hb->capacity,
+                          hb->heartbeat_ms);
         return;
     }
     s_client_t *cl = zhashx_lookup(self->clients, route_key);
@@ -353,7 +367,8 @@ static void s_on_heartbeat(s_broker_t *self, zframe_t *route, const char *route_
         cl = calloc(1, sizeof *cl);
         zhashx_insert(self->clients, route_key, cl);
     }
-    cl->expiry = xoc_bus_now_ms() + (int64_t)self->opts.heartbeat_ms * self->opts.liveness;
+    cl->window = s_window(self, hb->heartbeat_ms);
+    cl->expiry = xoc_bus_now_ms() + cl->window;
     xoc_msg_hb_t back = {.capacity = 0};
     xoc_bus_send(self->router, route, XOC_MSG_HB, &back, NULL, 0);
 }
@@ -379,7 +394,7 @@ static int s_on_router(zloop_t *loop, zsock_t *sock, void *arg)
         case XOC_MSG_REP: s_on_reply(self, key, &m.rep, msg); break;
         case XOC_MSG_READY:
             s_worker_register(self, route, key, m.ready.service, m.ready.instance,
-                              m.ready.capacity);
+                              m.ready.capacity, m.ready.heartbeat_ms);
             break;
         case XOC_MSG_HB: s_on_heartbeat(self, route, key, &m.hb); break;
         case XOC_MSG_BYE: {
