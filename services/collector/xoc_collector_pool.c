@@ -1,0 +1,646 @@
+#include "xoc_collector_pool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "xoc_client.h"
+#include "xoc_collector_call.h"
+#include "xoc_err.h"
+#include "xoc_log.h"
+#include "xoc_msg.h"
+#include "xoc_xapi.h"
+#include "xoc_xform.h"
+
+#define S_CHUNK_CHANGES 2000          /* changes per change set of an image */
+#define S_CHUNK_BYTES (4u << 20)      /* bytes per change set */
+#define S_ACK_TIMEOUT_MS 30000
+#define S_EVENT_TIMEOUT_S 60.1        /* as xo-server: a double, so XML-RPC sends <double> */
+#define S_BACKOFF_MIN_MS 500
+#define S_BACKOFF_MAX_MS 60000
+#define S_MAX_HOSTS 64
+
+typedef enum { S_OK = 0, S_STOP, S_AUTH, S_RELOAD, S_LOST } s_outcome_t;
+
+/* change set being built: an array of [op, id, type, object?] */
+typedef struct {
+    msgpack_sbuffer items;
+    msgpack_packer pk;
+    uint32_t count;
+} s_batch_t;
+
+struct _xoc_collector_pool_t {
+    xoc_collector_server_t server;
+    const xoc_bus_opts_t *bus;
+    pthread_t thread;
+    atomic_bool stop;
+    pthread_mutex_t lock;       /* guards status, xapi (for cancel) and the wait below */
+    pthread_cond_t wake;
+    xoc_collector_status_t status;
+    xoc_xapi_t *xapi;           /* the connection in use (cancelled on stop) */
+    xoc_client_t *client;       /* thread-owned */
+    xoc_collector_call_t *call; /* the pool's XAPI gateway (thread-owned) */
+    zsock_t *pub;               /* thread-owned */
+    char hosts[S_MAX_HOSTS][256]; /* addresses of the pool members, for failover */
+    int nhosts;
+    uint64_t epoch, seq;
+    s_batch_t batch;
+};
+
+/* ---- status --------------------------------------------------------------------------- */
+
+static void s_publish_status(xoc_collector_pool_t *self)
+{
+    xoc_collector_status_t st;
+    xoc_collector_pool_status(self, &st);
+    char topic[160];
+    snprintf(topic, sizeof topic, "server.%s", self->server.id);
+    xoc_msg_server_status_t m = {.id = xoc_str(self->server.id), .status = xoc_str(st.status),
+                                 .error = xoc_str(st.error), .pool = xoc_str(st.pool),
+                                 .master = xoc_str(st.master), .epoch = st.epoch,
+                                 .objects = st.objects};
+    xoc_bus_publish(self->pub, topic, XOC_MSG_SERVER_STATUS, &m);
+}
+
+static void s_set_status(xoc_collector_pool_t *self, const char *status, const char *error)
+{
+    pthread_mutex_lock(&self->lock);
+    snprintf(self->status.status, sizeof self->status.status, "%s", status);
+    snprintf(self->status.error, sizeof self->status.error, "%s", error ? error : "");
+    pthread_mutex_unlock(&self->lock);
+    if (strcmp(status, "connected") == 0)
+        xoc_info("server=%s pool=%s connected master=%s objects=%llu", self->server.id,
+                 self->status.pool, self->status.master,
+                 (unsigned long long)self->status.objects);
+    else if (error && *error)
+        xoc_warn("server=%s %s: %s", self->server.id, status, error);
+    s_publish_status(self);
+}
+
+void xoc_collector_pool_status(xoc_collector_pool_t *self, xoc_collector_status_t *out)
+{
+    pthread_mutex_lock(&self->lock);
+    *out = self->status;
+    pthread_mutex_unlock(&self->lock);
+}
+
+const xoc_collector_server_t *xoc_collector_pool_server(const xoc_collector_pool_t *self)
+{
+    return &self->server;
+}
+
+/* waits up to ms unless stopping; returns false when stopping */
+static bool s_pause(xoc_collector_pool_t *self, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&self->lock);
+    while (!atomic_load(&self->stop) &&
+           pthread_cond_timedwait(&self->wake, &self->lock, &ts) == 0)
+        ;
+    pthread_mutex_unlock(&self->lock);
+    return !atomic_load(&self->stop);
+}
+
+/* ---- change sets ------------------------------------------------------------------------ */
+
+static void s_batch_reset(s_batch_t *b)
+{
+    msgpack_sbuffer_clear(&b->items);
+    b->count = 0;
+}
+
+static int s_emit(void *arg, bool enter, const char *id, const char *type, const void *obj,
+                  size_t len);
+
+/* sends one change set and waits for its acknowledgement, retrying while the cache is away */
+static s_outcome_t s_send(xoc_collector_pool_t *self, const char *kind)
+{
+    s_batch_t *b = &self->batch;
+    msgpack_sbuffer changes;
+    msgpack_sbuffer_init(&changes);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &changes, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, b->count);
+    msgpack_sbuffer_write(&changes, b->items.data ? b->items.data : "", b->items.size);
+    self->seq++;
+    xoc_msg_changeset_t cs = {.pool = xoc_str(self->status.pool), .epoch = self->epoch,
+                              .seq = self->seq, .kind = xoc_str(kind),
+                              .changes = {(const uint8_t *)changes.data, (uint32_t)changes.size}};
+    s_outcome_t out = S_OK;
+    int delay = S_BACKOFF_MIN_MS;
+    while (true) {
+        if (atomic_load(&self->stop)) {
+            out = S_STOP;
+            break;
+        }
+        xoc_reply_t r;
+        int rc = xoc_client_call_msg(self->client, "cache", "cache.apply", XOC_MSG_CHANGESET, &cs,
+                                     S_ACK_TIMEOUT_MS, &r);
+        xoc_reply_clear(&r);
+        if (rc == 0)
+            break;
+        if (rc == XOC_ESTATE || rc == XOC_EINVAL || rc == XOC_EPROTO || rc == XOC_EMISSING) {
+            /* the cache refuses this sequence: start again with a new epoch and full image */
+            xoc_error("server=%s pool=%s seq=%llu refused by the cache: %s (%s)",
+                      self->server.id, self->status.pool, (unsigned long long)self->seq,
+                      xoc_strerror(rc), r.reason);
+            out = S_RELOAD;
+            break;
+        }
+        xoc_warn("server=%s pool=%s seq=%llu not acknowledged: %s, retrying", self->server.id,
+                 self->status.pool, (unsigned long long)self->seq, xoc_strerror(rc));
+        if (!s_pause(self, delay)) {
+            out = S_STOP;
+            break;
+        }
+        delay = delay * 2 > 5000 ? 5000 : delay * 2;
+    }
+    msgpack_sbuffer_destroy(&changes);
+    pthread_mutex_lock(&self->lock);
+    self->status.changesets++;
+    self->status.seq = self->seq;
+    pthread_mutex_unlock(&self->lock);
+    s_batch_reset(b);
+    return out;
+}
+
+/* the transform's emit callback: append one change; an image is cut into chunks */
+typedef struct {
+    xoc_collector_pool_t *pool;
+    bool image;
+    s_outcome_t out;
+} s_emit_ctx_t;
+
+static int s_emit(void *arg, bool enter, const char *id, const char *type, const void *obj,
+                  size_t len)
+{
+    s_emit_ctx_t *ctx = arg;
+    s_batch_t *b = &ctx->pool->batch;
+    msgpack_pack_array(&b->pk, enter ? 4 : 3);
+    msgpack_pack_str_with_body(&b->pk, enter ? "enter" : "exit", enter ? 5 : 4);
+    msgpack_pack_str_with_body(&b->pk, id, strlen(id));
+    msgpack_pack_str_with_body(&b->pk, type, strlen(type));
+    if (enter)
+        msgpack_sbuffer_write(&b->items, obj, len); /* the object is already a msgpack map */
+    b->count++;
+    if (ctx->image && (b->count >= S_CHUNK_CHANGES || b->items.size >= S_CHUNK_BYTES)) {
+        ctx->out = s_send(ctx->pool, "image");
+        return ctx->out == S_OK ? 0 : XOC_ECANCELED;
+    }
+    return 0;
+}
+
+/* ---- loading ------------------------------------------------------------------------------ */
+
+typedef struct {
+    xoc_collector_pool_t *pool;
+    xoc_xform_t *xform;
+    const char *cls;
+} s_load_ctx_t;
+
+static int s_on_record(const char *key, size_t key_len, const void *mp, size_t mp_len,
+                       void *arg)
+{
+    s_load_ctx_t *ctx = arg;
+    char ref[256];
+    snprintf(ref, sizeof ref, "%.*s", (int)(key_len < 255 ? key_len : 255), key);
+    xoc_xform_put(ctx->xform, ctx->cls, ref, mp, mp_len);
+    return atomic_load(&ctx->pool->stop) ? XOC_ECANCELED : 0;
+}
+
+static void s_remember_hosts(xoc_collector_pool_t *self, xoc_xapi_t *x)
+{
+    msgpack_sbuffer res;
+    msgpack_sbuffer_init(&res);
+    if (xoc_xapi_callf(x, "host.get_all_records", &res, "") != 0)
+        goto done;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    if (msgpack_unpack_next(&up, res.data, res.size, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        up.data.type == MSGPACK_OBJECT_MAP) {
+        self->nhosts = 0;
+        for (uint32_t i = 0; i < up.data.via.map.size && self->nhosts < S_MAX_HOSTS; i++) {
+            msgpack_object *rec = &up.data.via.map.ptr[i].val;
+            if (rec->type != MSGPACK_OBJECT_MAP)
+                continue;
+            for (uint32_t j = 0; j < rec->via.map.size; j++) {
+                msgpack_object *k = &rec->via.map.ptr[j].key, *v = &rec->via.map.ptr[j].val;
+                if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 7 &&
+                    memcmp(k->via.str.ptr, "address", 7) == 0 && v->type == MSGPACK_OBJECT_STR)
+                    snprintf(self->hosts[self->nhosts++], sizeof self->hosts[0], "%.*s",
+                             (int)v->via.str.size, v->via.str.ptr);
+            }
+        }
+    }
+    msgpack_unpacked_destroy(&up);
+done:
+    msgpack_sbuffer_destroy(&res);
+}
+
+/* classes having get_all_records, from system.listMethods */
+static int s_classes(xoc_xapi_t *x, char ***out, size_t *n)
+{
+    msgpack_sbuffer res;
+    msgpack_sbuffer_init(&res);
+    int rc = xoc_xapi_callf(x, "system.listMethods", &res, "");
+    *out = NULL;
+    *n = 0;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    if (rc == 0 && msgpack_unpack_next(&up, res.data, res.size, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        up.data.type == MSGPACK_OBJECT_ARRAY) {
+        *out = calloc(up.data.via.array.size + 1, sizeof(char *));
+        for (uint32_t i = 0; *out && i < up.data.via.array.size; i++) {
+            msgpack_object *m = &up.data.via.array.ptr[i];
+            const char *suffix = ".get_all_records";
+            size_t sl = strlen(suffix);
+            if (m->type != MSGPACK_OBJECT_STR || m->via.str.size <= sl ||
+                memcmp(m->via.str.ptr + m->via.str.size - sl, suffix, sl) != 0 ||
+                memchr(m->via.str.ptr, '.', m->via.str.size - sl))
+                continue;
+            (*out)[(*n)++] = strndup(m->via.str.ptr, m->via.str.size - sl);
+        }
+    } else if (rc == 0)
+        rc = XOC_EPROTO;
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&res);
+    return rc;
+}
+
+static void s_free_classes(char **classes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(classes[i]);
+    free(classes);
+}
+
+/* ---- one session ---------------------------------------------------------------------------- */
+
+static int s_login(xoc_collector_pool_t *self, xoc_xapi_t *x)
+{
+    for (int hop = 0; hop < 3; hop++) {
+        int rc = xoc_xapi_login(x, self->server.username, self->server.password);
+        if (rc != XOC_EXAPI || !xoc_xapi_master_address(x))
+            return rc;
+        xoc_info("server=%s %s is a slave, following the master %s", self->server.id,
+                 xoc_xapi_url(x), xoc_xapi_master_address(x));
+        if (xoc_xapi_follow_master(x) != 0)
+            return rc;
+    }
+    return XOC_EXAPI;
+}
+
+/* connects to the configured URL, or to a remembered pool member when it is unreachable */
+static int s_connect(xoc_collector_pool_t *self, xoc_xapi_t *x)
+{
+    int rc = s_login(self, x);
+    for (int i = 0; rc != 0 && rc != XOC_EXAPI && i < self->nhosts; i++) {
+        if (atomic_load(&self->stop))
+            return XOC_ECANCELED;
+        char url[600];
+        const char *scheme = strncmp(self->server.url, "https:", 6) == 0 ? "https" : "http";
+        snprintf(url, sizeof url, "%s://%s", scheme, self->hosts[i]);
+        xoc_info("server=%s trying pool member %s", self->server.id, url);
+        xoc_xapi_set_url(x, url);
+        rc = s_login(self, x);
+    }
+    return rc;
+}
+
+static bool s_fault_is(xoc_xapi_t *x, const char *code)
+{
+    const xoc_xapi_fault_t *f = xoc_xapi_fault(x);
+    return f && f->code && strcmp(f->code, code) == 0;
+}
+
+static uint64_t s_now_epoch(uint64_t last)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    uint64_t now = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+    return now > last ? now : last + 1;
+}
+
+/* ---- events ----------------------------------------------------------------------------- */
+
+static const msgpack_object *s_get(const msgpack_object *map, const char *key)
+{
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+            memcmp(k->via.str.ptr, key, n) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+static bool s_str(const msgpack_object *o, char *buf, size_t size)
+{
+    if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size)
+        return false;
+    memcpy(buf, o->via.str.ptr, o->via.str.size);
+    buf[o->via.str.size] = '\0';
+    return true;
+}
+
+/* one element of event.from's events: {class, operation, ref, snapshot} */
+static int s_on_event(const char *key, size_t key_len, const void *mp, size_t mp_len, void *arg)
+{
+    s_load_ctx_t *ctx = arg;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    char cls[64], op[16], ref[256];
+    if (msgpack_unpack_next(&up, mp, mp_len, NULL) != MSGPACK_UNPACK_SUCCESS ||
+        up.data.type != MSGPACK_OBJECT_MAP || !s_str(s_get(&up.data, "class"), cls, sizeof cls) ||
+        !s_str(s_get(&up.data, "operation"), op, sizeof op) ||
+        !s_str(s_get(&up.data, "ref"), ref, sizeof ref)) {
+        xoc_warn("server=%s malformed event skipped", ctx->pool->server.id);
+        goto done;
+    }
+    if (strcmp(op, "del") == 0) {
+        xoc_xform_del(ctx->xform, cls, ref);
+        goto done;
+    }
+    const msgpack_object *snap = s_get(&up.data, "snapshot");
+    if (!snap || snap->type != MSGPACK_OBJECT_MAP)
+        goto done; /* add/mod without a record (e.g. an injected event): nothing to change */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_object(&pk, *snap);
+    xoc_xform_put(ctx->xform, cls, ref, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+done:
+    msgpack_unpacked_destroy(&up);
+    return atomic_load(&ctx->pool->stop) ? XOC_ECANCELED : 0;
+}
+
+/* ---- the session ------------------------------------------------------------------------- */
+
+static s_outcome_t s_fail(xoc_collector_pool_t *self, xoc_xapi_t *x, int rc, const char *what)
+{
+    if (atomic_load(&self->stop) || rc == XOC_ECANCELED)
+        return S_STOP;
+    char why[256];
+    snprintf(why, sizeof why, "%s: %s", what, *xoc_xapi_detail(x) ? xoc_xapi_detail(x)
+                                                                 : xoc_strerror(rc));
+    if (rc == XOC_EXAPI && s_fault_is(x, "SESSION_AUTHENTICATION_FAILED")) {
+        s_set_status(self, "disconnected", "authentication failed");
+        return S_AUTH;
+    }
+    if (rc == XOC_EXAPI && (s_fault_is(x, "EVENTS_LOST") || s_fault_is(x, "SESSION_INVALID"))) {
+        s_set_status(self, "connecting", why);
+        return S_RELOAD;
+    }
+    s_set_status(self, "disconnected", why);
+    return S_LOST;
+}
+
+static int s_first_ref(xoc_xapi_t *x, const char *method, char *ref, size_t size)
+{
+    msgpack_sbuffer res;
+    msgpack_sbuffer_init(&res);
+    int rc = xoc_xapi_callf(x, method, &res, "");
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    if (rc == 0) {
+        rc = XOC_EPROTO;
+        if (msgpack_unpack_next(&up, res.data, res.size, NULL) == MSGPACK_UNPACK_SUCCESS &&
+            up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size > 0 &&
+            s_str(&up.data.via.array.ptr[0], ref, size))
+            rc = 0;
+    }
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&res);
+    return rc;
+}
+
+static int s_inject(xoc_xapi_t *x, const char *pool_ref, char **token)
+{
+    msgpack_sbuffer res;
+    msgpack_sbuffer_init(&res);
+    int rc = xoc_xapi_callf(x, "event.inject", &res, "ss", "pool", pool_ref);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    *token = NULL;
+    if (rc == 0) {
+        rc = XOC_EPROTO;
+        if (msgpack_unpack_next(&up, res.data, res.size, NULL) == MSGPACK_UNPACK_SUCCESS &&
+            up.data.type == MSGPACK_OBJECT_STR) {
+            *token = strndup(up.data.via.str.ptr, up.data.via.str.size);
+            rc = 0;
+        }
+    }
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&res);
+    return rc;
+}
+
+/* loads every object and sends the full image; leaves the event token in *token */
+static s_outcome_t s_load(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform_t *xform,
+                          char **token)
+{
+    char **classes;
+    size_t nclasses;
+    char pool_ref[256];
+    int rc = s_classes(x, &classes, &nclasses);
+    if (rc)
+        return s_fail(self, x, rc, "system.listMethods");
+    rc = s_first_ref(x, "pool.get_all", pool_ref, sizeof pool_ref);
+    if (rc == 0)
+        rc = s_inject(x, pool_ref, token); /* events from here on are not lost */
+    for (size_t i = 0; rc == 0 && i < nclasses; i++) {
+        s_load_ctx_t ctx = {self, xform, classes[i]};
+        int crc = xoc_xapi_get_all_records(x, classes[i], s_on_record, &ctx);
+        if (crc == XOC_EXAPI)
+            xoc_debug("server=%s %s.get_all_records: %s", self->server.id, classes[i],
+                      xoc_xapi_detail(x));
+        else
+            rc = crc;
+    }
+    s_free_classes(classes, nclasses);
+    if (rc)
+        return s_fail(self, x, rc, "loading objects");
+    const char *pool_id = xoc_xform_pool_id(xform);
+    if (!pool_id)
+        return s_fail(self, x, XOC_EPROTO, "no pool record");
+
+    pthread_mutex_lock(&self->lock);
+    snprintf(self->status.pool, sizeof self->status.pool, "%s", pool_id);
+    snprintf(self->status.master, sizeof self->status.master, "%s", xoc_xapi_url(x));
+    self->epoch = s_now_epoch(self->epoch);
+    self->status.epoch = self->epoch;
+    self->status.objects = xoc_xform_count(xform);
+    pthread_mutex_unlock(&self->lock);
+    self->seq = 0;
+    s_batch_reset(&self->batch);
+    s_emit_ctx_t ectx = {self, true, S_OK};
+    xoc_xform_emit_all(xform, s_emit, &ectx);
+    if (ectx.out != S_OK)
+        return ectx.out;
+    return s_send(self, "image_end");
+}
+
+static s_outcome_t s_follow(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform_t *xform,
+                            char **token)
+{
+    static const char *const all[] = {"*"};
+    while (!atomic_load(&self->stop)) {
+        char *next = NULL;
+        s_load_ctx_t ctx = {self, xform, NULL};
+        int rc = xoc_xapi_event_from(x, all, 1, *token, S_EVENT_TIMEOUT_S, s_on_event, &ctx,
+                                     &next, NULL);
+        if (rc)
+            return s_fail(self, x, rc, "event.from");
+        free(*token);
+        *token = next;
+        s_emit_ctx_t ectx = {self, false, S_OK};
+        xoc_xform_flush(xform, s_emit, &ectx);
+        if (self->batch.count > 0) {
+            s_outcome_t out = s_send(self, "delta");
+            if (out != S_OK)
+                return out;
+        }
+        pthread_mutex_lock(&self->lock);
+        self->status.objects = xoc_xform_count(xform);
+        pthread_mutex_unlock(&self->lock);
+    }
+    return S_STOP;
+}
+
+/* starts (or re-points) the XAPI gateway of the pool: service xapi.<pool> */
+static void s_gateway(xoc_collector_pool_t *self, const char *pool_id, const char *master)
+{
+    if (self->call && strcmp(xoc_collector_call_pool(self->call), pool_id) != 0)
+        xoc_collector_call_destroy(&self->call);
+    if (self->call)
+        xoc_collector_call_set_master(self->call, master);
+    else
+        self->call = xoc_collector_call_new(&self->server, pool_id, master, self->bus);
+}
+
+static s_outcome_t s_session(xoc_collector_pool_t *self)
+{
+    xoc_xapi_t *x = xoc_xapi_new(self->server.url);
+    if (!x)
+        return S_LOST;
+    xoc_xapi_set_tls_verify(x, !self->server.allow_unauthorized);
+    xoc_xapi_set_timeouts(x, 5000, 120000);
+    pthread_mutex_lock(&self->lock);
+    self->xapi = x;
+    pthread_mutex_unlock(&self->lock);
+    if (atomic_load(&self->stop))
+        xoc_xapi_cancel(x);
+
+    s_set_status(self, "connecting", NULL);
+    xoc_xform_t *xform = NULL;
+    char *token = NULL;
+    s_outcome_t out;
+    int rc = s_connect(self, x);
+    if (rc) {
+        out = s_fail(self, x, rc, "login");
+        goto done;
+    }
+    s_remember_hosts(self, x);
+    xform = xoc_xform_new();
+    out = xform ? s_load(self, x, xform, &token) : S_LOST;
+    if (out == S_OK) {
+        s_gateway(self, xoc_xform_pool_id(xform), xoc_xapi_url(x));
+        s_set_status(self, "connected", NULL);
+        out = s_follow(self, x, xform, &token);
+    }
+done:
+    pthread_mutex_lock(&self->lock);
+    self->xapi = NULL;
+    pthread_mutex_unlock(&self->lock);
+    if (!atomic_load(&self->stop))
+        xoc_xapi_logout(x);
+    free(token);
+    xoc_xform_destroy(&xform);
+    xoc_xapi_destroy(&x);
+    return out;
+}
+
+static void *s_main(void *arg)
+{
+    xoc_collector_pool_t *self = arg;
+    self->client = xoc_client_new(self->bus);
+    self->pub = xoc_bus_connect(ZMQ_PUB, self->bus->pub, self->bus);
+    msgpack_sbuffer_init(&self->batch.items);
+    msgpack_packer_init(&self->batch.pk, &self->batch.items, msgpack_sbuffer_write);
+    int backoff = S_BACKOFF_MIN_MS;
+    while (!atomic_load(&self->stop) && self->client && self->pub) {
+        s_outcome_t out = s_session(self);
+        if (out == S_STOP)
+            break;
+        if (out == S_AUTH) { /* no retry with the same credentials: a new config restarts us */
+            while (s_pause(self, 60000))
+                ;
+            break;
+        }
+        if (out == S_RELOAD) {
+            backoff = S_BACKOFF_MIN_MS;
+            continue;
+        }
+        if (!s_pause(self, backoff))
+            break;
+        backoff = backoff * 2 > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS : backoff * 2;
+    }
+    s_set_status(self, "disconnected", atomic_load(&self->stop) ? "stopped" : self->status.error);
+    msgpack_sbuffer_destroy(&self->batch.items);
+    xoc_collector_call_destroy(&self->call);
+    xoc_client_destroy(&self->client);
+    zsock_destroy(&self->pub);
+    return NULL;
+}
+
+xoc_collector_pool_t *xoc_collector_pool_new(const xoc_collector_server_t *server,
+                                             const xoc_bus_opts_t *bus)
+{
+    xoc_collector_pool_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->server = *server;
+    self->bus = bus;
+    atomic_init(&self->stop, false);
+    pthread_mutex_init(&self->lock, NULL);
+    pthread_cond_init(&self->wake, NULL);
+    snprintf(self->status.status, sizeof self->status.status, "connecting");
+    if (pthread_create(&self->thread, NULL, s_main, self) != 0) {
+        pthread_mutex_destroy(&self->lock);
+        pthread_cond_destroy(&self->wake);
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void xoc_collector_pool_destroy(xoc_collector_pool_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    xoc_collector_pool_t *self = *self_p;
+    pthread_mutex_lock(&self->lock);
+    atomic_store(&self->stop, true);
+    if (self->xapi)
+        xoc_xapi_cancel(self->xapi); /* unblocks a 60 s event.from at once */
+    pthread_cond_broadcast(&self->wake);
+    pthread_mutex_unlock(&self->lock);
+    pthread_join(self->thread, NULL);
+    pthread_mutex_destroy(&self->lock);
+    pthread_cond_destroy(&self->wake);
+    free(self);
+    *self_p = NULL;
+}
