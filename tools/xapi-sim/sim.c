@@ -98,7 +98,10 @@ static int s_auto_hosts(const sim_config_t *cfg)
 
 static void s_session_free(void **item)
 {
-    free(*item);
+    sim_session_t *s = *item;
+    if (s)
+        json_decref(s->registered);
+    free(s);
     *item = NULL;
 }
 
