@@ -98,10 +98,7 @@ static int s_auto_hosts(const sim_config_t *cfg)
 
 static void s_session_free(void **item)
 {
-    sim_session_t *s = *item;
-    if (s)
-        json_decref(s->registered);
-    free(s);
+    free(*item);
     *item = NULL;
 }
 

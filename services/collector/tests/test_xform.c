@@ -1,0 +1,958 @@
+/*  test_xform: XAPI records (a pool dumped from xapi-sim, plus synthetic records of the
+    classes the simulator does not serve) through xoc_xform.                                */
+#include <jansson.h>
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "xoc_err.h"
+#include "xoc_json.h"
+#include "xoc_log.h"
+#include "xoc_xform.h"
+
+/*  ---- helpers ---------------------------------------------------------------------------- */
+
+typedef struct {
+    json_t *state;   /* id -> object (JSON view) */
+    json_t *enters;  /* ids entered by the last flush */
+    json_t *exits;   /* ids exited by the last flush */
+    int fail_after;  /* >0: the n-th call fails */
+} sink_t;
+
+static int s_emit(void *arg, bool enter, const char *id, const char *type, const void *obj,
+                  size_t len)
+{
+    sink_t *s = arg;
+    if (s->fail_after > 0 && --s->fail_after == 0)
+        return XOC_EBUSY;
+    if (enter) {
+        json_t *o = xoc_json_from_mp(obj, len);
+        assert_non_null(o);
+        assert_string_equal(json_string_value(json_object_get(o, "id")), id);
+        assert_string_equal(json_string_value(json_object_get(o, "type")), type);
+        json_object_set_new(s->state, id, o);
+        json_array_append_new(s->enters, json_string(id));
+    } else {
+        assert_non_null(json_object_get(s->state, id));
+        json_object_del(s->state, id);
+        json_array_append_new(s->exits, json_string(id));
+    }
+    return 0;
+}
+
+static void s_sink_init(sink_t *s)
+{
+    s->state = json_object();
+    s->enters = json_array();
+    s->exits = json_array();
+    s->fail_after = 0;
+}
+
+static void s_sink_fini(sink_t *s)
+{
+    json_decref(s->state);
+    json_decref(s->enters);
+    json_decref(s->exits);
+}
+
+static int s_flush(xoc_xform_t *xf, sink_t *s)
+{
+    json_array_clear(s->enters);
+    json_array_clear(s->exits);
+    return xoc_xform_flush(xf, s_emit, s);
+}
+
+static bool s_has(const json_t *arr, const char *v)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e) if (json_is_string(e) && strcmp(json_string_value(e), v) == 0)
+        return true;
+    return false;
+}
+
+/*  JSON -> msgpack; ints_as_strings: integers as decimal strings (XML-RPC).                 */
+static void s_pack(msgpack_packer *pk, const json_t *j, bool ias)
+{
+    const char *k;
+    json_t *e;
+    size_t i;
+    char buf[32];
+    switch (json_typeof(j)) {
+    case JSON_OBJECT:
+        msgpack_pack_map(pk, json_object_size(j));
+        json_object_foreach((json_t *)j, k, e) {
+            msgpack_pack_str_with_body(pk, k, strlen(k));
+            s_pack(pk, e, ias);
+        }
+        break;
+    case JSON_ARRAY:
+        msgpack_pack_array(pk, json_array_size(j));
+        json_array_foreach(j, i, e)
+            s_pack(pk, e, ias);
+        break;
+    case JSON_STRING:
+        msgpack_pack_str_with_body(pk, json_string_value(j), json_string_length(j));
+        break;
+    case JSON_INTEGER:
+        if (ias) {
+            snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+            msgpack_pack_str_with_body(pk, buf, strlen(buf));
+        } else {
+            msgpack_pack_int64(pk, json_integer_value(j));
+        }
+        break;
+    case JSON_REAL:
+        msgpack_pack_double(pk, json_real_value(j));
+        break;
+    case JSON_TRUE:
+        msgpack_pack_true(pk);
+        break;
+    case JSON_FALSE:
+        msgpack_pack_false(pk);
+        break;
+    default:
+        msgpack_pack_nil(pk);
+    }
+}
+
+static int s_put_json(xoc_xform_t *xf, const char *cls, const char *ref, const json_t *rec,
+                      bool ias)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    s_pack(&pk, rec, ias);
+    int rc = xoc_xform_put(xf, cls, ref, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static json_t *s_dump;
+
+static json_t *s_load_dump(void)
+{
+    const char *src = getenv("XOC_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/services/collector/tests/data/sim_pool.json",
+             src ? src : "../..");
+    json_error_t err;
+    json_t *d = json_load_file(path, 0, &err);
+    if (!d)
+        fprintf(stderr, "cannot load %s: %s\n", path, err.text);
+    return d;
+}
+
+/*  Puts every record of the dump (pool first when pool_first, else classes reversed).      */
+static void s_put_all(xoc_xform_t *xf, bool ias, bool reverse)
+{
+    const char *cls;
+    json_t *recs;
+    void *it = json_object_iter(s_dump);
+    size_t n = json_object_size(s_dump), i = 0;
+    const char **names = calloc(n, sizeof(*names));
+    for (; it; it = json_object_iter_next(s_dump, it))
+        names[i++] = json_object_iter_key(it);
+    for (size_t k = 0; k < n; k++) {
+        cls = names[reverse ? n - 1 - k : k];
+        recs = json_object_get(s_dump, cls);
+        const char *ref;
+        json_t *rec;
+        json_object_foreach(recs, ref, rec)
+            assert_int_equal(s_put_json(xf, cls, ref, rec, ias), 0);
+    }
+    free(names);
+}
+
+/*  A record of the dump: class cls whose field key equals the string val.                  */
+static json_t *s_find(const char *cls, const char *key, const char *val, const char **ref_out)
+{
+    const char *ref;
+    json_t *rec;
+    json_object_foreach(json_object_get(s_dump, cls), ref, rec) {
+        json_t *v = json_object_get(rec, key);
+        if ((val && json_is_string(v) && strcmp(json_string_value(v), val) == 0) ||
+            (!val && json_is_true(v))) {
+            if (ref_out)
+                *ref_out = ref;
+            return rec;
+        }
+    }
+    return NULL;
+}
+
+/*  uuid of the record ref of class cls.                                                      */
+static const char *s_uuid_of(const char *cls, const char *ref)
+{
+    json_t *r = json_object_get(json_object_get(s_dump, cls), ref);
+    return r ? json_string_value(json_object_get(r, "uuid")) : NULL;
+}
+
+static const char *s_str(const json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    assert_non_null(v);
+    return v;
+}
+
+/*  A running VM of the dump that has guest metrics.                                         */
+static json_t *s_running_vm(const char **ref)
+{
+    const char *r;
+    json_t *vm;
+    json_object_foreach(json_object_get(s_dump, "VM"), r, vm) {
+        if (json_is_false(json_object_get(vm, "is_control_domain")) &&
+            json_is_false(json_object_get(vm, "is_a_template")) &&
+            strcmp(json_string_value(json_object_get(vm, "power_state")), "Running") == 0 &&
+            strcmp(json_string_value(json_object_get(vm, "guest_metrics")), "OpaqueRef:NULL")) {
+            *ref = r;
+            return vm;
+        }
+    }
+    fail_msg("no running VM in the dump");
+    return NULL;
+}
+
+/*  Fails when a string value anywhere in o is an OpaqueRef (except where a ref is meant). */
+static void s_no_refs(const char *key, const json_t *o)
+{
+    const char *k;
+    json_t *e;
+    size_t i;
+    if (json_is_string(o)) {
+        if (strncmp(json_string_value(o), "OpaqueRef:", 10) == 0 && strcmp(key, "_xapiRef") &&
+            strcmp(key, "xapiRef") && strcmp(key, "pool_patch"))
+            fail_msg("OpaqueRef in field %s: %s", key, json_string_value(o));
+    } else if (json_is_object(o)) {
+        json_object_foreach((json_t *)o, k, e) {
+            /* maps copied as XAPI has them may hold refs */
+            if (strcmp(k, "other") && strcmp(k, "otherConfig") && strcmp(k, "other_config"))
+                s_no_refs(k, e);
+        }
+    } else if (json_is_array(o)) {
+        json_array_foreach(o, i, e)
+            s_no_refs(key, e);
+    }
+}
+
+/*  ---- tests ------------------------------------------------------------------------------ */
+
+static int s_setup(void **state)
+{
+    xoc_log_init("test_xform", XOC_LOG_ERROR);
+    s_dump = s_load_dump();
+    return s_dump ? 0 : -1;
+}
+
+static int s_teardown(void **state)
+{
+    json_decref(s_dump);
+    return 0;
+}
+
+static size_t s_count_type(const json_t *st, const char *type)
+{
+    const char *id;
+    json_t *o;
+    size_t n = 0;
+    json_object_foreach((json_t *)st, id, o) n += strcmp(s_str(o, "type"), type) == 0;
+    return n;
+}
+
+static void test_full_pool(void **state)
+{
+    xoc_xform_t *xf = xoc_xform_new();
+    sink_t s;
+    s_sink_init(&s);
+    s_put_all(xf, false, false);
+    assert_int_equal(s_flush(xf, &s), 0);
+    json_t *pool = json_object_iter_value(json_object_iter(json_object_get(s_dump, "pool")));
+    const char *pool_uuid = s_str(pool, "uuid");
+    assert_string_equal(xoc_xform_pool_id(xf), pool_uuid);
+    assert_int_equal(xoc_xform_count(xf), json_object_size(s.state));
+    /* one object per record of an object class */
+    size_t expect = 0;
+    const char *classes[] = {"pool", "host", "VM", "SR", "SM", "PBD", "PIF", "VDI", "VBD",
+                             "VIF", "network"};
+    for (size_t i = 0; i < sizeof(classes) / sizeof(*classes); i++)
+        expect += json_object_size(json_object_get(s_dump, classes[i]));
+    assert_int_equal(json_object_size(s.state), expect);
+    assert_int_equal(s_count_type(s.state, "pool"), 1);
+    assert_int_equal(s_count_type(s.state, "host"), 2);
+    assert_int_equal(s_count_type(s.state, "VM-controller"), 2);
+    assert_int_equal(s_count_type(s.state, "VM-template"), 8);
+    assert_int_equal(s_count_type(s.state, "VM"), 3);
+    assert_int_equal(s_count_type(s.state, "SR"), 4);
+    assert_int_equal(s_count_type(s.state, "SM"), 6);
+    /* common fields, no OpaqueRef outside _xapiRef */
+    const char *id;
+    json_t *o;
+    json_object_foreach(s.state, id, o) {
+        assert_string_equal(s_str(o, "$pool"), pool_uuid);
+        assert_string_equal(s_str(o, "$poolId"), pool_uuid);
+        assert_true(strncmp(s_str(o, "_xapiRef"), "OpaqueRef:", 10) == 0);
+        s_no_refs("", o);
+    }
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+    assert_null(xf);
+}
+
+static sink_t s_loaded(xoc_xform_t **xf, bool ias)
+{
+    sink_t s;
+    s_sink_init(&s);
+    *xf = xoc_xform_new();
+    s_put_all(*xf, ias, false);
+    assert_int_equal(s_flush(*xf, &s), 0);
+    return s;
+}
+
+static void test_pool_host(void **state)
+{
+    xoc_xform_t *xf;
+    sink_t s = s_loaded(&xf, false);
+    const char *pref, *mref;
+    json_t *pool = s_find("pool", "name_label", "pool1", &pref);
+    json_t *p = json_object_get(s.state, s_str(pool, "uuid"));
+    assert_non_null(p);
+    assert_string_equal(s_str(p, "type"), "pool");
+    mref = s_str(pool, "master");
+    json_t *master = json_object_get(json_object_get(s_dump, "host"), mref);
+    assert_string_equal(s_str(p, "master"), s_str(master, "uuid"));
+    assert_string_equal(s_str(p, "default_SR"), s_uuid_of("SR", s_str(pool, "default_SR")));
+    assert_string_equal(s_str(p, "platform_version"), "3.2.1");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(p, "cpus"), "cores")), 16);
+    assert_true(json_is_false(json_object_get(p, "HA_enabled")));
+    assert_string_equal(s_str(p, "_xapiRef"), pref);
+
+    json_t *h = json_object_get(s.state, s_str(master, "uuid"));
+    assert_string_equal(s_str(h, "type"), "host");
+    assert_string_equal(s_str(h, "power_state"), "Running");
+    assert_string_equal(s_str(h, "productBrand"), "XCP-ng");
+    assert_string_equal(s_str(h, "version"), "8.2.1");
+    json_t *mem = json_object_get(h, "memory");
+    assert_int_equal(json_integer_value(json_object_get(mem, "size")), 274877906944);
+    assert_int_equal(json_integer_value(json_object_get(mem, "usage")),
+                     274877906944 - 214748364800);
+    assert_string_equal(s_str(h, "controlDomain"),
+                        s_uuid_of("VM", s_str(master, "control_domain")));
+    assert_int_equal(json_array_size(json_object_get(h, "$PBDs")),
+                     json_array_size(json_object_get(master, "PBDs")));
+    assert_int_equal(json_integer_value(json_object_get(h, "startTime")), 1699990000);
+    assert_int_equal(json_integer_value(json_object_get(h, "license_expiry")), 2147483647);
+    assert_true(json_is_true(json_object_get(json_object_get(h, "chipset_info"), "iommu")));
+    assert_string_equal(s_str(h, "iscsiIqn"), s_str(master, "iscsi_iqn"));
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
+static void test_vm(void **state)
+{
+    xoc_xform_t *xf;
+    sink_t s = s_loaded(&xf, false);
+    const char *ref;
+    json_t *vm = s_running_vm(&ref);
+    json_t *o = json_object_get(s.state, s_str(vm, "uuid"));
+    assert_non_null(o);
+    assert_string_equal(s_str(o, "type"), "VM");
+    assert_string_equal(s_str(o, "power_state"), "Running");
+    assert_string_equal(s_str(o, "$container"), s_uuid_of("host", s_str(vm, "resident_on")));
+    json_t *gm = json_object_get(json_object_get(s_dump, "VM_guest_metrics"),
+                                 s_str(vm, "guest_metrics"));
+    json_t *m = json_object_get(json_object_get(s_dump, "VM_metrics"), s_str(vm, "metrics"));
+    json_t *nets = json_object_get(gm, "networks");
+    assert_true(json_equal(json_object_get(o, "addresses"), nets));
+    assert_string_equal(s_str(o, "mainIpAddress"), s_str(nets, "0/ipv4/0"));
+    assert_true(json_equal(json_object_get(o, "os_version"), json_object_get(gm, "os_version")));
+    json_t *cpus = json_object_get(o, "CPUs");
+    assert_int_equal(json_integer_value(json_object_get(cpus, "max")),
+                     json_integer_value(json_object_get(vm, "VCPUs_max")));
+    assert_int_equal(json_integer_value(json_object_get(cpus, "number")),
+                     json_integer_value(json_object_get(m, "VCPUs_number")));
+    json_t *mem = json_object_get(o, "memory");
+    assert_int_equal(json_integer_value(json_object_get(mem, "size")),
+                     json_integer_value(json_object_get(m, "memory_actual")));
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(mem, "static"), 1)),
+                     json_integer_value(json_object_get(vm, "memory_static_max")));
+    json_t *vbds = json_object_get(o, "$VBDs");
+    assert_int_equal(json_array_size(vbds), json_array_size(json_object_get(vm, "VBDs")));
+    assert_string_equal(json_string_value(json_array_get(vbds, 0)),
+                        s_uuid_of("VBD", json_string_value(json_array_get(
+                                                 json_object_get(vm, "VBDs"), 0))));
+    assert_int_equal(json_array_size(json_object_get(o, "VIFs")),
+                     json_array_size(json_object_get(vm, "VIFs")));
+    assert_int_equal(json_integer_value(json_object_get(o, "startTime")), 1704164645);
+    assert_string_equal(s_str(o, "virtualizationMode"), "hvm");
+    assert_true(json_is_true(json_object_get(o, "pvDriversDetected")));
+    assert_string_equal(s_str(o, "pvDriversVersion"), "8.2.0-1");
+    assert_true(json_is_object(json_object_get(o, "current_operations")));
+    /* its VBD, VDI, VIF */
+    json_t *vbd_rec = json_object_get(json_object_get(s_dump, "VBD"),
+                                      json_string_value(json_array_get(json_object_get(vm, "VBDs"), 0)));
+    json_t *vbd = json_object_get(s.state, s_str(vbd_rec, "uuid"));
+    assert_string_equal(s_str(vbd, "type"), "VBD");
+    assert_string_equal(s_str(vbd, "VM"), s_str(vm, "uuid"));
+    assert_string_equal(s_str(vbd, "VDI"), s_uuid_of("VDI", s_str(vbd_rec, "VDI")));
+    assert_string_equal(s_str(vbd, "position"), s_str(vbd_rec, "userdevice"));
+    json_t *vdi_rec = json_object_get(json_object_get(s_dump, "VDI"), s_str(vbd_rec, "VDI"));
+    json_t *vdi = json_object_get(s.state, s_str(vdi_rec, "uuid"));
+    assert_string_equal(s_str(vdi, "type"), "VDI");
+    assert_string_equal(s_str(vdi, "$SR"), s_uuid_of("SR", s_str(vdi_rec, "SR")));
+    assert_int_equal(json_integer_value(json_object_get(vdi, "size")),
+                     json_integer_value(json_object_get(vdi_rec, "virtual_size")));
+    assert_true(s_has(json_object_get(vdi, "$VBDs"), s_str(vbd_rec, "uuid")));
+    json_t *vif_rec = json_object_get(json_object_get(s_dump, "VIF"),
+                                      json_string_value(json_array_get(json_object_get(vm, "VIFs"), 0)));
+    json_t *vif = json_object_get(s.state, s_str(vif_rec, "uuid"));
+    assert_string_equal(s_str(vif, "$VM"), s_str(vm, "uuid"));
+    assert_string_equal(s_str(vif, "$network"), s_uuid_of("network", s_str(vif_rec, "network")));
+    assert_string_equal(s_str(vif, "MAC"), s_str(vif_rec, "MAC"));
+    assert_int_equal(json_integer_value(json_object_get(vif, "MTU")), 1500);
+    json_t *net = json_object_get(s.state, s_uuid_of("network", s_str(vif_rec, "network")));
+    assert_true(s_has(json_object_get(net, "VIFs"), s_str(vif_rec, "uuid")));
+    assert_string_equal(s_str(net, "bridge"), "xenbr0");
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
+static void test_templates_controller(void **state)
+{
+    xoc_xform_t *xf;
+    sink_t s = s_loaded(&xf, false);
+    const char *ref;
+    json_t *tpl = s_find("VM", "is_default_template", NULL, &ref);
+    char id[128];
+    snprintf(id, sizeof(id), "%s-%s", xoc_xform_pool_id(xf), s_str(tpl, "uuid"));
+    json_t *o = json_object_get(s.state, id);
+    assert_non_null(o);
+    assert_string_equal(s_str(o, "type"), "VM-template");
+    assert_string_equal(s_str(o, "uuid"), s_str(tpl, "uuid"));
+    assert_true(json_is_true(json_object_get(o, "isDefaultTemplate")));
+    json_t *ti = json_object_get(o, "template_info");
+    assert_true(json_array_size(json_object_get(ti, "install_methods")) >= 1);
+    assert_string_equal(s_str(o, "$container"), xoc_xform_pool_id(xf));
+    assert_null(json_object_get(s.state, s_str(tpl, "uuid")));
+    json_t *dom0 = s_find("VM", "is_control_domain", NULL, &ref);
+    json_t *d = json_object_get(s.state, s_str(dom0, "uuid"));
+    assert_string_equal(s_str(d, "type"), "VM-controller");
+    assert_string_equal(s_str(d, "$container"), s_uuid_of("host", s_str(dom0, "resident_on")));
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
+static void test_storage_network(void **state)
+{
+    xoc_xform_t *xf;
+    sink_t s = s_loaded(&xf, false);
+    const char *ref;
+    json_t *pbd_rec = s_find("PBD", "currently_attached", NULL, &ref);
+    json_t *pbd = json_object_get(s.state, s_str(pbd_rec, "uuid"));
+    assert_string_equal(s_str(pbd, "type"), "PBD");
+    assert_string_equal(s_str(pbd, "host"), s_uuid_of("host", s_str(pbd_rec, "host")));
+    assert_string_equal(s_str(pbd, "SR"), s_uuid_of("SR", s_str(pbd_rec, "SR")));
+    /* a local SR's $container is its host, a shared one's the pool */
+    json_t *sr_rec = json_object_get(json_object_get(s_dump, "SR"), s_str(pbd_rec, "SR"));
+    json_t *sr = json_object_get(s.state, s_str(sr_rec, "uuid"));
+    assert_string_equal(s_str(sr, "type"), "SR");
+    if (json_is_false(json_object_get(sr_rec, "shared")))
+        assert_string_equal(s_str(sr, "$container"), s_str(pbd, "host"));
+    json_t *iso = s_find("SR", "type", "iso", &ref);
+    assert_string_equal(s_str(json_object_get(s.state, s_str(iso, "uuid")), "$container"),
+                        xoc_xform_pool_id(xf));
+    assert_string_equal(s_str(json_object_get(s.state, s_str(iso, "uuid")), "SR_type"), "iso");
+    json_t *pif_rec = s_find("PIF", "device", "eth0", &ref);
+    json_t *pif = json_object_get(s.state, s_str(pif_rec, "uuid"));
+    assert_string_equal(s_str(pif, "type"), "PIF");
+    assert_string_equal(s_str(pif, "$host"), s_uuid_of("host", s_str(pif_rec, "host")));
+    assert_true(json_is_true(json_object_get(pif, "carrier")));
+    assert_int_equal(json_integer_value(json_object_get(pif, "speed")), 1000);
+    assert_int_equal(json_integer_value(json_object_get(pif, "vlan")), -1);
+    assert_string_equal(s_str(pif, "deviceName"), "I350 Gigabit Network");
+    assert_true(json_is_true(json_object_get(pif, "management")));
+    json_t *sm = s_find("SM", "type", "nfs", &ref);
+    assert_string_equal(s_str(json_object_get(s.state, s_str(sm, "uuid")), "SM_type"), "nfs");
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
+/*  XML-RPC (ints as strings) gives the same objects as JSON-RPC; so does a load in the reverse
+    order of classes (links unknown at first), flushed after each class.                     */
+static void test_int_encodings_and_order(void **state)
+{
+    xoc_xform_t *a, *b, *c;
+    sink_t sa = s_loaded(&a, false), sb = s_loaded(&b, true), sc;
+    assert_true(json_equal(sa.state, sb.state));
+    s_sink_init(&sc);
+    c = xoc_xform_new();
+    const char *cls;
+    void *it;
+    /* classes in reverse order, flushed after each class */
+    size_t n = json_object_size(s_dump);
+    const char **names = calloc(n, sizeof(*names));
+    size_t i = 0;
+    for (it = json_object_iter(s_dump); it; it = json_object_iter_next(s_dump, it))
+        names[i++] = json_object_iter_key(it);
+    for (size_t k = n; k-- > 0;) {
+        cls = names[k];
+        const char *ref;
+        json_t *rec;
+        json_object_foreach(json_object_get(s_dump, cls), ref, rec)
+            assert_int_equal(s_put_json(c, cls, ref, rec, k % 2), 0);
+        assert_int_equal(s_flush(c, &sc), 0);
+    }
+    free(names);
+    assert_true(json_equal(sa.state, sc.state));
+    /* the full image gives the same objects */
+    sink_t sd;
+    s_sink_init(&sd);
+    assert_int_equal(xoc_xform_emit_all(c, s_emit, &sd), 0);
+    assert_true(json_equal(sa.state, sd.state));
+    s_sink_fini(&sd);
+    s_sink_fini(&sa);
+    s_sink_fini(&sb);
+    s_sink_fini(&sc);
+    xoc_xform_destroy(&a);
+    xoc_xform_destroy(&b);
+    xoc_xform_destroy(&c);
+}
+
+static void test_metrics_fold(void **state)
+{
+    xoc_xform_t *xf;
+    sink_t s = s_loaded(&xf, true);
+    const char *ref;
+    json_t *vm = s_running_vm(&ref);
+    const char *mref = s_str(vm, "metrics");
+    json_t *m = json_deep_copy(json_object_get(json_object_get(s_dump, "VM_metrics"), mref));
+    json_object_set_new(m, "memory_actual", json_integer(123456789));
+    json_object_set_new(m, "VCPUs_number", json_integer(3));
+    assert_int_equal(s_put_json(xf, "vm_metrics", mref, m, true), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_int_equal(json_array_size(s.enters), 1);
+    assert_int_equal(json_array_size(s.exits), 0);
+    json_t *o = json_object_get(s.state, s_str(vm, "uuid"));
+    assert_true(s_has(s.enters, s_str(vm, "uuid")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "memory"), "size")),
+                     123456789);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "CPUs"), "number")), 3);
+    /* the same record again: nothing changes, nothing emitted */
+    assert_int_equal(s_put_json(xf, "VM_METRICS", mref, m, false), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_int_equal(json_array_size(s.enters), 0);
+    /* guest metrics gone: addresses empty, no mainIpAddress */
+    assert_int_equal(xoc_xform_del(xf, "VM_guest_metrics", s_str(vm, "guest_metrics")), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_int_equal(json_array_size(s.enters), 1);
+    o = json_object_get(s.state, s_str(vm, "uuid"));
+    assert_null(json_object_get(o, "mainIpAddress"));
+    assert_int_equal(json_object_size(json_object_get(o, "addresses")), 0);
+    assert_true(json_is_null(json_object_get(o, "os_version")));
+    /* host metrics: not live -> Halted, usage 0 */
+    json_t *host = s_find("host", "hostname", "pool1-host01", &ref);
+    const char *hmref = s_str(host, "metrics");
+    json_t *hm = json_deep_copy(json_object_get(json_object_get(s_dump, "host_metrics"), hmref));
+    json_object_set_new(hm, "live", json_false());
+    assert_int_equal(s_put_json(xf, "host_metrics", hmref, hm, false), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    json_t *h = json_object_get(s.state, s_str(host, "uuid"));
+    assert_string_equal(s_str(h, "power_state"), "Halted");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(h, "memory"), "usage")), 0);
+    assert_int_equal(xoc_xform_del(xf, "host_metrics", hmref), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_string_equal(s_str(json_object_get(s.state, s_str(host, "uuid")), "power_state"),
+                        "Unknown");
+    json_decref(hm);
+    json_decref(m);
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
+static void test_template_id_change_and_removal(void **state)
+{
+    xoc_xform_t *xf;
+    sink_t s = s_loaded(&xf, false);
+    const char *ref;
+    json_t *tpl = json_deep_copy(s_find("VM", "is_default_template", NULL, &ref));
+    char old[128];
+    snprintf(old, sizeof(old), "%s-%s", xoc_xform_pool_id(xf), s_str(tpl, "uuid"));
+    json_object_set_new(tpl, "is_default_template", json_false());
+    json_object_del(json_object_get(tpl, "other_config"), "default_template");
+    size_t count = xoc_xform_count(xf);
+    assert_int_equal(s_put_json(xf, "VM", ref, tpl, false), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_true(s_has(s.exits, old));
+    assert_true(s_has(s.enters, s_str(tpl, "uuid")));
+    assert_string_equal(s_str(json_object_get(s.state, s_str(tpl, "uuid")), "type"),
+                        "VM-template");
+    assert_int_equal(xoc_xform_count(xf), count);
+    /* removal of a VM: it exits, its VBD loses the link */
+    json_t *vm = s_running_vm(&ref);
+    const char *vbdref = json_string_value(json_array_get(json_object_get(vm, "VBDs"), 0));
+    const char *vbd_id = s_uuid_of("VBD", vbdref);
+    assert_int_equal(xoc_xform_del(xf, "VM", ref), 0);
+    assert_int_equal(xoc_xform_del(xf, "VM", "OpaqueRef:never-seen"), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_true(s_has(s.exits, s_str(vm, "uuid")));
+    assert_null(json_object_get(s.state, s_str(vm, "uuid")));
+    assert_null(json_object_get(json_object_get(s.state, vbd_id), "VM"));
+    assert_int_equal(xoc_xform_count(xf), count - 1);
+    /* and comes back */
+    assert_int_equal(s_put_json(xf, "VM", ref, vm, false), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_string_equal(s_str(json_object_get(s.state, vbd_id), "VM"), s_str(vm, "uuid"));
+    assert_int_equal(xoc_xform_count(xf), count);
+    assert_int_equal(xoc_xform_count(xf), json_object_size(s.state));
+    json_decref(tpl);
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
+static json_t *s_json(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    if (!j)
+        fail_msg("bad test JSON: %s", e.text);
+    return j;
+}
+
+static void s_put_text(xoc_xform_t *xf, const char *cls, const char *ref, const char *text)
+{
+    json_t *j = s_json(text);
+    assert_int_equal(s_put_json(xf, cls, ref, j, false), 0);
+    json_decref(j);
+}
+
+static void test_unknown_links(void **state)
+{
+    xoc_xform_t *xf = xoc_xform_new();
+    sink_t s;
+    s_sink_init(&s);
+    s_put_text(xf, "VM", "OpaqueRef:vm1",
+               "{\"uuid\":\"vm-1\",\"name_label\":\"a\",\"power_state\":\"Halted\","
+               "\"VBDs\":[\"OpaqueRef:vbd1\"],\"VIFs\":[],\"metrics\":\"OpaqueRef:m1\","
+               "\"guest_metrics\":\"OpaqueRef:NULL\",\"resident_on\":\"OpaqueRef:NULL\"}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    json_t *o = json_object_get(s.state, "vm-1");
+    assert_non_null(o);
+    assert_int_equal(json_array_size(json_object_get(o, "$VBDs")), 0);
+    assert_null(json_object_get(o, "$container")); /* no pool known yet */
+    assert_null(json_object_get(o, "$pool"));
+    s_put_text(xf, "VBD", "OpaqueRef:vbd1",
+               "{\"uuid\":\"vbd-1\",\"VM\":\"OpaqueRef:vm1\",\"VDI\":\"OpaqueRef:vdi1\","
+               "\"userdevice\":\"0\",\"device\":\"\",\"type\":\"CD\",\"mode\":\"RO\"}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_true(s_has(s.enters, "vm-1"));
+    assert_true(s_has(s.enters, "vbd-1"));
+    o = json_object_get(s.state, "vm-1");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(o, "$VBDs"), 0)),
+                        "vbd-1");
+    json_t *vbd = json_object_get(s.state, "vbd-1");
+    assert_true(json_is_null(json_object_get(vbd, "device")));
+    assert_true(json_is_true(json_object_get(vbd, "is_cd_drive")));
+    assert_true(json_is_true(json_object_get(vbd, "read_only")));
+    assert_null(json_object_get(vbd, "VDI"));
+    /* local SR arrives through VDI -> SR -> PBD -> host: the halted VM's $container */
+    s_put_text(xf, "host", "OpaqueRef:h1", "{\"uuid\":\"host-1\",\"name_label\":\"h\"}");
+    s_put_text(xf, "PBD", "OpaqueRef:pbd1",
+               "{\"uuid\":\"pbd-1\",\"host\":\"OpaqueRef:h1\",\"SR\":\"OpaqueRef:sr1\","
+               "\"device_config\":{\"device\":\"/dev/sda\",\"chappassword\":\"s3cret\"}}");
+    s_put_text(xf, "SR", "OpaqueRef:sr1",
+               "{\"uuid\":\"sr-1\",\"shared\":false,\"PBDs\":[\"OpaqueRef:pbd1\"],"
+               "\"type\":\"lvm\"}");
+    s_put_text(xf, "VDI", "OpaqueRef:vdi1",
+               "{\"uuid\":\"vdi-1\",\"SR\":\"OpaqueRef:sr1\",\"managed\":true,"
+               "\"is_a_snapshot\":false}");
+    s_put_text(xf, "pool", "OpaqueRef:p1",
+               "{\"uuid\":\"pool-1\",\"name_label\":\"\",\"master\":\"OpaqueRef:h1\"}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    o = json_object_get(s.state, "vm-1");
+    assert_string_equal(s_str(o, "$container"), "host-1");
+    assert_string_equal(s_str(o, "$pool"), "pool-1");
+    assert_string_equal(s_str(json_object_get(s.state, "vbd-1"), "VDI"), "vdi-1");
+    assert_string_equal(s_str(json_object_get(s.state, "sr-1"), "$container"), "host-1");
+    assert_string_equal(s_str(json_object_get(s.state, "sr-1"), "allocationStrategy"), "thick");
+    assert_string_equal(s_str(json_object_get(s.state, "pool-1"), "name_label"), "h");
+    json_t *dc = json_object_get(json_object_get(s.state, "pbd-1"), "device_config");
+    assert_string_equal(s_str(dc, "chappassword"), "* obfuscated *");
+    assert_string_equal(s_str(dc, "device"), "/dev/sda");
+    /* the host goes: links to it are omitted again */
+    assert_int_equal(xoc_xform_del(xf, "host", "OpaqueRef:h1"), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_string_equal(s_str(json_object_get(s.state, "vm-1"), "$container"), "pool-1");
+    assert_null(json_object_get(json_object_get(s.state, "pbd-1"), "host"));
+    assert_int_equal(xoc_xform_count(xf), json_object_size(s.state));
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
+static void test_other_types(void **state)
+{
+    xoc_xform_t *xf = xoc_xform_new();
+    sink_t s;
+    s_sink_init(&s);
+    s_put_text(xf, "pool", "OpaqueRef:p1", "{\"uuid\":\"pool-1\",\"name_label\":\"P\"}");
+    s_put_text(xf, "message", "OpaqueRef:msg1",
+               "{\"uuid\":\"msg-1\",\"name\":\"VM_STARTED\",\"body\":\"b\",\"priority\":5,"
+               "\"cls\":\"VM\",\"obj_uuid\":\"vm-1\",\"timestamp\":\"2024-01-02T03:04:05Z\"}");
+    s_put_text(xf, "message", "OpaqueRef:msg2",
+               "{\"uuid\":\"msg-2\",\"name\":\"ALARM\",\"body\":\"\",\"obj_uuid\":\"x\","
+               "\"timestamp\":\"20240102T03:04:05Z\"}");
+    s_put_text(xf, "task", "OpaqueRef:t1",
+               "{\"uuid\":\"task-1\",\"name_label\":\"Async.VM.start\",\"name_description\":\"\","
+               "\"status\":\"pending\",\"progress\":0.25,\"created\":\"20240102T03:04:05Z\","
+               "\"finished\":\"19700101T00:00:00Z\",\"result\":\"\",\"allowed_operations\":[],"
+               "\"current_operations\":{},\"resident_on\":\"OpaqueRef:NULL\","
+               "\"other_config\":{\"applies_to\":\"vm-1\"}}");
+    s_put_text(xf, "VM", "OpaqueRef:vm1",
+               "{\"uuid\":\"vm-1\",\"power_state\":\"Running\",\"is_a_snapshot\":false,"
+               "\"current_operations\":{\"OpaqueRef:t1\":\"start\",\"OpaqueRef:t9\":\"x\"},"
+               "\"VCPUs_params\":{\"cap\":\"50\",\"weight\":\"256\",\"mask\":\"0,2,3\"},"
+               "\"platform\":{\"cores-per-socket\":\"2\"},"
+               "\"other_config\":{\"xo:vm-1\":\"{\\\"user\\\":\\\"u1\\\",\\\"date\\\":\\\"d\\\"}\","
+               "\"auto_poweron\":\"true\"}}");
+    s_put_text(xf, "VM", "OpaqueRef:snap1",
+               "{\"uuid\":\"snap-1\",\"is_a_snapshot\":true,\"snapshot_of\":\"OpaqueRef:vm1\","
+               "\"snapshot_time\":\"20240102T03:04:05Z\",\"power_state\":\"Halted\"}");
+    s_put_text(xf, "host_patch", "OpaqueRef:hp1",
+               "{\"uuid\":\"hp-1\",\"name_label\":\"XS1\",\"name_description\":\"d\","
+               "\"applied\":true,\"timestamp_applied\":\"20240102T03:04:05Z\",\"size\":\"10\","
+               "\"pool_patch\":\"OpaqueRef:pp1\",\"host\":\"OpaqueRef:NULL\"}");
+    s_put_text(xf, "pool_patch", "OpaqueRef:pp1",
+               "{\"uuid\":\"pp-uuid\",\"name_label\":\"XS1\",\"name_description\":\"d\","
+               "\"version\":\"1\",\"size\":10,\"pool_applied\":true,"
+               "\"after_apply_guidance\":[\"restartHost\"],\"host_patches\":[\"OpaqueRef:hp1\"],"
+               "\"pool_update\":\"OpaqueRef:pu1\"}");
+    s_put_text(xf, "pool_update", "OpaqueRef:pu1",
+               "{\"uuid\":\"pu-1\",\"enforce_homogeneity\":true}");
+    s_put_text(xf, "console", "OpaqueRef:c1", "{\"uuid\":\"c-1\"}");
+    s_put_text(xf, "crashdump", "OpaqueRef:cd1", "{\"uuid\":\"cd-1\"}");
+    s_put_text(xf, "Bond", "OpaqueRef:b1",
+               "{\"uuid\":\"bond-1\",\"master\":\"OpaqueRef:pifm\",\"slaves\":[\"OpaqueRef:pifs\"],"
+               "\"mode\":\"balance-slb\",\"primary_slave\":\"OpaqueRef:pifs\"}");
+    s_put_text(xf, "PIF", "OpaqueRef:pifm",
+               "{\"uuid\":\"pif-m\",\"bond_master_of\":[\"OpaqueRef:b1\"],"
+               "\"bond_slave_of\":\"OpaqueRef:NULL\",\"network\":\"OpaqueRef:n1\"}");
+    s_put_text(xf, "PIF", "OpaqueRef:pifs",
+               "{\"uuid\":\"pif-s\",\"bond_master_of\":[],\"bond_slave_of\":\"OpaqueRef:b1\"}");
+    s_put_text(xf, "network", "OpaqueRef:n1",
+               "{\"uuid\":\"net-1\",\"PIFs\":[\"OpaqueRef:pifm\"],\"VIFs\":[],"
+               "\"purpose\":[\"nbd\"],\"default_locking_mode\":\"disabled\"}");
+    const char *dev[][3] = {
+        {"PCI", "pci-1", "{\"uuid\":\"pci-1\",\"class_name\":\"VGA\",\"pci_id\":\"0000:00:02.0\"}"},
+        {"PGPU", "pgpu-1", "{\"uuid\":\"pgpu-1\",\"PCI\":\"OpaqueRef:PCI\",\"GPU_group\":\"OpaqueRef:GPU_group\"}"},
+        {"VGPU", "vgpu-1", "{\"uuid\":\"vgpu-1\",\"VM\":\"OpaqueRef:vm1\",\"type\":\"OpaqueRef:VGPU_type\"}"},
+        {"GPU_group", "gg-1", "{\"uuid\":\"gg-1\",\"name_label\":\"G\",\"PGPUs\":[\"OpaqueRef:PGPU\"]}"},
+        {"VGPU_type", "vt-1", "{\"uuid\":\"vt-1\",\"model_name\":\"M\",\"max_heads\":\"4\"}"},
+        {"VTPM", "vtpm-1", "{\"uuid\":\"vtpm-1\",\"VM\":\"OpaqueRef:vm1\",\"is_unique\":true}"},
+        {"PUSB", "pusb-1", "{\"uuid\":\"pusb-1\",\"USB_group\":\"OpaqueRef:USB_group\",\"speed\":480.0}"},
+        {"VUSB", "vusb-1", "{\"uuid\":\"vusb-1\",\"VM\":\"OpaqueRef:vm1\",\"USB_group\":\"OpaqueRef:USB_group\"}"},
+        {"USB_group", "ug-1", "{\"uuid\":\"ug-1\",\"PUSBs\":[\"OpaqueRef:PUSB\"]}"},
+        {"SM", "sm-1", "{\"uuid\":\"sm-1\",\"type\":\"ext\"}"},
+    };
+    const char *types[] = {"PCI", "PGPU", "vgpu", "gpuGroup", "vgpuType", "VTPM", "PUSB",
+                           "VUSB", "USB_group", "SM"};
+    for (size_t i = 0; i < sizeof(dev) / sizeof(*dev); i++) {
+        char ref[64];
+        snprintf(ref, sizeof(ref), "OpaqueRef:%s", dev[i][0]);
+        s_put_text(xf, dev[i][0], ref, dev[i][2]);
+    }
+    assert_int_equal(s_flush(xf, &s), 0);
+    for (size_t i = 0; i < sizeof(dev) / sizeof(*dev); i++) {
+        json_t *o = json_object_get(s.state, dev[i][1]);
+        assert_non_null(o);
+        assert_string_equal(s_str(o, "type"), types[i]);
+    }
+    assert_string_equal(s_str(json_object_get(s.state, "pgpu-1"), "pci"), "pci-1");
+    assert_string_equal(s_str(json_object_get(s.state, "pgpu-1"), "gpuGroup"), "gg-1");
+    assert_string_equal(s_str(json_object_get(s.state, "vgpu-1"), "vgpuType"), "vt-1");
+    assert_string_equal(s_str(json_object_get(s.state, "vgpu-1"), "vm"), "vm-1");
+    assert_string_equal(s_str(json_object_get(s.state, "pusb-1"), "usbGroup"), "ug-1");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(s.state, "vt-1"), "maxHeads")), 4);
+    json_t *m1 = json_object_get(s.state, "msg-1"), *m2 = json_object_get(s.state, "msg-2");
+    assert_string_equal(s_str(m1, "type"), "message");
+    assert_int_equal(json_integer_value(json_object_get(m1, "time")), 1704164645);
+    assert_int_equal(json_integer_value(json_object_get(m2, "time")), 1704164645);
+    assert_string_equal(s_str(m1, "$object"), "vm-1");
+    json_t *t = json_object_get(s.state, "task-1");
+    assert_string_equal(s_str(t, "type"), "task");
+    assert_true(json_real_value(json_object_get(t, "progress")) == 0.25);
+    assert_true(json_is_null(json_object_get(t, "finished")));
+    assert_int_equal(json_integer_value(json_object_get(t, "created")), 1704164645);
+    assert_string_equal(s_str(t, "xapiRef"), "OpaqueRef:t1");
+    json_t *vm = json_object_get(s.state, "vm-1");
+    json_t *ops = json_object_get(vm, "current_operations");
+    assert_string_equal(s_str(ops, "task-1"), "start");
+    assert_string_equal(s_str(ops, "OpaqueRef:t9"), "x"); /* unknown task: its ref */
+    assert_int_equal(json_integer_value(json_object_get(vm, "cpuCap")), 50);
+    assert_int_equal(json_integer_value(json_object_get(vm, "cpuWeight")), 256);
+    assert_int_equal(json_array_size(json_object_get(vm, "cpuMask")), 3);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(vm, "cpuMask"), 2)), 3);
+    assert_int_equal(json_integer_value(json_object_get(vm, "coresPerSocket")), 2);
+    assert_string_equal(s_str(json_object_get(vm, "creation"), "user"), "u1");
+    assert_true(json_is_true(json_object_get(vm, "auto_poweron")));
+    assert_string_equal(s_str(vm, "$container"), "pool-1");
+    json_t *snap = json_object_get(s.state, "snap-1");
+    assert_string_equal(s_str(snap, "type"), "VM-snapshot");
+    assert_string_equal(s_str(snap, "$snapshot_of"), "vm-1");
+    assert_int_equal(json_integer_value(json_object_get(snap, "snapshot_time")), 1704164645);
+    json_t *hp = json_object_get(s.state, "hp-1");
+    assert_string_equal(s_str(hp, "type"), "patch");
+    assert_string_equal(s_str(hp, "pool_patch"), "OpaqueRef:pp1");
+    assert_true(json_is_true(json_object_get(hp, "enforceHomogeneity")));
+    assert_int_equal(json_integer_value(json_object_get(hp, "size")), 10);
+    json_t *pp = json_object_get(s.state, "OpaqueRef:pp1");
+    assert_string_equal(s_str(pp, "type"), "pool_patch");
+    assert_string_equal(s_str(pp, "uuid"), "OpaqueRef:pp1");
+    assert_null(json_object_get(s.state, "c-1"));
+    json_t *bond = json_object_get(s.state, "bond-1");
+    assert_string_equal(s_str(bond, "type"), "bond");
+    assert_string_equal(s_str(bond, "master"), "pif-m");
+    json_t *pifm = json_object_get(s.state, "pif-m"), *pifs = json_object_get(s.state, "pif-s");
+    assert_true(json_is_true(json_object_get(pifm, "isBondMaster")));
+    assert_string_equal(json_string_value(json_array_get(json_object_get(pifm, "bondSlaves"), 0)),
+                        "pif-s");
+    assert_true(json_is_true(json_object_get(pifs, "isBondSlave")));
+    assert_string_equal(s_str(pifs, "bondMaster"), "pif-m");
+    json_t *net = json_object_get(s.state, "net-1");
+    assert_true(json_is_true(json_object_get(net, "isBonded")));
+    assert_true(json_is_true(json_object_get(net, "nbd")));
+    assert_true(json_is_true(json_object_get(net, "defaultIsLocked")));
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
+/*  Bad input: refused or partial objects, never a crash (ASan/UBSan check the rest).       */
+static void test_malformed(void **state)
+{
+    xoc_xform_t *xf = xoc_xform_new();
+    sink_t s;
+    s_sink_init(&s);
+    const uint8_t not_map[] = {0x93, 1, 2, 3};
+    const uint8_t truncated[] = {0x82, 0xa4, 'u', 'u', 'i', 'd'};
+    const uint8_t huge_array[] = {0x81, 0xa1, 'a', 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
+    const uint8_t bad_byte[] = {0x81, 0xa1, 'a', 0xc1};
+    uint8_t deep[80];
+    deep[0] = 0x81;
+    deep[1] = 0xa1;
+    deep[2] = 'a';
+    for (size_t i = 3; i < sizeof(deep); i++)
+        deep[i] = 0x91;
+    deep[sizeof(deep) - 1] = 0xc0;
+    assert_int_equal(xoc_xform_put(xf, "VM", "OpaqueRef:x", not_map, sizeof(not_map)), XOC_ETYPE);
+    assert_int_equal(xoc_xform_put(xf, "VM", "OpaqueRef:x", truncated, sizeof(truncated)),
+                     XOC_EPROTO);
+    assert_int_equal(xoc_xform_put(xf, "VM", "OpaqueRef:x", huge_array, sizeof(huge_array)),
+                     XOC_EPROTO);
+    assert_int_equal(xoc_xform_put(xf, "VM", "OpaqueRef:x", bad_byte, sizeof(bad_byte)),
+                     XOC_EPROTO);
+    assert_int_equal(xoc_xform_put(xf, "VM", "OpaqueRef:x", deep, sizeof(deep)), XOC_ETOOBIG);
+    assert_int_equal(xoc_xform_put(xf, "VM", "", not_map, sizeof(not_map)), XOC_EINVAL);
+    assert_int_equal(xoc_xform_put(xf, NULL, "OpaqueRef:x", not_map, 4), XOC_EINVAL);
+    assert_int_equal(xoc_xform_put(xf, "VM", "OpaqueRef:x", NULL, 4), XOC_EINVAL);
+    assert_int_equal(xoc_xform_put(NULL, "VM", "OpaqueRef:x", not_map, 4), XOC_EINVAL);
+    assert_int_equal(xoc_xform_del(xf, "VM", NULL), XOC_EINVAL);
+    assert_int_equal(xoc_xform_put(xf, "no_such_class", "OpaqueRef:x", not_map, 4), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_int_equal(xoc_xform_count(xf), 0);
+    /* wrong types everywhere: a partial object */
+    s_put_text(xf, "VM", "OpaqueRef:vm1",
+               "{\"uuid\":\"vm-1\",\"name_label\":12,\"power_state\":{},\"VBDs\":\"x\","
+               "\"VIFs\":[1,null,\"OpaqueRef:NULL\",\"\"],\"memory_static_max\":"
+               "\"99999999999999999999999\",\"VCPUs_max\":[],\"metrics\":7,"
+               "\"guest_metrics\":\"OpaqueRef:vm1\",\"current_operations\":[],"
+               "\"other_config\":{\"xo:vm-1\":\"{not json\",\"install-methods\":\",,\"},"
+               "\"is_a_template\":\"yes\",\"platform\":[],\"VCPUs_params\":{\"mask\":\",x,\"},"
+               "\"HVM_boot_params\":7,\"resident_on\":42,\"parent\":\"OpaqueRef:vm1\","
+               "\"affinity\":{}}");
+    s_put_text(xf, "VM", "OpaqueRef:vm2", "{\"name_label\":\"no uuid\",\"is_a_template\":true,"
+               "\"other_config\":{\"disks\":\"<provision><disk device=\\\"0\\\" size=\\\"x\\\"/>"
+               "<disk/></provision>\",\"install-methods\":\"cdrom,http\"}}");
+    s_put_text(xf, "VM", "OpaqueRef:vm3", "{\"uuid\":\"vm-3\",\"is_a_template\":true,"
+               "\"other_config\":{\"disks\":\"<provision><disk\"}}");
+    s_put_text(xf, "host", "OpaqueRef:h1",
+               "{\"uuid\":5,\"software_version\":{\"a:b\":\"d, version 1, build 2\",\"c:\":7},"
+               "\"metrics\":\"OpaqueRef:vm1\",\"cpu_info\":[],\"other_config\":{\"boot_time\":\"x\"}}");
+    s_put_text(xf, "message", "OpaqueRef:m1",
+               "{\"uuid\":\"m-1\",\"timestamp\":\"2024-13-99T99:00:00Z\"}");
+    s_put_text(xf, "message", "OpaqueRef:m2", "{\"uuid\":\"m-2\",\"timestamp\":\"garbage\"}");
+    s_put_text(xf, "task", "OpaqueRef:t1", "{\"uuid\":\"t-1\",\"progress\":\"NaN\"}");
+    s_put_text(xf, "pool", "OpaqueRef:p1", "{\"uuid\":\"\"}");
+    s_put_text(xf, "SR", "OpaqueRef:s1", "{\"uuid\":\"s-1\",\"PBDs\":[\"OpaqueRef:vm1\"]}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    json_t *o = json_object_get(s.state, "vm-1");
+    assert_non_null(o);
+    assert_null(json_object_get(o, "name_label"));
+    assert_null(json_object_get(o, "power_state"));
+    assert_int_equal(json_array_size(json_object_get(o, "$VBDs")), 0);
+    assert_int_equal(json_array_size(json_object_get(o, "VIFs")), 0);
+    assert_null(json_object_get(o, "$container"));
+    assert_string_equal(s_str(o, "type"), "VM");
+    /* no uuid: the ref is the id, no uuid field */
+    json_t *o2 = json_object_get(s.state, "OpaqueRef:vm2");
+    assert_non_null(o2);
+    assert_null(json_object_get(o2, "uuid"));
+    json_t *ti = json_object_get(o2, "template_info");
+    assert_int_equal(json_array_size(json_object_get(ti, "disks")), 2);
+    assert_int_equal(json_array_size(json_object_get(ti, "install_methods")), 2);
+    assert_non_null(json_object_get(s.state, "vm-3"));
+    assert_non_null(json_object_get(s.state, "OpaqueRef:h1"));
+    assert_true(json_is_null(json_object_get(json_object_get(s.state, "m-1"), "time")));
+    assert_true(json_is_null(json_object_get(json_object_get(s.state, "m-2"), "time")));
+    assert_null(json_object_get(json_object_get(s.state, "t-1"), "progress"));
+    assert_null(xoc_xform_pool_id(xf));
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
+/*  An emitter error stops the flush; the next flush emits what was not.                    */
+static void test_emit_error(void **state)
+{
+    xoc_xform_t *xf = xoc_xform_new();
+    sink_t s, ref;
+    s_sink_init(&s);
+    s_sink_init(&ref);
+    s_put_all(xf, false, false);
+    s.fail_after = 10;
+    assert_int_equal(s_flush(xf, &s), XOC_EBUSY);
+    assert_int_equal(json_array_size(s.enters), 9);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_int_equal(json_array_size(s.enters), 0);
+    xoc_xform_t *b;
+    sink_t sb = s_loaded(&b, false);
+    assert_true(json_equal(s.state, sb.state));
+    assert_int_equal(xoc_xform_count(xf), xoc_xform_count(b));
+    s_sink_fini(&sb);
+    s_sink_fini(&s);
+    s_sink_fini(&ref);
+    xoc_xform_destroy(&xf);
+    xoc_xform_destroy(&b);
+    xoc_xform_destroy(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_pool),
+        cmocka_unit_test(test_pool_host),
+        cmocka_unit_test(test_vm),
+        cmocka_unit_test(test_templates_controller),
+        cmocka_unit_test(test_storage_network),
+        cmocka_unit_test(test_int_encodings_and_order),
+        cmocka_unit_test(test_metrics_fold),
+        cmocka_unit_test(test_template_id_change_and_removal),
+        cmocka_unit_test(test_unknown_links),
+        cmocka_unit_test(test_other_types),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_emit_error),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}

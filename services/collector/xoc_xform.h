@@ -1,0 +1,80 @@
+/*  xoc_xform — XAPI records of one pool -> xo objects (reference/xo-api.md §3, §10).
+
+    One xoc_xform_t per pool connection. The collector puts every XAPI record it receives
+    (get_all_records, event.from add/mod) and deletes those that go (event.from del); flush()
+    then emits the xo objects that changed since the last flush: `enter` with the whole new
+    object, `exit` with the id of an object that went away. An object whose id changes (a
+    default template that became a normal template, a pool uuid learnt late) exits under its
+    old id and enters under the new one.
+
+    Objects: msgpack maps with the field names and value types of xo-server's JSON: `id`,
+    `type`, `uuid`, `$pool`, `$poolId`, `_xapiRef`, then the per-type fields. Links hold the
+    linked object's id (uuid, or the ref when it has none, or `<pool>-<uuid>` for default
+    templates); a link to `OpaqueRef:NULL` or to a record not known (yet) is omitted, and the
+    object is regenerated when that record arrives. Metrics classes (VM_metrics,
+    VM_guest_metrics, host_metrics, PIF_metrics), Certificate and pool_update are joined into
+    their owner: a change of one regenerates the owner. Other classes that produce no object
+    (console, host_cpu, crashdump, ...) are ignored (put returns 0, nothing is stored).
+
+    Input values: as libshared/xoc_xapi.h produces them. 64-bit ints may be msgpack ints or
+    decimal strings (XML-RPC); floats as float64 (ints and decimal strings accepted too);
+    datetimes as "20240102T03:04:05Z" or "2024-01-02T03:04:05Z" strings (an int/float is taken
+    as seconds). A field that is missing or has the wrong type is left out of the object (one
+    warning per record); a record that is not a map is refused.
+
+    Memory: each record is kept as its msgpack bytes (one allocation) plus a small node
+    (ref, ids, dependency edges); objects are not kept — only a 64-bit hash of each emitted
+    object, so that a regenerated object that did not change is not emitted again.
+
+    Not thread-safe: one caller thread per xoc_xform_t.                                       */
+#ifndef XOC_XFORM_H
+#define XOC_XFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct _xoc_xform_t xoc_xform_t;
+
+/*  New, empty transform. NULL when out of memory.                                            */
+xoc_xform_t *xoc_xform_new(void);
+
+/*  Frees everything and sets *self_p to NULL. NULL-safe.                                     */
+void xoc_xform_destroy(xoc_xform_t **self_p);
+
+/*  Stores (or replaces) the record `ref` of class `cls` (XAPI name, any case: "VM", "vm",
+    "VM_metrics", "vm_metrics"). rec/len: one msgpack map (the XAPI record; bytes after the
+    first value are ignored). The objects it affects are regenerated at the next flush.
+    Returns 0 (also for a class that is ignored), XOC_EINVAL (NULL or empty arguments),
+    XOC_ETYPE (not a map), XOC_EPROTO (not well-formed msgpack), XOC_ETOOBIG (record over
+    XOC_XFORM_MAX_RECORD bytes or nested deeper than 32), XOC_ENOMEM. On error nothing changes. */
+#define XOC_XFORM_MAX_RECORD (64u << 20)
+int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const void *rec,
+                  size_t len);
+
+/*  Removes the record `ref` (its object exits at the next flush). An unknown ref is not an
+    error. Returns 0 or XOC_EINVAL.                                                           */
+int xoc_xform_del(xoc_xform_t *self, const char *cls, const char *ref);
+
+/*  Called once per changed object: enter=true with the whole object (msgpack map obj/len),
+    enter=false with obj=NULL/len=0 for a removed id. id and type are valid during the call
+    only. Return 0 to go on; any other value stops the flush, which returns it (the changes
+    not yet emitted, including the one refused, are emitted again by the next flush).         */
+typedef int(xoc_xform_emit_fn)(void *arg, bool enter, const char *id, const char *type,
+                               const void *obj, size_t len);
+
+/*  Emits the xo changes caused since the last flush. Returns 0, what emit returned, or
+    XOC_ENOMEM.                                                                                */
+int xoc_xform_flush(xoc_xform_t *self, xoc_xform_emit_fn *emit, void *arg);
+
+/*  Emits every current object as enter (the full image of a new connection). Pending changes
+    are applied first without being emitted (they are part of the image). Returns 0, what
+    emit returned, or XOC_ENOMEM.                                                              */
+int xoc_xform_emit_all(xoc_xform_t *self, xoc_xform_emit_fn *emit, void *arg);
+
+/*  The pool uuid once the pool record is known, else NULL.                                   */
+const char *xoc_xform_pool_id(const xoc_xform_t *self);
+
+/*  Number of xo objects (as of the last flush).                                              */
+size_t xoc_xform_count(const xoc_xform_t *self);
+
+#endif

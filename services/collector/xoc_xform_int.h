@@ -1,0 +1,143 @@
+/*  xoc_xform internals: the context a per-type transform writes through, and the class table.
+    Not part of the API.                                                                      */
+#ifndef XOC_XFORM_INT_H
+#define XOC_XFORM_INT_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xoc_xform.h"
+
+typedef struct xf_rec xf_rec_t;
+typedef struct xf_ctx xf_ctx_t;
+
+/*  A per-type transform: writes the type's fields through the ctx and returns the xo type
+    (a static string), or NULL when the record cannot give an object (then nothing is emitted
+    for it). rec is the record's map.                                                         */
+typedef const char *(xf_type_fn)(xf_ctx_t *c, const msgpack_object *rec);
+
+enum { XF_OBJECT = 0, XF_JOIN = 1 };
+
+typedef struct {
+    const char *name; /* XAPI class name */
+    int kind;         /* XF_OBJECT: produces an object; XF_JOIN: kept for its owner */
+    xf_type_fn *fn;
+} xf_class_t;
+
+/*  Class indexes used by the transforms to check what they fetch.                            */
+enum {
+    XF_POOL, XF_HOST, XF_HOST_METRICS, XF_VM, XF_VM_METRICS, XF_VM_GUEST_METRICS, XF_SR, XF_SM,
+    XF_PBD, XF_PIF, XF_PIF_METRICS, XF_VDI, XF_VBD, XF_VIF, XF_NETWORK, XF_MESSAGE, XF_TASK,
+    XF_HOST_PATCH, XF_POOL_PATCH, XF_PCI, XF_PGPU, XF_VGPU, XF_GPU_GROUP, XF_VGPU_TYPE, XF_VTPM,
+    XF_PUSB, XF_VUSB, XF_USB_GROUP, XF_BOND, XF_CERTIFICATE, XF_POOL_UPDATE, XF_NCLASSES
+};
+
+extern const xf_class_t xf_classes[XF_NCLASSES];
+
+/*  The transform context of one object being generated.                                      */
+struct xf_ctx {
+    xoc_xform_t *xf;
+    xf_rec_t *rec;            /* the record being transformed */
+    msgpack_zone zone;        /* unpacked records of this transform */
+    msgpack_sbuffer body;     /* the fields written by the type function */
+    msgpack_packer pk;        /* packs into body */
+    uint32_t nfields;
+    bool record_deps;         /* false: lookups only (emit_all) */
+    uintptr_t *deps;          /* tagged xf_rec_t pointers: bit 0 = content dependency */
+    size_t ndeps, capdeps;
+    unsigned nbad;            /* fields left out because missing or mistyped */
+    const char *firstbad;
+    bool oom;
+};
+
+/*  ---- implemented in xoc_xform.c: lookups that record dependencies ---------------------- */
+
+/*  Id of the object that ref (a msgpack str) links to; NULL for OpaqueRef:NULL, a non-string,
+    or a record not known yet (an id dependency is recorded so that its arrival regenerates). */
+const char *xf_link(xf_ctx_t *c, const msgpack_object *ref);
+/*  The record (a map) that ref points to, when known and of class cls (a content dependency
+    is recorded); NULL otherwise.                                                             */
+const msgpack_object *xf_fetch(xf_ctx_t *c, const msgpack_object *ref, int cls);
+/*  Pool uuid or NULL.                                                                        */
+const char *xf_pool_id(const xf_ctx_t *c);
+/*  The ref of the record being transformed.                                                  */
+const char *xf_self_ref(const xf_ctx_t *c);
+/*  The id of the record being transformed.                                                   */
+const char *xf_self_id(const xf_ctx_t *c);
+
+/*  ---- implemented in xoc_xform_ctx.c: reading records ------------------------------------ */
+
+/*  Checks that buf holds one well-formed msgpack value whose containers fit in the bytes
+    (so that unpacking never allocates more than a small multiple of len). *used = its size. */
+int xf_mp_check(const uint8_t *buf, size_t len, size_t *used);
+
+const msgpack_object *xf_get(const msgpack_object *map, const char *key);
+bool xf_is_str(const msgpack_object *o);
+/*  String value as a NUL-terminated copy in the ctx zone; NULL if not a string.             */
+const char *xf_cstr(xf_ctx_t *c, const msgpack_object *o);
+bool xf_str_eq(const msgpack_object *o, const char *s);
+bool xf_to_int(const msgpack_object *o, int64_t *v);
+bool xf_to_num(const msgpack_object *o, double *v);
+bool xf_to_bool(const msgpack_object *o, bool *v);
+/*  Datetime -> seconds since epoch; false if not a datetime.                                 */
+bool xf_to_time(const msgpack_object *o, int64_t *v);
+/*  map[key] when map is a map and the value a string equal to s.                             */
+bool xf_map_str_eq(const msgpack_object *map, const char *key, const char *s);
+bool xf_array_has(const msgpack_object *arr, const char *s);
+/*  Parses a str/int; as xf_to_int but from a map member.                                     */
+bool xf_map_int(const msgpack_object *map, const char *key, int64_t *v);
+
+/*  ---- writing fields ------------------------------------------------------------------- */
+
+/*  Starts field `name` (the caller then packs exactly one value with c->pk).                */
+void xf_key(xf_ctx_t *c, const char *name);
+void xf_put_str(xf_ctx_t *c, const char *name, const char *s);
+void xf_put_strn(xf_ctx_t *c, const char *name, const char *s, size_t n);
+void xf_put_int(xf_ctx_t *c, const char *name, int64_t v);
+void xf_put_num(xf_ctx_t *c, const char *name, double v);
+void xf_put_bool(xf_ctx_t *c, const char *name, bool v);
+void xf_put_null(xf_ctx_t *c, const char *name);
+void xf_put_obj(xf_ctx_t *c, const char *name, const msgpack_object *o);
+void xf_pack_cstr(xf_ctx_t *c, const char *s);
+/*  Notes a field left out (missing or of the wrong type).                                    */
+void xf_bad(xf_ctx_t *c, const char *field);
+
+/*  Copy kinds of the field tables.                                                           */
+typedef enum {
+    XF_STR,    /* string */
+    XF_INT,    /* int64 from int, decimal string or integral float */
+    XF_NUM,    /* number (float) */
+    XF_BOOL,   /* boolean */
+    XF_TIME,   /* datetime -> seconds, or null when unset (epoch 0) or invalid */
+    XF_MAP,    /* map copied as is ({} when missing) */
+    XF_ARR,    /* array copied as is ([] when missing) */
+    XF_LINK,   /* ref -> linked id, omitted when null/unknown */
+    XF_LINKS,  /* [ref] -> [id], unknown ones omitted */
+    XF_OPS,    /* current_operations {ref: op} -> {id (or the ref when unknown): op} */
+} xf_kind_t;
+
+typedef struct {
+    const char *out;
+    const char *in;
+    xf_kind_t kind;
+} xf_field_t;
+
+/*  Writes every field of the table from rec.                                                 */
+void xf_fields(xf_ctx_t *c, const msgpack_object *rec, const xf_field_t *t, size_t n);
+#define XF_FIELDS(c, rec, t) xf_fields((c), (rec), (t), sizeof(t) / sizeof((t)[0]))
+/*  One field of a table kind, from an arbitrary value (NULL = missing).                     */
+void xf_field(xf_ctx_t *c, const char *out, const msgpack_object *v, xf_kind_t kind);
+
+/*  ---- per-type transforms (xoc_xform_host.c, xoc_xform_vm.c, xoc_xform_types.c) -------- */
+xf_type_fn xf_pool, xf_host, xf_vm, xf_sr, xf_sm, xf_pbd, xf_pif, xf_vdi, xf_vbd, xf_vif,
+    xf_network, xf_message, xf_task, xf_host_patch, xf_pool_patch, xf_pci, xf_pgpu, xf_vgpu,
+    xf_gpu_group, xf_vgpu_type, xf_vtpm, xf_pusb, xf_vusb, xf_usb_group, xf_bond;
+
+/*  Host id of the first PBD of a non-shared SR record with PBDs, else NULL.                 */
+const char *xf_sr_host(xf_ctx_t *c, const msgpack_object *sr);
+
+/*  true when a VM record is a default (built-in) template.                                   */
+bool xf_vm_is_default_template(const msgpack_object *rec);
+
+#endif
