@@ -43,4 +43,7 @@ if command -v openssl >/dev/null; then
   python3 "$TEST" "$(sed -n 's/.*master=1 url=//p' "$WORK/tls.out")" \
     "$(sed -n 's/.*master=0 url=//p' "$WORK/tls.out" | head -1)" --tls || RC=1
 fi
+start "$WORK/tlsgen.out" --tls
+python3 "$TEST" "$(sed -n 's/.*master=1 url=//p' "$WORK/tlsgen.out")" \
+  "$(sed -n 's/.*master=0 url=//p' "$WORK/tlsgen.out" | head -1)" --tls || RC=1
 exit $RC

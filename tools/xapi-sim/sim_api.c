@@ -292,7 +292,7 @@ static size_t s_collect(sim_pool_t *p, const s_sub_t *sub, uint64_t token, sim_o
     return n;
 }
 
-static void s_write_event(sim_call_t *c, const sim_obj_t *o, uint64_t token)
+static void s_write_event(sim_call_t *c, const sim_obj_t *o, uint64_t token, bool legacy)
 {
     const sim_class_t *cls = sim_schema_class(o->cls);
     sim_wr_t *w = c->w;
@@ -309,6 +309,10 @@ static void s_write_event(sim_call_t *c, const sim_obj_t *o, uint64_t token)
     sim_wr_str(w, o->deleted ? "del" : o->gen_add > token ? "add" : "mod");
     sim_wr_key(w, "ref", 3);
     sim_wr_str(w, o->ref);
+    if (legacy) {
+        sim_wr_key(w, "obj_uuid", 8);
+        sim_wr_str(w, o->uuid);
+    }
     if (!o->deleted) {
         sim_wr_key(w, "snapshot", 8);
         sim_rec_write(w, cls, o->rec, o->len);
@@ -363,7 +367,7 @@ static int s_event_from(sim_call_t *c)
     sim_wr_key(c->w, "events", 6);
     sim_wr_arr_begin(c->w);
     for (size_t i = 0; i < n; i++)
-        s_write_event(c, evs[i], token);
+        s_write_event(c, evs[i], token, false);
     sim_wr_arr_end(c->w);
     sim_wr_key(c->w, "valid_ref_counts", 16);
     s_write_counts(c, &sub);
@@ -373,6 +377,73 @@ static int s_event_from(sim_call_t *c)
     free(evs);
     json_decref(sub.refs);
     return 0;
+}
+
+/*  Legacy events: event.register(classes), event.next() blocks until a change (or 60 s),
+    event.unregister(classes).                                                               */
+static int s_event_register(sim_call_t *c)
+{
+    sim_session_t *s = (sim_session_t *)c->session;
+    json_t *classes = json_array_get(c->params, 1);
+    s_sub_t sub;
+    if (!json_is_array(classes))
+        return s_err(c, "EVENT_SUBSCRIPTION_PARSE_FAILURE", "", NULL);
+    if (s_sub_parse(c, classes, &sub) != 0)
+        return -1;
+    json_decref(sub.refs);
+    if (!s->registered) {
+        s->registered = json_array();
+        s->next_token = sim_store_gen(c->pool->store);
+    }
+    json_array_extend(s->registered, classes);
+    sim_wr_str(c->w, "");
+    return 0;
+}
+
+static int s_event_unregister(sim_call_t *c)
+{
+    sim_session_t *s = (sim_session_t *)c->session;
+    json_decref(s->registered);
+    s->registered = NULL;
+    sim_wr_str(c->w, "");
+    return 0;
+}
+
+static int s_event_next(sim_call_t *c)
+{
+    sim_pool_t *p = c->pool;
+    char ref[64];
+    snprintf(ref, sizeof ref, "%s", c->session->ref);
+    if (!c->session->registered)
+        return s_err(c, "SESSION_NOT_REGISTERED", ref, NULL);
+    int64_t deadline = sim_now_ms() + 60000;
+    uint64_t epoch = p->drop_epoch;
+    for (;;) {
+        sim_session_t *s = zhashx_lookup(p->sessions, ref);
+        if (!s)
+            return s_err(c, "SESSION_INVALID", ref, NULL);
+        if (!s->registered)
+            return s_err(c, "SESSION_NOT_REGISTERED", ref, NULL);
+        if (s->next_token < sim_store_lost_gen(p->store))
+            return s_err(c, "EVENTS_LOST", NULL);
+        s_sub_t sub;
+        if (s_sub_parse(c, s->registered, &sub) != 0)
+            return -1;
+        sim_obj_t **evs = NULL;
+        size_t n = s_collect(p, &sub, s->next_token, &evs);
+        json_decref(sub.refs);
+        if (n || sim_now_ms() >= deadline || p->stop || p->drop_epoch != epoch) {
+            sim_wr_arr_begin(c->w);
+            for (size_t i = 0; i < n; i++)
+                s_write_event(c, evs[i], s->next_token, true);
+            sim_wr_arr_end(c->w);
+            s->next_token = sim_store_gen(p->store);
+            free(evs);
+            return 0;
+        }
+        free(evs);
+        sim_store_wait(p->store, deadline);
+    }
 }
 
 static int s_event_inject(sim_call_t *c)
@@ -1289,6 +1360,9 @@ static const s_method_t s_methods[] = {
     {"event.from", 4, 4, s_event_from, false, false},
     {"event.inject", 3, 3, s_event_inject, false, false},
     {"event.get_current_id", 1, 1, s_event_current_id, false, false},
+    {"event.register", 2, 2, s_event_register, false, false},
+    {"event.unregister", 2, 2, s_event_unregister, false, false},
+    {"event.next", 1, 1, s_event_next, false, false},
     {"task.create", 3, 3, s_task_create, false, false},
     {"task.cancel", 2, 2, s_task_cancel, false, true},
     {"task.destroy", 2, 2, s_destroy_generic, false, false},

@@ -33,7 +33,7 @@ void sim_gen_console_location(sim_pool_t *p, const char *host_ref, const char *u
     for (int i = 0; i < p->nhosts; i++)
         if (!strcmp(p->hosts[i].ref, host_ref))
             h = &p->hosts[i];
-    snprintf(out, n, "%s://%s:%d/console?uuid=%s", p->cfg->tls_cert ? "https" : "http", h->ip,
+    snprintf(out, n, "%s://%s:%d/console?uuid=%s", p->cfg->tls_cert || p->cfg->tls ? "https" : "http", h->ip,
              h->port, uuid);
 }
 
@@ -661,16 +661,63 @@ static void s_churn_message(sim_pool_t *p)
         sim_store_remove(p->store, sim_store_at(p->store, id, 0));
 }
 
+/*  Tasks as a host shows them: one appears pending, its progress moves, it ends in success,
+    and finished ones are destroyed (at most a few churn tasks live at once).               */
+static void s_churn_task(sim_pool_t *p)
+{
+    int id = s_cls("task");
+    sim_obj_t *pending = NULL, *finished = NULL;
+    int mine = 0;
+    for (size_t i = 0; i < sim_store_count(p->store, id); i++) {
+        sim_obj_t *o = sim_store_at(p->store, id, i);
+        json_t *r = sim_store_json(o);
+        if (!strcmp(json_string_value(json_object_get(r, "name_description")), "xapi-sim churn")) {
+            mine++;
+            bool pend = !strcmp(json_string_value(json_object_get(r, "status")), "pending");
+            if (pend && !pending)
+                pending = o;
+            if (!pend && !finished)
+                finished = o;
+        }
+        json_decref(r);
+    }
+    char now[32];
+    sim_gen_now(now);
+    p->churn_seq++;
+    if (pending) {
+        json_t *r = sim_store_json(pending);
+        double prog = json_real_value(json_object_get(r, "progress")) + 0.5;
+        json_object_set_new(r, "progress", json_real(prog >= 1.0 ? 1.0 : prog));
+        if (prog >= 1.0) {
+            json_object_set_new(r, "status", json_string("success"));
+            json_object_set_new(r, "finished", json_string(now));
+            json_object_set_new(r, "allowed_operations", json_array());
+        }
+        sim_store_update(p->store, pending, r);
+        json_decref(r);
+    } else if (finished && mine >= 3) {
+        sim_store_remove(p->store, finished);
+    } else {
+        s_add(p, "task", S_PACK("{s:s, s:s, s:s, s:s, s:[s], s:s}", "name_label",
+                                "Async.VM.snapshot", "name_description", "xapi-sim churn",
+                                "created", now, "status", "pending", "allowed_operations",
+                                "cancel", "resident_on", p->hosts[p->master].ref),
+              NULL);
+    }
+}
+
 void sim_gen_churn(sim_pool_t *p, int n)
 {
     for (int i = 0; i < n; i++) {
         uint64_t r = sim_gen_rand(p) % 100;
-        if (r < 65)
+        if (r < 60)
             s_churn_metrics(p, "VM_metrics");
-        else if (r < 80)
+        else if (r < 75)
             s_churn_metrics(p, "host_metrics");
-        else if (r < 90)
+        else if (r < 85)
             s_churn_message(p);
+        else if (r < 93)
+            s_churn_task(p);
         else
             s_churn_power(p);
     }

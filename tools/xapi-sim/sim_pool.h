@@ -27,6 +27,8 @@ typedef struct {
     char ref[64];
     char user[64];
     char host_ref[64];
+    json_t *registered;     /* legacy event.register: subscribed classes, or NULL */
+    uint64_t next_token;    /* legacy event.next: generation already returned */
 } sim_session_t;
 
 typedef struct {

@@ -283,12 +283,31 @@ static void test_async(void **state)
     json_decref(task);
 }
 
+static void test_legacy_events(void **state)
+{
+    char vm[64], msg[128];
+    s_first("VM", "power_state", "Halted", vm);
+    snprintf(msg, sizeof msg, "[\"SESSION_NOT_REGISTERED\",\"%s\"]", g_sess);
+    s_expect_err("event.next", json_pack("[s]", g_sess), msg);
+    json_decref(s_call("event.register", json_pack("[s,[s]]", g_sess, "vm"), NULL));
+    json_decref(s_call("VM.set_name_description", json_pack("[s,s,s]", g_sess, vm, "x"), NULL));
+    json_t *evs = s_call("event.next", json_pack("[s]", g_sess), NULL);
+    assert_true(json_array_size(evs) >= 1);
+    json_t *last = json_array_get(evs, json_array_size(evs) - 1);
+    assert_string_equal(json_string_value(json_object_get(last, "ref")), vm);
+    assert_non_null(json_object_get(last, "obj_uuid"));
+    json_decref(evs);
+    json_decref(s_call("event.unregister", json_pack("[s,[s]]", g_sess, "vm"), NULL));
+    s_expect_err("event.next", json_pack("[s]", g_sess), msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_login),   cmocka_unit_test(test_errors),
         cmocka_unit_test(test_generic), cmocka_unit_test(test_events),
         cmocka_unit_test(test_lifecycle), cmocka_unit_test(test_async),
+        cmocka_unit_test(test_legacy_events),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
