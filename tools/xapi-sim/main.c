@@ -22,6 +22,7 @@ static void s_usage(FILE *f)
         "  --password P       password of the last --user (default 'password')\n"
         "  --max-body BYTES   request body limit (default 67108864)\n"
         "  --disk-size BYTES  virtual size of generated disks (default 10 GiB)\n"
+        "  --tls              serve HTTPS with a generated self-signed certificate\n"
         "  --tls-cert FILE    PEM certificate: serve HTTPS (needs --tls-key)\n"
         "  --tls-key FILE     PEM private key\n"
         "  --ports-file PATH  also write the listening hosts as JSON to PATH\n"
@@ -36,7 +37,7 @@ static void s_usage(FILE *f)
 }
 
 enum { O_POOLS = 1, O_HOSTS, O_VMS, O_CHURN, O_PORT, O_USER, O_PASSWORD, O_MAXBODY, O_DISK,
-       O_CERT, O_KEY, O_PORTSFILE, O_SEED, O_LOG, O_HELP, O_VENDOR, O_PATCHSIZE };
+       O_CERT, O_KEY, O_PORTSFILE, O_SEED, O_LOG, O_HELP, O_VENDOR, O_PATCHSIZE, O_TLS };
 
 static const struct option s_opts[] = {
     {"pools", 1, NULL, O_POOLS}, {"hosts", 1, NULL, O_HOSTS}, {"vms", 1, NULL, O_VMS},
@@ -45,7 +46,7 @@ static const struct option s_opts[] = {
     {"disk-size", 1, NULL, O_DISK}, {"tls-cert", 1, NULL, O_CERT},
     {"tls-key", 1, NULL, O_KEY}, {"ports-file", 1, NULL, O_PORTSFILE},
     {"seed", 1, NULL, O_SEED}, {"vendor", 0, NULL, O_VENDOR},
-    {"patch-size", 1, NULL, O_PATCHSIZE}, {"log-level", 1, NULL, O_LOG}, {"help", 0, NULL, O_HELP},
+    {"patch-size", 1, NULL, O_PATCHSIZE}, {"tls", 0, NULL, O_TLS}, {"log-level", 1, NULL, O_LOG}, {"help", 0, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
 
@@ -84,6 +85,7 @@ static int s_parse(int argc, char **argv, sim_config_t *cfg)
         case O_PORTSFILE: cfg->ports_file = optarg; break;
         case O_SEED: cfg->seed = strtoull(optarg, NULL, 10); break;
         case O_VENDOR: cfg->vendor = true; break;
+        case O_TLS: cfg->tls = true; break;
         case O_PATCHSIZE: cfg->patch_size = strtoull(optarg, NULL, 10); break;
         case O_LOG:
             if (xoc_log_level_parse(optarg) < 0)

@@ -3,6 +3,7 @@
 #include "sim_console.h"
 #include "sim_http.h"
 #include "sim_pool.h"
+#include "sim_tls.h"
 
 #include <microhttpd.h>
 #include <stdlib.h>
@@ -173,6 +174,12 @@ sim_t *sim_new(const sim_config_t *cfg)
             sim_destroy(&self);
             return NULL;
         }
+    }
+    if (cfg->tls && !self->cert_pem &&
+        sim_tls_self_signed(s_auto_hosts(cfg), &self->cert_pem, &self->key_pem) != 0) {
+        xoc_error("cannot make a self-signed certificate");
+        sim_destroy(&self);
+        return NULL;
     }
     sim_schema_init();
     self->npools = cfg->pools < 1 ? 1 : cfg->pools;

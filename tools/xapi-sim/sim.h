@@ -24,6 +24,7 @@ typedef struct {
     char passwords[SIM_MAX_USERS][64];
     const char *tls_cert;    /* PEM files; both set = HTTPS */
     const char *tls_key;
+    bool tls;                /* HTTPS with a generated self-signed certificate */
     const char *ports_file;  /* JSON lines of the listening hosts */
     uint64_t seed;           /* generator seed */
     bool vendor;             /* serve the vendor catalogue stand-in */

@@ -33,7 +33,7 @@ void sim_gen_console_location(sim_pool_t *p, const char *host_ref, const char *u
     for (int i = 0; i < p->nhosts; i++)
         if (!strcmp(p->hosts[i].ref, host_ref))
             h = &p->hosts[i];
-    snprintf(out, n, "%s://%s:%d/console?uuid=%s", p->cfg->tls_cert ? "https" : "http", h->ip,
+    snprintf(out, n, "%s://%s:%d/console?uuid=%s", p->cfg->tls_cert || p->cfg->tls ? "https" : "http", h->ip,
              h->port, uuid);
 }
 

@@ -482,7 +482,7 @@ static enum MHD_Result s_console(sim_host_t *h, struct MHD_Connection *conn, con
     int port = sim_console_port(sim_console(h->pool->sim), uuid, title);
     int vnc = port > 0 ? s_connect_local(port) : -1;
     int fd = s_conn_fd(conn);
-    if (vnc < 0 || fd < 0 || h->pool->cfg->tls_cert) {
+    if (vnc < 0 || fd < 0 || h->pool->cfg->tls_cert || h->pool->cfg->tls) {
         if (vnc >= 0)
             close(vnc);
         return s_reply_text(conn, 503, "console unavailable", "text/plain", true);
