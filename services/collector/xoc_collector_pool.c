@@ -482,7 +482,6 @@ static s_outcome_t s_load(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform_t
     snprintf(self->status.master, sizeof self->status.master, "%s", xoc_xapi_url(x));
     self->epoch = s_now_epoch(self->epoch);
     self->status.epoch = self->epoch;
-    self->status.objects = xoc_xform_count(xform);
     pthread_mutex_unlock(&self->lock);
     self->seq = 0;
     s_batch_reset(&self->batch);
@@ -490,6 +489,9 @@ static s_outcome_t s_load(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform_t
     xoc_xform_emit_all(xform, s_emit, &ectx);
     if (ectx.out != S_OK)
         return ectx.out;
+    pthread_mutex_lock(&self->lock);
+    self->status.objects = xoc_xform_count(xform); /* known once emitted */
+    pthread_mutex_unlock(&self->lock);
     return s_send(self, "image_end");
 }
 

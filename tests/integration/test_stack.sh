@@ -17,6 +17,18 @@ ep=$(sed -n 's/^  xoc-bus *\([^ ]*\).*/\1/p' "$run/a.out")
 check "bus endpoint printed" '[ -n "$ep" ]'
 check "services publish heartbeats on the bus" \
     '"$build/tools/xoc-events/xoc-events" --bus.endpoint "$ep" --count 1 --timeout 10 sys.bus.heartbeat | grep -q "\"state\":\"heartbeat\""'
+if [ -x "$build/services/collector/xoc-collector" ] && [ -x "$build/tools/xapi-sim/xapi-sim" ]; then
+    connected=0
+    for _ in $(seq 100); do
+        connected=$("$build/tools/xoc-call/xoc-call" --bus.endpoint "$ep" collector collector.status \
+                    | grep -o '"status":"connected"' | wc -l)
+        [ "$connected" -ge 2 ] && break
+        sleep 0.2
+    done
+    check "the collector is connected to both simulated pools ($connected)" '[ "$connected" -ge 2 ]'
+    check "object changes flow on the bus (xoc-events obj.)" \
+        '"$build/tools/xoc-events/xoc-events" --bus.endpoint "$ep" --count 1 --timeout 20 obj. | grep -q "\"t\":\"obj\""'
+fi
 kill -TERM $launcher; wait $launcher; rc=$?
 check "SIGTERM (as Ctrl-C) stops the launcher cleanly (rc=$rc)" '[ $rc -eq 130 ] || [ $rc -eq 143 ] || [ $rc -eq 0 ]'
 alive=""
