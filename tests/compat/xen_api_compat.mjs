@@ -178,6 +178,23 @@ try {
   await deadline(15000, 'new VM after EVENTS_LOST', () =>
     Object.values(xapi.objects.all).some(o => o.name_label === 'after-events-lost'))
   check('recovers from EVENTS_LOST', true)
+
+  // 7. the master moves and sessions are lost (as when xapi restarts): the client logs in
+  //    again at its URL, gets HOST_IS_SLAVE and follows it by itself
+  const slaveHost = new URL(slaveUrl).hostname
+  const newUrl = masterUrl.replace(new URL(masterUrl).hostname, slaveHost)
+  await sim('sim.move_master', { host: 1, drop: false })
+  await sim('sim.expire_sessions')
+  await deadline(30000, 'client on the new master', () => xapi._url.hostname === slaveHost)
+  await fetch(newUrl + '/jsonrpc', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'sim.add_vm', params: { name: 'after-move' }, id: 1 }),
+  })
+  await deadline(30000, 'VM added after the move', () =>
+    Object.values(xapi.objects.all).some(o => o.name_label === 'after-move'))
+  check('follows HOST_IS_SLAVE after the master moved', true, `now at ${xapi._url.hostname}`)
+  await sim('sim.move_master', { host: 0, drop: false })
 } catch (e) {
   check('no exception', false, e.stack)
 } finally {

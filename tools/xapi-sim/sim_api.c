@@ -1311,7 +1311,9 @@ static int s_sim_move_master(sim_call_t *c)
     json_decref(r);
     xoc_info("master moved pool=%s host=%s", p->name, p->hosts[h].ip);
     sim_wr_str(c->w, p->hosts[h].ref);
-    s_drop(c);
+    json_t *drop = s_opt(c, "drop");
+    if (!json_is_false(drop))
+        s_drop(c);
     return 0;
 }
 
