@@ -19,6 +19,7 @@
 #define F_DIRTY  0x01u /* in the dirty list */
 #define F_DEFTPL 0x02u /* VM record that is a default template */
 #define F_PUT    0x04u /* put since the last flush (log malformed fields once) */
+#define F_SEEN   0x08u /* emitted by the flush of emit_all */
 #define CLS_NONE 0xffu /* placeholder: class not known yet */
 
 struct xf_rec {
@@ -43,6 +44,7 @@ struct _xoc_xform_t {
     size_t ndirty, capdirty;
     char *pool_id;
     size_t count;
+    bool full;             /* in emit_all: mark what the flush emits */
     xf_ctx_t ctx;
     msgpack_sbuffer out;
 };
@@ -635,6 +637,8 @@ static int s_enter(xoc_xform_t *self, xf_rec_t *r, const char *type, xoc_xform_e
         r->out_id = id;
         self->count++;
     }
+    if (self->full)
+        r->flags |= F_SEEN;
     r->out_hash = h;
     r->out_type = type;
     return 0;
@@ -684,30 +688,30 @@ int xoc_xform_flush(xoc_xform_t *self, xoc_xform_emit_fn *emit, void *arg)
     return 0;
 }
 
-static int s_noop(void *arg, bool enter, const char *id, const char *type, const void *obj,
-                  size_t len)
-{
-    return 0;
-}
-
 int xoc_xform_emit_all(xoc_xform_t *self, xoc_xform_emit_fn *emit, void *arg)
 {
     if (!self || !emit)
         return XOC_EINVAL;
-    int rc = xoc_xform_flush(self, s_noop, NULL);
-    if (rc != 0)
-        return rc;
     size_t n = 0;
     xf_rec_t **all = malloc((zhashx_size(self->recs) + 1) * sizeof(*all));
     if (!all)
         return XOC_ENOMEM;
+    /* pending changes first, with the caller's emitter; then what they did not emit */
+    self->full = true;
+    int rc = xoc_xform_flush(self, emit, arg);
+    self->full = false;
     for (xf_rec_t *r = zhashx_first(self->recs); r; r = zhashx_next(self->recs))
         if (r->out_id)
             all[n++] = r;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        const char *type = s_regen(self, all[i], false, &rc);
+    for (size_t i = 0; i < n; i++) {
+        xf_rec_t *r = all[i];
+        if (rc != 0 || (r->flags & F_SEEN)) {
+            r->flags &= (uint8_t)~F_SEEN;
+            continue;
+        }
+        const char *type = s_regen(self, r, false, &rc);
         if (rc == 0 && type)
-            rc = emit(arg, true, all[i]->out_id, type, self->out.data, self->out.size);
+            rc = emit(arg, true, r->out_id, type, self->out.data, self->out.size);
     }
     free(all);
     return rc;

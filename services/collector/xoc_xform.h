@@ -66,9 +66,10 @@ typedef int(xoc_xform_emit_fn)(void *arg, bool enter, const char *id, const char
     XOC_ENOMEM.                                                                                */
 int xoc_xform_flush(xoc_xform_t *self, xoc_xform_emit_fn *emit, void *arg);
 
-/*  Emits every current object as enter (the full image of a new connection). Pending changes
-    are applied first without being emitted (they are part of the image). Returns 0, what
-    emit returned, or XOC_ENOMEM.                                                              */
+/*  Emits every current object as enter (the full image of a new connection), each once.
+    Pending changes are applied first: their exits (objects that were emitted by an earlier
+    flush and are gone or changed id) are emitted too. Returns 0, what emit returned, or
+    XOC_ENOMEM.                                                                                */
 int xoc_xform_emit_all(xoc_xform_t *self, xoc_xform_emit_fn *emit, void *arg);
 
 /*  The pool uuid once the pool record is known, else NULL.                                   */

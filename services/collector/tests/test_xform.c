@@ -245,7 +245,7 @@ static void s_no_refs(const char *key, const json_t *o)
 
 static int s_setup(void **state)
 {
-    xoc_log_init("test_xform", XOC_LOG_ERROR);
+    xoc_log_init("test_xform", getenv("XFORM_LOG") ? XOC_LOG_DEBUG : XOC_LOG_ERROR);
     s_dump = s_load_dump();
     return s_dump ? 0 : -1;
 }
@@ -938,6 +938,38 @@ static void test_emit_error(void **state)
     xoc_xform_destroy(NULL);
 }
 
+/*  A full image with pending changes: each object exactly once, the same as a flush.     */
+static void test_emit_all_pending(void **state)
+{
+    xoc_xform_t *xf = xoc_xform_new();
+    sink_t s;
+    s_sink_init(&s);
+    s_put_all(xf, true, true);
+    assert_int_equal(xoc_xform_emit_all(xf, s_emit, &s), 0);
+    assert_int_equal(json_array_size(s.enters), json_object_size(s.state));
+    assert_int_equal(xoc_xform_count(xf), json_object_size(s.state));
+    xoc_xform_t *b;
+    sink_t sb = s_loaded(&b, false);
+    assert_true(json_equal(s.state, sb.state));
+    /* half of it pending: still each object once */
+    json_array_clear(s.enters);
+    const char *ref;
+    json_t *vm = s_running_vm(&ref);
+    assert_int_equal(s_put_json(xf, "VM", ref, vm, false), 0);
+    assert_int_equal(xoc_xform_del(xf, "SM", json_object_iter_key(json_object_iter(
+                                                  json_object_get(s_dump, "SM")))), 0);
+    assert_int_equal(xoc_xform_emit_all(xf, s_emit, &s), 0);
+    assert_int_equal(json_array_size(s.enters), json_object_size(s.state));
+    assert_int_equal(json_array_size(s.exits), 1);
+    assert_int_equal(xoc_xform_count(xf), json_object_size(s.state));
+    assert_int_equal(xoc_xform_emit_all(NULL, s_emit, &s), XOC_EINVAL);
+    assert_int_equal(xoc_xform_flush(xf, NULL, &s), XOC_EINVAL);
+    s_sink_fini(&sb);
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+    xoc_xform_destroy(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -953,6 +985,7 @@ int main(void)
         cmocka_unit_test(test_other_types),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_emit_error),
+        cmocka_unit_test(test_emit_all_pending),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
