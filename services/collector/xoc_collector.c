@@ -13,6 +13,10 @@
 const xoc_cfg_key_t xoc_collector_cfg_keys[] = {
     {"collector.config_retry_ms", XOC_CFG_INT, "1000", 50, 600000,
      "how often to ask the cache for the servers until it answers"},
+    {"collector.backoff_min_ms", XOC_CFG_INT, "500", 10, 600000,
+     "first reconnection delay after a failed connection (then doubling)"},
+    {"collector.backoff_max_ms", XOC_CFG_INT, "60000", 10, 3600000,
+     "longest reconnection delay"},
     XOC_CFG_END};
 
 typedef struct {
@@ -24,6 +28,7 @@ typedef struct {
     bool relist;            /* a change arrived meanwhile: list again */
     int64_t retry_at;
     int retry_ms;
+    int backoff_min_ms, backoff_max_ms;
 } s_collector_t;
 
 /* ---- servers ---------------------------------------------------------------------------- */
@@ -50,10 +55,12 @@ static bool s_field(const msgpack_object *map, const char *key, char *buf, size_
 }
 
 /* a "servers" record -> connection parameters; false when disabled or unusable */
-static bool s_parse_server(const char *id, size_t id_len, const msgpack_object *rec,
-                           xoc_collector_server_t *out)
+static bool s_parse_server(const s_collector_t *self, const char *id, size_t id_len,
+                           const msgpack_object *rec, xoc_collector_server_t *out)
 {
     memset(out, 0, sizeof *out);
+    out->backoff_min_ms = self->backoff_min_ms;
+    out->backoff_max_ms = self->backoff_max_ms;
     char host[400] = "", flag[8] = "";
     if (rec->type != MSGPACK_OBJECT_MAP || id_len >= sizeof out->id ||
         !s_field(rec, "host", host, sizeof host) || !*host)
@@ -110,7 +117,8 @@ static void s_reconcile(s_collector_t *self, const msgpack_object *items)
         const msgpack_object *k = &items->via.map.ptr[i].key;
         xoc_collector_server_t srv;
         if (k->type != MSGPACK_OBJECT_STR ||
-            !s_parse_server(k->via.str.ptr, k->via.str.size, &items->via.map.ptr[i].val, &srv))
+            !s_parse_server(self, k->via.str.ptr, k->via.str.size, &items->via.map.ptr[i].val,
+                            &srv))
             continue;
         zhashx_insert(wanted, srv.id, strdup("1"));
         xoc_collector_pool_t *pool = zhashx_lookup(self->pools, srv.id);
@@ -272,6 +280,8 @@ void xoc_collector_actor(zsock_t *pipe, void *cfg)
     s_collector_t self;
     memset(&self, 0, sizeof self);
     self.retry_ms = (int)xoc_cfg_int(cfg, "collector.config_retry_ms");
+    self.backoff_min_ms = (int)xoc_cfg_int(cfg, "collector.backoff_min_ms");
+    self.backoff_max_ms = (int)xoc_cfg_int(cfg, "collector.backoff_max_ms");
     self.pools = zhashx_new();
     zhashx_set_destructor(self.pools, s_pool_free);
     if (xoc_node_init(&self.node, "collector", pipe, cfg) == 0 &&

@@ -69,7 +69,9 @@ static void s_set_status(xoc_collector_pool_t *self, const char *status, const c
 {
     pthread_mutex_lock(&self->lock);
     snprintf(self->status.status, sizeof self->status.status, "%s", status);
-    snprintf(self->status.error, sizeof self->status.error, "%s", error ? error : "");
+    /* the last error stays visible while reconnecting; a connection clears it */
+    if (error || strcmp(status, "connected") == 0)
+        snprintf(self->status.error, sizeof self->status.error, "%s", error ? error : "");
     pthread_mutex_unlock(&self->lock);
     if (strcmp(status, "connected") == 0)
         xoc_info("server=%s pool=%s connected master=%s objects=%llu", self->server.id,
@@ -582,7 +584,11 @@ static void *s_main(void *arg)
     self->pub = xoc_bus_connect(ZMQ_PUB, self->bus->pub, self->bus);
     msgpack_sbuffer_init(&self->batch.items);
     msgpack_packer_init(&self->batch.pk, &self->batch.items, msgpack_sbuffer_write);
-    int backoff = S_BACKOFF_MIN_MS;
+    int backoff_min = self->server.backoff_min_ms > 0 ? self->server.backoff_min_ms
+                                                      : S_BACKOFF_MIN_MS;
+    int backoff_max = self->server.backoff_max_ms > 0 ? self->server.backoff_max_ms
+                                                      : S_BACKOFF_MAX_MS;
+    int backoff = backoff_min;
     while (!atomic_load(&self->stop) && self->client && self->pub) {
         s_outcome_t out = s_session(self);
         if (out == S_STOP)
@@ -593,12 +599,12 @@ static void *s_main(void *arg)
             break;
         }
         if (out == S_RELOAD) {
-            backoff = S_BACKOFF_MIN_MS;
+            backoff = backoff_min;
             continue;
         }
         if (!s_pause(self, backoff))
             break;
-        backoff = backoff * 2 > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS : backoff * 2;
+        backoff = backoff * 2 > backoff_max ? backoff_max : backoff * 2;
     }
     s_set_status(self, "disconnected", atomic_load(&self->stop) ? "stopped" : self->status.error);
     msgpack_sbuffer_destroy(&self->batch.items);

@@ -18,6 +18,8 @@ typedef struct {
     char username[128];
     char password[256];
     bool allow_unauthorized; /* accept a self-signed certificate */
+    int backoff_min_ms;    /* reconnection delay after a failure, doubling up to max */
+    int backoff_max_ms;
 } xoc_collector_server_t;
 
 typedef struct {
