@@ -257,7 +257,7 @@ static enum MHD_Result s_export(sim_host_t *h, struct MHD_Connection *conn)
     x->pool = h->pool;
     s_task_begin(h, conn, "VM.export", x->task);
     json_t *err = NULL;
-    x->xva = sim_xfer_export(h->pool, vm, &err);
+    x->xva = sim_xfer_export(h->pool, vm, s_arg(conn, "use_compression"), &err);
     if (!x->xva) {
         s_task_finish(h->pool, x->task, NULL, err);
         char *e = json_dumps(err, JSON_COMPACT);

@@ -128,7 +128,8 @@ static char *s_ova(s_export_t *x, sim_pool_t *p, size_t *len)
     return sim_buf_take(&b, len);
 }
 
-sim_xva_writer_t *sim_xfer_export(sim_pool_t *p, const char *vm, json_t **err)
+sim_xva_writer_t *sim_xfer_export(sim_pool_t *p, const char *vm, const char *compression,
+                                  json_t **err)
 {
     sim_xva_disk_t disks[16];
     sim_store_lock(p->store);
@@ -155,7 +156,7 @@ sim_xva_writer_t *sim_xfer_export(sim_pool_t *p, const char *vm, json_t **err)
     size_t len;
     char *ova = s_ova(&x, p, &len);
     sim_store_unlock(p->store);
-    sim_xva_writer_t *w = sim_xva_writer_new(ova, len, disks, nd);
+    sim_xva_writer_t *w = sim_xva_writer_new(ova, len, disks, nd, compression);
     free(ova);
     json_decref(x.objs);
     json_decref(x.refmap);

@@ -53,7 +53,7 @@ bool sim_xva_chunk(const char *uuid, uint64_t idx, uint64_t nchunks, uint8_t *bu
 }
 
 sim_xva_writer_t *sim_xva_writer_new(const char *ova_xml, size_t len, const sim_xva_disk_t *disks,
-                                     int ndisks)
+                                     int ndisks, const char *compression)
 {
     sim_xva_writer_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -73,6 +73,10 @@ sim_xva_writer_t *sim_xva_writer_new(const char *ova_xml, size_t len, const sim_
     self->ar = archive_write_new();
     archive_write_set_format_ustar(self->ar);
     archive_write_set_bytes_per_block(self->ar, 512);
+    if (compression && (!strcmp(compression, "true") || !strcmp(compression, "gzip"))) {
+        archive_write_add_filter_gzip(self->ar);
+        archive_write_set_filter_option(self->ar, "gzip", "timestamp", NULL);
+    }
     if (archive_write_open2(self->ar, self, NULL, s_write_cb, NULL, NULL) != ARCHIVE_OK) {
         sim_xva_writer_destroy(&self);
         return NULL;

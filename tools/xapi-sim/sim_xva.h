@@ -21,9 +21,11 @@ typedef struct {
     int64_t size;         /* virtual size, bytes */
 } sim_xva_disk_t;
 
-/*  The writer takes a copy of ova_xml and disks.                                              */
+/*  The writer takes a copy of ova_xml and disks. compression: NULL/"false" none, "true" or
+    "gzip" gzip (use_compression of /export; "zstd" is served uncompressed: this libarchive's
+    zstd round trip failed in tests).                       */
 sim_xva_writer_t *sim_xva_writer_new(const char *ova_xml, size_t len, const sim_xva_disk_t *disks,
-                                     int ndisks);
+                                     int ndisks, const char *compression);
 void sim_xva_writer_destroy(sim_xva_writer_t **self_p);
 /*  Fills buf with up to max bytes; returns the count, 0 at the end, -1 on error.            */
 ssize_t sim_xva_writer_read(sim_xva_writer_t *self, char *buf, size_t max);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sim_buf.h"
@@ -14,11 +15,11 @@ static const char *s_ova = "<value><struct><member><name>objects</name><value><a
                            "<value><struct><member><name>class</name><value>VM</value></member>"
                            "</struct></value></data></array></value></member></struct></value>";
 
-static char *s_export(size_t *len)
+static char *s_export_c(size_t *len, const char *compression)
 {
     sim_xva_disk_t d = {.id = "Ref:1", .uuid = "0f0e0d0c-0b0a-4908-8706-050403020100",
                         .size = 40LL * SIM_XVA_CHUNK + 1};
-    sim_xva_writer_t *w = sim_xva_writer_new(s_ova, strlen(s_ova), &d, 1);
+    sim_xva_writer_t *w = sim_xva_writer_new(s_ova, strlen(s_ova), &d, 1, compression);
     assert_non_null(w);
     sim_buf_t b;
     sim_buf_init(&b, 1 << 20);
@@ -30,6 +31,11 @@ static char *s_export(size_t *len)
     assert_true(sim_xva_writer_progress(w) >= 1.0);
     sim_xva_writer_destroy(&w);
     return sim_buf_take(&b, len);
+}
+
+static char *s_export(size_t *len)
+{
+    return s_export_c(len, NULL);
 }
 
 static int s_import(const char *data, size_t len, json_t **ova, uint64_t *bytes, json_t **err)
@@ -67,6 +73,26 @@ static void test_roundtrip(void **state)
     free(xva);
 }
 
+static void test_compressed(void **state)
+{
+    const char *kinds[] = {"gzip", "true"};
+    const unsigned char magic[][4] = {{0x1f, 0x8b}, {0x1f, 0x8b}};
+    for (int k = 0; k < 2; k++) {
+        size_t len;
+        char *xva = s_export_c(&len, kinds[k]);
+        assert_memory_equal(xva, magic[k], 2);
+        json_t *ova = NULL, *err = NULL;
+        uint64_t bytes = 0;
+        int rc = s_import(xva, len, &ova, &bytes, &err);
+        if (rc != 0)
+            fprintf(stderr, "%s: %s\n", kinds[k], json_string_value(json_array_get(err, 1)));
+        assert_int_equal(rc, 0);
+        assert_int_equal(bytes, 4ULL * SIM_XVA_CHUNK);
+        json_decref(ova);
+        free(xva);
+    }
+}
+
 static void test_deterministic(void **state)
 {
     size_t l1, l2;
@@ -82,6 +108,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_compressed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
