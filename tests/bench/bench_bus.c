@@ -201,14 +201,11 @@ int main(int argc, char **argv)
     int count = argc > 1 ? atoi(argv[1]) : 200000;
     zsys_init();
     zsys_set_logstream(NULL);
-    char *bus_argv[] = {(char *)xoc_test_bin("services/bus/xoc-bus"), "--bus.listen",
-                        "tcp://127.0.0.1:*", "--bus.hwm", "10000000", "--log.level", "warn",
-                        NULL};
-    xoc_proc_t *bus = xoc_proc_start(bus_argv, "xoc-bus: ready bus=", 5000);
+    char endpoint[800];
+    char *extra[] = {"--bus.hwm", "10000000", NULL};
+    xoc_proc_t *bus = xoc_test_start_bus(NULL, NULL, extra, endpoint, sizeof endpoint);
     if (!bus)
         return 1;
-    char endpoint[800];
-    snprintf(endpoint, sizeof endpoint, "%s", bus->line + strlen("xoc-bus: ready bus="));
     xoc_bus_opts_t opts = {0};
     xoc_bus_endpoints_parse(endpoint, &opts);
 

@@ -30,16 +30,7 @@ typedef struct {
 static xoc_proc_t *s_start_bus(const char *listen, char *endpoint, size_t size,
                                char *const *extra)
 {
-    char *argv[16] = {(char *)xoc_test_bin("services/bus/xoc-bus"), "--bus.listen",
-                      (char *)listen, "--bus.heartbeat_ms", HB, "--log.level", "warn"};
-    int n = 7;
-    for (int i = 0; extra && extra[i]; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    xoc_proc_t *p = xoc_proc_start(argv, "xoc-bus: ready bus=", 5000);
-    if (p && endpoint)
-        snprintf(endpoint, size, "%s", p->line + strlen("xoc-bus: ready bus="));
-    return p;
+    return xoc_test_start_bus(listen, HB, extra, endpoint, size);
 }
 
 static xoc_proc_t *s_start_echo(const char *endpoint, char *const *extra)

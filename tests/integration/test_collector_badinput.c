@@ -123,13 +123,9 @@ static void test_garbage_never_crashes_the_collector(void **state)
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)info->port);
 
-    char *bus_argv[] = {(char *)xoc_test_bin("services/bus/xoc-bus"), "--bus.listen",
-                        "tcp://127.0.0.1:*", "--bus.heartbeat_ms", "100", "--log.level", "warn",
-                        NULL};
-    xoc_proc_t *bus = xoc_proc_start(bus_argv, "xoc-bus: ready bus=", 5000);
-    assert_non_null(bus);
     char ep[800], dir[] = "/tmp/xoc-bad-XXXXXX";
-    snprintf(ep, sizeof ep, "%s", bus->line + strlen("xoc-bus: ready bus="));
+    xoc_proc_t *bus = xoc_test_start_bus(NULL, "100", NULL, ep, sizeof ep);
+    assert_non_null(bus);
     assert_non_null(mkdtemp(dir));
     char *cache_argv[] = {(char *)xoc_test_bin("services/cache/xoc-cache"), "--bus.endpoint", ep,
                           "--cache.path", dir, "--log.level", "warn", NULL};

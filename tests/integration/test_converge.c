@@ -273,13 +273,9 @@ static void s_assert_converges(const char *when)
 
 static void s_start_bus(void)
 {
-    char *argv[] = {(char *)xoc_test_bin("services/bus/xoc-bus"), "--bus.listen",
-                    s_env.bus_ep[0] ? s_env.bus_ep : "tcp://127.0.0.1:*", "--bus.heartbeat_ms",
-                    HB, "--log.level", "warn", NULL};
-    s_env.bus = xoc_proc_start(argv, "xoc-bus: ready bus=", 5000);
+    s_env.bus = xoc_test_start_bus(s_env.bus_ep[0] ? s_env.bus_ep : NULL, HB, NULL,
+                                   s_env.bus_ep, sizeof s_env.bus_ep);
     assert_non_null(s_env.bus);
-    snprintf(s_env.bus_ep, sizeof s_env.bus_ep, "%s",
-             s_env.bus->line + strlen("xoc-bus: ready bus="));
 }
 
 static void s_start_cache(void)

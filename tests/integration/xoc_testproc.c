@@ -157,3 +157,24 @@ void xoc_proc_stop(xoc_proc_t **p_p)
     free(p);
     *p_p = NULL;
 }
+
+#define S_BUS_READY "xoc-bus: ready bus="
+
+xoc_proc_t *xoc_test_start_bus(const char *listen, const char *heartbeat_ms,
+                               char *const *extra, char *endpoint, size_t size)
+{
+    char *argv[32] = {(char *)xoc_test_bin("services/bus/xoc-bus"), "--bus.listen",
+                      (char *)(listen ? listen : "tcp://127.0.0.1:*"), "--log.level", "warn"};
+    int n = 5;
+    if (heartbeat_ms) {
+        argv[n++] = "--bus.heartbeat_ms";
+        argv[n++] = (char *)heartbeat_ms;
+    }
+    for (int i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    xoc_proc_t *p = xoc_proc_start(argv, S_BUS_READY, 5000);
+    if (p && endpoint)
+        snprintf(endpoint, size, "%s", p->line + strlen(S_BUS_READY));
+    return p;
+}

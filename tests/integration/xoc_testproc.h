@@ -33,6 +33,12 @@ int xoc_proc_wait(xoc_proc_t *p, int timeout_ms);
 /*  SIGTERM, wait, SIGKILL if needed, free.                                                 */
 void xoc_proc_stop(xoc_proc_t **p_p);
 
+/*  Starts xoc-bus listening on `listen` (NULL: three free ports on 127.0.0.1) with the given
+    heartbeat interval (NULL: default) and extra flags (NULL-terminated, may be NULL), and
+    copies the endpoint to give as bus.endpoint (the PUB,SUB,REQ form) into endpoint.      */
+xoc_proc_t *xoc_test_start_bus(const char *listen, const char *heartbeat_ms,
+                               char *const *extra, char *endpoint, size_t size);
+
 /*  Monotonic milliseconds.                                                                 */
 long long xoc_test_now_ms(void);
 
