@@ -126,6 +126,21 @@ try:
         check("oversized body: 413", False, e)
 
     # faults
+    import time
+    sim("sim.stall", {"ms": 400})
+    t0 = time.time()
+    result(x.VM.get_all(s))
+    check("sim.stall delays answers", time.time() - t0 >= 0.3, f"{time.time() - t0:.2f} s")
+    conn, r, _ = raw(MASTER, "/", body, "text/xml")
+    sim("sim.drop_connections")
+    try:
+        raw(MASTER, "/", body, "text/xml", conn)
+        check("sim.drop_connections closes kept-alive connections", False)
+    except (ConnectionError, http.client.HTTPException, OSError):
+        check("sim.drop_connections closes kept-alive connections", True)
+    x = proxy(MASTER)  # its kept-alive connection was dropped too (TLS clients do not retry)
+    check("host.get_servertime", isinstance(result(x.host.get_servertime(s, master)),
+                                            xmlrpc.client.DateTime))
     sim("sim.expire_sessions")
     err = error_of(lambda: result(x.VM.get_all(s)))
     check("sim.expire_sessions", err == ["SESSION_INVALID", s], err)

@@ -1190,6 +1190,34 @@ static int s_vdi_destroy(sim_call_t *c)
     return s_void(c);
 }
 
+static int s_host_time(sim_call_t *c)
+{
+    if (!s_pobj(c, 1, s_cls("host")))
+        return -1;
+    char now[32];
+    sim_gen_now(now);
+    sim_wr_date(c->w, now, strlen(now));
+    return 0;
+}
+
+/*  host.disable / host.enable: the enabled flag and the operations a disabled host refuses. */
+static int s_host_enable(sim_call_t *c)
+{
+    sim_obj_t *h = s_pobj(c, 1, s_cls("host"));
+    if (!h)
+        return -1;
+    bool enable = !strcmp(c->method, "host.enable");
+    json_t *r = sim_store_json(h);
+    json_object_set_new(r, "enabled", json_boolean(enable));
+    json_object_set_new(r, "allowed_operations",
+                        enable ? json_pack("[s,s,s,s,s]", "vm_migrate", "provision", "vm_resume",
+                                           "evacuate", "vm_start")
+                               : json_pack("[s,s,s]", "evacuate", "reboot", "shutdown"));
+    sim_store_update(c->pool->store, h, r);
+    json_decref(r);
+    return s_void(c);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /*  sim.* control methods (loopback only, no session)                                        */
 
@@ -1388,6 +1416,10 @@ static const s_method_t s_methods[] = {
     {"VM.snapshot", 3, 4, s_vm_snapshot, false, true},
     {"VM.destroy", 2, 2, s_vm_destroy, false, true},
     {"host.call_plugin", 5, 5, s_call_plugin, false, true},
+    {"host.get_servertime", 2, 2, s_host_time, false, false},
+    {"host.get_server_localtime", 2, 2, s_host_time, false, false},
+    {"host.disable", 2, 2, s_host_enable, false, true},
+    {"host.enable", 2, 2, s_host_enable, false, true},
     {"pool_patch.apply", 3, 3, s_patch_apply, false, true},
     {"pool_patch.pool_apply", 2, 2, s_patch_pool_apply, false, true},
     {"pool_patch.precheck", 3, 3, s_patch_check, false, true},
