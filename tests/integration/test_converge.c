@@ -316,7 +316,7 @@ static void s_read_ports(void)
 
 static void s_configure(int pool, bool add)
 {
-    char key[8];
+    char key[16];
     snprintf(key, sizeof key, "s%d", pool + 1);
     msgpack_sbuffer val;
     msgpack_sbuffer_init(&val);
