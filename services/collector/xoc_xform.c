@@ -45,6 +45,8 @@ struct _xoc_xform_t {
     char *pool_id;
     size_t count;
     bool full;             /* in emit_all: mark what the flush emits */
+    bool keep_all;         /* store whole records (tests) */
+    msgpack_sbuffer keep;  /* scratch of the field filter */
     xf_ctx_t ctx;
     msgpack_sbuffer out;
 };
@@ -325,6 +327,7 @@ xoc_xform_t *xoc_xform_new(void)
     zhashx_set_key_destructor(self->recs, NULL);
     msgpack_sbuffer_init(&self->ctx.body);
     msgpack_sbuffer_init(&self->out);
+    msgpack_sbuffer_init(&self->keep);
     self->ctx.xf = self;
     return self;
 }
@@ -343,6 +346,7 @@ void xoc_xform_destroy(xoc_xform_t **self_p)
     msgpack_zone_destroy(&self->ctx.zone);
     msgpack_sbuffer_destroy(&self->ctx.body);
     msgpack_sbuffer_destroy(&self->out);
+    msgpack_sbuffer_destroy(&self->keep);
     free(self);
     *self_p = NULL;
 }
@@ -380,6 +384,32 @@ static int s_check_record(const char *cls, const char *ref, const void *rec, siz
     return 0;
 }
 
+/*  The bytes to store: the fields the transforms read, or the whole record.                 */
+static int s_store_bytes(xoc_xform_t *self, int ci, const msgpack_object *root, const void *rec,
+                         uint8_t **mp, size_t *len)
+{
+    if (!self->keep_all) {
+        msgpack_sbuffer *sb = &self->keep; /* scratch: stored records get exact sizes */
+        msgpack_sbuffer_clear(sb);
+        int rc = xf_keep_fields(ci, root, sb);
+        if (rc < 0)
+            return XOC_ENOMEM;
+        if (rc == 0) {
+            rec = sb->data;
+            *len = sb->size;
+        }
+    }
+    if (!(*mp = malloc(*len)))
+        return XOC_ENOMEM;
+    memcpy(*mp, rec, *len);
+    return 0;
+}
+
+void xf_set_keep_all(xoc_xform_t *self, bool keep_all)
+{
+    self->keep_all = keep_all;
+}
+
 int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const void *rec,
                   size_t len)
 {
@@ -394,10 +424,15 @@ int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const voi
     int rc = s_check_record(cls, ref, rec, len, &used);
     if (rc != 0)
         return rc;
-    uint8_t *mp = malloc(used);
-    if (!mp)
-        return XOC_ENOMEM;
-    memcpy(mp, rec, used);
+    msgpack_zone_clear(&self->ctx.zone);
+    size_t off = 0;
+    msgpack_object root;
+    if (msgpack_unpack(rec, used, &off, &self->ctx.zone, &root) < 0)
+        return XOC_ENOMEM; /* checked well-formed: only the zone can fail */
+    uint8_t *mp = NULL;
+    size_t mp_len = used;
+    if ((rc = s_store_bytes(self, ci, &root, rec, &mp, &mp_len)) != 0)
+        return rc;
     xf_rec_t *r = zhashx_lookup(self->recs, ref);
     if (!r && !(r = s_rec_new(self, ref))) {
         free(mp);
@@ -408,15 +443,9 @@ int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const voi
                  xf_classes[r->cls].name, xf_classes[ci].name);
     free(r->mp);
     r->mp = mp;
-    r->mp_len = (uint32_t)used;
+    r->mp_len = (uint32_t)mp_len;
     r->cls = (uint8_t)ci;
     r->flags |= F_PUT;
-
-    msgpack_zone_clear(&self->ctx.zone);
-    size_t off = 0;
-    msgpack_object root;
-    if (msgpack_unpack((const char *)mp, used, &off, &self->ctx.zone, &root) < 0)
-        return XOC_ENOMEM; /* checked well-formed: only the zone can fail */
     const msgpack_object *u = xf_get(&root, "uuid");
     char *uuid = xf_is_str(u) ? strndup(u->via.str.ptr, u->via.str.size) : NULL;
     r->flags &= (uint8_t)~F_DEFTPL;

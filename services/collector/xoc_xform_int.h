@@ -137,6 +137,12 @@ xf_type_fn xf_pool, xf_host, xf_vm, xf_sr, xf_sm, xf_pbd, xf_pif, xf_vdi, xf_vbd
 /*  Host id of the first PBD of a non-shared SR record with PBDs, else NULL.                 */
 const char *xf_sr_host(xf_ctx_t *c, const msgpack_object *sr);
 
+/*  xoc_xform_keep.c: packs into out the record without the fields no transform reads.
+    Returns 0, 1 when the class keeps whole records (nothing written), -1 on no memory.     */
+int xf_keep_fields(int cls, const msgpack_object *rec, msgpack_sbuffer *out);
+/*  Tests: store whole records (to check that the filter loses nothing).                    */
+void xf_set_keep_all(xoc_xform_t *self, bool keep_all);
+
 /*  true when a VM record is a default (built-in) template.                                   */
 bool xf_vm_is_default_template(const msgpack_object *rec);
 
