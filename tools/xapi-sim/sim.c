@@ -249,15 +249,18 @@ static void s_print_hosts(sim_t *self, FILE *out)
         fprintf(pf, "[");
     for (int k = 0; k < self->npools; k++) {
         sim_pool_t *p = &self->pools[k];
+        sim_store_lock(p->store);
+        int master = p->master;
+        sim_store_unlock(p->store);
         for (int i = 0; i < p->nhosts; i++) {
             sim_host_t *h = &p->hosts[i];
             fprintf(out, "xapi-sim: pool=%s host=%s-host%02d master=%d url=%s://%s:%d\n",
-                    p->name, p->name, i + 1, i == p->master, scheme, h->ip, h->port);
+                    p->name, p->name, i + 1, i == master, scheme, h->ip, h->port);
             if (pf)
                 fprintf(pf, "%s\n{\"pool\":\"%s\",\"host\":\"%s-host%02d\",\"master\":%s,"
                             "\"url\":\"%s://%s:%d\",\"address\":\"%s\",\"port\":%d}",
                         k + i ? "," : "", p->name, p->name, i + 1,
-                        i == p->master ? "true" : "false", scheme, h->ip, h->port, h->ip,
+                        i == master ? "true" : "false", scheme, h->ip, h->port, h->ip,
                         h->port);
         }
     }

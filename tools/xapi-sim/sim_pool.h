@@ -11,6 +11,7 @@
 #include <czmq.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 typedef struct sim_pool_t sim_pool_t;
 
@@ -54,9 +55,9 @@ struct sim_pool_t {
     double churn_credit;
     uint64_t churn_seq;
     uint64_t rng;
-    int64_t stall_until_ms;
+    _Atomic int64_t stall_until_ms; /* read by HTTP threads without the lock */
     uint64_t drop_epoch;
-    bool stop;
+    _Atomic bool stop;
     pthread_t ticker;
     bool ticker_started;
     void *gen_ctx;          /* sim_gen's state */
