@@ -918,6 +918,65 @@ static int s_vm_destroy(sim_call_t *c)
     return 0;
 }
 
+/*  VM.pool_migrate(vm, host, options): a running or paused VM moves to another host.        */
+static int s_vm_pool_migrate(sim_call_t *c)
+{
+    sim_obj_t *vmo = s_pobj(c, 1, s_cls("VM"));
+    sim_obj_t *host = vmo ? s_pobj(c, 2, s_cls("host")) : NULL;
+    if (!host)
+        return -1;
+    json_t *vm = sim_store_json(vmo);
+    const char *ps = s_jstr(vm, "power_state");
+    if (strcmp(ps, "Running") && strcmp(ps, "Paused")) {
+        char actual[16];
+        s_lower(actual, sizeof actual, ps);
+        json_decref(vm);
+        return s_err(c, "VM_BAD_POWER_STATE", vmo->ref, "running", actual, NULL);
+    }
+    char to[16];
+    snprintf(to, sizeof to, "%s", ps);
+    s_vm_set_state(c->pool, vmo, vm, to, host->ref);
+    sim_store_update(c->pool->store, vmo, vm);
+    json_decref(vm);
+    sim_wr_str(c->w, "");
+    return 0;
+}
+
+/*  host.evacuate(host): its running VMs move to the other hosts (HOST_NOT_ENOUGH_FREE_MEMORY
+    in a one-host pool).                                                                     */
+static int s_host_evacuate(sim_call_t *c)
+{
+    sim_pool_t *p = c->pool;
+    sim_obj_t *h = s_pobj(c, 1, s_cls("host"));
+    if (!h)
+        return -1;
+    if (p->nhosts < 2)
+        return s_err(c, "HOST_NOT_ENOUGH_FREE_MEMORY", "0", "0", NULL);
+    json_t *hr = sim_store_json(h);
+    json_t *vms = json_deep_copy(json_object_get(hr, "resident_VMs"));
+    json_decref(hr);
+    int next = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(vms, i, e)
+    {
+        sim_obj_t *vmo = sim_store_get(p->store, json_string_value(e));
+        json_t *vm = vmo ? sim_store_json(vmo) : NULL;
+        if (vm && !json_is_true(json_object_get(vm, "is_control_domain"))) {
+            if (!strcmp(p->hosts[next % p->nhosts].ref, h->ref))
+                next++;
+            char to[16];
+            snprintf(to, sizeof to, "%s", s_jstr(vm, "power_state"));
+            s_vm_set_state(p, vmo, vm, to, p->hosts[next++ % p->nhosts].ref);
+            sim_store_update(p->store, vmo, vm);
+        }
+        json_decref(vm);
+    }
+    json_decref(vms);
+    sim_wr_str(c->w, "");
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /*  Messages, plugins, pool                                                                  */
 
@@ -1415,6 +1474,8 @@ static const s_method_t s_methods[] = {
     {"VM.copy", 4, 4, s_vm_copy, false, true},
     {"VM.snapshot", 3, 4, s_vm_snapshot, false, true},
     {"VM.destroy", 2, 2, s_vm_destroy, false, true},
+    {"VM.pool_migrate", 4, 4, s_vm_pool_migrate, false, true},
+    {"host.evacuate", 2, 2, s_host_evacuate, false, true},
     {"host.call_plugin", 5, 5, s_call_plugin, false, true},
     {"host.get_servertime", 2, 2, s_host_time, false, false},
     {"host.get_server_localtime", 2, 2, s_host_time, false, false},

@@ -242,6 +242,22 @@ static void test_lifecycle(void **state)
         unpause |= !strcmp(json_string_value(json_array_get(ops, i)), "unpause");
     assert_true(unpause);
     json_decref(ops);
+    json_decref(s_call("VM.unpause", json_pack("[s,s]", g_sess, vm), NULL));
+    json_t *from = s_call("VM.get_resident_on", json_pack("[s,s]", g_sess, vm), NULL);
+    const char *other = strcmp(json_string_value(from), g_pool->hosts[0].ref)
+                            ? g_pool->hosts[0].ref : g_pool->hosts[1].ref;
+    json_decref(s_call("VM.pool_migrate", json_pack("[s,s,s,{}]", g_sess, vm, other), NULL));
+    json_t *now = s_call("VM.get_resident_on", json_pack("[s,s]", g_sess, vm), NULL);
+    assert_string_equal(json_string_value(now), other);
+    json_decref(s_call("host.evacuate", json_pack("[s,s]", g_sess, other), NULL));
+    json_decref(now);
+    now = s_call("VM.get_resident_on", json_pack("[s,s]", g_sess, vm), NULL);
+    assert_string_not_equal(json_string_value(now), other);
+    json_t *res = s_call("host.get_resident_VMs", json_pack("[s,s]", g_sess, other), NULL);
+    assert_int_equal(json_array_size(res), 1); /* only its dom0 */
+    json_decref(res);
+    json_decref(now);
+    json_decref(from);
     json_decref(s_call("VM.hard_shutdown", json_pack("[s,s]", g_sess, vm), NULL));
     json_t *clone = s_call("VM.clone", json_pack("[s,s,s]", g_sess, vm, "c1"), NULL);
     assert_non_null(clone);
