@@ -16,15 +16,35 @@
     their owner: a change of one regenerates the owner. Other classes that produce no object
     (console, host_cpu, crashdump, ...) are ignored (put returns 0, nothing is stored).
 
+    Values: timestamps in seconds since the epoch, null when unset (XAPI's epoch 0) or not a
+    datetime; `current_operations` maps task ids to operations (the task ref when the task is
+    not known); numbers as msgpack ints (int64) or float64, booleans as booleans. Fields
+    computed from rules the reference does not spell out, chosen here: host/pool
+    `zstdSupported` (platform_version >= 3.1 / no restrict_zstd_export), pool `vtpmSupported`
+    (restrict_vtpm == "false"), VM `managementAgentDetected` (guest metrics with an OS version
+    or PV drivers), `needsVtpm` (platform.vtpm), `isFirmwareSupported` (always true),
+    `vulnerabilities` ({}), VDI `chainPhysicalUsage` (the VDI's own usage: the VHD chain is
+    not walked), VIF `txChecksumming` (other_config.ethtool-tx == "true"), SR
+    `allocationStrategy` (sm_config.allocation, else by SR type). Types without key fields in
+    the reference (SM, PCI, PGPU, vgpu, gpuGroup, vgpuType, VTPM, PUSB, VUSB, USB_group, bond,
+    pool_patch) carry their XAPI fields in xo's camelCase style, links as ids.
+
     Input values: as libshared/xoc_xapi.h produces them. 64-bit ints may be msgpack ints or
     decimal strings (XML-RPC); floats as float64 (ints and decimal strings accepted too);
     datetimes as "20240102T03:04:05Z" or "2024-01-02T03:04:05Z" strings (an int/float is taken
     as seconds). A field that is missing or has the wrong type is left out of the object (one
     warning per record); a record that is not a map is refused.
 
-    Memory: each record is kept as its msgpack bytes (one allocation) plus a small node
-    (ref, ids, dependency edges); objects are not kept — only a 64-bit hash of each emitted
-    object, so that a regenerated object that did not change is not emitted again.
+    Memory: each record is kept as msgpack bytes (one allocation) holding only the fields
+    that the transforms read (xoc_xform_keep.c), plus a small node (ref, ids, dependency
+    edges); objects are not kept — only a 64-bit hash of each emitted object, so that a
+    regenerated object that did not change is not emitted again. Measured (bench_xform,
+    label bench): a 10 000-VM pool, 60 201 records (61 MB as whole msgpack records) -> 40 151
+    objects: +55 MB of RSS, put 0.6-1.1 s (with the test's own JSON packing), flush 0.3 s.
+
+    Changes: put/del mark the record, the records whose transform read its fields (content
+    dependency: a metrics record and its owner, a PBD and its SR's $container, ...) and,
+    when its id appears, changes or goes, those that link to it; flush regenerates only these.
 
     Not thread-safe: one caller thread per xoc_xform_t.                                       */
 #ifndef XOC_XFORM_H

@@ -13,6 +13,7 @@
 #include "xoc_err.h"
 #include "xoc_json.h"
 #include "xoc_log.h"
+#include "xoc_xapi.h"
 #include "xoc_xform.h"
 #include "xoc_xform_int.h"
 
@@ -990,6 +991,90 @@ static void test_keep_filter(void **state)
     }
 }
 
+/*  The real pipeline: get_all_records answers of xapi-sim (tests/data/wire, captured from
+    `xapi-sim --vms 2`) decoded by the XAPI client as the collector does (RECORDS mode), over
+    XML-RPC (ints as strings) and JSON-RPC (ints as numbers), give the same objects.         */
+static int s_on_record(const char *key, size_t key_len, const void *mp, size_t mp_len,
+                       void *arg)
+{
+    void **a = arg;
+    char ref[128];
+    snprintf(ref, sizeof(ref), "%.*s", (int)key_len, key);
+    return xoc_xform_put(a[0], a[1], ref, mp, mp_len);
+}
+
+static char *s_read(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(*len + 1);
+    assert_int_equal(fread(buf, 1, *len, f), *len);
+    fclose(f);
+    return buf;
+}
+
+static void s_load_wire(xoc_xform_t *xf, bool xml, unsigned flags)
+{
+    const char *classes[] = {"VM", "VM_metrics", "VM_guest_metrics", "host", "host_metrics",
+                             "pool"};
+    const char *src = getenv("XOC_SOURCE_DIR");
+    for (size_t i = 0; i < sizeof(classes) / sizeof(*classes); i++) {
+        char path[1024];
+        size_t len;
+        snprintf(path, sizeof(path), "%s/services/collector/tests/data/wire/%s.%s",
+                 src ? src : "../..", classes[i], xml ? "xml" : "json");
+        char *body = s_read(path, &len);
+        void *arg[2] = {xf, (void *)classes[i]};
+        xoc_xapi_decode_opts_t opts = {.mode = XOC_XAPI_RECORDS, .flags = flags,
+                                       .on_entry = s_on_record, .arg = arg};
+        int rc = xml ? xoc_xapi_decode_xmlrpc(body, len, &opts, NULL, NULL)
+                     : xoc_xapi_decode_jsonrpc(body, len, &opts, NULL, NULL);
+        assert_int_equal(rc, 0);
+        free(body);
+    }
+}
+
+static void test_wire(void **state)
+{
+    xoc_xform_t *x = xoc_xform_new(), *j = xoc_xform_new(), *js = xoc_xform_new();
+    sink_t sx, sj, sjs;
+    s_sink_init(&sx);
+    s_sink_init(&sj);
+    s_sink_init(&sjs);
+    s_load_wire(x, true, 0);
+    s_load_wire(j, false, 0);
+    s_load_wire(js, false, XOC_XAPI_INT_AS_STRING);
+    assert_int_equal(s_flush(x, &sx), 0);
+    assert_int_equal(s_flush(j, &sj), 0);
+    assert_int_equal(s_flush(js, &sjs), 0);
+    assert_true(json_object_size(sx.state) >= 12); /* pool, host, dom0, 8 templates, 2 VMs */
+    assert_true(json_equal(sx.state, sj.state));
+    assert_true(json_equal(sx.state, sjs.state));
+    const char *id;
+    json_t *o;
+    size_t vms = 0;
+    json_object_foreach(sx.state, id, o) {
+        if (strcmp(s_str(o, "type"), "VM") != 0)
+            continue;
+        vms++;
+        json_t *mem = json_object_get(o, "memory");
+        assert_true(json_is_integer(json_object_get(mem, "size")));
+        assert_true(json_integer_value(json_array_get(json_object_get(mem, "static"), 1)) > 0);
+        assert_true(json_is_integer(json_object_get(json_object_get(o, "CPUs"), "max")));
+        assert_string_equal(s_str(o, "$pool"), xoc_xform_pool_id(x));
+    }
+    assert_int_equal(vms, 2);
+    s_sink_fini(&sx);
+    s_sink_fini(&sj);
+    s_sink_fini(&sjs);
+    xoc_xform_destroy(&x);
+    xoc_xform_destroy(&j);
+    xoc_xform_destroy(&js);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1007,6 +1092,7 @@ int main(void)
         cmocka_unit_test(test_emit_error),
         cmocka_unit_test(test_emit_all_pending),
         cmocka_unit_test(test_keep_filter),
+        cmocka_unit_test(test_wire),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
