@@ -405,6 +405,11 @@ static int s_store_bytes(xoc_xform_t *self, int ci, const msgpack_object *root, 
     return 0;
 }
 
+size_t xf_nodes(const xoc_xform_t *self)
+{
+    return zhashx_size(self->recs);
+}
+
 void xf_set_keep_all(xoc_xform_t *self, bool keep_all)
 {
     self->keep_all = keep_all;

@@ -140,6 +140,8 @@ const char *xf_sr_host(xf_ctx_t *c, const msgpack_object *sr);
 /*  xoc_xform_keep.c: packs into out the record without the fields no transform reads.
     Returns 0, 1 when the class keeps whole records (nothing written), -1 on no memory.     */
 int xf_keep_fields(int cls, const msgpack_object *rec, msgpack_sbuffer *out);
+/*  Tests: number of nodes (records and placeholders).                                       */
+size_t xf_nodes(const xoc_xform_t *self);
 /*  Tests: store whole records (to check that the filter loses nothing).                    */
 void xf_set_keep_all(xoc_xform_t *self, bool keep_all);
 

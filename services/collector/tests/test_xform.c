@@ -1075,6 +1075,44 @@ static void test_wire(void **state)
     xoc_xform_destroy(&js);
 }
 
+/*  Churn of short-lived records linked from long-lived ones (tasks in current_operations,
+    VMs created and destroyed with their disks): the number of nodes stays flat.          */
+static void test_churn_flat(void **state)
+{
+    xoc_xform_t *xf = xoc_xform_new();
+    sink_t s;
+    s_sink_init(&s);
+    s_put_text(xf, "pool", "OpaqueRef:p1", "{\"uuid\":\"pool-1\",\"name_label\":\"P\"}");
+    s_put_text(xf, "VM", "OpaqueRef:vm1", "{\"uuid\":\"vm-1\",\"current_operations\":{}}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    size_t nodes = xf_nodes(xf), count = xoc_xform_count(xf);
+    char vm[512], ref[64], ref2[64], task[256];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(ref, sizeof(ref), "OpaqueRef:t%d", i);
+        snprintf(ref2, sizeof(ref2), "OpaqueRef:u%d", i); /* never known */
+        snprintf(vm, sizeof(vm), "{\"uuid\":\"vm-1\",\"current_operations\":{\"%s\":\"start\","
+                 "\"%s\":\"x\"},\"VBDs\":[\"OpaqueRef:vbd%d\"]}", ref, ref2, i);
+        s_put_text(xf, "VM", "OpaqueRef:vm1", vm);
+        if (i % 3 == 0)
+            assert_int_equal(s_flush(xf, &s), 0);
+        snprintf(task, sizeof(task), "{\"uuid\":\"task-%d\",\"status\":\"pending\"}", i);
+        s_put_text(xf, "task", ref, task);
+        snprintf(vm, sizeof(vm), "{\"uuid\":\"vm-%d\",\"VBDs\":[\"OpaqueRef:vbd-x%d\"],"
+                 "\"metrics\":\"OpaqueRef:m%d\"}", i + 2, i, i);
+        snprintf(ref2, sizeof(ref2), "OpaqueRef:vm-x%d", i);
+        s_put_text(xf, "VM", ref2, vm);
+        assert_int_equal(s_flush(xf, &s), 0);
+        assert_int_equal(xoc_xform_del(xf, "task", ref), 0);
+        assert_int_equal(xoc_xform_del(xf, "VM", ref2), 0);
+        s_put_text(xf, "VM", "OpaqueRef:vm1", "{\"uuid\":\"vm-1\",\"current_operations\":{}}");
+        assert_int_equal(s_flush(xf, &s), 0);
+        assert_int_equal(xf_nodes(xf), nodes);
+        assert_int_equal(xoc_xform_count(xf), count);
+    }
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1093,6 +1131,7 @@ int main(void)
         cmocka_unit_test(test_emit_all_pending),
         cmocka_unit_test(test_keep_filter),
         cmocka_unit_test(test_wire),
+        cmocka_unit_test(test_churn_flat),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
