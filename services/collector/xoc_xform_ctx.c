@@ -459,6 +459,25 @@ static void s_container_field(xf_ctx_t *c, const char *out, const msgpack_object
                                         : msgpack_pack_array(&c->pk, 0));
 }
 
+/*  {key: int} with the values as numbers (XML-RPC sends them as decimal strings).          */
+static void s_map_int(xf_ctx_t *c, const char *out, const msgpack_object *v)
+{
+    if (!v || v->type != MSGPACK_OBJECT_MAP) {
+        s_container_field(c, out, v, MSGPACK_OBJECT_MAP);
+        return;
+    }
+    xf_key(c, out);
+    XF_PK(c, msgpack_pack_map(&c->pk, v->via.map.size));
+    for (uint32_t i = 0; i < v->via.map.size; i++) {
+        int64_t n;
+        XF_PK(c, msgpack_pack_object(&c->pk, v->via.map.ptr[i].key));
+        if (xf_to_int(&v->via.map.ptr[i].val, &n))
+            XF_PK(c, msgpack_pack_int64(&c->pk, n));
+        else
+            XF_PK(c, msgpack_pack_object(&c->pk, v->via.map.ptr[i].val));
+    }
+}
+
 void xf_field(xf_ctx_t *c, const char *out, const msgpack_object *v, xf_kind_t kind)
 {
     int64_t i;
@@ -500,6 +519,9 @@ void xf_field(xf_ctx_t *c, const char *out, const msgpack_object *v, xf_kind_t k
         break;
     case XF_MAP:
         s_container_field(c, out, v, MSGPACK_OBJECT_MAP);
+        break;
+    case XF_MAPI:
+        s_map_int(c, out, v);
         break;
     case XF_ARR:
         s_container_field(c, out, v, MSGPACK_OBJECT_ARRAY);

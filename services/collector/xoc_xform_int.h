@@ -111,6 +111,7 @@ typedef enum {
     XF_BOOL,   /* boolean */
     XF_TIME,   /* datetime -> seconds, or null when unset (epoch 0) or invalid */
     XF_MAP,    /* map copied as is ({} when missing) */
+    XF_MAPI,   /* {s:int} map: values as numbers whatever the transport ({} when missing) */
     XF_ARR,    /* array copied as is ([] when missing) */
     XF_LINK,   /* ref -> linked id, omitted when null/unknown */
     XF_LINKS,  /* [ref] -> [id], unknown ones omitted */

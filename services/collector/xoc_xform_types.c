@@ -75,7 +75,7 @@ static const xf_field_t s_sm[] = {
     {"required_api_version", "required_api_version", XF_STR},
     {"configuration", "configuration", XF_MAP},
     {"capabilities", "capabilities", XF_ARR},
-    {"features", "features", XF_MAP},
+    {"features", "features", XF_MAPI},
     {"driver_filename", "driver_filename", XF_STR},
     {"other_config", "other_config", XF_MAP},
 };

@@ -757,7 +757,8 @@ static void test_other_types(void **state)
         {"PUSB", "pusb-1", "{\"uuid\":\"pusb-1\",\"USB_group\":\"OpaqueRef:USB_group\",\"speed\":480.0}"},
         {"VUSB", "vusb-1", "{\"uuid\":\"vusb-1\",\"VM\":\"OpaqueRef:vm1\",\"USB_group\":\"OpaqueRef:USB_group\"}"},
         {"USB_group", "ug-1", "{\"uuid\":\"ug-1\",\"PUSBs\":[\"OpaqueRef:PUSB\"]}"},
-        {"SM", "sm-1", "{\"uuid\":\"sm-1\",\"type\":\"ext\"}"},
+        {"SM", "sm-1", "{\"uuid\":\"sm-1\",\"type\":\"ext\",\"features\":{\"VDI_MIRROR\":\"2\","
+                       "\"SR_PROBE\":1}}"},
     };
     const char *types[] = {"PCI", "PGPU", "vgpu", "gpuGroup", "vgpuType", "VTPM", "PUSB",
                            "VUSB", "USB_group", "SM"};
@@ -772,6 +773,9 @@ static void test_other_types(void **state)
         assert_non_null(o);
         assert_string_equal(s_str(o, "type"), types[i]);
     }
+    json_t *feat = json_object_get(json_object_get(s.state, "sm-1"), "features");
+    assert_int_equal(json_integer_value(json_object_get(feat, "VDI_MIRROR")), 2);
+    assert_int_equal(json_integer_value(json_object_get(feat, "SR_PROBE")), 1);
     assert_string_equal(s_str(json_object_get(s.state, "pgpu-1"), "pci"), "pci-1");
     assert_string_equal(s_str(json_object_get(s.state, "pgpu-1"), "gpuGroup"), "gg-1");
     assert_string_equal(s_str(json_object_get(s.state, "vgpu-1"), "vgpuType"), "vt-1");
