@@ -569,6 +569,7 @@ static void s_ctx_reset(xf_ctx_t *c, xf_rec_t *r, bool record_deps)
     c->record_deps = record_deps;
     c->ndeps = 0;
     c->nbad = 0;
+    c->nmissing = 0;
     c->firstbad = NULL;
     c->oom = false;
 }
@@ -624,8 +625,11 @@ static const char *s_regen(xoc_xform_t *self, xf_rec_t *r, bool record_deps, int
         return NULL;
     }
     if (c->nbad && (r->flags & F_PUT) && record_deps)
-        xoc_warn("xform: partial object cls=%s ref=%s fields=%u first=%s",
+        xoc_warn("xform: fields of the wrong type left out cls=%s ref=%s fields=%u first=%s",
                  xf_classes[r->cls].name, r->ref, c->nbad, c->firstbad);
+    if (c->nmissing && (r->flags & F_PUT) && record_deps)
+        xoc_debug("xform: fields missing cls=%s ref=%s fields=%u", xf_classes[r->cls].name,
+                  r->ref, c->nmissing);
     if (!type && (r->flags & F_PUT) && record_deps)
         xoc_error("xform: record skipped cls=%s ref=%s", xf_classes[r->cls].name, r->ref);
     return type;

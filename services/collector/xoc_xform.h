@@ -32,8 +32,9 @@
     Input values: as libshared/xoc_xapi.h produces them. 64-bit ints may be msgpack ints or
     decimal strings (XML-RPC); floats as float64 (ints and decimal strings accepted too);
     datetimes as "20240102T03:04:05Z" or "2024-01-02T03:04:05Z" strings (an int/float is taken
-    as seconds). A field that is missing or has the wrong type is left out of the object (one
-    warning per record); a record that is not a map is refused.
+    as seconds). A field that is missing or has the wrong type is left out of the object (a
+    warning per put of a record with mistyped fields, a debug line for missing ones: older
+    XAPI versions lack newer fields); a record that is not a map is refused.
 
     Memory: each record is kept as msgpack bytes (one allocation) holding only the fields
     that the transforms read (xoc_xform_keep.c), plus a small node (ref, ids, dependency

@@ -395,8 +395,12 @@ void xf_put_obj(xf_ctx_t *c, const char *name, const msgpack_object *o)
     XF_PK(c, msgpack_pack_object(&c->pk, *o));
 }
 
-void xf_bad(xf_ctx_t *c, const char *field)
+void xf_bad(xf_ctx_t *c, const char *field, const msgpack_object *v)
 {
+    if (!v) {
+        c->nmissing++;
+        return;
+    }
     if (c->nbad++ == 0)
         c->firstbad = field;
 }
@@ -405,7 +409,7 @@ void xf_bad(xf_ctx_t *c, const char *field)
 static void s_links(xf_ctx_t *c, const char *out, const msgpack_object *v)
 {
     if (!v || v->type != MSGPACK_OBJECT_ARRAY) {
-        xf_bad(c, out);
+        xf_bad(c, out, v);
         xf_key(c, out);
         XF_PK(c, msgpack_pack_array(&c->pk, 0));
         return;
@@ -430,7 +434,7 @@ static void s_ops(xf_ctx_t *c, const char *out, const msgpack_object *v)
 {
     xf_key(c, out);
     if (!v || v->type != MSGPACK_OBJECT_MAP) {
-        xf_bad(c, out);
+        xf_bad(c, out, v);
         XF_PK(c, msgpack_pack_map(&c->pk, 0));
         return;
     }
@@ -454,7 +458,7 @@ static void s_container_field(xf_ctx_t *c, const char *out, const msgpack_object
         XF_PK(c, msgpack_pack_object(&c->pk, *v));
         return;
     }
-    xf_bad(c, out);
+    xf_bad(c, out, v);
     XF_PK(c, type == MSGPACK_OBJECT_MAP ? msgpack_pack_map(&c->pk, 0)
                                         : msgpack_pack_array(&c->pk, 0));
 }
@@ -489,29 +493,29 @@ void xf_field(xf_ctx_t *c, const char *out, const msgpack_object *v, xf_kind_t k
         if (xf_is_str(v))
             xf_put_strn(c, out, v->via.str.ptr, v->via.str.size);
         else
-            xf_bad(c, out);
+            xf_bad(c, out, v);
         break;
     case XF_INT:
         if (xf_to_int(v, &i))
             xf_put_int(c, out, i);
         else
-            xf_bad(c, out);
+            xf_bad(c, out, v);
         break;
     case XF_NUM:
         if (xf_to_num(v, &f))
             xf_put_num(c, out, f);
         else
-            xf_bad(c, out);
+            xf_bad(c, out, v);
         break;
     case XF_BOOL:
         if (xf_to_bool(v, &b))
             xf_put_bool(c, out, b);
         else
-            xf_bad(c, out);
+            xf_bad(c, out, v);
         break;
     case XF_TIME:
         if (!xf_to_time(v, &i))
-            xf_bad(c, out);
+            xf_bad(c, out, v);
         if (!xf_to_time(v, &i) || i == 0)
             xf_put_null(c, out);
         else

@@ -46,7 +46,8 @@ struct xf_ctx {
     bool record_deps;         /* false: lookups only (emit_all) */
     uintptr_t *deps;          /* tagged xf_rec_t pointers: bit 0 = content dependency */
     size_t ndeps, capdeps;
-    unsigned nbad;            /* fields left out because missing or mistyped */
+    unsigned nbad;            /* fields left out because of the wrong type */
+    unsigned nmissing;        /* fields left out because missing (older XAPI versions) */
     const char *firstbad;
     bool oom;
 };
@@ -100,8 +101,8 @@ void xf_put_bool(xf_ctx_t *c, const char *name, bool v);
 void xf_put_null(xf_ctx_t *c, const char *name);
 void xf_put_obj(xf_ctx_t *c, const char *name, const msgpack_object *o);
 void xf_pack_cstr(xf_ctx_t *c, const char *s);
-/*  Notes a field left out (missing or of the wrong type).                                    */
-void xf_bad(xf_ctx_t *c, const char *field);
+/*  Notes a field left out: v is its value (of the wrong type), or NULL when missing.       */
+void xf_bad(xf_ctx_t *c, const char *field, const msgpack_object *v);
 
 /*  Copy kinds of the field tables.                                                           */
 typedef enum {

@@ -150,7 +150,7 @@ static void s_guest_net(xf_ctx_t *c, const s_vm_t *v)
         xf_put_obj(c, "addresses", nets);
     } else {
         if (v->gm)
-            xf_bad(c, "addresses");
+            xf_bad(c, "addresses", nets);
         xf_key(c, "addresses");
         msgpack_pack_map(&c->pk, 0);
     }
