@@ -254,14 +254,14 @@ static void s_print_hosts(sim_t *self, FILE *out)
         sim_store_unlock(p->store);
         for (int i = 0; i < p->nhosts; i++) {
             sim_host_t *h = &p->hosts[i];
-            fprintf(out, "xapi-sim: pool=%s host=%s-host%02d master=%d url=%s://%s:%d\n",
-                    p->name, p->name, i + 1, i == master, scheme, h->ip, h->port);
+            fprintf(out, "xapi-sim: pool=%s host=%s-host%02d master=%d url=%s://%s:%d\n", p->name,
+                    p->name, i + 1, i == master, scheme, h->ip, h->port);
             if (pf)
-                fprintf(pf, "%s\n{\"pool\":\"%s\",\"host\":\"%s-host%02d\",\"master\":%s,"
-                            "\"url\":\"%s://%s:%d\",\"address\":\"%s\",\"port\":%d}",
-                        k + i ? "," : "", p->name, p->name, i + 1,
-                        i == master ? "true" : "false", scheme, h->ip, h->port, h->ip,
-                        h->port);
+                fprintf(pf,
+                        "%s\n{\"pool\":\"%s\",\"host\":\"%s-host%02d\",\"master\":%s,"
+                        "\"url\":\"%s://%s:%d\",\"address\":\"%s\",\"port\":%d}",
+                        k + i ? "," : "", p->name, p->name, i + 1, i == master ? "true" : "false",
+                        scheme, h->ip, h->port, h->ip, h->port);
         }
     }
     if (pf) {
@@ -286,8 +286,8 @@ int sim_start(sim_t *self, FILE *out)
         if (pthread_create(&p->ticker, NULL, s_ticker, p) == 0)
             p->ticker_started = true;
     }
-    if (self->cfg.vendor && !(self->vendor = sim_http_vendor_start(self->cfg.patch_size,
-                                                                   &self->vendor_port)))
+    if (self->cfg.vendor &&
+        !(self->vendor = sim_http_vendor_start(self->cfg.patch_size, &self->vendor_port)))
         return -1;
     if (out)
         s_print_hosts(self, out);

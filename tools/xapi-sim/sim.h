@@ -12,23 +12,23 @@
 #define SIM_MAX_USERS 16
 
 typedef struct {
-    int pools;               /* number of pools (default 1) */
-    int hosts;               /* hosts per pool; 0 = proportionate to --vms */
-    int vms;                 /* VMs per pool */
-    double churn;            /* changes per second per pool */
-    int port;                /* first pool's port; 0 = free port; next pools take free ports */
-    size_t max_body;         /* request body limit in bytes */
-    int64_t disk_size;       /* virtual size of generated disks (bytes) */
+    int pools;         /* number of pools (default 1) */
+    int hosts;         /* hosts per pool; 0 = proportionate to --vms */
+    int vms;           /* VMs per pool */
+    double churn;      /* changes per second per pool */
+    int port;          /* first pool's port; 0 = free port; next pools take free ports */
+    size_t max_body;   /* request body limit in bytes */
+    int64_t disk_size; /* virtual size of generated disks (bytes) */
     int nusers;
     char users[SIM_MAX_USERS][64];
     char passwords[SIM_MAX_USERS][64];
-    const char *tls_cert;    /* PEM files; both set = HTTPS */
+    const char *tls_cert; /* PEM files; both set = HTTPS */
     const char *tls_key;
-    bool tls;                /* HTTPS with a generated self-signed certificate */
-    const char *ports_file;  /* JSON lines of the listening hosts */
-    uint64_t seed;           /* generator seed */
-    bool vendor;             /* serve the vendor catalogue stand-in */
-    size_t patch_size;       /* size of the patch files it serves */
+    bool tls;               /* HTTPS with a generated self-signed certificate */
+    const char *ports_file; /* JSON lines of the listening hosts */
+    uint64_t seed;          /* generator seed */
+    bool vendor;            /* serve the vendor catalogue stand-in */
+    size_t patch_size;      /* size of the patch files it serves */
 } sim_config_t;
 
 typedef struct sim_t sim_t;

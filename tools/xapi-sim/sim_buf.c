@@ -89,12 +89,24 @@ void sim_buf_json_esc(sim_buf_t *b, const char *s, size_t n)
         sim_buf_add(b, s + run, i - run);
         run = i + 1;
         switch (c) {
-        case '"': sim_buf_add(b, "\\\"", 2); break;
-        case '\\': sim_buf_add(b, "\\\\", 2); break;
-        case '\n': sim_buf_add(b, "\\n", 2); break;
-        case '\r': sim_buf_add(b, "\\r", 2); break;
-        case '\t': sim_buf_add(b, "\\t", 2); break;
-        default: sim_buf_printf(b, "\\u%04x", c); break;
+        case '"':
+            sim_buf_add(b, "\\\"", 2);
+            break;
+        case '\\':
+            sim_buf_add(b, "\\\\", 2);
+            break;
+        case '\n':
+            sim_buf_add(b, "\\n", 2);
+            break;
+        case '\r':
+            sim_buf_add(b, "\\r", 2);
+            break;
+        case '\t':
+            sim_buf_add(b, "\\t", 2);
+            break;
+        default:
+            sim_buf_printf(b, "\\u%04x", c);
+            break;
         }
     }
     sim_buf_add(b, s + run, n - run);

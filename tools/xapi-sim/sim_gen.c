@@ -33,8 +33,8 @@ void sim_gen_console_location(sim_pool_t *p, const char *host_ref, const char *u
     for (int i = 0; i < p->nhosts; i++)
         if (!strcmp(p->hosts[i].ref, host_ref))
             h = &p->hosts[i];
-    snprintf(out, n, "%s://%s:%d/console?uuid=%s", p->cfg->tls_cert || p->cfg->tls ? "https" : "http", h->ip,
-             h->port, uuid);
+    snprintf(out, n, "%s://%s:%d/console?uuid=%s",
+             p->cfg->tls_cert || p->cfg->tls ? "https" : "http", h->ip, h->port, uuid);
 }
 
 void sim_gen_fix_consoles(sim_pool_t *p)
@@ -47,8 +47,8 @@ void sim_gen_fix_consoles(sim_pool_t *p)
         sim_obj_t *vm = sim_store_get(p->store, json_string_value(json_object_get(r, "VM")));
         json_t *vr = vm && vm->cls == vm_id ? sim_store_json(vm) : NULL;
         char loc[200];
-        sim_gen_console_location(p, vr ? json_string_value(json_object_get(vr, "resident_on"))
-                                       : "", o->uuid, loc, sizeof loc);
+        sim_gen_console_location(p, vr ? json_string_value(json_object_get(vr, "resident_on")) : "",
+                                 o->uuid, loc, sizeof loc);
         json_object_set_new(r, "location", json_string(loc));
         sim_store_update(p->store, o, r);
         json_decref(vr);
@@ -78,22 +78,55 @@ static sim_obj_t *s_add(sim_pool_t *p, const char *cls, json_t *rec, const char 
 /*  Builds a JSON value from a jansson pack format, aborting on a format error (programmer).  */
 #define S_PACK(...) json_pack(__VA_ARGS__)
 
-static const char *s_ops_halted[] = {"changing_dynamic_range", "changing_static_range",
-    "changing_shadow_memory", "changing_VCPUs", "changing_memory_limits", "make_into_template",
-    "provision", "start", "start_on", "clone", "copy", "snapshot", "destroy", "export",
-    "metadata_export", "migrate_send", "create_vtpm", NULL};
-static const char *s_ops_running[] = {"changing_dynamic_range", "changing_VCPUs_live",
-    "hard_shutdown", "clean_shutdown", "hard_reboot", "clean_reboot", "suspend", "pause",
-    "snapshot", "checkpoint", "pool_migrate", "migrate_send", "changing_shadow_memory_live",
-    NULL};
-static const char *s_ops_paused[] = {"unpause", "hard_shutdown", "hard_reboot", "snapshot",
-    "checkpoint", NULL};
-static const char *s_ops_suspended[] = {"resume", "resume_on", "hard_shutdown", "snapshot",
-    "clone", "copy", "export", "destroy", NULL};
+static const char *s_ops_halted[] = {"changing_dynamic_range",
+                                     "changing_static_range",
+                                     "changing_shadow_memory",
+                                     "changing_VCPUs",
+                                     "changing_memory_limits",
+                                     "make_into_template",
+                                     "provision",
+                                     "start",
+                                     "start_on",
+                                     "clone",
+                                     "copy",
+                                     "snapshot",
+                                     "destroy",
+                                     "export",
+                                     "metadata_export",
+                                     "migrate_send",
+                                     "create_vtpm",
+                                     NULL};
+static const char *s_ops_running[] = {"changing_dynamic_range",
+                                      "changing_VCPUs_live",
+                                      "hard_shutdown",
+                                      "clean_shutdown",
+                                      "hard_reboot",
+                                      "clean_reboot",
+                                      "suspend",
+                                      "pause",
+                                      "snapshot",
+                                      "checkpoint",
+                                      "pool_migrate",
+                                      "migrate_send",
+                                      "changing_shadow_memory_live",
+                                      NULL};
+static const char *s_ops_paused[] = {"unpause",  "hard_shutdown", "hard_reboot",
+                                     "snapshot", "checkpoint",    NULL};
+static const char *s_ops_suspended[] = {"resume", "resume_on", "hard_shutdown", "snapshot", "clone",
+                                        "copy",   "export",    "destroy",       NULL};
 static const char *s_ops_none[] = {NULL};
-static const char *s_ops_template[] = {"changing_NVRAM", "changing_dynamic_range",
-    "changing_shadow_memory", "changing_static_range", "make_into_template", "migrate_send",
-    "destroy", "export", "clone", "copy", "provision", NULL};
+static const char *s_ops_template[] = {"changing_NVRAM",
+                                       "changing_dynamic_range",
+                                       "changing_shadow_memory",
+                                       "changing_static_range",
+                                       "make_into_template",
+                                       "migrate_send",
+                                       "destroy",
+                                       "export",
+                                       "clone",
+                                       "copy",
+                                       "provision",
+                                       NULL};
 
 void sim_gen_vm_ops(json_t *vm)
 {
@@ -119,20 +152,19 @@ static json_t *s_software_version(void)
 {
     return S_PACK("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
                   "product_version", "8.2.1", "product_version_text", "8.2",
-                  "product_version_text_short", "8.2", "platform_name", "XCP",
-                  "platform_version", "3.2.1", "product_brand", "XCP-ng", "build_number",
-                  "release/yangtze/master/58", "hostname", "localhost", "date", "2023-11-27",
-                  "dbv", "0.0.1", "xapi", "1.20", "xen", "4.13.5-9.38", "linux", "4.19.0+1",
-                  "xencenter_min", "2.16", "xencenter_max", "2.16", "network_backend",
-                  "openvswitch");
+                  "product_version_text_short", "8.2", "platform_name", "XCP", "platform_version",
+                  "3.2.1", "product_brand", "XCP-ng", "build_number", "release/yangtze/master/58",
+                  "hostname", "localhost", "date", "2023-11-27", "dbv", "0.0.1", "xapi", "1.20",
+                  "xen", "4.13.5-9.38", "linux", "4.19.0+1", "xencenter_min", "2.16",
+                  "xencenter_max", "2.16", "network_backend", "openvswitch");
 }
 
 static json_t *s_cpu_info(void)
 {
     return S_PACK("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "cpu_count", "16",
-                  "socket_count", "2", "vendor", "GenuineIntel", "speed", "2394.454",
-                  "modelname", "Intel(R) Xeon(R) CPU E5-2630 v3 @ 2.40GHz", "family", "6",
-                  "model", "63", "stepping", "2", "flags",
+                  "socket_count", "2", "vendor", "GenuineIntel", "speed", "2394.454", "modelname",
+                  "Intel(R) Xeon(R) CPU E5-2630 v3 @ 2.40GHz", "family", "6", "model", "63",
+                  "stepping", "2", "flags",
                   "fpu de tsc msr pae mce cx8 apic sep mca cmov pat clflush acpi mmx fxsr sse "
                   "sse2 ht syscall nx lm constant_tsc rep_good nopl nonstop_tsc cpuid pni "
                   "pclmulqdq monitor est ssse3 fma cx16 sse4_1 sse4_2 movbe popcnt aes xsave "
@@ -148,27 +180,26 @@ static json_t *s_cpu_info(void)
 
 static void s_gen_pool_object(sim_pool_t *p, const char *master, const char *sr)
 {
-    json_t *r = S_PACK("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s,s:s,s:s}, s:o, s:{s:s,s:s}, "
-                       "s:[s,s], s:b}",
-                       "name_label", p->name, "name_description", "Simulated pool", "master",
-                       master, "default_SR", sr, "suspend_image_SR", sr, "crash_dump_SR", sr,
-                       "other_config", "cpuid_feature_mask",
-                       "ffffff7f-ffffffff-ffffffff-ffffffff", "memory-ratio-hvm", "0.25",
-                       "memory-ratio-pv", "0.25", "cpu_info", s_cpu_info(), "restrictions",
-                       "restrict_vswitch_controller", "false", "restrict_lab", "false",
-                       "allowed_operations", "ha_enable", "cluster_create",
-                       "tls_verification_enabled", 1);
+    json_t *r =
+        S_PACK("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s,s:s,s:s}, s:o, s:{s:s,s:s}, "
+               "s:[s,s], s:b}",
+               "name_label", p->name, "name_description", "Simulated pool", "master", master,
+               "default_SR", sr, "suspend_image_SR", sr, "crash_dump_SR", sr, "other_config",
+               "cpuid_feature_mask", "ffffff7f-ffffffff-ffffffff-ffffffff", "memory-ratio-hvm",
+               "0.25", "memory-ratio-pv", "0.25", "cpu_info", s_cpu_info(), "restrictions",
+               "restrict_vswitch_controller", "false", "restrict_lab", "false",
+               "allowed_operations", "ha_enable", "cluster_create", "tls_verification_enabled", 1);
     s_add(p, "pool", r, p->ref);
 }
 
 typedef struct {
-    char net[64];          /* pool-wide network on eth0 */
+    char net[64]; /* pool-wide network on eth0 */
     char shared_sr[64];
-    json_t *net_vifs;      /* owner sets filled while generating, written once at the end */
+    json_t *net_vifs; /* owner sets filled while generating, written once at the end */
     json_t *sr_vdis;
-    json_t *host_vms;      /* per host: array of resident VMs */
-    json_t *local_srs;     /* per host: ref */
-    json_t *local_vdis;    /* per host: array */
+    json_t *host_vms;   /* per host: array of resident VMs */
+    json_t *local_srs;  /* per host: ref */
+    json_t *local_vdis; /* per host: array */
     int64_t sr_alloc;
 } s_ctx_t;
 
@@ -204,80 +235,85 @@ static void s_gen_host(sim_pool_t *p, int i, const s_ctx_t *x)
     snprintf(name, sizeof name, "%s-host%02d", p->name, i + 1);
     snprintf(hostname, sizeof hostname, "%s", name);
     snprintf(iqn, sizeof iqn, "iqn.2024-01.com.example:%08x", (unsigned)sim_gen_rand(p));
-    s_add(p, "host_metrics", S_PACK("{s:I, s:I, s:b, s:s}", "memory_total", 256 * GIB,
-                                    "memory_free", 200 * GIB, "live", 1, "last_updated", now),
+    s_add(p, "host_metrics",
+          S_PACK("{s:I, s:I, s:b, s:s}", "memory_total", 256 * GIB, "memory_free", 200 * GIB,
+                 "live", 1, "last_updated", now),
           metrics);
-    s_add(p, "VM_metrics", S_PACK("{s:I, s:i, s:[s], s:s, s:s, s:b}", "memory_actual", 4 * GIB,
-                                  "VCPUs_number", 8, "state", "running", "start_time", now,
-                                  "last_updated", now, "hvm", 0),
+    s_add(p, "VM_metrics",
+          S_PACK("{s:I, s:i, s:[s], s:s, s:s, s:b}", "memory_actual", 4 * GIB, "VCPUs_number", 8,
+                 "state", "running", "start_time", now, "last_updated", now, "hvm", 0),
           dom0m);
-    json_t *vm = S_PACK("{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, "
-                        "s:i, s:s, s:s, s:s}",
-                        "name_label", "Control domain on host: ", "name_description",
-                        "The domain which manages physical devices and manages other domains",
-                        "power_state", "Running", "is_control_domain", 1, "resident_on", h->ref,
-                        "memory_target", 4 * GIB, "memory_static_max", 4 * GIB,
-                        "memory_dynamic_max", 4 * GIB, "memory_dynamic_min", 4 * GIB,
-                        "memory_static_min", 4 * GIB, "memory_overhead", 0LL, "VCPUs_max", 8,
-                        "VCPUs_at_startup", 8, "domid", 0, "metrics", dom0m, "domain_type",
-                        "pv", "domarch", "x64");
+    json_t *vm = S_PACK(
+        "{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, "
+        "s:i, s:s, s:s, s:s}",
+        "name_label", "Control domain on host: ", "name_description",
+        "The domain which manages physical devices and manages other domains", "power_state",
+        "Running", "is_control_domain", 1, "resident_on", h->ref, "memory_target", 4 * GIB,
+        "memory_static_max", 4 * GIB, "memory_dynamic_max", 4 * GIB, "memory_dynamic_min", 4 * GIB,
+        "memory_static_min", 4 * GIB, "memory_overhead", 0LL, "VCPUs_max", 8, "VCPUs_at_startup", 8,
+        "domid", 0, "metrics", dom0m, "domain_type", "pv", "domarch", "x64");
     char dname[160];
     snprintf(dname, sizeof dname, "Control domain on host: %s", name);
     json_object_set_new(vm, "name_label", json_string(dname));
     sim_gen_vm_ops(vm);
     s_add(p, "VM", vm, dom0);
-    s_add(p, "PIF_metrics", S_PACK("{s:s, s:s, s:s, s:s, s:s}", "vendor_name",
-                                   "Intel Corporation", "device_name", "I350 Gigabit Network",
-                                   "vendor_id", "8086", "device_id", "1521", "last_updated",
-                                   now), pifm);
+    s_add(p, "PIF_metrics",
+          S_PACK("{s:s, s:s, s:s, s:s, s:s}", "vendor_name", "Intel Corporation", "device_name",
+                 "I350 Gigabit Network", "vendor_id", "8086", "device_id", "1521", "last_updated",
+                 now),
+          pifm);
     char mac[24];
     snprintf(mac, sizeof mac, "0c:c4:7a:%02x:%02x:%02x", p->index & 0xff, i & 0xff,
              (unsigned)sim_gen_rand(p) & 0xff);
-    s_add(p, "PIF", S_PACK("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s}, s:[s]}",
-                           "device", "eth0", "network", x->net, "host", h->ref, "MAC", mac,
-                           "metrics", pifm, "ip_configuration_mode", "Static", "IP", h->ip,
-                           "netmask", "255.0.0.0", "management", 1, "properties", "gro", "on",
-                           "capabilities", "fcoe"), pif);
-    s_add(p, "SR", S_PACK("{s:s, s:s, s:s, s:s, s:b, s:I, s:[s], s:{s:s}}", "name_label",
-                          "Local storage", "name_description", "", "type", "ext", "content_type",
-                          "user", "shared", 0, "physical_size", 1024 * GIB, "PBDs", lpbd,
-                          "other_config", "i18n-key", "local-storage"), lsr);
-    s_add(p, "PBD", S_PACK("{s:s, s:s, s:{s:s}, s:b}", "host", h->ref, "SR", lsr,
-                           "device_config", "device", "/dev/sda3", "currently_attached", 1),
+    s_add(p, "PIF",
+          S_PACK("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s}, s:[s]}", "device", "eth0",
+                 "network", x->net, "host", h->ref, "MAC", mac, "metrics", pifm,
+                 "ip_configuration_mode", "Static", "IP", h->ip, "netmask", "255.0.0.0",
+                 "management", 1, "properties", "gro", "on", "capabilities", "fcoe"),
+          pif);
+    s_add(p, "SR",
+          S_PACK("{s:s, s:s, s:s, s:s, s:b, s:I, s:[s], s:{s:s}}", "name_label", "Local storage",
+                 "name_description", "", "type", "ext", "content_type", "user", "shared", 0,
+                 "physical_size", 1024 * GIB, "PBDs", lpbd, "other_config", "i18n-key",
+                 "local-storage"),
+          lsr);
+    s_add(p, "PBD",
+          S_PACK("{s:s, s:s, s:{s:s}, s:b}", "host", h->ref, "SR", lsr, "device_config", "device",
+                 "/dev/sda3", "currently_attached", 1),
           lpbd);
-    s_add(p, "PBD", S_PACK("{s:s, s:s, s:{s:s,s:s,s:s}, s:b}", "host", h->ref, "SR",
-                           x->shared_sr, "device_config", "server", "10.0.0.5", "serverpath",
-                           "/export/sr", "options", "", "currently_attached", 1), spbd);
-    json_t *hr = S_PACK("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:[s], s:[s], s:s, s:I, s:s, "
-                        "s:[s,s,s,s,s], s:[s,s], s:{s:s,s:s}, s:{s:s,s:s}, s:s, s:[i,i,i], "
-                        "s:{s:s}, s:s, s:b}",
-                        "name_label", name, "name_description", "Default install", "hostname",
-                        hostname, "address", h->ip, "software_version", s_software_version(),
-                        "cpu_info", s_cpu_info(), "metrics", metrics, "PIFs", pif, "PBDs", lpbd,
-                        "control_domain", dom0, "memory_overhead", 1400 * MIB, "iscsi_iqn", iqn,
-                        "allowed_operations", "vm_migrate", "provision", "vm_resume",
-                        "evacuate", "vm_start", "supported_bootloaders", "pygrub", "eliloader",
-                        "license_params", "sku_type", "free", "expiry", "20380119T03:14:07Z",
-                        "bios_strings", "bios-vendor", "Dell Inc.", "system-product-name",
-                        "PowerEdge R630", "last_software_update", now,
-                        "virtual_hardware_platform_versions", 0, 1, 2, "chipset_info", "iommu",
-                        "true", "edition", "xcp-ng", "tls_verification_enabled", 1);
+    s_add(p, "PBD",
+          S_PACK("{s:s, s:s, s:{s:s,s:s,s:s}, s:b}", "host", h->ref, "SR", x->shared_sr,
+                 "device_config", "server", "10.0.0.5", "serverpath", "/export/sr", "options", "",
+                 "currently_attached", 1),
+          spbd);
+    json_t *hr =
+        S_PACK("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:[s], s:[s], s:s, s:I, s:s, "
+               "s:[s,s,s,s,s], s:[s,s], s:{s:s,s:s}, s:{s:s,s:s}, s:s, s:[i,i,i], "
+               "s:{s:s}, s:s, s:b}",
+               "name_label", name, "name_description", "Default install", "hostname", hostname,
+               "address", h->ip, "software_version", s_software_version(), "cpu_info", s_cpu_info(),
+               "metrics", metrics, "PIFs", pif, "PBDs", lpbd, "control_domain", dom0,
+               "memory_overhead", 1400 * MIB, "iscsi_iqn", iqn, "allowed_operations", "vm_migrate",
+               "provision", "vm_resume", "evacuate", "vm_start", "supported_bootloaders", "pygrub",
+               "eliloader", "license_params", "sku_type", "free", "expiry", "20380119T03:14:07Z",
+               "bios_strings", "bios-vendor", "Dell Inc.", "system-product-name", "PowerEdge R630",
+               "last_software_update", now, "virtual_hardware_platform_versions", 0, 1, 2,
+               "chipset_info", "iommu", "true", "edition", "xcp-ng", "tls_verification_enabled", 1);
     json_array_append_new(json_object_get(hr, "PBDs"), json_string(spbd));
-    json_object_set_new(hr, "other_config", S_PACK("{s:s, s:s, s:s}", "agent_start_time",
-                                                   "1700000000.", "boot_time", "1699990000.",
-                                                   "iscsi_iqn", iqn));
+    json_object_set_new(hr, "other_config",
+                        S_PACK("{s:s, s:s, s:s}", "agent_start_time", "1700000000.", "boot_time",
+                               "1699990000.", "iscsi_iqn", iqn));
     json_object_set_new(hr, "resident_VMs", json_pack("[s]", dom0));
     json_t *cpus = json_array();
     for (int c = 0; c < 16; c++) {
         char cpu[64];
         s_ref(cpu);
-        s_add(p, "host_cpu", S_PACK("{s:s, s:i, s:s, s:I, s:s, s:i, s:i, s:s, s:s, s:s, s:f}",
-                                    "host", h->ref, "number", c, "vendor", "GenuineIntel",
-                                    "speed", (json_int_t)2394, "modelname",
-                                    "Intel(R) Xeon(R) CPU E5-2630 v3 @ 2.40GHz", "family", 6,
-                                    "model", 63, "stepping", "2", "flags", "fpu de tsc msr pae",
-                                    "features", "77fefbff-bfebfbff-00000021-2c100800",
-                                    "utilisation", 0.05),
+        s_add(p, "host_cpu",
+              S_PACK("{s:s, s:i, s:s, s:I, s:s, s:i, s:i, s:s, s:s, s:s, s:f}", "host", h->ref,
+                     "number", c, "vendor", "GenuineIntel", "speed", (json_int_t)2394, "modelname",
+                     "Intel(R) Xeon(R) CPU E5-2630 v3 @ 2.40GHz", "family", 6, "model", 63,
+                     "stepping", "2", "flags", "fpu de tsc msr pae", "features",
+                     "77fefbff-bfebfbff-00000021-2c100800", "utilisation", 0.05),
               cpu);
         json_array_append_new(cpus, json_string(cpu));
     }
@@ -292,40 +328,47 @@ static void s_gen_shared(sim_pool_t *p, s_ctx_t *x)
 {
     char hostnet[64], iso[64], tools[64];
     s_ref(x->net), s_ref(x->shared_sr), s_ref(hostnet), s_ref(iso), s_ref(tools);
-    s_add(p, "network", S_PACK("{s:s, s:s, s:s, s:{}}", "name_label",
-                               "Pool-wide network associated with eth0", "name_description",
-                               "", "bridge", "xenbr0", "other_config"), x->net);
-    s_add(p, "network", S_PACK("{s:s, s:s, s:s, s:{s:s,s:s,s:s,s:s}}", "name_label",
-                               "Host internal management network", "name_description",
-                               "Network on which guests will be assigned a private link-local "
-                               "IP address which can be used to talk XenAPI",
-                               "bridge", "xenapi", "other_config", "is_guest_installer_network",
-                               "true", "is_host_internal_management_network", "true",
-                               "ip_begin", "169.254.0.1", "ip_end", "169.254.255.254"),
+    s_add(p, "network",
+          S_PACK("{s:s, s:s, s:s, s:{}}", "name_label", "Pool-wide network associated with eth0",
+                 "name_description", "", "bridge", "xenbr0", "other_config"),
+          x->net);
+    s_add(p, "network",
+          S_PACK("{s:s, s:s, s:s, s:{s:s,s:s,s:s,s:s}}", "name_label",
+                 "Host internal management network", "name_description",
+                 "Network on which guests will be assigned a private link-local "
+                 "IP address which can be used to talk XenAPI",
+                 "bridge", "xenapi", "other_config", "is_guest_installer_network", "true",
+                 "is_host_internal_management_network", "true", "ip_begin", "169.254.0.1", "ip_end",
+                 "169.254.255.254"),
           hostnet);
-    s_add(p, "SR", S_PACK("{s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:[s]}", "name_label",
-                          "XCP-ng Tools", "type", "iso", "content_type", "iso", "name_description",
-                          "XCP-ng Tools ISOs", "shared", 1, "is_tools_sr", 1, "physical_size",
-                          0LL, "VDIs", tools), iso);
-    s_add(p, "VDI", S_PACK("{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:s}", "name_label",
-                           "guest-tools.iso", "name_description", "XCP-ng VM Tools ISO", "SR",
-                           iso, "type", "user", "virtual_size", 60 * MIB, "is_tools_iso", 1,
-                           "read_only", 1, "location", "guest-tools.iso"), tools);
-    static const char *sms[][2] = {{"nfs", "NFS VHD"}, {"ext", "Local EXT3 VHD"},
-                                   {"lvm", "Local LVM"}, {"iso", "ISO"}, {"udev", "Local Devices"},
-                                   {"lvmoiscsi", "LVHD over iSCSI"}};
+    s_add(p, "SR",
+          S_PACK("{s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:[s]}", "name_label", "XCP-ng Tools", "type",
+                 "iso", "content_type", "iso", "name_description", "XCP-ng Tools ISOs", "shared", 1,
+                 "is_tools_sr", 1, "physical_size", 0LL, "VDIs", tools),
+          iso);
+    s_add(p, "VDI",
+          S_PACK("{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:s}", "name_label", "guest-tools.iso",
+                 "name_description", "XCP-ng VM Tools ISO", "SR", iso, "type", "user",
+                 "virtual_size", 60 * MIB, "is_tools_iso", 1, "read_only", 1, "location",
+                 "guest-tools.iso"),
+          tools);
+    static const char *sms[][2] = {{"nfs", "NFS VHD"},        {"ext", "Local EXT3 VHD"},
+                                   {"lvm", "Local LVM"},      {"iso", "ISO"},
+                                   {"udev", "Local Devices"}, {"lvmoiscsi", "LVHD over iSCSI"}};
     for (size_t i = 0; i < sizeof sms / sizeof sms[0]; i++)
-        s_add(p, "SM", S_PACK("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s,s,s,s], s:s}", "name_label",
-                              sms[i][1], "type", sms[i][0], "vendor", "Citrix Systems Inc",
-                              "copyright", "(C) 2008 Citrix Systems Inc", "version", "1.0",
-                              "required_api_version", "1.0", "capabilities", "SR_PROBE",
-                              "SR_UPDATE", "VDI_CREATE", "VDI_DELETE", "driver_filename",
-                              "/opt/xensource/sm/SR"), NULL);
+        s_add(p, "SM",
+              S_PACK("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s,s,s,s], s:s}", "name_label", sms[i][1],
+                     "type", sms[i][0], "vendor", "Citrix Systems Inc", "copyright",
+                     "(C) 2008 Citrix Systems Inc", "version", "1.0", "required_api_version", "1.0",
+                     "capabilities", "SR_PROBE", "SR_UPDATE", "VDI_CREATE", "VDI_DELETE",
+                     "driver_filename", "/opt/xensource/sm/SR"),
+              NULL);
 }
 
-static const char *s_templates[] = {"Debian Bookworm 12", "Debian Bullseye 11",
-    "Ubuntu Jammy Jellyfish 22.04", "CentOS Stream 9", "Rocky Linux 9",
-    "Windows Server 2022 (64-bit)", "Windows 10 (64-bit)", "Other install media"};
+static const char *s_templates[] = {
+    "Debian Bookworm 12",  "Debian Bullseye 11", "Ubuntu Jammy Jellyfish 22.04",
+    "CentOS Stream 9",     "Rocky Linux 9",      "Windows Server 2022 (64-bit)",
+    "Windows 10 (64-bit)", "Other install media"};
 
 static json_t *s_vm_base(const char *name, const char *tmpl)
 {
@@ -335,16 +378,15 @@ static json_t *s_vm_base(const char *name, const char *tmpl)
         "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:s, s:{s:s,s:s}, "
         "s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}, "
         "s:{s:s,s:s,s:s,s:s,s:s}, s:s, s:s, s:i, s:b, s:s, s:{s:s,s:s}}",
-        "name_label", name, "name_description", "", "memory_overhead", 18 * MIB,
-        "memory_target", 0LL, "memory_static_max", 2 * GIB, "memory_dynamic_max", 2 * GIB,
-        "memory_dynamic_min", 2 * GIB, "memory_static_min", 512 * MIB, "VCPUs_max", 2,
-        "VCPUs_at_startup", 2, "HVM_boot_policy", "BIOS order", "HVM_boot_params", "order",
-        "cd", "firmware", "bios", "platform", "timeoffset", "0", "device-model",
-        "qemu-upstream-compat", "videoram", "8", "hpet", "true", "secureboot", "false", "vga",
-        "std", "nx", "true", "viridian", "false", "acpi", "1", "apic", "true", "pae", "true",
-        "cores-per-socket", "2", "other_config", "base_template_name", tmpl, "import_task",
-        SIM_NULL_REF, "mac_seed", seed, "install-methods", "cdrom,nfs,http,ftp",
-        "linux_template", "true", "recommendations",
+        "name_label", name, "name_description", "", "memory_overhead", 18 * MIB, "memory_target",
+        0LL, "memory_static_max", 2 * GIB, "memory_dynamic_max", 2 * GIB, "memory_dynamic_min",
+        2 * GIB, "memory_static_min", 512 * MIB, "VCPUs_max", 2, "VCPUs_at_startup", 2,
+        "HVM_boot_policy", "BIOS order", "HVM_boot_params", "order", "cd", "firmware", "bios",
+        "platform", "timeoffset", "0", "device-model", "qemu-upstream-compat", "videoram", "8",
+        "hpet", "true", "secureboot", "false", "vga", "std", "nx", "true", "viridian", "false",
+        "acpi", "1", "apic", "true", "pae", "true", "cores-per-socket", "2", "other_config",
+        "base_template_name", tmpl, "import_task", SIM_NULL_REF, "mac_seed", seed,
+        "install-methods", "cdrom,nfs,http,ftp", "linux_template", "true", "recommendations",
         "<restrictions><restriction field=\"memory-static-max\" max=\"1649267441664\"/>"
         "<restriction field=\"vcpus-max\" max=\"32\"/><restriction field=\"has-vendor-device\" "
         "value=\"false\"/><restriction field=\"allow-gpu-passthrough\" value=\"1\"/>"
@@ -389,14 +431,14 @@ static void s_gen_vm_guest(sim_pool_t *p, const char *gm, int n)
     s_add(p, "VM_guest_metrics",
           S_PACK("{s:{s:s,s:s,s:s,s:s,s:s}, s:{s:s,s:s,s:s,s:s}, s:b, s:{s:s,s:s,s:s}, "
                  "s:{s:s,s:s,s:s}, s:s, s:b, s:s, s:s, s:b}",
-                 "os_version", "name", "Debian GNU/Linux 12 (bookworm)", "uname",
-                 "6.1.0-18-amd64", "distro", "debian", "major", "12", "minor", "5",
-                 "PV_drivers_version", "major", "8", "minor", "2", "micro", "0", "build", "1",
-                 "PV_drivers_up_to_date", 1, "networks", "0/ip", ip, "0/ipv4/0", ip, "0/ipv6/0",
-                 "fe80::a8bb:ccff:fe00:1", "other", "feature-balloon", "1", "has-vendor-device",
-                 "0", "platform-feature-multiprocessor-suspend", "1", "last_updated", now,
-                 "live", 1, "can_use_hotplug_vbd", "yes", "can_use_hotplug_vif", "yes",
-                 "PV_drivers_detected", 1),
+                 "os_version", "name", "Debian GNU/Linux 12 (bookworm)", "uname", "6.1.0-18-amd64",
+                 "distro", "debian", "major", "12", "minor", "5", "PV_drivers_version", "major",
+                 "8", "minor", "2", "micro", "0", "build", "1", "PV_drivers_up_to_date", 1,
+                 "networks", "0/ip", ip, "0/ipv4/0", ip, "0/ipv6/0", "fe80::a8bb:ccff:fe00:1",
+                 "other", "feature-balloon", "1", "has-vendor-device", "0",
+                 "platform-feature-multiprocessor-suspend", "1", "last_updated", now, "live", 1,
+                 "can_use_hotplug_vbd", "yes", "can_use_hotplug_vif", "yes", "PV_drivers_detected",
+                 1),
           gm);
 }
 
@@ -409,8 +451,8 @@ sim_obj_t *sim_gen_vm(sim_pool_t *p, const char *name, bool running)
     s_ref(vmr), s_ref(m), s_ref(gm), s_ref(vbd), s_ref(vdi), s_ref(vif);
     sim_gen_now(now);
     bool local = sim_gen_rand(p) % 10 == 0;
-    const char *sr = local ? json_string_value(json_array_get(x->local_srs, (size_t)hi))
-                           : x->shared_sr;
+    const char *sr =
+        local ? json_string_value(json_array_get(x->local_srs, (size_t)hi)) : x->shared_sr;
     int64_t size = p->cfg->disk_size;
     uint64_t r = sim_gen_rand(p);
     snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", (unsigned)(r & 0xfc) | 0x02,
@@ -419,39 +461,39 @@ sim_obj_t *sim_gen_vm(sim_pool_t *p, const char *name, bool running)
     snprintf(dname, sizeof dname, "%s 0", name);
     s_add(p, "VM_metrics",
           S_PACK("{s:I, s:i, s:{s:f,s:f}, s:o, s:s, s:s, s:s, s:b, s:s}", "memory_actual",
-                 running ? 2 * GIB : 0LL, "VCPUs_number", running ? 2 : 0, "VCPUs_utilisation",
-                 "0", running ? 0.0123 : 0.0, "1", running ? 0.0234 : 0.0, "state",
+                 running ? 2 * GIB : 0LL, "VCPUs_number", running ? 2 : 0, "VCPUs_utilisation", "0",
+                 running ? 0.0123 : 0.0, "1", running ? 0.0234 : 0.0, "state",
                  running ? json_pack("[s]", "running") : json_array(), "start_time",
-                 running ? now : SIM_NULL_DATE, "install_time", now, "last_updated", now, "hvm",
-                 1, "current_domain_type", running ? "hvm" : "unspecified"),
+                 running ? now : SIM_NULL_DATE, "install_time", now, "last_updated", now, "hvm", 1,
+                 "current_domain_type", running ? "hvm" : "unspecified"),
           m);
     s_gen_vm_guest(p, gm, n);
-    s_add(p, "VDI", S_PACK("{s:s, s:s, s:s, s:[s], s:I, s:I, s:s, s:{s:s}, s:[s,s,s,s,s,s,s,s]}",
-                           "name_label", dname, "name_description",
-                           "Created by template provisioner", "SR", sr, "VBDs", vbd,
-                           "virtual_size", size, "physical_utilisation", size / 3, "location",
-                           vdi + 10, "sm_config", "vdi_type", "vhd", "allowed_operations",
-                           "clone", "copy", "resize", "snapshot", "destroy", "forget", "update",
-                           "generate_config"),
+    s_add(p, "VDI",
+          S_PACK("{s:s, s:s, s:s, s:[s], s:I, s:I, s:s, s:{s:s}, s:[s,s,s,s,s,s,s,s]}",
+                 "name_label", dname, "name_description", "Created by template provisioner", "SR",
+                 sr, "VBDs", vbd, "virtual_size", size, "physical_utilisation", size / 3,
+                 "location", vdi + 10, "sm_config", "vdi_type", "vhd", "allowed_operations",
+                 "clone", "copy", "resize", "snapshot", "destroy", "forget", "update",
+                 "generate_config"),
           vdi);
-    s_add(p, "VBD", S_PACK("{s:s, s:s, s:s, s:s, s:b, s:b, s:[s], s:[s], s:{s:s}}", "VM", vmr,
-                           "VDI", vdi, "device", "xvda", "userdevice", "0", "bootable", 1,
-                           "currently_attached", running, "allowed_operations",
-                           running ? "unplug" : "attach", "qos_supported_algorithms", "ionice",
-                           "other_config", "owner", ""),
+    s_add(p, "VBD",
+          S_PACK("{s:s, s:s, s:s, s:s, s:b, s:b, s:[s], s:[s], s:{s:s}}", "VM", vmr, "VDI", vdi,
+                 "device", "xvda", "userdevice", "0", "bootable", 1, "currently_attached", running,
+                 "allowed_operations", running ? "unplug" : "attach", "qos_supported_algorithms",
+                 "ionice", "other_config", "owner", ""),
           vbd);
-    s_add(p, "VIF", S_PACK("{s:s, s:s, s:s, s:s, s:b, s:b, s:[s], s:[s]}", "device", "0",
-                           "network", x->net, "VM", vmr, "MAC", mac, "MAC_autogenerated", 1,
-                           "currently_attached", running, "allowed_operations",
-                           running ? "unplug" : "attach", "qos_supported_algorithms",
-                           "ratelimit"),
+    s_add(p, "VIF",
+          S_PACK("{s:s, s:s, s:s, s:s, s:b, s:b, s:[s], s:[s]}", "device", "0", "network", x->net,
+                 "VM", vmr, "MAC", mac, "MAC_autogenerated", 1, "currently_attached", running,
+                 "allowed_operations", running ? "unplug" : "attach", "qos_supported_algorithms",
+                 "ratelimit"),
           vif);
     json_t *vm = s_vm_base(name, s_templates[n % 8]);
     if (running) {
         char con[64];
         s_ref(con);
-        sim_obj_t *co = s_add(p, "console", S_PACK("{s:s, s:s}", "protocol", "rfb", "VM", vmr),
-                              con);
+        sim_obj_t *co =
+            s_add(p, "console", S_PACK("{s:s, s:s}", "protocol", "rfb", "VM", vmr), con);
         char loc[200];
         sim_gen_console_location(p, p->hosts[hi].ref, co->uuid, loc, sizeof loc);
         json_t *cr = sim_store_json(co);
@@ -460,13 +502,12 @@ sim_obj_t *sim_gen_vm(sim_pool_t *p, const char *name, bool running)
         json_decref(cr);
         json_object_set_new(vm, "consoles", json_pack("[s]", con));
     }
-    json_t *over = S_PACK("{s:s, s:s, s:s, s:s, s:[s], s:[s], s:I, s:i, s:s, s:s}",
-                                  "power_state", running ? "Running" : "Halted", "resident_on",
-                                  running ? p->hosts[hi].ref : SIM_NULL_REF, "metrics", m,
-                                  "guest_metrics", gm, "VBDs", vbd, "VIFs", vif,
-                                  "memory_target", running ? 2 * GIB : 0LL, "domid",
-                                  running ? 1 + n % 4000 : -1, "domarch", running ? "x64" : "",
-                                  "snapshot_time", SIM_NULL_DATE);
+    json_t *over = S_PACK("{s:s, s:s, s:s, s:s, s:[s], s:[s], s:I, s:i, s:s, s:s}", "power_state",
+                          running ? "Running" : "Halted", "resident_on",
+                          running ? p->hosts[hi].ref : SIM_NULL_REF, "metrics", m, "guest_metrics",
+                          gm, "VBDs", vbd, "VIFs", vif, "memory_target", running ? 2 * GIB : 0LL,
+                          "domid", running ? 1 + n % 4000 : -1, "domarch", running ? "x64" : "",
+                          "snapshot_time", SIM_NULL_DATE);
     json_object_update(vm, over);
     json_decref(over);
     sim_gen_vm_ops(vm);
@@ -550,9 +591,9 @@ static void s_gen_updates(sim_pool_t *p)
         json_array_append_new(hosts, json_string(p->hosts[i].ref));
     s_add(p, "pool_update",
           S_PACK("{s:s, s:s, s:s, s:I, s:s, s:[s], s:o}", "name_label", "XS82ECU1001",
-                 "name_description", "Cumulative update 1", "version", "1.0",
-                 "installation_size", 200 * MIB, "key", "XS82ECU1001", "after_apply_guidance",
-                 "restartHost", "hosts", hosts),
+                 "name_description", "Cumulative update 1", "version", "1.0", "installation_size",
+                 200 * MIB, "key", "XS82ECU1001", "after_apply_guidance", "restartHost", "hosts",
+                 hosts),
           NULL);
 }
 
@@ -566,14 +607,16 @@ void sim_gen_pool(sim_pool_t *p)
     x->local_srs = json_array();
     x->local_vdis = json_array();
     s_gen_shared(p, x);
-    s_add(p, "SR", S_PACK("{s:s, s:s, s:s, s:s, s:b, s:I, s:{s:s}, "
-                          "s:[s,s,s,s,s,s,s,s,s,s,s,s]}",
-                          "name_label", "NFS storage", "name_description", "NFS SR [10.0.0.5:"
-                          "/export/sr]", "type", "nfs", "content_type", "user", "shared", 1,
-                          "physical_size", 4096 * GIB, "other_config", "auto-scan", "true",
-                          "allowed_operations", "unplug", "plug", "pbd_create", "update",
-                          "pbd_destroy", "vdi_resize", "vdi_clone", "scan", "vdi_snapshot",
-                          "vdi_create", "vdi_destroy", "forget"),
+    s_add(p, "SR",
+          S_PACK("{s:s, s:s, s:s, s:s, s:b, s:I, s:{s:s}, "
+                 "s:[s,s,s,s,s,s,s,s,s,s,s,s]}",
+                 "name_label", "NFS storage", "name_description",
+                 "NFS SR [10.0.0.5:"
+                 "/export/sr]",
+                 "type", "nfs", "content_type", "user", "shared", 1, "physical_size", 4096 * GIB,
+                 "other_config", "auto-scan", "true", "allowed_operations", "unplug", "plug",
+                 "pbd_create", "update", "pbd_destroy", "vdi_resize", "vdi_clone", "scan",
+                 "vdi_snapshot", "vdi_create", "vdi_destroy", "forget"),
           x->shared_sr);
     for (int i = 0; i < p->nhosts; i++)
         s_gen_host(p, i, x);
@@ -653,9 +696,9 @@ static void s_churn_message(sim_pool_t *p)
     char now[32], body[64];
     sim_gen_now(now);
     snprintf(body, sizeof body, "churn %" PRIu64, ++p->churn_seq);
-    s_add(p, "message", S_PACK("{s:s, s:i, s:s, s:s, s:s, s:s}", "name",
-                               names[sim_gen_rand(p) % 5], "priority", 5, "cls", "VM",
-                               "obj_uuid", vm ? vm->uuid : "", "timestamp", now, "body", body),
+    s_add(p, "message",
+          S_PACK("{s:s, s:i, s:s, s:s, s:s, s:s}", "name", names[sim_gen_rand(p) % 5], "priority",
+                 5, "cls", "VM", "obj_uuid", vm ? vm->uuid : "", "timestamp", now, "body", body),
           NULL);
     if (sim_store_count(p->store, id) > 500)
         sim_store_remove(p->store, sim_store_at(p->store, id, 0));
@@ -698,10 +741,10 @@ static void s_churn_task(sim_pool_t *p)
     } else if (finished && mine >= 3) {
         sim_store_remove(p->store, finished);
     } else {
-        s_add(p, "task", S_PACK("{s:s, s:s, s:s, s:s, s:[s], s:s}", "name_label",
-                                "Async.VM.snapshot", "name_description", "xapi-sim churn",
-                                "created", now, "status", "pending", "allowed_operations",
-                                "cancel", "resident_on", p->hosts[p->master].ref),
+        s_add(p, "task",
+              S_PACK("{s:s, s:s, s:s, s:s, s:[s], s:s}", "name_label", "Async.VM.snapshot",
+                     "name_description", "xapi-sim churn", "created", now, "status", "pending",
+                     "allowed_operations", "cancel", "resident_on", p->hosts[p->master].ref),
               NULL);
     }
 }

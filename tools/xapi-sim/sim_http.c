@@ -1,10 +1,10 @@
 #include "sim_http.h"
 
-#include "sim_rpc.h"
-#include "sim_xfer.h"
 #include "sim_console.h"
 #include "sim_patch.h"
+#include "sim_rpc.h"
 #include "sim_rrd.h"
+#include "sim_xfer.h"
 
 #include <netinet/in.h>
 #include <unistd.h>
@@ -26,16 +26,16 @@ typedef struct {
     sim_buf_t body;
     bool too_big;
     s_kind_t kind;
-    sim_xva_reader_t *xva;  /* S_IMPORT */
+    sim_xva_reader_t *xva; /* S_IMPORT */
     char task[64];
     char sr[64];
-    bool imported;          /* S_IMPORT: the XVA was read and the task ended */
-    bool has_task;          /* the client passed task_id: errors go to the task, reply 200 */
+    bool imported; /* S_IMPORT: the XVA was read and the task ended */
+    bool has_task; /* the client passed task_id: errors go to the task, reply 200 */
     json_t *err;
     sim_host_t *host;
-    char url[64];           /* S_UPLOAD: the handler */
+    char url[64]; /* S_UPLOAD: the handler */
     char vdi[64];
-    char head[4096];        /* S_UPLOAD: the first bytes (patch header) */
+    char head[4096]; /* S_UPLOAD: the first bytes (patch header) */
     size_t head_len;
     uint64_t bytes;
     bool uploaded;
@@ -45,11 +45,10 @@ typedef struct {
 void sim_conn_add(sim_t *sim, int fd);
 void sim_conn_del(sim_t *sim, int fd);
 
-static enum MHD_Result s_reply(struct MHD_Connection *conn, unsigned status, char *data,
-                               size_t len, const char *ctype, bool close)
+static enum MHD_Result s_reply(struct MHD_Connection *conn, unsigned status, char *data, size_t len,
+                               const char *ctype, bool close)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(data);
         return MHD_NO;
@@ -63,8 +62,8 @@ static enum MHD_Result s_reply(struct MHD_Connection *conn, unsigned status, cha
     return rc;
 }
 
-static enum MHD_Result s_reply_text(struct MHD_Connection *conn, unsigned status,
-                                    const char *text, const char *ctype, bool close)
+static enum MHD_Result s_reply_text(struct MHD_Connection *conn, unsigned status, const char *text,
+                                    const char *ctype, bool close)
 {
     char *d = strdup(text);
     return s_reply(conn, status, d, strlen(d), ctype, close);
@@ -112,10 +111,12 @@ static enum MHD_Result s_rpc(sim_host_t *h, struct MHD_Connection *conn, s_req_t
                   : sim_rpc_decode_xml(r->body.data, r->body.len, &req, &why);
     if (rc != 0) {
         xoc_debug("bad request host=%s why=%s", h->ip, why);
-        return s_reply_text(conn, 500, "<html><body><h1>HTTP 500 internal server error</h1>"
+        return s_reply_text(conn, 500,
+                            "<html><body><h1>HTTP 500 internal server error</h1>"
                             "An unexpected error occurred; please wait a while and try again. "
                             "If the problem persists, please contact your support "
-                            "representative.</body></html>", "text/html", false);
+                            "representative.</body></html>",
+                            "text/html", false);
     }
     s_stall(h->pool);
     sim_buf_t out;
@@ -123,9 +124,13 @@ static enum MHD_Result s_rpc(sim_host_t *h, struct MHD_Connection *conn, s_req_t
     sim_buf_init(&out, 4096);
     int bare = !json && !strcmp(req.method, "system.listMethods");
     sim_rpc_begin(&req, &out, &w, bare);
-    sim_call_t call = {.pool = h->pool, .host = h, .loopback = s_loopback(conn),
-                       .conn_fd = s_conn_fd(conn), .method = req.method,
-                       .params = req.params, .w = &w};
+    sim_call_t call = {.pool = h->pool,
+                       .host = h,
+                       .loopback = s_loopback(conn),
+                       .conn_fd = s_conn_fd(conn),
+                       .method = req.method,
+                       .params = req.params,
+                       .w = &w};
     if (sim_api_call(&call) == 0)
         sim_rpc_end(&req, &out, bare);
     else
@@ -266,8 +271,8 @@ static enum MHD_Result s_export(sim_host_t *h, struct MHD_Connection *conn)
         enum MHD_Result rc = s_reply(conn, 500, e, strlen(e), "text/plain", true);
         return rc;
     }
-    struct MHD_Response *resp = MHD_create_response_from_callback(
-        MHD_SIZE_UNKNOWN, 256 * 1024, s_export_read, x, s_export_free);
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256 * 1024,
+                                                                  s_export_read, x, s_export_free);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result rc = MHD_queue_response(conn, 200, resp);
@@ -308,8 +313,8 @@ static void s_import_complete(s_req_t *r)
     snprintf(result, sizeof result, "<value><array><data><value>%s</value></data></array></value>",
              vm);
     s_task_finish(r->host->pool, r->task, result, r->err);
-    xoc_info("import host=%s vm=%s bytes=%llu ok=%d", r->host->ip, vm,
-             (unsigned long long)bytes, r->err == NULL);
+    xoc_info("import host=%s vm=%s bytes=%llu ok=%d", r->host->ip, vm, (unsigned long long)bytes,
+             r->err == NULL);
     json_decref(ova);
 }
 
@@ -325,8 +330,8 @@ static enum MHD_Result s_import_end(sim_host_t *h, struct MHD_Connection *conn, 
 
 /*  PUT /pool_patch_upload and /import_raw_vdi: the body is counted and its first bytes kept
     (the patch header), never stored whole.                                                  */
-static enum MHD_Result s_upload_begin(sim_host_t *h, struct MHD_Connection *conn,
-                                      const char *url, s_req_t *r)
+static enum MHD_Result s_upload_begin(sim_host_t *h, struct MHD_Connection *conn, const char *url,
+                                      s_req_t *r)
 {
     if (!s_authorized(h, conn))
         return s_unauthorized(conn);
@@ -416,8 +421,7 @@ static enum MHD_Result s_query_cb(void *cls, enum MHD_ValueKind kind, const char
                                   const char *value)
 {
     sim_buf_t *b = cls;
-    sim_buf_printf(b, "%c%s=%s", memchr(b->data, '?', b->len) ? '&' : '?', key,
-                   value ? value : "");
+    sim_buf_printf(b, "%c%s=%s", memchr(b->data, '?', b->len) ? '&' : '?', key, value ? value : "");
     return MHD_YES;
 }
 
@@ -445,7 +449,8 @@ static bool s_console_title(sim_pool_t *p, const char *id, char uuid[40], char t
 static int s_connect_local(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         close(fd);
@@ -516,8 +521,10 @@ static enum MHD_Result s_handle(sim_host_t *h, struct MHD_Connection *conn, cons
                                 const char *method, s_req_t *r)
 {
     if (r->too_big)
-        return s_reply_text(conn, 413, "<html><body><h1>413 request entity too large</h1>"
-                            "</body></html>", "text/html", true);
+        return s_reply_text(conn, 413,
+                            "<html><body><h1>413 request entity too large</h1>"
+                            "</body></html>",
+                            "text/html", true);
     if (!strcmp(method, "OPTIONS"))
         return s_reply_text(conn, 200, "", "text/plain", false);
     if (!strcmp(method, "POST"))
@@ -537,16 +544,17 @@ static enum MHD_Result s_handle(sim_host_t *h, struct MHD_Connection *conn, cons
     if (!strcmp(method, "GET") && (!strcmp(url, "/export") || !strcmp(url, "/export/")))
         return s_export(h, conn);
     if (!strcmp(method, "GET") && !strcmp(url, "/"))
-        return s_reply_text(conn, 200, "<html><head><title>XCP-ng (simulated)</title></head>"
-                            "<body><p>xapi-sim</p></body></html>", "text/html", false);
+        return s_reply_text(conn, 200,
+                            "<html><head><title>XCP-ng (simulated)</title></head>"
+                            "<body><p>xapi-sim</p></body></html>",
+                            "text/html", false);
     return s_reply_text(conn, 404, "<html><body><h1>HTTP 404 not found</h1></body></html>",
                         "text/html", false);
 }
 
 static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                const char *method, const char *version,
-                                const char *upload_data, size_t *upload_data_size,
-                                void **con_cls)
+                                const char *method, const char *version, const char *upload_data,
+                                size_t *upload_data_size, void **con_cls)
 {
     sim_host_t *h = cls;
     s_req_t *r = *con_cls;
@@ -558,8 +566,8 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         *con_cls = r;
         if (!strcmp(method, "PUT") && (!strcmp(url, "/import") || !strcmp(url, "/import/")))
             return s_import_begin(h, conn, r);
-        if (!strcmp(method, "PUT") && (!strncmp(url, "/pool_patch_upload", 18) ||
-                                       !strncmp(url, "/import_raw_vdi", 15)))
+        if (!strcmp(method, "PUT") &&
+            (!strncmp(url, "/pool_patch_upload", 18) || !strncmp(url, "/import_raw_vdi", 15)))
             return s_upload_begin(h, conn, url, r);
         return MHD_YES;
     }
@@ -629,8 +637,7 @@ struct MHD_Daemon *sim_http_start(sim_host_t *h, int port, const char *cert_pem,
     sa.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, h->ip, &sa.sin_addr) != 1)
         return NULL;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_POLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
     if (cert_pem && key_pem)
         flags |= MHD_USE_TLS;
     struct MHD_OptionItem tls[] = {
@@ -638,10 +645,11 @@ struct MHD_Daemon *sim_http_start(sim_host_t *h, int port, const char *cert_pem,
         {key_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)key_pem},
         {MHD_OPTION_END, 0, NULL},
     };
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, s_access, h, MHD_OPTION_SOCK_ADDR, &sa,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, h, MHD_OPTION_NOTIFY_CONNECTION, s_notify, h,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_ARRAY, cert_pem ? tls : tls + 2, MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, s_access, h, MHD_OPTION_SOCK_ADDR, &sa,
+                         MHD_OPTION_NOTIFY_COMPLETED, s_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+                         s_notify, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+                         MHD_OPTION_ARRAY, cert_pem ? tls : tls + 2, MHD_OPTION_END);
     if (!d)
         return NULL;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

@@ -30,7 +30,6 @@ int sim_patch_vdi_uploaded(sim_pool_t *pool, const char *vdi, const sim_patch_in
 
 /*  The vendor stand-in's files: "/updates.xml" and "/patches/<name>.zip". Returns a malloc'd
     body or NULL.                                                                             */
-char *sim_patch_vendor_file(const char *path, size_t *len, const char *base_url,
-                            size_t patch_size);
+char *sim_patch_vendor_file(const char *path, size_t *len, const char *base_url, size_t patch_size);
 
 #endif

@@ -18,7 +18,7 @@ typedef struct sim_pool_t sim_pool_t;
 typedef struct {
     sim_pool_t *pool;
     int index;
-    char ip[24];            /* each host has its own loopback address: 127.0.0.<n> */
+    char ip[24]; /* each host has its own loopback address: 127.0.0.<n> */
     int port;
     char ref[64];
     struct MHD_Daemon *mhd;
@@ -28,13 +28,13 @@ typedef struct {
     char ref[64];
     char user[64];
     char host_ref[64];
-    json_t *registered;     /* legacy event.register: subscribed classes, or NULL */
-    uint64_t next_token;    /* legacy event.next: generation already returned */
+    json_t *registered;  /* legacy event.register: subscribed classes, or NULL */
+    uint64_t next_token; /* legacy event.next: generation already returned */
 } sim_session_t;
 
 typedef struct {
     char task[64];
-    char method[96];        /* the synchronous method ("VM.start") */
+    char method[96]; /* the synchronous method ("VM.start") */
     json_t *params;
     int steps_left;
 } sim_job_t;
@@ -44,13 +44,13 @@ struct sim_pool_t {
     const sim_config_t *cfg;
     int index;
     char name[64];
-    char ref[64];           /* the pool object */
-    sim_store_t *store;     /* its lock guards everything below too */
+    char ref[64];       /* the pool object */
+    sim_store_t *store; /* its lock guards everything below too */
     sim_host_t *hosts;
     int nhosts;
     int master;
-    zhashx_t *sessions;     /* ref -> sim_session_t */
-    zlistx_t *jobs;         /* sim_job_t, Async calls in progress */
+    zhashx_t *sessions; /* ref -> sim_session_t */
+    zlistx_t *jobs;     /* sim_job_t, Async calls in progress */
     double churn_rate;
     double churn_credit;
     uint64_t churn_seq;
@@ -60,20 +60,20 @@ struct sim_pool_t {
     _Atomic bool stop;
     pthread_t ticker;
     bool ticker_started;
-    void *gen_ctx;          /* sim_gen's state */
+    void *gen_ctx; /* sim_gen's state */
 };
 
 /*  A call being served.                                                                      */
 typedef struct {
     sim_pool_t *pool;
-    sim_host_t *host;       /* host that received the call (NULL for internal calls) */
-    bool loopback;          /* caller is on 127.0.0.0/8 or ::1 (sim.* allowed) */
-    int conn_fd;            /* the caller's socket (not dropped by sim.drop_connections) */
+    sim_host_t *host; /* host that received the call (NULL for internal calls) */
+    bool loopback;    /* caller is on 127.0.0.0/8 or ::1 (sim.* allowed) */
+    int conn_fd;      /* the caller's socket (not dropped by sim.drop_connections) */
     const char *method;
-    json_t *params;         /* array */
+    json_t *params; /* array */
     sim_wr_t *w;
-    bool bare;              /* XML-RPC: no Status/Value wrapper (system.listMethods) */
-    json_t *err;            /* set on failure: ["CODE", params...] */
+    bool bare;   /* XML-RPC: no Status/Value wrapper (system.listMethods) */
+    json_t *err; /* set on failure: ["CODE", params...] */
     const sim_session_t *session;
 } sim_call_t;
 
@@ -95,8 +95,8 @@ void sim_gen_pool(sim_pool_t *pool);
 sim_obj_t *sim_gen_vm(sim_pool_t *pool, const char *name, bool running);
 void sim_gen_free(sim_pool_t *pool);
 /*  The console URL of a VM on host_ref: <scheme>://<host ip>:<port>/console?uuid=<uuid>.     */
-void sim_gen_console_location(sim_pool_t *pool, const char *host_ref, const char *uuid,
-                              char *out, size_t n);
+void sim_gen_console_location(sim_pool_t *pool, const char *host_ref, const char *uuid, char *out,
+                              size_t n);
 /*  Rewrites every console location once the ports are known.                                */
 void sim_gen_fix_consoles(sim_pool_t *pool);
 /*  Applies n random changes (churn).                                                         */

@@ -63,8 +63,12 @@ static void s_enc(sim_buf_t *b, const json_t *v, bool date)
         sim_buf_add(b, &d, sizeof d);
         break;
     }
-    case JSON_TRUE: sim_buf_addc(b, T_TRUE); break;
-    case JSON_FALSE: sim_buf_addc(b, T_FALSE); break;
+    case JSON_TRUE:
+        sim_buf_addc(b, T_TRUE);
+        break;
+    case JSON_FALSE:
+        sim_buf_addc(b, T_FALSE);
+        break;
     case JSON_ARRAY: {
         size_t i;
         json_t *e;
@@ -86,7 +90,9 @@ static void s_enc(sim_buf_t *b, const json_t *v, bool date)
         }
         break;
     }
-    default: s_enc_str(b, T_STR, "", 0); break;
+    default:
+        s_enc_str(b, T_STR, "", 0);
+        break;
     }
 }
 
@@ -121,8 +127,12 @@ static void s_skip(s_rd_t *r)
         n = s_get_varint(r);
         r->p = n <= (uint64_t)(r->end - r->p) ? r->p + n : r->end;
         break;
-    case T_INT: s_get_varint(r); break;
-    case T_FLT: r->p = r->end - r->p >= 8 ? r->p + 8 : r->end; break;
+    case T_INT:
+        s_get_varint(r);
+        break;
+    case T_FLT:
+        r->p = r->end - r->p >= 8 ? r->p + 8 : r->end;
+        break;
     case T_ARR:
         n = s_get_varint(r);
         for (uint64_t i = 0; i < n && r->p < r->end; i++)
@@ -136,7 +146,8 @@ static void s_skip(s_rd_t *r)
             s_skip(r);
         }
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -167,8 +178,10 @@ static json_t *s_dec(s_rd_t *r)
         r->p += 8;
         return json_real(d);
     }
-    case T_TRUE: return json_true();
-    case T_FALSE: return json_false();
+    case T_TRUE:
+        return json_true();
+    case T_FALSE:
+        return json_false();
     case T_ARR: {
         json_t *a = json_array();
         n = s_get_varint(r);
@@ -190,7 +203,8 @@ static json_t *s_dec(s_rd_t *r)
         }
         return m;
     }
-    default: return json_string("");
+    default:
+        return json_string("");
     }
 }
 
@@ -246,8 +260,12 @@ static void s_write(sim_wr_t *w, s_rd_t *r)
         sim_wr_float(w, d);
         break;
     }
-    case T_TRUE: sim_wr_bool(w, true); break;
-    case T_FALSE: sim_wr_bool(w, false); break;
+    case T_TRUE:
+        sim_wr_bool(w, true);
+        break;
+    case T_FALSE:
+        sim_wr_bool(w, false);
+        break;
     case T_ARR:
         n = s_get_varint(r);
         sim_wr_arr_begin(w);
@@ -268,7 +286,9 @@ static void s_write(sim_wr_t *w, s_rd_t *r)
         }
         sim_wr_map_end(w);
         break;
-    default: sim_wr_str(w, ""); break;
+    default:
+        sim_wr_str(w, "");
+        break;
     }
 }
 
@@ -283,8 +303,7 @@ void sim_rec_write(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t l
     sim_wr_map_end(w);
 }
 
-void sim_rec_write_field(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len,
-                         int idx)
+void sim_rec_write_field(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len, int idx)
 {
     s_rd_t r = {p, p + len};
     for (int i = 0; i < idx; i++)

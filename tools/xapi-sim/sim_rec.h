@@ -21,8 +21,7 @@ json_t *sim_rec_field(const sim_class_t *c, const uint8_t *p, size_t len, int id
 /*  Writes the record as a struct of every field.                                             */
 void sim_rec_write(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len);
 /*  Writes one field's value.                                                                 */
-void sim_rec_write_field(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len,
-                         int idx);
+void sim_rec_write_field(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len, int idx);
 
 /*  Writes a decoded record field by field in schema order, datetimes typed.                  */
 void sim_rec_write_json(sim_wr_t *w, const sim_class_t *c, const json_t *rec);

@@ -210,9 +210,9 @@ json_t *sim_rpc_xml_value(const char *buf, size_t len)
 {
     if (len > (size_t)0x7fffffff)
         return NULL;
-    xmlDoc *doc = xmlReadMemory(buf, (int)len, "ova.xml", NULL,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                                    XML_PARSE_HUGE);
+    xmlDoc *doc =
+        xmlReadMemory(buf, (int)len, "ova.xml", NULL,
+                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_HUGE);
     if (!doc)
         return NULL;
     const xmlNode *root = xmlDocGetRootElement(doc);
@@ -274,7 +274,7 @@ void sim_rpc_error(const sim_rpc_req_t *req, sim_buf_t *out, const json_t *err)
     sim_wr_init(&w, req->mode, out);
     if (req->mode == SIM_WR_XML) {
         sim_buf_adds(out, S_XML_HEAD "<value><struct><member><name>Status</name><value>Failure"
-                          "</value></member><member><name>ErrorDescription</name>");
+                                     "</value></member><member><name>ErrorDescription</name>");
         sim_wr_json(&w, err);
         sim_buf_adds(out, "</member></struct></value>" S_XML_TAIL);
         return;

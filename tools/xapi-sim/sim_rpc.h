@@ -10,11 +10,11 @@
 #include <stddef.h>
 
 typedef struct {
-    sim_wr_mode_t mode;  /* SIM_WR_XML or SIM_WR_JSON */
-    int version;         /* JSON-RPC: 1 or 2 */
+    sim_wr_mode_t mode; /* SIM_WR_XML or SIM_WR_JSON */
+    int version;        /* JSON-RPC: 1 or 2 */
     char *method;
-    json_t *params;      /* an array (JSON-RPC named params are wrapped in a 1-element array) */
-    json_t *id;          /* JSON-RPC id (NULL for XML-RPC) */
+    json_t *params; /* an array (JSON-RPC named params are wrapped in a 1-element array) */
+    json_t *id;     /* JSON-RPC id (NULL for XML-RPC) */
 } sim_rpc_req_t;
 
 /*  Decodes an XML-RPC methodCall. Ints become JSON integers, <double> reals, strings,

@@ -64,9 +64,10 @@ static void s_vm_cols(sim_pool_t *p, const sim_host_t *host, const char *cf, con
 static void s_write_xml(sim_buf_t *b, const s_col_t *cols, size_t n, int64_t start, int64_t end,
                         int step, int rows)
 {
-    sim_buf_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><xport><meta><start>%lld</start>"
-                      "<step>%d</step><end>%lld</end><rows>%d</rows><columns>%zu</columns>"
-                      "<legend>",
+    sim_buf_printf(b,
+                   "<?xml version=\"1.0\" encoding=\"UTF-8\"?><xport><meta><start>%lld</start>"
+                   "<step>%d</step><end>%lld</end><rows>%d</rows><columns>%zu</columns>"
+                   "<legend>",
                    (long long)start, step, (long long)end, rows, n);
     for (size_t i = 0; i < n; i++)
         sim_buf_printf(b, "<entry>%s</entry>", cols[i].legend);
@@ -84,8 +85,9 @@ static void s_write_xml(sim_buf_t *b, const s_col_t *cols, size_t n, int64_t sta
 static void s_write_json(sim_buf_t *b, const s_col_t *cols, size_t n, int64_t start, int64_t end,
                          int step, int rows)
 {
-    sim_buf_printf(b, "{\"meta\":{\"start\":%lld,\"step\":%d,\"end\":%lld,\"rows\":%d,"
-                      "\"columns\":%zu,\"legend\":[",
+    sim_buf_printf(b,
+                   "{\"meta\":{\"start\":%lld,\"step\":%d,\"end\":%lld,\"rows\":%d,"
+                   "\"columns\":%zu,\"legend\":[",
                    (long long)start, step, (long long)end, rows, n);
     for (size_t i = 0; i < n; i++)
         sim_buf_printf(b, "%s\"%s\"", i ? "," : "", cols[i].legend);
@@ -101,8 +103,7 @@ static void s_write_json(sim_buf_t *b, const s_col_t *cols, size_t n, int64_t st
 }
 
 char *sim_rrd_updates(sim_pool_t *p, const sim_host_t *host, int64_t start, int step,
-                      const char *cf, bool with_host, const char *vm_uuid, bool json,
-                      size_t *len)
+                      const char *cf, bool with_host, const char *vm_uuid, bool json, size_t *len)
 {
     if (step != 5 && step != 60 && step != 3600 && step != 86400)
         step = 5;

@@ -12,7 +12,6 @@
 
 /*  Takes the pool lock. start: unix seconds; step: 5, 60, 3600 or 86400.                    */
 char *sim_rrd_updates(sim_pool_t *pool, const sim_host_t *host, int64_t start, int step,
-                      const char *cf, bool with_host, const char *vm_uuid, bool json,
-                      size_t *len);
+                      const char *cf, bool with_host, const char *vm_uuid, bool json, size_t *len);
 
 #endif

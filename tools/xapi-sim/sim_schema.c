@@ -238,13 +238,21 @@ int sim_schema_field(const sim_class_t *c, const char *name)
 json_t *sim_schema_default(const sim_field_t *f)
 {
     switch (f->type) {
-    case 'i': return json_integer(f->def[0] ? strtoll(f->def, NULL, 10) : 0);
-    case 'f': return json_real(0.0);
-    case 'b': return json_boolean(strcmp(f->def, "true") == 0);
-    case 'd': return json_string(SIM_NULL_DATE);
-    case 'r': return json_string(SIM_NULL_REF);
-    case 'S': return json_array();
-    case 'M': return json_object();
-    default: return json_string(f->def);
+    case 'i':
+        return json_integer(f->def[0] ? strtoll(f->def, NULL, 10) : 0);
+    case 'f':
+        return json_real(0.0);
+    case 'b':
+        return json_boolean(strcmp(f->def, "true") == 0);
+    case 'd':
+        return json_string(SIM_NULL_DATE);
+    case 'r':
+        return json_string(SIM_NULL_REF);
+    case 'S':
+        return json_array();
+    case 'M':
+        return json_object();
+    default:
+        return json_string(f->def);
     }
 }

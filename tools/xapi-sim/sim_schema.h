@@ -15,8 +15,8 @@ typedef struct {
 
 typedef struct {
     int id;
-    const char *name;  /* API name: "VM", "host", "SR" */
-    char lname[32];    /* lower-case name used in events: "vm" */
+    const char *name; /* API name: "VM", "host", "SR" */
+    char lname[32];   /* lower-case name used in events: "vm" */
     int nfields;
     sim_field_t *fields;
 } sim_class_t;

@@ -47,7 +47,7 @@ static uint64_t s_rand(void)
 void sim_uuid(char out[40])
 {
     uint64_t a = s_rand(), b = s_rand();
-    a = (a & ~0xf000ull) | 0x4000ull;            /* version 4 */
+    a = (a & ~0xf000ull) | 0x4000ull;                        /* version 4 */
     b = (b & 0x3fffffffffffffffull) | 0x8000000000000000ull; /* variant */
     snprintf(out, 40, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
              (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xffff), (unsigned)(b >> 48),

@@ -16,11 +16,11 @@ typedef struct sim_store_t sim_store_t;
 
 typedef struct sim_obj_t sim_obj_t;
 struct sim_obj_t {
-    sim_obj_t *prev, *next;  /* change list, ascending gen_mod */
-    sim_obj_t *tnext;        /* tombstone FIFO */
+    sim_obj_t *prev, *next; /* change list, ascending gen_mod */
+    sim_obj_t *tnext;       /* tombstone FIFO */
     uint8_t *rec;
     uint32_t len;
-    uint32_t idx;            /* position in its class array */
+    uint32_t idx; /* position in its class array */
     uint64_t gen_add, gen_mod;
     int16_t cls;
     bool deleted;

@@ -18,8 +18,8 @@ typedef struct {
     sim_wr_mode_t mode;
     sim_buf_t *buf;
     int depth;
-    bool first[SIM_WR_DEPTH];   /* JSON: no comma yet at this level */
-    bool in_map[SIM_WR_DEPTH];  /* XML: a map member is open at this level */
+    bool first[SIM_WR_DEPTH];  /* JSON: no comma yet at this level */
+    bool in_map[SIM_WR_DEPTH]; /* XML: a map member is open at this level */
 } sim_wr_t;
 
 void sim_wr_init(sim_wr_t *w, sim_wr_mode_t mode, sim_buf_t *buf);

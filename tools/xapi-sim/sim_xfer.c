@@ -25,8 +25,8 @@ static void s_map_refs(json_t *rec, const json_t *refmap)
             json_t *e;
             json_array_foreach(v, i, e)
             {
-                json_t *m = json_is_string(e) ? json_object_get(refmap, json_string_value(e))
-                                              : NULL;
+                json_t *m =
+                    json_is_string(e) ? json_object_get(refmap, json_string_value(e)) : NULL;
                 if (m)
                     json_string_set(e, json_string_value(m));
             }
@@ -35,8 +35,8 @@ static void s_map_refs(json_t *rec, const json_t *refmap)
 }
 
 typedef struct {
-    json_t *objs;    /* [[class, real ref, record]] */
-    json_t *refmap;  /* real ref -> "Ref:n" */
+    json_t *objs;   /* [[class, real ref, record]] */
+    json_t *refmap; /* real ref -> "Ref:n" */
 } s_export_t;
 
 static void s_take(s_export_t *x, sim_pool_t *p, const char *cls, const char *ref)
@@ -53,10 +53,14 @@ static void s_take(s_export_t *x, sim_pool_t *p, const char *cls, const char *re
 static void s_write_version(sim_wr_t *w, sim_pool_t *p)
 {
     sim_wr_map_begin(w);
-    const char *kv[][2] = {{"hostname", p->hosts[p->master].ip}, {"date", "2023-11-27"},
-                           {"product_version", "8.2.1"}, {"product_brand", "XCP-ng"},
-                           {"build_number", "release/yangtze/master/58"}, {"xapi_major", "1"},
-                           {"xapi_minor", "20"}, {"export_vsn", "2"}};
+    const char *kv[][2] = {{"hostname", p->hosts[p->master].ip},
+                           {"date", "2023-11-27"},
+                           {"product_version", "8.2.1"},
+                           {"product_brand", "XCP-ng"},
+                           {"build_number", "release/yangtze/master/58"},
+                           {"xapi_major", "1"},
+                           {"xapi_minor", "20"},
+                           {"export_vsn", "2"}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         sim_wr_key(w, kv[i][0], strlen(kv[i][0]));
         sim_wr_str(w, kv[i][1]);
@@ -65,8 +69,7 @@ static void s_write_version(sim_wr_t *w, sim_pool_t *p)
 }
 
 /*  Collects the VM, its VBDs, their VDIs and its VIFs; the disks to stream go to disks.    */
-static int s_collect(s_export_t *x, sim_pool_t *p, sim_obj_t *vm, sim_xva_disk_t *disks,
-                     int max)
+static int s_collect(s_export_t *x, sim_pool_t *p, sim_obj_t *vm, sim_xva_disk_t *disks, int max)
 {
     int nd = 0;
     s_take(x, p, "VM", vm->ref);
@@ -117,8 +120,8 @@ static char *s_ova(s_export_t *x, sim_pool_t *p, size_t *len)
         sim_wr_key(&w, "class", 5);
         sim_wr_str(&w, cls);
         sim_wr_key(&w, "id", 2);
-        sim_wr_str(&w, json_string_value(json_object_get(x->refmap,
-                                                          json_string_value(json_array_get(e, 1)))));
+        sim_wr_str(&w, json_string_value(
+                           json_object_get(x->refmap, json_string_value(json_array_get(e, 1)))));
         sim_wr_key(&w, "snapshot", 8);
         sim_rec_write_json(&w, sim_schema_find(cls), rec);
         sim_wr_map_end(&w);
@@ -212,13 +215,13 @@ static int s_import_objects(sim_pool_t *p, const json_t *objs, sim_obj_t *sr, ch
     json_t *m = json_pack("{s:b}", "hvm", 1);
     sim_obj_t *metrics = sim_store_add(p->store, sim_schema_find("VM_metrics")->id, m, NULL);
     json_decref(m);
-    sim_obj_t *vm = s_add_from(p, "VM", vm_snap,
-                               json_pack("{s:s, s:s, s:s, s:s, s:[], s:[], s:[], s:[], s:{}, "
-                                         "s:i}",
-                                         "power_state", "Halted", "resident_on", SIM_NULL_REF,
-                                         "metrics", metrics->ref, "guest_metrics", SIM_NULL_REF,
-                                         "VBDs", "VIFs", "consoles", "snapshots",
-                                         "current_operations", "domid", -1));
+    sim_obj_t *vm =
+        s_add_from(p, "VM", vm_snap,
+                   json_pack("{s:s, s:s, s:s, s:s, s:[], s:[], s:[], s:[], s:{}, "
+                             "s:i}",
+                             "power_state", "Halted", "resident_on", SIM_NULL_REF, "metrics",
+                             metrics->ref, "guest_metrics", SIM_NULL_REF, "VBDs", "VIFs",
+                             "consoles", "snapshots", "current_operations", "domid", -1));
     json_array_foreach(objs, i, e) if (!strcmp(s_str(e, "class"), "VDI"))
     {
         sim_obj_t *vdi = s_add_from(p, "VDI", json_object_get(e, "snapshot"),
@@ -246,8 +249,7 @@ static int s_import_objects(sim_pool_t *p, const json_t *objs, sim_obj_t *sr, ch
     return 0;
 }
 
-int sim_xfer_import(sim_pool_t *p, const json_t *ova, const char *sr, char vm_ref[64],
-                    json_t **err)
+int sim_xfer_import(sim_pool_t *p, const json_t *ova, const char *sr, char vm_ref[64], json_t **err)
 {
     const json_t *objs = json_object_get(ova, "objects");
     if (!json_is_array(objs)) {

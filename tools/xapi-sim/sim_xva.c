@@ -19,14 +19,14 @@
 
 struct sim_xva_writer_t {
     struct archive *ar;
-    sim_buf_t out;          /* bytes produced by libarchive, not yet read */
+    sim_buf_t out; /* bytes produced by libarchive, not yet read */
     size_t out_pos;
     char *ova;
     size_t ova_len;
     sim_xva_disk_t *disks;
     int ndisks;
-    int disk;               /* current disk; -1 = ova.xml not yet written */
-    uint64_t chunk;         /* next chunk index of the current disk */
+    int disk;       /* current disk; -1 = ova.xml not yet written */
+    uint64_t chunk; /* next chunk index of the current disk */
     uint64_t total_chunks, done_chunks;
     uint8_t *buf;
     bool closed;
@@ -182,12 +182,12 @@ struct sim_xva_reader_t {
     int fds[2];
     pthread_t thread;
     bool force;
-    _Atomic bool failed;    /* set by the thread */
-    _Atomic bool done;      /* the thread has parsed the whole archive */
+    _Atomic bool failed; /* set by the thread */
+    _Atomic bool done;   /* the thread has parsed the whole archive */
     char why[256];
     json_t *ova;
     uint64_t bytes;
-    uint8_t *chunk;         /* one chunk, for its checksum */
+    uint8_t *chunk; /* one chunk, for its checksum */
 };
 
 static int s_fail(sim_xva_reader_t *self, const char *fmt, const char *arg)

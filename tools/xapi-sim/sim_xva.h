@@ -16,9 +16,9 @@
 typedef struct sim_xva_writer_t sim_xva_writer_t;
 
 typedef struct {
-    char id[16];          /* "Ref:3" */
-    char uuid[40];        /* VDI uuid: seeds the deterministic content */
-    int64_t size;         /* virtual size, bytes */
+    char id[16];   /* "Ref:3" */
+    char uuid[40]; /* VDI uuid: seeds the deterministic content */
+    int64_t size;  /* virtual size, bytes */
 } sim_xva_disk_t;
 
 /*  The writer takes a copy of ova_xml and disks. compression: NULL/"false" none, "true" or

@@ -1,10 +1,13 @@
 /*  sim_api on an in-process pool (no HTTP): sessions, errors with their parameters, generic
     class methods, event.from semantics, VM lifecycle, Async tasks.                           */
+
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+// clang-format on
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -22,8 +25,13 @@ static json_t *s_call_on(int host, const char *method, json_t *params, json_t **
     sim_wr_t w;
     sim_buf_init(&out, 1024);
     sim_wr_init(&w, SIM_WR_JSON, &out);
-    sim_call_t c = {.pool = g_pool, .host = &g_pool->hosts[host], .loopback = true,
-                    .conn_fd = -1, .method = method, .params = params, .w = &w};
+    sim_call_t c = {.pool = g_pool,
+                    .host = &g_pool->hosts[host],
+                    .loopback = true,
+                    .conn_fd = -1,
+                    .method = method,
+                    .params = params,
+                    .w = &w};
     json_t *res = NULL;
     if (sim_api_call(&c) == 0)
         res = json_loadb(out.data, out.len, JSON_DECODE_ANY, NULL);
@@ -62,8 +70,7 @@ static int s_setup(void **state)
     cfg.hosts = 2;
     g_sim = sim_new(&cfg);
     g_pool = sim_pool_at(g_sim, 0);
-    json_t *r = s_call("session.login_with_password", json_pack("[s,s]", "root", "password"),
-                       NULL);
+    json_t *r = s_call("session.login_with_password", json_pack("[s,s]", "root", "password"), NULL);
     snprintf(g_sess, sizeof g_sess, "%s", json_string_value(r));
     json_decref(r);
     return g_sim ? 0 : -1;
@@ -102,9 +109,8 @@ static void test_login(void **state)
     s_expect_err("session.login_with_password", json_pack("[s,s]", "root", "bad"),
                  "[\"SESSION_AUTHENTICATION_FAILED\",\"root\",\"Authentication failure\"]");
     json_t *err = NULL;
-    assert_null(s_call_on(1, "session.login_with_password", json_pack("[s,s,s,s]", "root",
-                                                                        "password", "1.0", "t"),
-                          &err));
+    assert_null(s_call_on(1, "session.login_with_password",
+                          json_pack("[s,s,s,s]", "root", "password", "1.0", "t"), &err));
     char *s = json_dumps(err, JSON_COMPACT);
     assert_string_equal(s, "[\"HOST_IS_SLAVE\",\"127.0.0.1\"]");
     free(s);
@@ -131,8 +137,8 @@ static void test_generic(void **state)
     assert_true(vm[0]);
     json_t *rec = s_call("VM.get_record", json_pack("[s,s]", g_sess, vm), NULL);
     assert_true(json_object_size(rec) >= 90);
-    json_t *r = s_call("VM.get_by_uuid", json_pack("[s,O]", g_sess, json_object_get(rec, "uuid")),
-                       NULL);
+    json_t *r =
+        s_call("VM.get_by_uuid", json_pack("[s,O]", g_sess, json_object_get(rec, "uuid")), NULL);
     assert_string_equal(json_string_value(r), vm);
     json_decref(r);
     json_decref(rec);
@@ -140,12 +146,11 @@ static void test_generic(void **state)
     r = s_call("VM.get_name_label", json_pack("[s,s]", g_sess, vm), NULL);
     assert_string_equal(json_string_value(r), "renamed");
     json_decref(r);
-    json_decref(s_call("VM.add_to_other_config", json_pack("[s,s,s,s]", g_sess, vm, "k", "v"),
-                       NULL));
+    json_decref(
+        s_call("VM.add_to_other_config", json_pack("[s,s,s,s]", g_sess, vm, "k", "v"), NULL));
     s_expect_err("VM.add_to_other_config", json_pack("[s,s,s,s]", g_sess, vm, "k", "w"),
                  "[\"MAP_DUPLICATE_KEY\",\"other_config\",\"k\",\"v\"]");
-    json_decref(s_call("VM.remove_from_other_config", json_pack("[s,s,s]", g_sess, vm, "k"),
-                       NULL));
+    json_decref(s_call("VM.remove_from_other_config", json_pack("[s,s,s]", g_sess, vm, "k"), NULL));
     json_decref(s_call("VM.add_tags", json_pack("[s,s,s]", g_sess, vm, "t1"), NULL));
     r = s_call("VM.get_tags", json_pack("[s,s]", g_sess, vm), NULL);
     assert_int_equal(json_array_size(r), 1);
@@ -245,7 +250,8 @@ static void test_lifecycle(void **state)
     json_decref(s_call("VM.unpause", json_pack("[s,s]", g_sess, vm), NULL));
     json_t *from = s_call("VM.get_resident_on", json_pack("[s,s]", g_sess, vm), NULL);
     const char *other = strcmp(json_string_value(from), g_pool->hosts[0].ref)
-                            ? g_pool->hosts[0].ref : g_pool->hosts[1].ref;
+                            ? g_pool->hosts[0].ref
+                            : g_pool->hosts[1].ref;
     json_decref(s_call("VM.pool_migrate", json_pack("[s,s,s,{}]", g_sess, vm, other), NULL));
     json_t *now = s_call("VM.get_resident_on", json_pack("[s,s]", g_sess, vm), NULL);
     assert_string_equal(json_string_value(now), other);
@@ -320,9 +326,9 @@ static void test_legacy_events(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_login),   cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_generic), cmocka_unit_test(test_events),
-        cmocka_unit_test(test_lifecycle), cmocka_unit_test(test_async),
+        cmocka_unit_test(test_login),         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_generic),       cmocka_unit_test(test_events),
+        cmocka_unit_test(test_lifecycle),     cmocka_unit_test(test_async),
         cmocka_unit_test(test_legacy_events),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

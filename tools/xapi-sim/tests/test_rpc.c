@@ -1,9 +1,12 @@
 /*  sim_rpc: request decoders and response envelopes, byte for byte.                          */
+
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+// clang-format on
 #include <string.h>
 
 #include "sim_rpc.h"
@@ -30,7 +33,10 @@ static void test_xml_types(void **state)
 
 static void test_xml_bad(void **state)
 {
-    const char *bad[] = {"", "<methodCall>", "<foo/>", "<methodCall><params/></methodCall>",
+    const char *bad[] = {"",
+                         "<methodCall>",
+                         "<foo/>",
+                         "<methodCall><params/></methodCall>",
                          "<methodCall><methodName>m</methodName><params><param><value><i4>x"
                          "</i4></value></param></params></methodCall>",
                          "<methodCall><methodName>m</methodName><params><param/></params>"

@@ -1,10 +1,13 @@
 /*  sim_xva: an exported XVA reads back with every checksum verified; a flipped byte in a
     chunk is an IMPORT_ERROR; garbage is not an XVA.                                         */
+
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+// clang-format on
 #include <stdio.h>
 #include <string.h>
 
@@ -17,7 +20,8 @@ static const char *s_ova = "<value><struct><member><name>objects</name><value><a
 
 static char *s_export_c(size_t *len, const char *compression)
 {
-    sim_xva_disk_t d = {.id = "Ref:1", .uuid = "0f0e0d0c-0b0a-4908-8706-050403020100",
+    sim_xva_disk_t d = {.id = "Ref:1",
+                        .uuid = "0f0e0d0c-0b0a-4908-8706-050403020100",
                         .size = 40LL * SIM_XVA_CHUNK + 1};
     sim_xva_writer_t *w = sim_xva_writer_new(s_ova, strlen(s_ova), &d, 1, compression);
     assert_non_null(w);
@@ -58,8 +62,9 @@ static void test_roundtrip(void **state)
     assert_int_equal(s_import(xva, len, &ova, &bytes, &err), 0);
     /* chunks 0, 16, 32 and the last (40): sparse */
     assert_int_equal(bytes, 4ULL * SIM_XVA_CHUNK);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(ova,
-                                          "objects"), 0), "class")), "VM");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(ova, "objects"), 0), "class")),
+                        "VM");
     json_decref(ova);
     char *p = memmem(xva, len, "xapi-sim disk", 13);
     assert_non_null(p);
