@@ -1,5 +1,6 @@
 #include "xoc_service.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,27 @@
 const xoc_cfg_key_t xoc_service_cfg_keys[] = {
     {"log.level", XOC_CFG_STR, "info", 0, 0, "error | warn | info | debug | trace"},
     XOC_CFG_END};
+
+static volatile sig_atomic_t s_stop_signal;
+
+static void s_on_signal(int sig)
+{
+    s_stop_signal = sig;
+    zsys_interrupted = 1; /* also ends sync bus calls in progress */
+}
+
+/* SIGINT and SIGTERM ask for a clean stop (the actor gets $TERM); a second one is fatal */
+static void s_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
 
 int xoc_service_main(const char *name, const char *summary, const xoc_cfg_key_t *own_keys,
                      zactor_fn *actor_fn, xoc_service_ready_fn *ready, int argc, char **argv)
@@ -38,8 +60,7 @@ int xoc_service_main(const char *name, const char *summary, const xoc_cfg_key_t 
     xoc_log_init(name, (xoc_log_level_t)level);
     zsys_init();
     zsys_set_logstream(NULL);      /* our own log lines only */
-    zsys_handler_set(NULL);        /* signals handled below, not by czmq's default handler */
-    zsys_catch_interrupts();
+    s_catch_signals();             /* after zsys_init, which installs czmq's own handler */
 
     zactor_t *actor = zactor_new(actor_fn, cfg);
     int rc = 0;
@@ -52,7 +73,7 @@ int xoc_service_main(const char *name, const char *summary, const xoc_cfg_key_t 
     if (ready)
         ready(actor, cfg);
     /* wait for SIGINT/SIGTERM; the actor may also end by itself (fatal error) */
-    while (!zsys_interrupted) {
+    while (!s_stop_signal) {
         zsock_t *pipe = zactor_sock(actor);
         zpoller_t *poller = zpoller_new(pipe, NULL);
         void *which = zpoller_wait(poller, 500);
@@ -68,7 +89,7 @@ int xoc_service_main(const char *name, const char *summary, const xoc_cfg_key_t 
             }
         }
     }
-    xoc_info("stopping");
+    xoc_info("stopping%s", s_stop_signal == SIGTERM ? " on SIGTERM" : s_stop_signal ? " on SIGINT" : "");
     zactor_destroy(&actor);
 done:
     xoc_cfg_destroy(&cfg);

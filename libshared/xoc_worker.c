@@ -162,11 +162,19 @@ int xoc_worker_reply(xoc_worker_t *self, xoc_request_t **req_p, int status, cons
     xoc_msg_rep_t rep = {.id = req->id, .status = status, .reason = xoc_str(reason),
                          .client = {zframe_data(req->client), (uint32_t)zframe_size(req->client)}};
     int rc = xoc_bus_send(self->sock, NULL, XOC_MSG_REP, &rep, body, body_len);
+    xoc_request_destroy(req_p);
+    return rc;
+}
+
+void xoc_request_destroy(xoc_request_t **req_p)
+{
+    xoc_request_t *req = *req_p;
+    if (!req)
+        return;
     zframe_destroy(&req->client);
     zframe_destroy(&req->body);
     free(req);
     *req_p = NULL;
-    return rc;
 }
 
 int xoc_worker_reply_msg(xoc_worker_t *self, xoc_request_t **req_p, xoc_msg_type_t type,

@@ -40,6 +40,10 @@ int xoc_worker_attach(xoc_worker_t *self, zloop_t *loop);
 int xoc_worker_reply(xoc_worker_t *self, xoc_request_t **req_p, int status, const char *reason,
                      const void *body, size_t body_len);
 
+/*  Frees a request without replying (a service stopping with requests in hand; the client
+    gets its timeout).                                                                      */
+void xoc_request_destroy(xoc_request_t **req_p);
+
 /*  Replies with a proto message as body.                                                  */
 int xoc_worker_reply_msg(xoc_worker_t *self, xoc_request_t **req_p, xoc_msg_type_t type,
                          const void *msg);

@@ -252,6 +252,7 @@ static void s_worker_remove(s_broker_t *self, s_worker_t *w, int status, const c
     zlistx_delete(w->service->workers, w->handle);
     zframe_destroy(&w->identity);
     zhashx_delete(self->workers, w->key);
+    free(w);
 }
 
 static s_worker_t *s_worker_register(s_broker_t *self, zframe_t *identity, const char *key,
@@ -550,8 +551,9 @@ static int s_bind(s_broker_t *self, zsock_t *sock, const char *endpoint, int slo
         xoc_error("cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
         return XOC_EIO;
     }
-    const char *last = zsock_last_endpoint(sock);
+    char *last = zsock_last_endpoint(sock); /* a fresh string: ours to free */
     snprintf(self->endpoints[slot], XOC_BUS_ENDPOINT_MAX, "%s", last ? last : endpoint);
+    free(last);
     return 0;
 }
 

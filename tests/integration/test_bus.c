@@ -59,10 +59,13 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     s_env_t *env = *state;
+    bool clean = true;
     for (int i = 0; i < 3; i++)
-        xoc_proc_stop(&env->workers[i]);
-    xoc_proc_stop(&env->bus);
+        if (env->workers[i])
+            clean &= xoc_proc_stop_clean(&env->workers[i]);
+    clean &= xoc_proc_stop_clean(&env->bus);
     free(env);
+    assert_true(clean); /* every service stops cleanly on SIGTERM */
     return 0;
 }
 

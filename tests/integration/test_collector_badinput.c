@@ -191,9 +191,10 @@ static void test_garbage_never_crashes_the_collector(void **state)
     json_decref(rec);
     msgpack_sbuffer_destroy(&val);
     xoc_client_destroy(&client);
-    xoc_proc_stop(&col);
-    xoc_proc_stop(&cache);
-    xoc_proc_stop(&bus);
+    bool clean = xoc_proc_stop_clean(&col);
+    clean &= xoc_proc_stop_clean(&cache);
+    clean &= xoc_proc_stop_clean(&bus);
+    assert_true(clean); /* a clean stop on SIGTERM even after all that garbage */
     MHD_stop_daemon(host);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

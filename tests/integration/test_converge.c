@@ -364,15 +364,16 @@ static int s_group_teardown(void **state)
 {
     zactor_destroy(&s_env.replica);
     xoc_client_destroy(&s_env.client);
-    xoc_proc_stop(&s_env.collector);
-    xoc_proc_stop(&s_env.cache);
-    xoc_proc_stop(&s_env.bus);
-    xoc_proc_stop(&s_env.sim);
+    bool clean = xoc_proc_stop_clean(&s_env.collector);
+    clean &= xoc_proc_stop_clean(&s_env.cache);
+    clean &= xoc_proc_stop_clean(&s_env.bus);
+    clean &= xoc_proc_stop_clean(&s_env.sim);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %.*s", (int)(strlen(s_env.cache_dir) - 3), s_env.cache_dir);
     if (system(cmd) != 0)
         print_message("could not remove %s\n", s_env.cache_dir);
     curl_global_cleanup();
+    assert_true(clean); /* every process stops cleanly on SIGTERM */
     return 0;
 }
 

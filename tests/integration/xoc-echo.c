@@ -15,11 +15,13 @@ static const xoc_cfg_key_t s_keys[] = {
 typedef struct {
     xoc_node_t node;
     uint64_t pings;
+    zlistx_t *delayed; /* s_delayed_t* waiting for their timer */
 } s_echo_t;
 
 typedef struct {
     s_echo_t *echo;
     xoc_request_t *req;
+    void *handle; /* in echo->delayed */
 } s_delayed_t;
 
 static void s_answer(s_echo_t *self, xoc_request_t **req_p)
@@ -40,6 +42,7 @@ static int s_on_delay(zloop_t *loop, int timer_id, void *arg)
 {
     s_delayed_t *d = arg;
     s_answer(d->echo, &d->req);
+    zlistx_delete(d->echo->delayed, d->handle);
     free(d);
     return 0;
 }
@@ -61,6 +64,7 @@ static void s_handle(xoc_worker_t *worker, xoc_request_t *req, void *arg)
         s_delayed_t *d = calloc(1, sizeof *d);
         d->echo = self;
         d->req = req;
+        d->handle = zlistx_add_end(self->delayed, d);
         zloop_timer(self->node.loop, (size_t)m.echo.delay_ms, 1, s_on_delay, d);
         return;
     }
@@ -79,12 +83,19 @@ static void s_actor(zsock_t *pipe, void *cfg)
 {
     s_echo_t self;
     memset(&self, 0, sizeof self);
+    self.delayed = zlistx_new();
     const char *name = xoc_cfg_str(cfg, "echo.service");
     if (xoc_node_init(&self.node, name, pipe, cfg) == 0 &&
         xoc_node_serve(&self.node, 64, s_handle, &self) == 0) {
         xoc_node_set_stats(&self.node, s_stats, &self);
         xoc_node_run(&self.node);
     }
+    /* stopping with delayed answers in hand: their clients get a timeout */
+    for (s_delayed_t *d = zlistx_first(self.delayed); d; d = zlistx_next(self.delayed)) {
+        xoc_request_destroy(&d->req);
+        free(d);
+    }
+    zlistx_destroy(&self.delayed);
     xoc_node_fini(&self.node);
 }
 

@@ -141,14 +141,17 @@ int xoc_proc_wait(xoc_proc_t *p, int timeout_ms)
     return -1;
 }
 
-void xoc_proc_stop(xoc_proc_t **p_p)
+bool xoc_proc_stop_clean(xoc_proc_t **p_p)
 {
     xoc_proc_t *p = *p_p;
     if (!p)
-        return;
+        return false;
+    int status = 0; /* already reaped (the test killed it on purpose): nothing to judge */
     if (p->pid > 0) {
         kill(p->pid, SIGTERM);
-        if (xoc_proc_wait(p, 5000) < 0) {
+        status = xoc_proc_wait(p, 10000);
+        if (status < 0) {
+            fprintf(stderr, "pid %d did not stop within 10 s of SIGTERM: killed\n", (int)p->pid);
             kill(p->pid, SIGKILL);
             xoc_proc_wait(p, 5000);
         }
@@ -156,6 +159,15 @@ void xoc_proc_stop(xoc_proc_t **p_p)
     close(p->out_fd);
     free(p);
     *p_p = NULL;
+    if (status >= 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fprintf(stderr, "process stopped with %s %d\n", WIFEXITED(status) ? "status" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+void xoc_proc_stop(xoc_proc_t **p_p)
+{
+    xoc_proc_stop_clean(p_p);
 }
 
 #define S_BUS_READY "xoc-bus: ready bus="

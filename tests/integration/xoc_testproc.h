@@ -33,6 +33,10 @@ int xoc_proc_wait(xoc_proc_t *p, int timeout_ms);
 /*  SIGTERM, wait, SIGKILL if needed, free.                                                 */
 void xoc_proc_stop(xoc_proc_t **p_p);
 
+/*  The same; returns true when the process stopped cleanly on SIGTERM (exit status 0: under
+    the sanitizers, that also means no leak was reported).                                  */
+bool xoc_proc_stop_clean(xoc_proc_t **p_p);
+
 /*  Starts xoc-bus listening on `listen` (NULL: three free ports on 127.0.0.1) with the given
     heartbeat interval (NULL: default) and extra flags (NULL-terminated, may be NULL), and
     copies the endpoint to give as bus.endpoint (the PUB,SUB,REQ form) into endpoint.      */
