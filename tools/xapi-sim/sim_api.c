@@ -383,7 +383,7 @@ static const struct {
 } s_tables[] = {
     {sim_api_methods, &sim_api_nmethods}, {sim_events_methods, &sim_events_nmethods},
     {sim_vm_methods, &sim_vm_nmethods},   {sim_patch_methods, &sim_patch_nmethods},
-    {sim_ctl_methods, &sim_ctl_nmethods},
+    {sim_ctl_methods, &sim_ctl_nmethods}, {sim_dev_methods, &sim_dev_nmethods},
 };
 
 #define S_NTABLES (sizeof s_tables / sizeof s_tables[0])
@@ -413,6 +413,8 @@ typedef enum {
     G_REMOVE_FROM,
     G_ADD,
     G_REMOVE,
+    G_CREATE,
+    G_DESTROY,
 } s_gen_op_t;
 
 typedef struct {
@@ -448,9 +450,14 @@ static bool s_generic_parse(const char *method, s_generic_t *g)
         s_gen_op_t op;
         int n;
     } fixed[] = {
-        {"get_all_records", G_ALL_RECORDS, 1}, {"get_all", G_ALL, 1},
-        {"get_record", G_RECORD, 2},           {"get_by_uuid", G_BY_UUID, 2},
-        {"get_by_name_label", G_BY_NAME, 2},   {"get_all_records_where", G_WHERE, 2},
+        {"get_all_records", G_ALL_RECORDS, 1},
+        {"get_all", G_ALL, 1},
+        {"get_record", G_RECORD, 2},
+        {"get_by_uuid", G_BY_UUID, 2},
+        {"get_by_name_label", G_BY_NAME, 2},
+        {"get_all_records_where", G_WHERE, 2},
+        {"create", G_CREATE, 2},
+        {"destroy", G_DESTROY, 2},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (!strcmp(m, fixed[i].name)) {
@@ -590,6 +597,62 @@ static int s_generic_obj(sim_call_t *c, const s_generic_t *g)
     return s_generic_set(c, g, o);
 }
 
+/*  Sets that name an object from its other side: creating or destroying a VBD updates its
+    VM's VBDs and its VDI's VBDs, and so on.                                                  */
+static const struct {
+    const char *cls, *field, *owner_set;
+} s_backrefs[] = {
+    {"VBD", "VM", "VBDs"},
+    {"VBD", "VDI", "VBDs"},
+    {"VIF", "VM", "VIFs"},
+    {"VIF", "network", "VIFs"},
+    {"VDI", "SR", "VDIs"},
+    {"PBD", "host", "PBDs"},
+    {"PBD", "SR", "PBDs"},
+    {"PIF", "host", "PIFs"},
+    {"PIF", "network", "PIFs"},
+    {"console", "VM", "consoles"},
+    {"host_patch", "host", "patches"},
+};
+
+static void s_backlink(sim_pool_t *p, const sim_class_t *cls, json_t *rec, const char *ref,
+                       bool add)
+{
+    for (size_t i = 0; i < sizeof s_backrefs / sizeof s_backrefs[0]; i++)
+        if (!strcmp(s_backrefs[i].cls, cls->name))
+            sim_call_link(p, sim_call_jstr(rec, s_backrefs[i].field), s_backrefs[i].owner_set, ref,
+                          add);
+}
+
+/*  <class>.create(record) for any class: fields coerced to their types, the rest default.   */
+static int s_generic_create(sim_call_t *c, const sim_class_t *cls)
+{
+    json_t *rec = json_deep_copy(json_array_get(c->params, 1));
+    if (!json_is_object(rec)) {
+        json_decref(rec);
+        return sim_call_err(c, "FIELD_TYPE_ERROR", "args", NULL);
+    }
+    sim_rec_coerce(cls, rec);
+    json_object_del(rec, "uuid");
+    sim_obj_t *o = sim_store_add(c->pool->store, cls->id, rec, NULL);
+    s_backlink(c->pool, cls, rec, o->ref, true);
+    json_decref(rec);
+    sim_wr_str(c->w, o->ref);
+    return 0;
+}
+
+static int s_generic_destroy(sim_call_t *c, const sim_class_t *cls)
+{
+    sim_obj_t *o = sim_call_obj(c, 1, cls);
+    if (!o)
+        return -1;
+    json_t *rec = sim_store_json(o);
+    s_backlink(c->pool, cls, rec, o->ref, false);
+    json_decref(rec);
+    sim_store_remove(c->pool->store, o);
+    return sim_call_void(c);
+}
+
 static int s_generic_call(sim_call_t *c, const s_generic_t *g)
 {
     sim_store_t *st = c->pool->store;
@@ -599,6 +662,10 @@ static int s_generic_call(sim_call_t *c, const s_generic_t *g)
     case G_ALL_RECORDS:
         s_write_records(c, cls, NULL, NULL);
         return 0;
+    case G_CREATE:
+        return s_generic_create(c, cls);
+    case G_DESTROY:
+        return s_generic_destroy(c, cls);
     case G_WHERE:
         return s_where(c, cls);
     case G_ALL:
@@ -638,8 +705,8 @@ static int s_generic_call(sim_call_t *c, const s_generic_t *g)
 static void s_list_field_methods(sim_wr_t *w, const sim_class_t *cls)
 {
     char name[160];
-    static const char *fixed[] = {"get_all_records", "get_all", "get_record", "get_by_uuid",
-                                  "get_all_records_where"};
+    static const char *fixed[] = {"get_all_records",       "get_all", "get_record", "get_by_uuid",
+                                  "get_all_records_where", "create",  "destroy"};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         snprintf(name, sizeof name, "%s.%s", cls->name, fixed[i]);
         sim_wr_str(w, name);

@@ -27,11 +27,11 @@ typedef struct {
 } sim_method_t;
 
 /*  The method tables of the modules (sim_api.c, sim_events.c, sim_vm.c, sim_patch.c,
-    sim_ctl.c).                                                                               */
+    sim_ctl.c, sim_dev.c). */
 extern const sim_method_t sim_api_methods[], sim_events_methods[], sim_vm_methods[],
-    sim_patch_methods[], sim_ctl_methods[];
+    sim_patch_methods[], sim_ctl_methods[], sim_dev_methods[];
 extern const size_t sim_api_nmethods, sim_events_nmethods, sim_vm_nmethods, sim_patch_nmethods,
-    sim_ctl_nmethods;
+    sim_ctl_nmethods, sim_dev_nmethods;
 
 /*  Sets c->err to [code, args...] (NULL-terminated strings); returns -1.                    */
 int sim_call_err(sim_call_t *c, const char *code, ...);

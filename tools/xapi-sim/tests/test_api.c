@@ -323,13 +323,48 @@ static void test_legacy_events(void **state)
     s_expect_err("event.next", json_pack("[s]", g_sess), msg);
 }
 
+static void test_create_destroy(void **state)
+{
+    char vm[64], net[64];
+    s_first("VM", "power_state", "Halted", vm);
+    s_first("network", "bridge", "xenbr0", net);
+    json_t *vif = s_call("VIF.create",
+                         json_pack("[s,{s:s,s:s,s:s,s:s,s:s}]", g_sess, "VM", vm, "network", net,
+                                   "device", "1", "MAC", "02:00:00:00:00:01", "MTU", "9000"),
+                         NULL);
+    assert_non_null(vif);
+    json_t *mtu = s_call("VIF.get_MTU", json_pack("[s,O]", g_sess, vif), NULL);
+    assert_int_equal(json_integer_value(mtu), 9000); /* coerced from the XML-RPC string */
+    json_decref(mtu);
+    json_t *vifs = s_call("VM.get_VIFs", json_pack("[s,s]", g_sess, vm), NULL);
+    assert_int_equal(json_array_size(vifs), 2);
+    json_decref(vifs);
+    json_decref(s_call("VIF.plug", json_pack("[s,O]", g_sess, vif), NULL));
+    json_t *err = NULL;
+    assert_null(s_call("VIF.plug", json_pack("[s,O]", g_sess, vif), &err));
+    assert_string_equal(json_string_value(json_array_get(err, 0)), "DEVICE_ALREADY_ATTACHED");
+    json_decref(err);
+    json_decref(s_call("VIF.destroy", json_pack("[s,O]", g_sess, vif), NULL));
+    vifs = s_call("VM.get_VIFs", json_pack("[s,s]", g_sess, vm), NULL);
+    assert_int_equal(json_array_size(vifs), 1);
+    json_decref(vifs);
+    json_decref(vif);
+    json_decref(s_call("VM.set_memory_limits",
+                       json_pack("[s,s,s,s,s,s]", g_sess, vm, "1073741824", "4294967296",
+                                 "2147483648", "4294967296"),
+                       NULL));
+    json_t *m = s_call("VM.get_memory_static_max", json_pack("[s,s]", g_sess, vm), NULL);
+    assert_int_equal(json_integer_value(m), 4294967296LL);
+    json_decref(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_login),         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_generic),       cmocka_unit_test(test_events),
         cmocka_unit_test(test_lifecycle),     cmocka_unit_test(test_async),
-        cmocka_unit_test(test_legacy_events),
+        cmocka_unit_test(test_legacy_events), cmocka_unit_test(test_create_destroy),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
