@@ -40,6 +40,7 @@ struct xf_rec {
 
 struct _xoc_xform_t {
     zhashx_t *recs;        /* ref -> xf_rec_t (key owned by the node) */
+    zhashx_t *vdis;        /* VDI uuid -> xf_rec_t (for VHD chains: vhd-parent is a uuid) */
     xf_rec_t **dirty;
     size_t ndirty, capdirty;
     char *pool_id;
@@ -318,8 +319,10 @@ xoc_xform_t *xoc_xform_new(void)
     if (!self)
         return NULL;
     self->recs = zhashx_new();
-    if (!self->recs || !msgpack_zone_init(&self->ctx.zone, 8192)) {
+    self->vdis = zhashx_new();
+    if (!self->recs || !self->vdis || !msgpack_zone_init(&self->ctx.zone, 8192)) {
         zhashx_destroy(&self->recs);
+        zhashx_destroy(&self->vdis);
         free(self);
         return NULL;
     }
@@ -340,6 +343,7 @@ void xoc_xform_destroy(xoc_xform_t **self_p)
     for (xf_rec_t *r = zhashx_first(self->recs); r; r = zhashx_next(self->recs))
         s_rec_free(NULL, r);
     zhashx_destroy(&self->recs);
+    zhashx_destroy(&self->vdis);
     free(self->dirty);
     free(self->pool_id);
     free(self->ctx.deps);
@@ -359,6 +363,30 @@ const char *xoc_xform_pool_id(const xoc_xform_t *self)
 size_t xoc_xform_count(const xoc_xform_t *self)
 {
     return self ? self->count : 0;
+}
+
+/*  ---- VDIs by uuid ---------------------------------------------------------------------- */
+
+#define VDI_UUID_KEY "vdi-uuid:" /* pseudo ref of the node that waits for a VDI uuid */
+
+static void s_vdi_unmap(xoc_xform_t *self, xf_rec_t *r)
+{
+    if (r->cls == XF_VDI && r->id && zhashx_lookup(self->vdis, r->id) == r)
+        zhashx_delete(self->vdis, r->id);
+}
+
+/*  Maps a VDI's uuid and wakes up what waited for it (children in a VHD chain).            */
+static int s_vdi_map(xoc_xform_t *self, xf_rec_t *r)
+{
+    if (r->cls != XF_VDI || !r->id)
+        return 0;
+    if (zhashx_lookup(self->vdis, r->id) != r && zhashx_insert(self->vdis, r->id, r) != 0)
+        zhashx_update(self->vdis, r->id, r);
+    char key[160];
+    if (snprintf(key, sizeof(key), VDI_UUID_KEY "%s", r->id) >= (int)sizeof(key))
+        return 0;
+    xf_rec_t *w = zhashx_lookup(self->recs, key);
+    return w ? s_mark_deps(self, w, true) : 0;
 }
 
 /*  ---- put / del ------------------------------------------------------------------------ */
@@ -446,6 +474,7 @@ int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const voi
     if (r->mp && r->cls != ci)
         xoc_warn("xform: ref changes class ref=%s from=%s to=%s", ref,
                  xf_classes[r->cls].name, xf_classes[ci].name);
+    s_vdi_unmap(self, r);
     free(r->mp);
     r->mp = mp;
     r->mp_len = (uint32_t)mp_len;
@@ -457,6 +486,8 @@ int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const voi
     if (ci == XF_VM && xf_vm_is_default_template(&root))
         r->flags |= F_DEFTPL;
     rc = s_set_id(self, r, uuid);
+    if (rc == 0)
+        rc = s_vdi_map(self, r);
     if (rc == 0 && ci == XF_POOL && uuid && *uuid)
         rc = s_pool_changed(self, uuid);
     free(uuid);
@@ -470,6 +501,7 @@ int xoc_xform_del(xoc_xform_t *self, const char *cls, const char *ref)
     xf_rec_t *r = zhashx_lookup(self->recs, ref);
     if (!r || !r->mp)
         return 0;
+    s_vdi_unmap(self, r);
     free(r->mp);
     r->mp = NULL;
     r->mp_len = 0;
@@ -557,6 +589,27 @@ const msgpack_object *xf_fetch(xf_ctx_t *c, const msgpack_object *ref, int cls)
         return NULL;
     }
     return o;
+}
+
+const msgpack_object *xf_fetch_vdi_uuid(xf_ctx_t *c, const msgpack_object *uuid)
+{
+    char key[160];
+    if (!xf_is_str(uuid) || uuid->via.str.size == 0 ||
+        uuid->via.str.size >= sizeof(key) - sizeof(VDI_UUID_KEY) ||
+        memchr(uuid->via.str.ptr, 0, uuid->via.str.size))
+        return NULL;
+    int n = snprintf(key, sizeof(key), VDI_UUID_KEY "%.*s", (int)uuid->via.str.size,
+                     uuid->via.str.ptr);
+    msgpack_object ref = {.type = MSGPACK_OBJECT_STR, .via.str = {(uint32_t)n, key}};
+    xf_rec_t *w = s_ref_node(c, &ref); /* placeholder: woken up when the VDI comes */
+    if (w)
+        s_dep(c, w, true);
+    xf_rec_t *r = zhashx_lookup(c->xf->vdis, key + sizeof(VDI_UUID_KEY) - 1);
+    if (!r || !r->mp)
+        return NULL;
+    msgpack_object rref = {.type = MSGPACK_OBJECT_STR,
+                           .via.str = {(uint32_t)strlen(r->ref), r->ref}};
+    return xf_fetch(c, &rref, XF_VDI);
 }
 
 static void s_ctx_reset(xf_ctx_t *c, xf_rec_t *r, bool record_deps)

@@ -23,8 +23,8 @@
     `zstdSupported` (platform_version >= 3.1 / no restrict_zstd_export), pool `vtpmSupported`
     (restrict_vtpm == "false"), VM `managementAgentDetected` (guest metrics with an OS version
     or PV drivers), `needsVtpm` (platform.vtpm), `isFirmwareSupported` (always true),
-    `vulnerabilities` ({}), VDI `chainPhysicalUsage` (the VDI's own usage: the VHD chain is
-    not walked), VIF `txChecksumming` (other_config.ethtool-tx == "true"), SR
+    `vulnerabilities` ({}), VDI `chainPhysicalUsage` (its physical_utilisation plus its VHD
+    ancestors', found by sm_config.vhd-parent uuid), VIF `txChecksumming` (other_config.ethtool-tx == "true"), SR
     `allocationStrategy` (sm_config.allocation, else by SR type). Types without key fields in
     the reference (SM, PCI, PGPU, vgpu, gpuGroup, vgpuType, VTPM, PUSB, VUSB, USB_group, bond,
     pool_patch) carry their XAPI fields in xo's camelCase style, links as ids.

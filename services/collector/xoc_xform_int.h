@@ -60,6 +60,9 @@ const char *xf_link(xf_ctx_t *c, const msgpack_object *ref);
 /*  The record (a map) that ref points to, when known and of class cls (a content dependency
     is recorded); NULL otherwise.                                                             */
 const msgpack_object *xf_fetch(xf_ctx_t *c, const msgpack_object *ref, int cls);
+/*  The VDI whose uuid is given (a str), when known (a content dependency is recorded on it,
+    and on a placeholder woken up when a VDI with that uuid arrives); NULL otherwise.       */
+const msgpack_object *xf_fetch_vdi_uuid(xf_ctx_t *c, const msgpack_object *uuid);
 /*  Pool uuid or NULL.                                                                        */
 const char *xf_pool_id(const xf_ctx_t *c);
 /*  The ref of the record being transformed.                                                  */

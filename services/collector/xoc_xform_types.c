@@ -142,6 +142,21 @@ static const xf_field_t s_vdi[] = {
     {"tags", "tags", XF_ARR},
 };
 
+/*  Own usage plus the usage of every VHD ancestor (sm_config.vhd-parent, a uuid).          */
+static int64_t s_chain_usage(xf_ctx_t *c, int64_t usage, const msgpack_object *parent)
+{
+    for (int depth = 0; depth < 256 && xf_is_str(parent); depth++) {
+        const msgpack_object *p = xf_fetch_vdi_uuid(c, parent);
+        int64_t u = 0;
+        if (!p)
+            break;
+        if (xf_to_int(xf_get(p, "physical_utilisation"), &u) && u > 0 && usage < INT64_MAX - u)
+            usage += u;
+        parent = xf_get(xf_get(p, "sm_config"), "vhd-parent");
+    }
+    return usage;
+}
+
 const char *xf_vdi(xf_ctx_t *c, const msgpack_object *rec)
 {
     bool snap = false, managed = true;
@@ -162,7 +177,7 @@ const char *xf_vdi(xf_ctx_t *c, const msgpack_object *rec)
         return "VDI-snapshot";
     }
     if (managed && xf_to_int(xf_get(rec, "physical_utilisation"), &usage))
-        xf_put_int(c, "chainPhysicalUsage", usage);
+        xf_put_int(c, "chainPhysicalUsage", s_chain_usage(c, usage, parent));
     return managed ? "VDI" : "VDI-unmanaged";
 }
 

@@ -1117,6 +1117,57 @@ static void test_churn_flat(void **state)
     xoc_xform_destroy(&xf);
 }
 
+/*  chainPhysicalUsage walks the VHD chain (sm_config.vhd-parent: a uuid), whatever order
+    the VDIs come in, and follows changes and removals of the ancestors.                    */
+static void test_vdi_chain(void **state)
+{
+    xoc_xform_t *xf = xoc_xform_new();
+    sink_t s;
+    s_sink_init(&s);
+    s_put_text(xf, "VDI", "OpaqueRef:leaf",
+               "{\"uuid\":\"leaf\",\"managed\":true,\"is_a_snapshot\":false,"
+               "\"physical_utilisation\":\"10\",\"sm_config\":{\"vhd-parent\":\"mid\"}}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    json_t *leaf = json_object_get(s.state, "leaf");
+    assert_int_equal(json_integer_value(json_object_get(leaf, "chainPhysicalUsage")), 10);
+    assert_string_equal(s_str(leaf, "parent"), "mid");
+    s_put_text(xf, "VDI", "OpaqueRef:base",
+               "{\"uuid\":\"base\",\"managed\":true,\"is_a_snapshot\":false,"
+               "\"physical_utilisation\":1000,\"sm_config\":{}}");
+    s_put_text(xf, "VDI", "OpaqueRef:mid",
+               "{\"uuid\":\"mid\",\"managed\":true,\"is_a_snapshot\":true,"
+               "\"physical_utilisation\":100,\"sm_config\":{\"vhd-parent\":\"base\"}}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    leaf = json_object_get(s.state, "leaf");
+    assert_int_equal(json_integer_value(json_object_get(leaf, "chainPhysicalUsage")), 1110);
+    assert_null(json_object_get(json_object_get(s.state, "mid"), "chainPhysicalUsage"));
+    s_put_text(xf, "VDI", "OpaqueRef:base",
+               "{\"uuid\":\"base\",\"managed\":true,\"is_a_snapshot\":false,"
+               "\"physical_utilisation\":2000,\"sm_config\":{}}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_true(s_has(s.enters, "leaf"));
+    leaf = json_object_get(s.state, "leaf");
+    assert_int_equal(json_integer_value(json_object_get(leaf, "chainPhysicalUsage")), 2110);
+    assert_int_equal(xoc_xform_del(xf, "VDI", "OpaqueRef:mid"), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    leaf = json_object_get(s.state, "leaf");
+    assert_int_equal(json_integer_value(json_object_get(leaf, "chainPhysicalUsage")), 10);
+    /* a cycle is bounded */
+    s_put_text(xf, "VDI", "OpaqueRef:loop",
+               "{\"uuid\":\"loop\",\"managed\":true,\"physical_utilisation\":1,"
+               "\"sm_config\":{\"vhd-parent\":\"loop\"}}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_non_null(json_object_get(s.state, "loop"));
+    assert_int_equal(xoc_xform_del(xf, "VDI", "OpaqueRef:loop"), 0);
+    assert_int_equal(xoc_xform_del(xf, "VDI", "OpaqueRef:leaf"), 0);
+    assert_int_equal(xoc_xform_del(xf, "VDI", "OpaqueRef:base"), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_int_equal(xoc_xform_count(xf), 0);
+    assert_int_equal(xf_nodes(xf), 0);
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1136,6 +1187,7 @@ int main(void)
         cmocka_unit_test(test_keep_filter),
         cmocka_unit_test(test_wire),
         cmocka_unit_test(test_churn_flat),
+        cmocka_unit_test(test_vdi_chain),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
