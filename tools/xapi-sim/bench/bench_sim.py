@@ -147,7 +147,34 @@ def bench_churn(rate=5000, seconds=5.0):
         p.wait()
 
 
+def bench_export(disk=16 * 1024**3):
+    p, url = start("--vms", "5", "--disk-size", str(disk))
+    try:
+        _, b = call(url, "session.login_with_password", ["root", "password"])
+        s = json.loads(b)["result"]
+        _, b = call(url, "VM.get_all_records_where", [s, 'field "power_state"="Halted"'])
+        vm = next(k for k, v in json.loads(b)["result"].items() if not v["is_a_template"])
+        host, port = url.split("//")[1].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        t = time.time()
+        conn.request("GET", f"/export?ref={vm}&session_id={s}")
+        r = conn.getresponse()
+        n = 0
+        while True:
+            chunk = r.read(1 << 20)
+            if not chunk:
+                break
+            n += len(chunk)
+        dt = time.time() - t
+        print(f"bench: /export of a {disk / 1024**3:.0f} GiB disk: {n / 1e6:.0f} MB streamed "
+              f"(sparse) in {dt:.2f} s = {n / 1e6 / dt:.0f} MB/s")
+    finally:
+        p.terminate()
+        p.wait()
+
+
 bench_records()
 bench_churn()
+bench_export()
 print(f"bench: {sum(results)} of {len(results)} goals met")
 sys.exit(0 if all(results) else 1)
