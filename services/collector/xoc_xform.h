@@ -24,10 +24,11 @@
     (restrict_vtpm == "false"), VM `managementAgentDetected` (guest metrics with an OS version
     or PV drivers), `needsVtpm` (platform.vtpm), `isFirmwareSupported` (always true),
     `vulnerabilities` ({}), VDI `chainPhysicalUsage` (its physical_utilisation plus its VHD
-    ancestors', found by sm_config.vhd-parent uuid), VIF `txChecksumming` (other_config.ethtool-tx == "true"), SR
-    `allocationStrategy` (sm_config.allocation, else by SR type). Types without key fields in
-    the reference (SM, PCI, PGPU, vgpu, gpuGroup, vgpuType, VTPM, PUSB, VUSB, USB_group, bond,
-    pool_patch) carry their XAPI fields in xo's camelCase style, links as ids.
+    ancestors', found by sm_config.vhd-parent uuid), VIF `txChecksumming`
+    (other_config.ethtool-tx == "true"), SR `allocationStrategy` (sm_config.allocation, else
+    by SR type). Types without key fields in the reference (SM, PCI, PGPU, vgpu, gpuGroup,
+    vgpuType, VTPM, PUSB, VUSB, USB_group, bond, pool_patch) carry their XAPI fields in xo's
+    camelCase style, links as ids.
 
     Input values: as libshared/xoc_xapi.h produces them. 64-bit ints may be msgpack ints or
     decimal strings (XML-RPC); floats as float64 (ints and decimal strings accepted too);

@@ -4,14 +4,15 @@
     changes, each re-emitting its VM). Usage: bench_xform [vms]                               */
 #include <jansson.h>
 #include <msgpack.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
+#include <cmocka.h> /* after stdarg, stddef, setjmp */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <cmocka.h>
 
 #include "xoc_log.h"
 #include "xoc_xform.h"
@@ -46,15 +47,15 @@ static void s_pack(msgpack_packer *pk, const json_t *j)
     switch (json_typeof(j)) {
     case JSON_OBJECT:
         msgpack_pack_map(pk, json_object_size(j));
-        json_object_foreach((json_t *)j, k, e) {
+        json_object_foreach((json_t *)j, k, e)
+        {
             msgpack_pack_str_with_body(pk, k, strlen(k));
             s_pack(pk, e);
         }
         break;
     case JSON_ARRAY:
         msgpack_pack_array(pk, json_array_size(j));
-        json_array_foreach(j, i, e)
-            s_pack(pk, e);
+        json_array_foreach(j, i, e) s_pack(pk, e);
         break;
     case JSON_STRING:
         msgpack_pack_str_with_body(pk, json_string_value(j), json_string_length(j));
@@ -143,17 +144,16 @@ static void s_put_host(xoc_xform_t *xf, json_t *dump, const char *href, const ch
     s_put(xf, "host", s_ref(r, "host", h), host);
     SET_S(hm, "uuid", s_uuid(u, 2, h));
     s_put(xf, "host_metrics", s_ref(r, "hm", h), hm);
-    json_t *sr = json_pack("{s:s, s:s, s:s, s:b, s:[s], s:[], s:s, s:s, s:I, s:I, s:I}", "uuid",
-                           s_uuid(u, 3, h), "name_label", "Local storage", "type", "lvm",
-                           "shared", 0, "PBDs", s_ref(r2, "pbd", h), "VDIs", "content_type",
-                           "user", "name_description", "", "physical_size", (json_int_t)1 << 40,
-                           "virtual_allocation", (json_int_t)0, "physical_utilisation",
-                           (json_int_t)0);
+    json_t *sr =
+        json_pack("{s:s, s:s, s:s, s:b, s:[s], s:[], s:s, s:s, s:I, s:I, s:I}", "uuid",
+                  s_uuid(u, 3, h), "name_label", "Local storage", "type", "lvm", "shared", 0,
+                  "PBDs", s_ref(r2, "pbd", h), "VDIs", "content_type", "user", "name_description",
+                  "", "physical_size", (json_int_t)1 << 40, "virtual_allocation", (json_int_t)0,
+                  "physical_utilisation", (json_int_t)0);
     s_put(xf, "SR", s_ref(r, "sr", h), sr);
-    json_t *pbd = json_pack("{s:s, s:s, s:s, s:{s:s}, s:b, s:{}}", "uuid", s_uuid(u, 4, h),
-                            "host", s_ref(r2, "host", h), "SR", s_ref(r, "sr", h),
-                            "device_config", "device", "/dev/sda3", "currently_attached", 1,
-                            "other_config");
+    json_t *pbd = json_pack("{s:s, s:s, s:s, s:{s:s}, s:b, s:{}}", "uuid", s_uuid(u, 4, h), "host",
+                            s_ref(r2, "host", h), "SR", s_ref(r, "sr", h), "device_config",
+                            "device", "/dev/sda3", "currently_attached", 1, "other_config");
     s_put(xf, "PBD", s_ref(r, "pbd", h), pbd);
     (void)pref;
     json_decref(host);
@@ -205,23 +205,26 @@ static void bench_pool(void **state)
     /* prototypes: vm-00001 and its records */
     const char *vref = NULL, *k;
     json_t *v;
-    json_object_foreach(json_object_get(dump, "VM"), k, v) if (
-        strcmp(json_string_value(json_object_get(v, "name_label")), "vm-00001") == 0) vref = k;
+    json_object_foreach(json_object_get(dump, "VM"), k,
+                        v) if (strcmp(json_string_value(json_object_get(v, "name_label")),
+                                      "vm-00001") == 0) vref = k;
     assert_non_null(vref);
     json_t *vm = s_proto(dump, "VM", vref);
     const char *vbdref = json_string_value(json_array_get(json_object_get(vm, "VBDs"), 0));
     const char *vifref = json_string_value(json_array_get(json_object_get(vm, "VIFs"), 0));
     json_t *vbd = s_proto(dump, "VBD", vbdref);
     json_t *protos[6] = {
-        vm, s_proto(dump, "VM_metrics", json_string_value(json_object_get(vm, "metrics"))),
-        s_proto(dump, "VM_guest_metrics",
-                json_string_value(json_object_get(vm, "guest_metrics"))),
-        vbd, s_proto(dump, "VDI", json_string_value(json_object_get(vbd, "VDI"))),
+        vm,
+        s_proto(dump, "VM_metrics", json_string_value(json_object_get(vm, "metrics"))),
+        s_proto(dump, "VM_guest_metrics", json_string_value(json_object_get(vm, "guest_metrics"))),
+        vbd,
+        s_proto(dump, "VDI", json_string_value(json_object_get(vbd, "VDI"))),
         s_proto(dump, "VIF", vifref)};
     const char *pref = NULL;
     char href[128];
     json_t *pool = NULL;
-    json_object_foreach(json_object_get(dump, "pool"), k, v) {
+    json_object_foreach(json_object_get(dump, "pool"), k, v)
+    {
         pref = k;
         pool = json_deep_copy(v);
     }
@@ -241,10 +244,11 @@ static void bench_pool(void **state)
     assert_int_equal(xoc_xform_flush(xf, s_count, &c), 0);
     double t2 = s_now();
     long rss1 = s_rss_kb();
-    printf("bench_xform: vms=%d records=%d record_bytes=%zu put=%.3fs flush=%.3fs (cpu) objects=%zu "
+    printf("bench_xform: vms=%d records=%d record_bytes=%zu put=%.3fs flush=%.3fs (cpu) "
+           "objects=%zu "
            "(enters=%zu bytes=%zu) rss_before=%ldKB rss_after=%ldKB delta=%ldKB\n",
-           s_vms, 1 + 50 * 4 + 6 * s_vms, s_bytes, t1 - t0, t2 - t1, xoc_xform_count(xf),
-           c.enters, c.bytes, rss0, rss1, rss1 - rss0);
+           s_vms, 1 + 50 * 4 + 6 * s_vms, s_bytes, t1 - t0, t2 - t1, xoc_xform_count(xf), c.enters,
+           c.bytes, rss0, rss1, rss1 - rss0);
     assert_int_equal(xoc_xform_count(xf), 1 + 50 * 3 + 4 * s_vms);
     /* churn: every VM's metrics changes once, flushed by 1000 */
     json_t *m = protos[1];

@@ -13,10 +13,12 @@
 #include "xoc_xform.h"
 
 static const char *s_classes[] = {
-    "pool", "host", "host_metrics", "VM", "VM_metrics", "VM_guest_metrics", "SR", "SM", "PBD",
-    "PIF", "PIF_metrics", "VDI", "VBD", "VIF", "network", "message", "task", "host_patch",
-    "pool_patch", "PCI", "PGPU", "VGPU", "GPU_group", "VGPU_type", "VTPM", "PUSB", "VUSB",
-    "USB_group", "Bond", "Certificate", "console", "pool_update"};
+    "pool",       "host",       "host_metrics", "VM",        "VM_metrics",  "VM_guest_metrics",
+    "SR",         "SM",         "PBD",          "PIF",       "PIF_metrics", "VDI",
+    "VBD",        "VIF",        "network",      "message",   "task",        "host_patch",
+    "pool_patch", "PCI",        "PGPU",         "VGPU",      "GPU_group",   "VGPU_type",
+    "VTPM",       "PUSB",       "VUSB",         "USB_group", "Bond",        "Certificate",
+    "console",    "pool_update"};
 
 static int s_emit(void *arg, bool enter, const char *id, const char *type, const void *obj,
                   size_t len)

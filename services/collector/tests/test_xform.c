@@ -2,13 +2,14 @@
     classes the simulator does not serve) through xoc_xform.                                */
 #include <jansson.h>
 #include <msgpack.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
+#include <cmocka.h> /* after stdarg, stddef, setjmp */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include "xoc_err.h"
 #include "xoc_json.h"
@@ -20,10 +21,10 @@
 /*  ---- helpers ---------------------------------------------------------------------------- */
 
 typedef struct {
-    json_t *state;   /* id -> object (JSON view) */
-    json_t *enters;  /* ids entered by the last flush */
-    json_t *exits;   /* ids exited by the last flush */
-    int fail_after;  /* >0: the n-th call fails */
+    json_t *state;  /* id -> object (JSON view) */
+    json_t *enters; /* ids entered by the last flush */
+    json_t *exits;  /* ids exited by the last flush */
+    int fail_after; /* >0: the n-th call fails */
 } sink_t;
 
 static int s_emit(void *arg, bool enter, const char *id, const char *type, const void *obj,
@@ -73,8 +74,8 @@ static bool s_has(const json_t *arr, const char *v)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(arr, i, e) if (json_is_string(e) && strcmp(json_string_value(e), v) == 0)
-        return true;
+    json_array_foreach(arr, i, e) if (json_is_string(e) &&
+                                      strcmp(json_string_value(e), v) == 0) return true;
     return false;
 }
 
@@ -88,15 +89,15 @@ static void s_pack(msgpack_packer *pk, const json_t *j, bool ias)
     switch (json_typeof(j)) {
     case JSON_OBJECT:
         msgpack_pack_map(pk, json_object_size(j));
-        json_object_foreach((json_t *)j, k, e) {
+        json_object_foreach((json_t *)j, k, e)
+        {
             msgpack_pack_str_with_body(pk, k, strlen(k));
             s_pack(pk, e, ias);
         }
         break;
     case JSON_ARRAY:
         msgpack_pack_array(pk, json_array_size(j));
-        json_array_foreach(j, i, e)
-            s_pack(pk, e, ias);
+        json_array_foreach(j, i, e) s_pack(pk, e, ias);
         break;
     case JSON_STRING:
         msgpack_pack_str_with_body(pk, json_string_value(j), json_string_length(j));
@@ -166,8 +167,7 @@ static void s_put_all(xoc_xform_t *xf, bool ias, bool reverse)
         recs = json_object_get(s_dump, cls);
         const char *ref;
         json_t *rec;
-        json_object_foreach(recs, ref, rec)
-            assert_int_equal(s_put_json(xf, cls, ref, rec, ias), 0);
+        json_object_foreach(recs, ref, rec) assert_int_equal(s_put_json(xf, cls, ref, rec, ias), 0);
     }
     free(names);
 }
@@ -177,7 +177,8 @@ static json_t *s_find(const char *cls, const char *key, const char *val, const c
 {
     const char *ref;
     json_t *rec;
-    json_object_foreach(json_object_get(s_dump, cls), ref, rec) {
+    json_object_foreach(json_object_get(s_dump, cls), ref, rec)
+    {
         json_t *v = json_object_get(rec, key);
         if ((val && json_is_string(v) && strcmp(json_string_value(v), val) == 0) ||
             (!val && json_is_true(v))) {
@@ -208,7 +209,8 @@ static json_t *s_running_vm(const char **ref)
 {
     const char *r;
     json_t *vm;
-    json_object_foreach(json_object_get(s_dump, "VM"), r, vm) {
+    json_object_foreach(json_object_get(s_dump, "VM"), r, vm)
+    {
         if (json_is_false(json_object_get(vm, "is_control_domain")) &&
             json_is_false(json_object_get(vm, "is_a_template")) &&
             strcmp(json_string_value(json_object_get(vm, "power_state")), "Running") == 0 &&
@@ -232,14 +234,14 @@ static void s_no_refs(const char *key, const json_t *o)
             strcmp(key, "xapiRef") && strcmp(key, "pool_patch"))
             fail_msg("OpaqueRef in field %s: %s", key, json_string_value(o));
     } else if (json_is_object(o)) {
-        json_object_foreach((json_t *)o, k, e) {
+        json_object_foreach((json_t *)o, k, e)
+        {
             /* maps copied as XAPI has them may hold refs */
             if (strcmp(k, "other") && strcmp(k, "otherConfig") && strcmp(k, "other_config"))
                 s_no_refs(k, e);
         }
     } else if (json_is_array(o)) {
-        json_array_foreach(o, i, e)
-            s_no_refs(key, e);
+        json_array_foreach(o, i, e) s_no_refs(key, e);
     }
 }
 
@@ -280,8 +282,8 @@ static void test_full_pool(void **state)
     assert_int_equal(xoc_xform_count(xf), json_object_size(s.state));
     /* one object per record of an object class */
     size_t expect = 0;
-    const char *classes[] = {"pool", "host", "VM", "SR", "SM", "PBD", "PIF", "VDI", "VBD",
-                             "VIF", "network"};
+    const char *classes[] = {"pool", "host", "VM",  "SR",  "SM",     "PBD",
+                             "PIF",  "VDI",  "VBD", "VIF", "network"};
     for (size_t i = 0; i < sizeof(classes) / sizeof(*classes); i++)
         expect += json_object_size(json_object_get(s_dump, classes[i]));
     assert_int_equal(json_object_size(s.state), expect);
@@ -295,7 +297,8 @@ static void test_full_pool(void **state)
     /* common fields, no OpaqueRef outside _xapiRef */
     const char *id;
     json_t *o;
-    json_object_foreach(s.state, id, o) {
+    json_object_foreach(s.state, id, o)
+    {
         assert_string_equal(s_str(o, "$pool"), pool_uuid);
         assert_string_equal(s_str(o, "$poolId"), pool_uuid);
         assert_true(strncmp(s_str(o, "_xapiRef"), "OpaqueRef:", 10) == 0);
@@ -366,8 +369,8 @@ static void test_vm(void **state)
     assert_string_equal(s_str(o, "type"), "VM");
     assert_string_equal(s_str(o, "power_state"), "Running");
     assert_string_equal(s_str(o, "$container"), s_uuid_of("host", s_str(vm, "resident_on")));
-    json_t *gm = json_object_get(json_object_get(s_dump, "VM_guest_metrics"),
-                                 s_str(vm, "guest_metrics"));
+    json_t *gm =
+        json_object_get(json_object_get(s_dump, "VM_guest_metrics"), s_str(vm, "guest_metrics"));
     json_t *m = json_object_get(json_object_get(s_dump, "VM_metrics"), s_str(vm, "metrics"));
     json_t *nets = json_object_get(gm, "networks");
     assert_true(json_equal(json_object_get(o, "addresses"), nets));
@@ -385,9 +388,9 @@ static void test_vm(void **state)
                      json_integer_value(json_object_get(vm, "memory_static_max")));
     json_t *vbds = json_object_get(o, "$VBDs");
     assert_int_equal(json_array_size(vbds), json_array_size(json_object_get(vm, "VBDs")));
-    assert_string_equal(json_string_value(json_array_get(vbds, 0)),
-                        s_uuid_of("VBD", json_string_value(json_array_get(
-                                                 json_object_get(vm, "VBDs"), 0))));
+    assert_string_equal(
+        json_string_value(json_array_get(vbds, 0)),
+        s_uuid_of("VBD", json_string_value(json_array_get(json_object_get(vm, "VBDs"), 0))));
     assert_int_equal(json_array_size(json_object_get(o, "VIFs")),
                      json_array_size(json_object_get(vm, "VIFs")));
     assert_int_equal(json_integer_value(json_object_get(o, "startTime")), 1704164645);
@@ -396,8 +399,9 @@ static void test_vm(void **state)
     assert_string_equal(s_str(o, "pvDriversVersion"), "8.2.0-1");
     assert_true(json_is_object(json_object_get(o, "current_operations")));
     /* its VBD, VDI, VIF */
-    json_t *vbd_rec = json_object_get(json_object_get(s_dump, "VBD"),
-                                      json_string_value(json_array_get(json_object_get(vm, "VBDs"), 0)));
+    json_t *vbd_rec =
+        json_object_get(json_object_get(s_dump, "VBD"),
+                        json_string_value(json_array_get(json_object_get(vm, "VBDs"), 0)));
     json_t *vbd = json_object_get(s.state, s_str(vbd_rec, "uuid"));
     assert_string_equal(s_str(vbd, "type"), "VBD");
     assert_string_equal(s_str(vbd, "VM"), s_str(vm, "uuid"));
@@ -410,8 +414,9 @@ static void test_vm(void **state)
     assert_int_equal(json_integer_value(json_object_get(vdi, "size")),
                      json_integer_value(json_object_get(vdi_rec, "virtual_size")));
     assert_true(s_has(json_object_get(vdi, "$VBDs"), s_str(vbd_rec, "uuid")));
-    json_t *vif_rec = json_object_get(json_object_get(s_dump, "VIF"),
-                                      json_string_value(json_array_get(json_object_get(vm, "VIFs"), 0)));
+    json_t *vif_rec =
+        json_object_get(json_object_get(s_dump, "VIF"),
+                        json_string_value(json_array_get(json_object_get(vm, "VIFs"), 0)));
     json_t *vif = json_object_get(s.state, s_str(vif_rec, "uuid"));
     assert_string_equal(s_str(vif, "$VM"), s_str(vm, "uuid"));
     assert_string_equal(s_str(vif, "$network"), s_uuid_of("network", s_str(vif_rec, "network")));
@@ -591,8 +596,7 @@ static void test_template_id_change_and_removal(void **state)
     assert_int_equal(s_flush(xf, &s), 0);
     assert_true(s_has(s.exits, old));
     assert_true(s_has(s.enters, s_str(tpl, "uuid")));
-    assert_string_equal(s_str(json_object_get(s.state, s_str(tpl, "uuid")), "type"),
-                        "VM-template");
+    assert_string_equal(s_str(json_object_get(s.state, s_str(tpl, "uuid")), "type"), "VM-template");
     assert_int_equal(xoc_xform_count(xf), count);
     /* removal of a VM: it exits, its VBD loses the link */
     json_t *vm = s_running_vm(&ref);
@@ -654,8 +658,7 @@ static void test_unknown_links(void **state)
     assert_true(s_has(s.enters, "vm-1"));
     assert_true(s_has(s.enters, "vbd-1"));
     o = json_object_get(s.state, "vm-1");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(o, "$VBDs"), 0)),
-                        "vbd-1");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(o, "$VBDs"), 0)), "vbd-1");
     json_t *vbd = json_object_get(s.state, "vbd-1");
     assert_true(json_is_null(json_object_get(vbd, "device")));
     assert_true(json_is_true(json_object_get(vbd, "is_cd_drive")));
@@ -749,19 +752,25 @@ static void test_other_types(void **state)
                "\"purpose\":[\"nbd\"],\"default_locking_mode\":\"disabled\"}");
     const char *dev[][3] = {
         {"PCI", "pci-1", "{\"uuid\":\"pci-1\",\"class_name\":\"VGA\",\"pci_id\":\"0000:00:02.0\"}"},
-        {"PGPU", "pgpu-1", "{\"uuid\":\"pgpu-1\",\"PCI\":\"OpaqueRef:PCI\",\"GPU_group\":\"OpaqueRef:GPU_group\"}"},
-        {"VGPU", "vgpu-1", "{\"uuid\":\"vgpu-1\",\"VM\":\"OpaqueRef:vm1\",\"type\":\"OpaqueRef:VGPU_type\"}"},
-        {"GPU_group", "gg-1", "{\"uuid\":\"gg-1\",\"name_label\":\"G\",\"PGPUs\":[\"OpaqueRef:PGPU\"]}"},
+        {"PGPU", "pgpu-1",
+         "{\"uuid\":\"pgpu-1\",\"PCI\":\"OpaqueRef:PCI\",\"GPU_group\":\"OpaqueRef:GPU_group\"}"},
+        {"VGPU", "vgpu-1",
+         "{\"uuid\":\"vgpu-1\",\"VM\":\"OpaqueRef:vm1\",\"type\":\"OpaqueRef:VGPU_type\"}"},
+        {"GPU_group", "gg-1",
+         "{\"uuid\":\"gg-1\",\"name_label\":\"G\",\"PGPUs\":[\"OpaqueRef:PGPU\"]}"},
         {"VGPU_type", "vt-1", "{\"uuid\":\"vt-1\",\"model_name\":\"M\",\"max_heads\":\"4\"}"},
         {"VTPM", "vtpm-1", "{\"uuid\":\"vtpm-1\",\"VM\":\"OpaqueRef:vm1\",\"is_unique\":true}"},
-        {"PUSB", "pusb-1", "{\"uuid\":\"pusb-1\",\"USB_group\":\"OpaqueRef:USB_group\",\"speed\":480.0}"},
-        {"VUSB", "vusb-1", "{\"uuid\":\"vusb-1\",\"VM\":\"OpaqueRef:vm1\",\"USB_group\":\"OpaqueRef:USB_group\"}"},
+        {"PUSB", "pusb-1",
+         "{\"uuid\":\"pusb-1\",\"USB_group\":\"OpaqueRef:USB_group\",\"speed\":480.0}"},
+        {"VUSB", "vusb-1",
+         "{\"uuid\":\"vusb-1\",\"VM\":\"OpaqueRef:vm1\",\"USB_group\":\"OpaqueRef:USB_group\"}"},
         {"USB_group", "ug-1", "{\"uuid\":\"ug-1\",\"PUSBs\":[\"OpaqueRef:PUSB\"]}"},
-        {"SM", "sm-1", "{\"uuid\":\"sm-1\",\"type\":\"ext\",\"features\":{\"VDI_MIRROR\":\"2\","
-                       "\"SR_PROBE\":1}}"},
+        {"SM", "sm-1",
+         "{\"uuid\":\"sm-1\",\"type\":\"ext\",\"features\":{\"VDI_MIRROR\":\"2\","
+         "\"SR_PROBE\":1}}"},
     };
-    const char *types[] = {"PCI", "PGPU", "vgpu", "gpuGroup", "vgpuType", "VTPM", "PUSB",
-                           "VUSB", "USB_group", "SM"};
+    const char *types[] = {"PCI",  "PGPU", "vgpu", "gpuGroup",  "vgpuType",
+                           "VTPM", "PUSB", "VUSB", "USB_group", "SM"};
     for (size_t i = 0; i < sizeof(dev) / sizeof(*dev); i++) {
         char ref[64];
         snprintf(ref, sizeof(ref), "OpaqueRef:%s", dev[i][0]);
@@ -781,7 +790,8 @@ static void test_other_types(void **state)
     assert_string_equal(s_str(json_object_get(s.state, "vgpu-1"), "vgpuType"), "vt-1");
     assert_string_equal(s_str(json_object_get(s.state, "vgpu-1"), "vm"), "vm-1");
     assert_string_equal(s_str(json_object_get(s.state, "pusb-1"), "usbGroup"), "ug-1");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(s.state, "vt-1"), "maxHeads")), 4);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(s.state, "vt-1"), "maxHeads")), 4);
     json_t *m1 = json_object_get(s.state, "msg-1"), *m2 = json_object_get(s.state, "msg-2");
     assert_string_equal(s_str(m1, "type"), "message");
     assert_int_equal(json_integer_value(json_object_get(m1, "time")), 1704164645);
@@ -878,14 +888,17 @@ static void test_malformed(void **state)
                "\"is_a_template\":\"yes\",\"platform\":[],\"VCPUs_params\":{\"mask\":\",x,\"},"
                "\"HVM_boot_params\":7,\"resident_on\":42,\"parent\":\"OpaqueRef:vm1\","
                "\"affinity\":{}}");
-    s_put_text(xf, "VM", "OpaqueRef:vm2", "{\"name_label\":\"no uuid\",\"is_a_template\":true,"
+    s_put_text(xf, "VM", "OpaqueRef:vm2",
+               "{\"name_label\":\"no uuid\",\"is_a_template\":true,"
                "\"other_config\":{\"disks\":\"<provision><disk device=\\\"0\\\" size=\\\"x\\\"/>"
                "<disk/></provision>\",\"install-methods\":\"cdrom,http\"}}");
-    s_put_text(xf, "VM", "OpaqueRef:vm3", "{\"uuid\":\"vm-3\",\"is_a_template\":true,"
+    s_put_text(xf, "VM", "OpaqueRef:vm3",
+               "{\"uuid\":\"vm-3\",\"is_a_template\":true,"
                "\"other_config\":{\"disks\":\"<provision><disk\"}}");
-    s_put_text(xf, "host", "OpaqueRef:h1",
-               "{\"uuid\":5,\"software_version\":{\"a:b\":\"d, version 1, build 2\",\"c:\":7},"
-               "\"metrics\":\"OpaqueRef:vm1\",\"cpu_info\":[],\"other_config\":{\"boot_time\":\"x\"}}");
+    s_put_text(
+        xf, "host", "OpaqueRef:h1",
+        "{\"uuid\":5,\"software_version\":{\"a:b\":\"d, version 1, build 2\",\"c:\":7},"
+        "\"metrics\":\"OpaqueRef:vm1\",\"cpu_info\":[],\"other_config\":{\"boot_time\":\"x\"}}");
     s_put_text(xf, "message", "OpaqueRef:m1",
                "{\"uuid\":\"m-1\",\"timestamp\":\"2024-13-99T99:00:00Z\"}");
     s_put_text(xf, "message", "OpaqueRef:m2", "{\"uuid\":\"m-2\",\"timestamp\":\"garbage\"}");
@@ -962,8 +975,10 @@ static void test_emit_all_pending(void **state)
     const char *ref;
     json_t *vm = s_running_vm(&ref);
     assert_int_equal(s_put_json(xf, "VM", ref, vm, false), 0);
-    assert_int_equal(xoc_xform_del(xf, "SM", json_object_iter_key(json_object_iter(
-                                                  json_object_get(s_dump, "SM")))), 0);
+    assert_int_equal(
+        xoc_xform_del(xf, "SM",
+                      json_object_iter_key(json_object_iter(json_object_get(s_dump, "SM")))),
+        0);
     assert_int_equal(xoc_xform_emit_all(xf, s_emit, &s), 0);
     assert_int_equal(json_array_size(s.enters), json_object_size(s.state));
     assert_int_equal(json_array_size(s.exits), 1);
@@ -998,8 +1013,7 @@ static void test_keep_filter(void **state)
 /*  The real pipeline: get_all_records answers of xapi-sim (tests/data/wire, captured from
     `xapi-sim --vms 2`) decoded by the XAPI client as the collector does (RECORDS mode), over
     XML-RPC (ints as strings) and JSON-RPC (ints as numbers), give the same objects.         */
-static int s_on_record(const char *key, size_t key_len, const void *mp, size_t mp_len,
-                       void *arg)
+static int s_on_record(const char *key, size_t key_len, const void *mp, size_t mp_len, void *arg)
 {
     void **a = arg;
     char ref[128];
@@ -1022,8 +1036,8 @@ static char *s_read(const char *path, size_t *len)
 
 static void s_load_wire(xoc_xform_t *xf, bool xml, unsigned flags)
 {
-    const char *classes[] = {"VM", "VM_metrics", "VM_guest_metrics", "host", "host_metrics",
-                             "pool"};
+    const char *classes[] = {"VM",   "VM_metrics",   "VM_guest_metrics",
+                             "host", "host_metrics", "pool"};
     const char *src = getenv("XOC_SOURCE_DIR");
     for (size_t i = 0; i < sizeof(classes) / sizeof(*classes); i++) {
         char path[1024];
@@ -1032,8 +1046,8 @@ static void s_load_wire(xoc_xform_t *xf, bool xml, unsigned flags)
                  src ? src : "../..", classes[i], xml ? "xml" : "json");
         char *body = s_read(path, &len);
         void *arg[2] = {xf, (void *)classes[i]};
-        xoc_xapi_decode_opts_t opts = {.mode = XOC_XAPI_RECORDS, .flags = flags,
-                                       .on_entry = s_on_record, .arg = arg};
+        xoc_xapi_decode_opts_t opts = {
+            .mode = XOC_XAPI_RECORDS, .flags = flags, .on_entry = s_on_record, .arg = arg};
         int rc = xml ? xoc_xapi_decode_xmlrpc(body, len, &opts, NULL, NULL)
                      : xoc_xapi_decode_jsonrpc(body, len, &opts, NULL, NULL);
         assert_int_equal(rc, 0);
@@ -1060,7 +1074,8 @@ static void test_wire(void **state)
     const char *id;
     json_t *o;
     size_t vms = 0;
-    json_object_foreach(sx.state, id, o) {
+    json_object_foreach(sx.state, id, o)
+    {
         if (strcmp(s_str(o, "type"), "VM") != 0)
             continue;
         vms++;
@@ -1094,15 +1109,19 @@ static void test_churn_flat(void **state)
     for (int i = 0; i < 2000; i++) {
         snprintf(ref, sizeof(ref), "OpaqueRef:t%d", i);
         snprintf(ref2, sizeof(ref2), "OpaqueRef:u%d", i); /* never known */
-        snprintf(vm, sizeof(vm), "{\"uuid\":\"vm-1\",\"current_operations\":{\"%s\":\"start\","
-                 "\"%s\":\"x\"},\"VBDs\":[\"OpaqueRef:vbd%d\"]}", ref, ref2, i);
+        snprintf(vm, sizeof(vm),
+                 "{\"uuid\":\"vm-1\",\"current_operations\":{\"%s\":\"start\","
+                 "\"%s\":\"x\"},\"VBDs\":[\"OpaqueRef:vbd%d\"]}",
+                 ref, ref2, i);
         s_put_text(xf, "VM", "OpaqueRef:vm1", vm);
         if (i % 3 == 0)
             assert_int_equal(s_flush(xf, &s), 0);
         snprintf(task, sizeof(task), "{\"uuid\":\"task-%d\",\"status\":\"pending\"}", i);
         s_put_text(xf, "task", ref, task);
-        snprintf(vm, sizeof(vm), "{\"uuid\":\"vm-%d\",\"VBDs\":[\"OpaqueRef:vbd-x%d\"],"
-                 "\"metrics\":\"OpaqueRef:m%d\"}", i + 2, i, i);
+        snprintf(vm, sizeof(vm),
+                 "{\"uuid\":\"vm-%d\",\"VBDs\":[\"OpaqueRef:vbd-x%d\"],"
+                 "\"metrics\":\"OpaqueRef:m%d\"}",
+                 i + 2, i, i);
         snprintf(ref2, sizeof(ref2), "OpaqueRef:vm-x%d", i);
         s_put_text(xf, "VM", ref2, vm);
         assert_int_equal(s_flush(xf, &s), 0);
