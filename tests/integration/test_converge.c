@@ -25,7 +25,7 @@
 #include "xoc_testproc.h"
 #include "xoc_xform.h"
 
-#define HB "100"
+#define HB "200" /* window 600 ms */
 #define CONVERGE_MS 30000
 
 typedef struct {
@@ -350,7 +350,7 @@ static int s_group_setup(void **state)
     s_read_ports();
     s_start_bus();
     xoc_bus_endpoints_parse(s_env.bus_ep, &s_env.opts);
-    s_env.opts.heartbeat_ms = 100;
+    s_env.opts.heartbeat_ms = 200;
     s_env.opts.liveness = 3;
     s_start_cache();
     s_start_collector();
