@@ -756,15 +756,15 @@ static int s_list_methods(sim_call_t *c)
 /* ------------------------------------------------------------------------------------------ */
 /*  Async calls                                                                               */
 
-static int s_async(sim_call_t *c, const sim_method_t *m)
+static int s_async(sim_call_t *c, const char *method)
 {
     sim_pool_t *p = c->pool;
     char label[128];
-    snprintf(label, sizeof label, "Async.%s", m->name);
+    snprintf(label, sizeof label, "Async.%s", method);
     sim_obj_t *t = sim_api_task_new(p, label, "");
     sim_job_t *j = calloc(1, sizeof *j);
     snprintf(j->task, sizeof j->task, "%s", t->ref);
-    snprintf(j->method, sizeof j->method, "%s", m->name);
+    snprintf(j->method, sizeof j->method, "%s", method);
     j->params = json_deep_copy(c->params);
     j->steps_left = 10;
     zlistx_add_end(p->jobs, j);
@@ -780,7 +780,11 @@ static void s_job_run(sim_pool_t *p, sim_job_t *j, sim_obj_t *task)
     sim_wr_init(&w, SIM_WR_XML, &out);
     sim_call_t c = {.pool = p, .method = j->method, .params = j->params, .w = &w};
     const sim_method_t *m = s_method_find(j->method);
-    int rc = m ? m->fn(&c) : sim_call_err(&c, "MESSAGE_METHOD_UNKNOWN", j->method, NULL);
+    s_generic_t g;
+    int rc = m ? m->fn(&c)
+             : s_generic_parse(j->method, &g)
+                 ? s_generic_call(&c, &g)
+                 : sim_call_err(&c, "MESSAGE_METHOD_UNKNOWN", j->method, NULL);
     sim_buf_addc(&out, '\0');
     const char *result = strcmp(out.data, "<value></value>") ? out.data : "";
     sim_api_task_end(p, task, rc == 0 ? result : NULL, rc == 0 ? NULL : c.err);
@@ -846,12 +850,12 @@ static int s_dispatch(sim_call_t *c)
             return -1;
         if (!m->no_session && !(c->session = s_session(c)))
             return -1;
-        return async ? s_async(c, m) : m->fn(c);
+        return async ? s_async(c, m->name) : m->fn(c);
     }
-    if (!async && s_generic_parse(name, &g)) {
+    if (!m && s_generic_parse(name, &g)) {
         if (s_count_check(c, g.nparams, g.nparams) != 0 || !(c->session = s_session(c)))
             return -1;
-        return s_generic_call(c, &g);
+        return async ? s_async(c, name) : s_generic_call(c, &g);
     }
     return sim_call_err(c, "MESSAGE_METHOD_UNKNOWN", c->method, NULL);
 }

@@ -301,6 +301,18 @@ static void test_async(void **state)
     assert_string_equal(json_string_value(json_array_get(json_object_get(rec, "error_info"), 0)),
                         "VM_BAD_POWER_STATE");
     json_decref(rec);
+    /* generic methods have Async variants too */
+    json_t *t3 = s_call("Async.VM.set_name_description",
+                        json_pack("[s,s,s]", g_sess, vm, "async-set"), NULL);
+    for (int i = 0; i < 20; i++) {
+        sim_store_lock(g_pool->store);
+        sim_api_tick_jobs(g_pool);
+        sim_store_unlock(g_pool->store);
+    }
+    json_t *d = s_call("VM.get_name_description", json_pack("[s,s]", g_sess, vm), NULL);
+    assert_string_equal(json_string_value(d), "async-set");
+    json_decref(d);
+    json_decref(t3);
     json_decref(t2);
     json_decref(task);
 }
