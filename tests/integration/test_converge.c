@@ -65,6 +65,14 @@ static int s_replica_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
         zstr_free(&cmd);
         return -1;
     }
+    if (streq(cmd, "STATS")) { /* "<snapshots> <gaps> <rev>" */
+        xoc_replica_stats_t st;
+        xoc_replica_stats(r, &st);
+        zstr_sendf(pipe, "%llu %llu %llu", (unsigned long long)st.snapshots,
+                   (unsigned long long)st.gaps, (unsigned long long)xoc_replica_rev(r));
+        zstr_free(&cmd);
+        return 0;
+    }
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     if (xoc_replica_synced(r)) {
@@ -515,6 +523,39 @@ static void test_connections_dropped(void **state)
     s_fault("sim.drop_connections", NULL, "after dropped connections");
 }
 
+/* a change whose revision skips ahead (lost events): the replica must take a new snapshot,
+   never apply it, and end exactly at the simulator's state */
+static void test_replica_gap_resyncs(void **state)
+{
+    unsigned long long snaps0, gaps0, rev0, snaps1 = 0, gaps1 = 0, rev1;
+    char *st = (zstr_send(s_env.replica, "STATS"), zstr_recv(s_env.replica));
+    assert_int_equal(sscanf(st, "%llu %llu %llu", &snaps0, &gaps0, &rev0), 3);
+    zstr_free(&st);
+    xoc_bus_opts_t o = s_env.opts;
+    zsock_t *pub = xoc_bus_connect(ZMQ_PUB, o.pub, &o);
+    static const uint8_t obj[] = {0x81, 0xa2, 'i', 'd', 0xa5, 'g', 'h', 'o', 's', 't'};
+    xoc_msg_obj_t ghost = {.rev = rev0 + 5, .op = XOC_STR("enter"), .id = XOC_STR("ghost"),
+                           .type = XOC_STR("VM"), .pool = XOC_STR("nowhere"),
+                           .object = {obj, sizeof obj}, .last = true};
+    /* publish until the replica reacts (the subscription may take a moment to reach us) */
+    for (long long end = xoc_test_now_ms() + 10000; gaps1 <= gaps0 && xoc_test_now_ms() < end;) {
+        xoc_bus_publish(pub, "obj.VM.nowhere", XOC_MSG_OBJ, &ghost);
+        zclock_sleep(50); /* polling the replica's counters with a deadline */
+        st = (zstr_send(s_env.replica, "STATS"), zstr_recv(s_env.replica));
+        sscanf(st, "%llu %llu %llu", &snaps1, &gaps1, &rev1);
+        zstr_free(&st);
+    }
+    zsock_destroy(&pub);
+    print_message("gap detected: gaps %llu -> %llu, snapshots %llu -> %llu\n", gaps0, gaps1,
+                  snaps0, snaps1);
+    assert_true(gaps1 > gaps0);
+    s_assert_converges("after a forced revision gap");
+    st = (zstr_send(s_env.replica, "STATS"), zstr_recv(s_env.replica));
+    sscanf(st, "%llu %llu %llu", &snaps1, &gaps1, &rev1);
+    zstr_free(&st);
+    assert_true(snaps1 > snaps0); /* it resynchronised by a new snapshot */
+}
+
 static void test_pool_added_and_removed(void **state)
 {
     s_configure(1, true);
@@ -543,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_events_lost),
         cmocka_unit_test(test_sessions_expired),
         cmocka_unit_test(test_connections_dropped),
+        cmocka_unit_test(test_replica_gap_resyncs),
         cmocka_unit_test(test_pool_added_and_removed),
     };
     return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
