@@ -10,7 +10,11 @@ import struct
 import sys
 import urllib.request
 
+import ssl
+
 url = sys.argv[1]
+TLS = url.startswith("https")
+CTX = ssl._create_unverified_context() if TLS else None
 passed = failed = 0
 
 
@@ -22,7 +26,7 @@ def check(name, ok, detail=""):
 
 host, port = url.split('//')[1].split(':'); port = int(port)
 def rpc(m, p):
-    r = urllib.request.urlopen(urllib.request.Request(url + '/jsonrpc', json.dumps({"jsonrpc":"2.0","method":m,"params":p,"id":1}).encode(), {'content-type':'application/json'}))
+    r = urllib.request.urlopen(context=CTX, url=urllib.request.Request(url + '/jsonrpc', json.dumps({"jsonrpc":"2.0","method":m,"params":p,"id":1}).encode(), {'content-type':'application/json'}))
     return json.loads(r.read())['result']
 s = rpc('session.login_with_password', ['root','password'])
 cons = rpc('console.get_all_records', [s])
@@ -46,29 +50,38 @@ def exact(sock):
         return b
     return recv
 socket.setdefaulttimeout(20)
-so = socket.create_connection((host, port))
-so.sendall(f'CONNECT {path}&session_id={s} HTTP/1.0\r\nHost: {host}\r\n\r\n'.encode())
-hdr = b''
-while not hdr.endswith(b'\r\n\r\n'):
-    c = so.recv(1)
-    assert c, 'connection closed'
-    hdr += c
-check('CONNECT answers 200', hdr.startswith(b'HTTP/1.1 200 OK'), hdr.split(b'\r\n')[0])
-w, h, name = rfb_handshake(exact(so), so.sendall)
-check('RFB over CONNECT, desktop name = VM name', name == vm, (w, h, name))
-so.sendall(struct.pack('>BBHHHH', 3, 0, 0, 0, w, h))  # FramebufferUpdateRequest, full
-recv = exact(so)
-recv(2)
-nrects = struct.unpack('>H', recv(2))[0]
-white = 0
-for _ in range(nrects):
-    x, y, rw, rh, enc = struct.unpack('>HHHHi', recv(12))
-    data = recv(rw * rh * 4) if enc == 0 else b''
-    white += sum(1 for i in range(0, len(data), 4) if data[i:i + 3] == b'\xff\xff\xff')
-check('the screen shows text', white > 500, f'{white} white pixels')
-so.close()
+
+
+def connect():
+    so = socket.create_connection((host, port))
+    return CTX.wrap_socket(so, server_hostname=host) if TLS else so
+
+
+if not TLS:  # CONNECT is served on plain HTTP only
+    so = socket.create_connection((host, port))
+    so.sendall(f'CONNECT {path}&session_id={s} HTTP/1.0\r\nHost: {host}\r\n\r\n'.encode())
+    hdr = b''
+    while not hdr.endswith(b'\r\n\r\n'):
+        c = so.recv(1)
+        assert c, 'connection closed'
+        hdr += c
+    check('CONNECT answers 200', hdr.startswith(b'HTTP/1.1 200 OK'), hdr.split(b'\r\n')[0])
+    w, h, name = rfb_handshake(exact(so), so.sendall)
+    check('RFB over CONNECT, desktop name = VM name', name == vm, (w, h, name))
+    so.sendall(struct.pack('>BBHHHH', 3, 0, 0, 0, w, h))  # FramebufferUpdateRequest, full
+    recv = exact(so)
+    recv(2)
+    nrects = struct.unpack('>H', recv(2))[0]
+    white = 0
+    for _ in range(nrects):
+        x, y, rw, rh, enc = struct.unpack('>HHHHi', recv(12))
+        data = recv(rw * rh * 4) if enc == 0 else b''
+        white += sum(1 for i in range(0, len(data), 4) if data[i:i + 3] == b'\xff\xff\xff')
+    check('the screen shows text', white > 500, f'{white} white pixels')
+    so.close()
+
 # websocket
-ws = socket.create_connection((host, port))
+ws = connect()
 key = base64.b64encode(os.urandom(16)).decode()
 ws.sendall(f'GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\nCookie: session_id={s}\r\n\r\n'.encode())
 hdr = b''
@@ -90,8 +103,10 @@ def wsend(data):
     ws.sendall(bytes([0x82, 0x80 | len(data)]) + mask + m)
 w, h, name = rfb_handshake(wrecv, wsend)
 check('RFB over WebSocket', name == vm, (w, h, name))
-so = socket.create_connection((host, port))
-so.sendall(f'CONNECT {path}&session_id=OpaqueRef:bad HTTP/1.0\r\n\r\n'.encode())
-check('CONNECT without a session is refused', so.recv(64).startswith(b'HTTP/1.1 401'))
+so = connect()
+so.sendall(f'GET {path}&session_id=OpaqueRef:bad HTTP/1.1\r\nHost: {host}\r\n'
+           f'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n'
+           f'Sec-WebSocket-Version: 13\r\n\r\n'.encode())
+check('a console without a session is refused', so.recv(64).startswith(b'HTTP/1.1 401'))
 print(f"compat: {passed} passed, {failed} failed")
 sys.exit(0 if failed == 0 else 1)

@@ -46,4 +46,5 @@ fi
 start "$WORK/tlsgen.out" --tls
 python3 "$TEST" "$(sed -n 's/.*master=1 url=//p' "$WORK/tlsgen.out")" \
   "$(sed -n 's/.*master=0 url=//p' "$WORK/tlsgen.out" | head -1)" --tls || RC=1
+python3 "$(dirname "$TEST")/python_console.py" "$(sed -n 's/.*master=1 url=//p' "$WORK/tlsgen.out")" || RC=1
 exit $RC

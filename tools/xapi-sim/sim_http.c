@@ -9,6 +9,8 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <gnutls/crypto.h>
+#include <pthread.h>
 #include <sodium.h>
 
 #include <arpa/inet.h>
@@ -471,6 +473,99 @@ static bool s_write_all(int fd, const char *p, size_t n)
     return true;
 }
 
+typedef struct {
+    int vnc; /* connected to libvncserver, upgrade request already replayed */
+    struct MHD_UpgradeResponseHandle *urh;
+    int sock;
+    char *extra; /* bytes the client sent after its request, for libvncserver */
+    size_t extra_len;
+} s_bridge_t;
+
+/*  Reads libvncserver's own 101 answer to the replayed request and drops it: the client got
+    ours from MHD. Then pumps until either side closes.                                       */
+static void *s_bridge_run(void *arg)
+{
+    s_bridge_t *b = arg;
+    char c, last[4] = {0};
+    bool ok = true;
+    while (ok && memcmp(last, "\r\n\r\n", 4) != 0) {
+        ok = read(b->vnc, &c, 1) == 1;
+        memmove(last, last + 1, 3);
+        last[3] = c;
+    }
+    if (ok && (!b->extra_len || s_write_all(b->vnc, b->extra, b->extra_len)))
+        sim_console_pump(b->sock, b->vnc);
+    close(b->vnc);
+    MHD_upgrade_action(b->urh, MHD_UPGRADE_ACTION_CLOSE);
+    free(b->extra);
+    free(b);
+    return NULL;
+}
+
+static void s_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+                       size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    s_bridge_t *b = cls;
+    b->urh = urh;
+    b->sock = sock;
+    if (extra_in_size) {
+        b->extra = malloc(extra_in_size);
+        memcpy(b->extra, extra_in, extra_in_size);
+        b->extra_len = extra_in_size;
+    }
+    pthread_t t;
+    if (pthread_create(&t, NULL, s_bridge_run, b) == 0) {
+        pthread_detach(t);
+        return;
+    }
+    close(b->vnc);
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+    free(b->extra);
+    free(b);
+}
+
+/*  Sec-WebSocket-Accept of a key (RFC 6455): base64(SHA-1(key + GUID)).                     */
+static bool s_ws_accept(const char *key, char out[64])
+{
+    char buf[128];
+    uint8_t sha[20];
+    int n = snprintf(buf, sizeof buf, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
+    if (n <= 0 || (size_t)n >= sizeof buf)
+        return false;
+    gnutls_hash_fast(GNUTLS_DIG_SHA1, buf, (size_t)n, sha);
+    sodium_bin2base64(out, 64, sha, sizeof sha, sodium_base64_VARIANT_ORIGINAL);
+    return true;
+}
+
+/*  WebSocket: MHD answers 101 (so TLS works too) and hands over the socket; a thread bridges
+    it to libvncserver, to which the upgrade request was replayed (it frames the RFB).       */
+static enum MHD_Result s_console_ws(struct MHD_Connection *conn, int vnc)
+{
+    const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+    const char *proto =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
+    char accept[64];
+    if (!key || !s_ws_accept(key, accept)) {
+        close(vnc);
+        return s_reply_text(conn, 400, "bad WebSocket request", "text/plain", true);
+    }
+    s_bridge_t *b = calloc(1, sizeof *b);
+    b->vnc = vnc;
+    struct MHD_Response *resp = MHD_create_response_for_upgrade(s_upgraded, b);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
+    MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
+    if (proto)
+        MHD_add_response_header(resp, "Sec-WebSocket-Protocol",
+                                strstr(proto, "binary") ? "binary" : proto);
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+    MHD_destroy_response(resp);
+    if (rc != MHD_YES) {
+        close(vnc);
+        free(b);
+    }
+    return rc;
+}
+
 /*  CONNECT /console?uuid=… (raw RFB after 200 OK) or GET /console with a WebSocket upgrade
     (replayed to libvncserver, which does the handshake and framing). The connection thread
     pumps bytes until either side closes, then the connection ends.                          */
@@ -487,7 +582,8 @@ static enum MHD_Result s_console(sim_host_t *h, struct MHD_Connection *conn, con
     int port = sim_console_port(sim_console(h->pool->sim), uuid, title);
     int vnc = port > 0 ? s_connect_local(port) : -1;
     int fd = s_conn_fd(conn);
-    if (vnc < 0 || fd < 0 || h->pool->cfg->tls_cert || h->pool->cfg->tls) {
+    bool tls = h->pool->cfg->tls_cert || h->pool->cfg->tls;
+    if (vnc < 0 || fd < 0 || (tls && !websocket)) {
         if (vnc >= 0)
             close(vnc);
         return s_reply_text(conn, 503, "console unavailable", "text/plain", true);
@@ -505,6 +601,9 @@ static enum MHD_Result s_console(sim_host_t *h, struct MHD_Connection *conn, con
         sim_buf_adds(&req, "\r\n");
         ok = s_write_all(vnc, req.data, req.len);
         sim_buf_free(&req);
+        xoc_info("console host=%s console=%s vm=%s transport=websocket", h->ip, uuid, title);
+        if (ok)
+            return s_console_ws(conn, vnc);
     } else {
         const char *ok200 = "HTTP/1.1 200 OK\r\n\r\n";
         ok = s_write_all(fd, ok200, strlen(ok200));
@@ -637,7 +736,8 @@ struct MHD_Daemon *sim_http_start(sim_host_t *h, int port, const char *cert_pem,
     sa.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, h->ip, &sa.sin_addr) != 1)
         return NULL;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_POLL | MHD_ALLOW_UPGRADE;
     if (cert_pem && key_pem)
         flags |= MHD_USE_TLS;
     struct MHD_OptionItem tls[] = {
