@@ -37,7 +37,7 @@
 #define XOC_BENCH_SRC "."
 #endif
 #define S_XEN_API_VERSION "4.7.6"
-#define S_HB "200"
+#define S_HB "1000" /* the default: a cache busy with a big change set still answers */
 #define S_LOAD_TIMEOUT_MS 120000
 #define S_LAT_SECONDS 10
 #define S_LAT_INJECT_RATE 1000 /* stamped changes/s; the simulator's churn makes the rest */
@@ -62,17 +62,17 @@ static void s_sleep_ms(int ms)
 typedef struct {
     pthread_mutex_t lock;
     bool synced;
-    size_t count;            /* objects in the replica */
-    long long count_at_ns;   /* when count last changed */
-    long long first_at_ns;   /* when the first object entered */
-    uint64_t updates;        /* change callbacks (enter and exit) */
+    size_t count;          /* objects in the replica */
+    long long count_at_ns; /* when count last changed */
+    long long first_at_ns; /* when the first object entered */
+    uint64_t updates;      /* change callbacks (enter and exit) */
     uint64_t rev;
-    char status[32];         /* last server_status of our server */
+    char status[32]; /* last server_status of our server */
     uint64_t status_objects;
     bool lat_on;
-    double *lat_ms;          /* latency samples */
+    double *lat_ms; /* latency samples */
     size_t nlat;
-    uint8_t *seen;           /* stamped sequence numbers already counted */
+    uint8_t *seen; /* stamped sequence numbers already counted */
 } s_shared_t;
 
 static s_shared_t s_sh = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -131,8 +131,8 @@ static int s_on_status(zloop_t *loop, zsock_t *sock, void *arg)
     char *topic = msg ? zmsg_popstr(msg) : NULL;
     zframe_t *body = msg ? zmsg_pop(msg) : NULL;
     xoc_msg_t m;
-    if (body && xoc_msg_decode_as(&m, XOC_MSG_SERVER_STATUS, zframe_data(body),
-                                  zframe_size(body)) == 0) {
+    if (body &&
+        xoc_msg_decode_as(&m, XOC_MSG_SERVER_STATUS, zframe_data(body), zframe_size(body)) == 0) {
         pthread_mutex_lock(&s_sh.lock);
         xoc_str_copy(m.server_status.status, s_sh.status, sizeof s_sh.status);
         s_sh.status_objects = m.server_status.objects;
@@ -184,8 +184,8 @@ typedef struct {
 } s_chain_t;
 
 static s_chain_t s_chain;
-static char s_url[256];      /* master of the simulated pool */
-static char s_tmp[64];       /* our temporary folder */
+static char s_url[256]; /* master of the simulated pool */
+static char s_tmp[64];  /* our temporary folder */
 
 static bool s_chain_start(void)
 {
@@ -194,19 +194,38 @@ static bool s_chain_start(void)
     snprintf(c->dir, sizeof c->dir, "%s/db-XXXXXX", s_tmp);
     if (!mkdtemp(c->dir))
         return false;
-    char *bus[] = {(char *)xoc_test_bin("services/bus/xoc-bus"), "--bus.listen",
-                   "tcp://127.0.0.1:*", "--bus.heartbeat_ms", S_HB, "--log.level", "warn", NULL};
+    char *bus[] = {(char *)xoc_test_bin("services/bus/xoc-bus"),
+                   "--bus.listen",
+                   "tcp://127.0.0.1:*",
+                   "--bus.heartbeat_ms",
+                   S_HB,
+                   "--log.level",
+                   "warn",
+                   NULL};
     c->bus = xoc_proc_start(bus, "xoc-bus: ready bus=", 5000);
     if (!c->bus)
         return false;
     snprintf(c->bus_ep, sizeof c->bus_ep, "%s", c->bus->line + strlen("xoc-bus: ready bus="));
     c->bus_ep[strcspn(c->bus_ep, "\r\n")] = '\0';
-    char *cache[] = {(char *)xoc_test_bin("services/cache/xoc-cache"), "--bus.endpoint",
-                     c->bus_ep, "--bus.heartbeat_ms", S_HB, "--cache.path", c->dir,
-                     "--log.level", "warn", NULL};
+    char *cache[] = {(char *)xoc_test_bin("services/cache/xoc-cache"),
+                     "--bus.endpoint",
+                     c->bus_ep,
+                     "--bus.heartbeat_ms",
+                     S_HB,
+                     "--cache.path",
+                     c->dir,
+                     "--log.level",
+                     "warn",
+                     NULL};
     c->cache = xoc_proc_start(cache, "xoc-cache: ready", 10000);
-    char *coll[] = {(char *)xoc_test_bin("services/collector/xoc-collector"), "--bus.endpoint",
-                    c->bus_ep, "--bus.heartbeat_ms", S_HB, "--log.level", "warn", NULL};
+    char *coll[] = {(char *)xoc_test_bin("services/collector/xoc-collector"),
+                    "--bus.endpoint",
+                    c->bus_ep,
+                    "--bus.heartbeat_ms",
+                    S_HB,
+                    "--log.level",
+                    "warn",
+                    NULL};
     c->collector = c->cache ? xoc_proc_start(coll, "xoc-collector: ready", 10000) : NULL;
     if (!c->collector)
         return false;
@@ -247,11 +266,12 @@ static int s_configure(void)
                             "password", "label", "bench");
     xoc_json_to_mp(rec, &val);
     json_decref(rec);
-    xoc_msg_cfg_t cfg = {.db = XOC_STR("servers"), .key = XOC_STR("bench"),
+    xoc_msg_cfg_t cfg = {.db = XOC_STR("servers"),
+                         .key = XOC_STR("bench"),
                          .value = {(const uint8_t *)val.data, (uint32_t)val.size}};
     xoc_reply_t r;
-    int rc = xoc_client_call_msg(s_chain.client, "cache", "config.set", XOC_MSG_CFG, &cfg, 5000,
-                                 &r);
+    int rc =
+        xoc_client_call_msg(s_chain.client, "cache", "config.set", XOC_MSG_CFG, &cfg, 5000, &r);
     xoc_reply_clear(&r);
     msgpack_sbuffer_destroy(&val);
     return rc;
@@ -279,7 +299,8 @@ static s_mem_t s_mem(pid_t pid)
     return m;
 }
 
-/* ---- the simulator's control interface -------------------------------------------------------- */
+/* ---- the simulator's control interface --------------------------------------------------------
+ */
 
 static size_t s_curl_write(void *p, size_t size, size_t n, void *arg)
 {
@@ -376,8 +397,8 @@ static s_peer_t s_peer_run(int churn_rate)
     s_peer_t r = {0};
     char rate[16];
     snprintf(rate, sizeof rate, "%d", churn_rate);
-    char *argv[] = {s_node,         XOC_BENCH_SRC "/spine_peer.mjs", s_peer_mod, s_url,
-                    "json-rpc",     rate,                            "5",        NULL};
+    char *argv[] = {
+        s_node, XOC_BENCH_SRC "/spine_peer.mjs", s_peer_mod, s_url, "json-rpc", rate, "5", NULL};
     xoc_proc_t *p = xoc_proc_start(argv, "spine-peer: ", S_LOAD_TIMEOUT_MS);
     if (!p)
         return r;
@@ -398,7 +419,8 @@ static s_peer_t s_peer_run(int churn_rate)
     return r;
 }
 
-/* ---- ours: load ------------------------------------------------------------------------------- */
+/* ---- ours: load -------------------------------------------------------------------------------
+ */
 
 typedef struct {
     bool ok;
@@ -456,7 +478,8 @@ static s_ours_t s_ours_load(void)
     return r;
 }
 
-/* ---- ours: throughput ------------------------------------------------------------------------- */
+/* ---- ours: throughput -------------------------------------------------------------------------
+ */
 
 static uint64_t s_updates(void)
 {
@@ -486,10 +509,10 @@ static s_tp_t s_throughput(int rate)
     double secs = (double)(t1 - t0) / 1e9;
     r.sim_per_s = (double)(c1 - c0) / secs;
     r.chain_per_s = (double)(u1 - u0) / secs;
-    /* drain: until no update for 2 s (one event.from cycle can take a second) */
+    /* drain: until no update for 5 s (one event.from cycle can take seconds) */
     uint64_t last = s_updates();
     long long last_ns = s_now_ns(), stop = s_now_ns();
-    while (s_now_ns() - last_ns < 2000000000LL && s_now_ns() - stop < 60000000000LL) {
+    while (s_now_ns() - last_ns < 5000000000LL && s_now_ns() - stop < 60000000000LL) {
         s_sleep_ms(10);
         uint64_t u = s_updates();
         if (u != last) {
@@ -501,10 +524,12 @@ static s_tp_t s_throughput(int rate)
     return r;
 }
 
-/* ---- ours: latency ----------------------------------------------------------------------------- */
+/* ---- ours: latency -----------------------------------------------------------------------------
+ */
 
 typedef struct {
-    int rate, seconds;
+    int rate, seconds; /* rate 0: unpaced */
+    int slice;         /* 0..3: which quarter of the VMs */
     long sent, errors;
     double achieved;
 } s_inject_t;
@@ -533,18 +558,24 @@ static void *s_injector(void *arg)
         msgpack_unpacked_destroy(&up);
     }
     long long start = s_now_ns();
-    long total = (long)in->rate * in->seconds;
+    long total = in->rate > 0 ? (long)in->rate * in->seconds : S_MAX_SAMPLES;
+    long long stop = start + (long long)in->seconds * 1000000000LL;
     for (long i = 0; nrefs && i < total && i < S_MAX_SAMPLES; i++) {
-        long long at = start + i * 1000000000LL / in->rate;
-        long long now = s_now_ns();
-        if (at > now) {
-            struct timespec ts = {(at - now) / 1000000000LL, (at - now) % 1000000000LL};
-            nanosleep(&ts, NULL);
-        }
+        if (in->rate > 0) { /* paced */
+            long long at = start + i * 1000000000LL / in->rate;
+            long long now = s_now_ns();
+            if (at > now) {
+                struct timespec ts = {(at - now) / 1000000000LL, (at - now) % 1000000000LL};
+                nanosleep(&ts, NULL);
+            }
+        } else if (s_now_ns() >= stop)
+            break; /* as fast as the simulator answers, for `seconds` */
         char name[96];
-        snprintf(name, sizeof name, "bench-%ld-%lld", i, s_now_ns());
+        snprintf(name, sizeof name, "%s-%ld-%lld", in->rate > 0 ? "bench" : "tput", i, s_now_ns());
         msgpack_sbuffer_clear(&res);
-        if (xoc_xapi_callf(x, "VM.set_name_label", &res, "ss", refs[i % nrefs], name) == 0)
+        /* each thread its own slice of the VMs */
+        size_t k = (size_t)in->slice * (nrefs / 4) + (size_t)i % (nrefs / 4 ? nrefs / 4 : 1);
+        if (xoc_xapi_callf(x, "VM.set_name_label", &res, "ss", refs[k % nrefs], name) == 0)
             in->sent++;
         else
             in->errors++;
@@ -557,6 +588,43 @@ static void *s_injector(void *arg)
         free(refs[i]);
     free(refs);
     return NULL;
+}
+
+/* object updates/s with changes the xo objects show: VM.set_name_label from 4 keep-alive
+   connections as fast as the simulator answers */
+static s_tp_t s_throughput_inject(int seconds)
+{
+    s_tp_t r = {0};
+    s_inject_t in[4];
+    pthread_t th[4];
+    uint64_t u0 = s_updates();
+    long long t0 = s_now_ns();
+    for (int k = 0; k < 4; k++) {
+        in[k] = (s_inject_t){.rate = 0, .seconds = seconds, .slice = k};
+        pthread_create(&th[k], NULL, s_injector, &in[k]);
+    }
+    long sent = 0;
+    for (int k = 0; k < 4; k++) {
+        pthread_join(th[k], NULL);
+        sent += in[k].sent;
+    }
+    long long t1 = s_now_ns();
+    uint64_t u1 = s_updates();
+    double secs = (double)(t1 - t0) / 1e9;
+    r.sim_per_s = (double)sent / secs;
+    r.chain_per_s = (double)(u1 - u0) / secs;
+    uint64_t last = u1;
+    long long last_ns = s_now_ns(), stop = last_ns;
+    while (s_now_ns() - last_ns < 2000000000LL && s_now_ns() - stop < 60000000000LL) {
+        s_sleep_ms(10);
+        uint64_t u = s_updates();
+        if (u != last) {
+            last = u;
+            last_ns = s_now_ns();
+        }
+    }
+    r.drain_s = (double)(last_ns - stop) / 1e9;
+    return r;
 }
 
 static int s_cmp(const void *a, const void *b)
@@ -589,7 +657,15 @@ static s_lat_t s_latency_run(int churn)
     long long c1 = s_churn_seq(), t1 = s_now_ns();
     s_churn(0);
     r.sim_per_s = (double)(c1 - c0) / ((double)(t1 - t0) / 1e9);
-    s_sleep_ms(1000); /* the last stamped changes */
+    long long wait_end = xoc_test_now_ms() + 30000; /* every stamped change, or 30 s */
+    for (;;) {
+        pthread_mutex_lock(&s_sh.lock);
+        bool all = (long)s_sh.nlat >= r.in.sent;
+        pthread_mutex_unlock(&s_sh.lock);
+        if (all || xoc_test_now_ms() > wait_end)
+            break;
+        s_sleep_ms(20);
+    }
     pthread_mutex_lock(&s_sh.lock);
     s_sh.lat_on = false;
     r.n = s_sh.nlat;
@@ -603,7 +679,8 @@ static s_lat_t s_latency_run(int churn)
     return r;
 }
 
-/* ---- report ------------------------------------------------------------------------------------ */
+/* ---- report ------------------------------------------------------------------------------------
+ */
 
 static int s_goals, s_met;
 
@@ -657,8 +734,14 @@ int main(int argc, char **argv)
     char ports[128], vms_s[16];
     snprintf(ports, sizeof ports, "%s/ports.json", s_tmp);
     snprintf(vms_s, sizeof vms_s, "%d", vms);
-    char *sim[] = {(char *)xoc_test_bin("tools/xapi-sim/xapi-sim"), "--vms", vms_s,
-                   "--ports-file", ports, "--log-level", "warn", NULL};
+    char *sim[] = {(char *)xoc_test_bin("tools/xapi-sim/xapi-sim"),
+                   "--vms",
+                   vms_s,
+                   "--ports-file",
+                   ports,
+                   "--log-level",
+                   "warn",
+                   NULL};
     xoc_proc_t *simp = xoc_proc_start(sim, "xapi-sim: ready", 120000);
     if (!simp) {
         fprintf(stderr, "bench_spine: xapi-sim did not start\n");
@@ -677,12 +760,11 @@ int main(int argc, char **argv)
 
     /* 1. the peer's load (and its memory) */
     bool peer = s_peer_setup();
-    double peer_load[9], peer_rss[9], peer_hwm[9];
+    double peer_load[9], peer_rss[9], peer_hwm[9], peer_anon[9];
     int npeer = 0;
     long peer_objects = 0;
     if (!peer)
-        printf("== peer: node or npm xen-api@%s unavailable: no peer figures\n",
-               S_XEN_API_VERSION);
+        printf("== peer: node or npm xen-api@%s unavailable: no peer figures\n", S_XEN_API_VERSION);
     else {
         printf("== peer: npm xen-api %s (JSON-RPC), connect -> objectsFetched\n",
                S_XEN_API_VERSION);
@@ -699,6 +781,7 @@ int main(int argc, char **argv)
             peer_load[npeer] = p.load_s;
             peer_rss[npeer] = (double)p.rss_kb;
             peer_hwm[npeer] = (double)p.hwm_kb;
+            peer_anon[npeer] = (double)p.anon_kb;
             peer_objects = p.objects;
             npeer++;
         }
@@ -721,7 +804,8 @@ int main(int argc, char **argv)
         }
         s_ours_t o = s_ours_load();
         if (o.ok) {
-            printf("   run %d: %zu xo objects in %.3f s (first at %.3f s); collector VmRSS %.1f MB (anon %.1f) "
+            printf("   run %d: %zu xo objects in %.3f s (first at %.3f s); collector VmRSS %.1f MB "
+                   "(anon %.1f) "
                    "VmHWM %.1f MB; cache VmRSS %.1f MB (anon %.1f, file %.1f) VmHWM %.1f MB\n",
                    k + 1, o.objects, o.load_s, o.first_s, o.coll.rss / 1024.0, o.coll.anon / 1024.0,
                    o.coll.hwm / 1024.0, o.cache.rss / 1024.0, o.cache.anon / 1024.0,
@@ -763,19 +847,20 @@ int main(int argc, char **argv)
     double crss = s_median(coll_rss, nours), chwm = s_median(coll_hwm, nours);
     double krss = s_median(cache_rss, nours), khwm = s_median(cache_hwm, nours);
     double canon = s_median(coll_anon, nours), kanon = s_median(cache_anon, nours);
-    printf("memory after the load (median): peer VmRSS %.1f MB VmHWM %.1f MB\n", prss / 1024,
-           phwm / 1024);
+    double panon = s_median(peer_anon, npeer);
+    printf("memory after the load (median): peer VmRSS %.1f MB (anon %.1f) VmHWM %.1f MB\n",
+           prss / 1024, panon / 1024, phwm / 1024);
     bool cok = nours && npeer && crss * 5 <= prss && chwm * 5 <= phwm;
     bool kok = nours && npeer && krss * 5 <= prss && khwm * 5 <= phwm;
     printf("  xoc-collector VmRSS %.1f MB (anon %.1f) VmHWM %.1f MB: ratio to peer %.3f / %.3f "
            "(goal <= 0.2) %s\n",
-           crss / 1024, canon / 1024, chwm / 1024, crss / prss, chwm / phwm,
-           cok ? "ok" : "MISSED");
+           crss / 1024, canon / 1024, chwm / 1024, crss / prss, chwm / phwm, cok ? "ok" : "MISSED");
+    printf("    (anonymous memory only: ratio %.3f)\n", canon / panon);
     s_goal(cok);
     printf("  xoc-cache     VmRSS %.1f MB (anon %.1f) VmHWM %.1f MB: ratio to peer %.3f / %.3f "
            "(goal <= 0.2) %s\n",
-           krss / 1024, kanon / 1024, khwm / 1024, krss / prss, khwm / phwm,
-           kok ? "ok" : "MISSED");
+           krss / 1024, kanon / 1024, khwm / 1024, krss / prss, khwm / phwm, kok ? "ok" : "MISSED");
+    printf("    (anonymous memory only, LMDB pages being page cache: ratio %.3f)\n", kanon / panon);
     s_goal(kok);
 
     /* 3. throughput */
@@ -799,6 +884,23 @@ int main(int argc, char **argv)
             if (cr > best)
                 best = cr;
         }
+        {
+            double chain_r[9], sim_r[9], drain[9];
+            int n = runs < 3 ? runs : 3;
+            for (int j = 0; j < n; j++) {
+                s_tp_t t = s_throughput_inject(S_TP_SECONDS);
+                chain_r[j] = t.chain_per_s;
+                sim_r[j] = t.sim_per_s;
+                drain[j] = t.drain_s;
+            }
+            double cr = s_median(chain_r, n), sr = s_median(sim_r, n), dr = s_median(drain, n);
+            printf("throughput: VM.set_name_label from 4 connections, unpaced: %.0f changes/s "
+                   "made, replica got %.0f object updates/s, drained %.2f s after (median of "
+                   "%d)\n",
+                   sr, cr, dr, n);
+            if (cr > best)
+                best = cr;
+        }
         printf("  object updates/s through collector -> cache -> replica %.0f (goal >= 50000, "
                "ratio %.2f) %s\n",
                best, best / 50000, best >= 50000 ? "ok" : "MISSED");
@@ -816,8 +918,8 @@ int main(int argc, char **argv)
             l = s_latency_run(S_LAT_TOTAL_RATE - S_LAT_INJECT_RATE);
             printf("latency run %d: %zu stamped changes (%ld sent at %.0f/s, %ld errors) "
                    "+ churn %.0f/s: p50 %.2f ms p99 %.2f ms max %.2f ms\n",
-                   k + 1, l.n, l.in.sent, l.in.achieved, l.in.errors, l.sim_per_s, l.p50,
-                   l.p99, l.max);
+                   k + 1, l.n, l.in.sent, l.in.achieved, l.in.errors, l.sim_per_s, l.p50, l.p99,
+                   l.max);
             if (l.n) {
                 p50[n] = l.p50;
                 p99[n] = l.p99;
