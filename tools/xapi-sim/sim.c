@@ -339,11 +339,12 @@ void sim_destroy(sim_t **self_p)
             sim_store_unlock(p->store);
         }
     }
+    /* consoles first: their clients are disconnected, so no bridge holds a connection open */
+    sim_console_destroy(&self->console);
     for (int i = 0; i < self->npools; i++)
         s_pool_destroy(&self->pools[i]);
     sim_http_stop(&self->vendor);
     free(self->pools);
-    sim_console_destroy(&self->console);
     free(self->cert_pem);
     free(self->key_pem);
     free(self->fds);

@@ -140,6 +140,8 @@ static rfbScreenInfoPtr s_start(const char *title)
 
 int sim_console_port(sim_console_t *self, const char *uuid, const char *title)
 {
+    if (!self)
+        return -1; /* shutting down */
     pthread_mutex_lock(&self->mutex);
     rfbScreenInfoPtr s = zhashx_lookup(self->screens, uuid);
     if (!s && (s = s_start(title)))
