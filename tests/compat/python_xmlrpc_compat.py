@@ -125,6 +125,19 @@ try:
     except (ConnectionError, http.client.HTTPException) as e:
         check("oversized body: 413", False, e)
 
+    # /export_metadata of a running VM: an XVA with ova.xml alone
+    import io
+    import tarfile
+    running = next(r for r, v in result(x.VM.get_all_records(s)).items()
+                   if v["power_state"] == "Running" and not v["is_control_domain"])
+    u = urllib.parse.urlsplit(MASTER)
+    mconn = (http.client.HTTPSConnection(u.hostname, u.port, context=CTX) if TLS
+             else http.client.HTTPConnection(u.hostname, u.port))
+    mconn.request("GET", f"/export_metadata?ref={running}&session_id={s}")
+    mr = mconn.getresponse()
+    names = tarfile.open(fileobj=io.BytesIO(mr.read())).getnames()
+    check("export_metadata: ova.xml alone", mr.status == 200 and names == ["ova.xml"], names)
+
     # faults
     import time
     sim("sim.stall", {"ms": 400})

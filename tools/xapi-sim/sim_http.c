@@ -253,7 +253,7 @@ static void s_export_free(void *cls)
     free(x);
 }
 
-static enum MHD_Result s_export(sim_host_t *h, struct MHD_Connection *conn)
+static enum MHD_Result s_export(sim_host_t *h, struct MHD_Connection *conn, bool metadata)
 {
     if (!s_authorized(h, conn))
         return s_unauthorized(conn);
@@ -264,7 +264,7 @@ static enum MHD_Result s_export(sim_host_t *h, struct MHD_Connection *conn)
     x->pool = h->pool;
     s_task_begin(h, conn, "VM.export", x->task);
     json_t *err = NULL;
-    x->xva = sim_xfer_export(h->pool, vm, s_arg(conn, "use_compression"), &err);
+    x->xva = sim_xfer_export(h->pool, vm, s_arg(conn, "use_compression"), metadata, &err);
     if (!x->xva) {
         s_task_finish(h->pool, x->task, NULL, err);
         char *e = json_dumps(err, JSON_COMPACT);
@@ -641,7 +641,10 @@ static enum MHD_Result s_handle(sim_host_t *h, struct MHD_Connection *conn, cons
             return s_console(h, conn, url, ws);
     }
     if (!strcmp(method, "GET") && (!strcmp(url, "/export") || !strcmp(url, "/export/")))
-        return s_export(h, conn);
+        return s_export(h, conn, false);
+    if (!strcmp(method, "GET") &&
+        (!strcmp(url, "/export_metadata") || !strcmp(url, "/export_metadata/")))
+        return s_export(h, conn, true);
     if (!strcmp(method, "GET") && !strcmp(url, "/"))
         return s_reply_text(conn, 200,
                             "<html><head><title>XCP-ng (simulated)</title></head>"

@@ -132,7 +132,7 @@ static char *s_ova(s_export_t *x, sim_pool_t *p, size_t *len)
 }
 
 sim_xva_writer_t *sim_xfer_export(sim_pool_t *p, const char *vm, const char *compression,
-                                  json_t **err)
+                                  bool metadata_only, json_t **err)
 {
     sim_xva_disk_t disks[16];
     sim_store_lock(p->store);
@@ -146,7 +146,7 @@ sim_xva_writer_t *sim_xfer_export(sim_pool_t *p, const char *vm, const char *com
     }
     json_t *r = sim_store_json(o);
     const char *ps = s_str(r, "power_state");
-    if (!strcmp(ps, "Running") || !strcmp(ps, "Paused")) {
+    if (!metadata_only && (!strcmp(ps, "Running") || !strcmp(ps, "Paused"))) {
         *err = json_pack("[s,s,s,s]", "VM_BAD_POWER_STATE", o->ref, "halted",
                          !strcmp(ps, "Running") ? "running" : "paused");
         json_decref(r);
@@ -156,6 +156,8 @@ sim_xva_writer_t *sim_xfer_export(sim_pool_t *p, const char *vm, const char *com
     json_decref(r);
     s_export_t x = {json_array(), json_object()};
     int nd = s_collect(&x, p, o, disks, 16);
+    if (metadata_only)
+        nd = 0;
     size_t len;
     char *ova = s_ova(&x, p, &len);
     sim_store_unlock(p->store);
