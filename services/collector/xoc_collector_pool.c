@@ -115,10 +115,24 @@ static bool s_pause(xoc_collector_pool_t *self, int ms)
 
 /* ---- change sets ------------------------------------------------------------------------ */
 
+/* the items are written after room for an array32 header, filled in by s_send: the change
+   set is sent from this buffer, without a copy of up to S_CHUNK_BYTES */
+#define S_HEAD 5
+
 static void s_batch_reset(s_batch_t *b)
 {
     msgpack_sbuffer_clear(&b->items);
+    msgpack_sbuffer_write(&b->items, "\xdd\0\0\0\0", S_HEAD);
     b->count = 0;
+}
+
+/* gives the memory of a large batch (an image) back; an empty batch remains */
+static void s_batch_release(s_batch_t *b)
+{
+    msgpack_sbuffer_destroy(&b->items);
+    msgpack_sbuffer_init(&b->items);
+    msgpack_packer_init(&b->pk, &b->items, msgpack_sbuffer_write);
+    s_batch_reset(b);
 }
 
 static int s_emit(void *arg, bool enter, const char *id, const char *type, const void *obj,
@@ -128,16 +142,15 @@ static int s_emit(void *arg, bool enter, const char *id, const char *type, const
 static s_outcome_t s_send(xoc_collector_pool_t *self, const char *kind)
 {
     s_batch_t *b = &self->batch;
-    msgpack_sbuffer changes;
-    msgpack_sbuffer_init(&changes);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &changes, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, b->count);
-    msgpack_sbuffer_write(&changes, b->items.data ? b->items.data : "", b->items.size);
+    uint8_t *head = (uint8_t *)b->items.data; /* array32: 0xdd, count big-endian */
+    head[1] = (uint8_t)(b->count >> 24);
+    head[2] = (uint8_t)(b->count >> 16);
+    head[3] = (uint8_t)(b->count >> 8);
+    head[4] = (uint8_t)b->count;
     self->seq++;
     xoc_msg_changeset_t cs = {.pool = xoc_str(self->status.pool), .epoch = self->epoch,
                               .seq = self->seq, .kind = xoc_str(kind),
-                              .changes = {(const uint8_t *)changes.data, (uint32_t)changes.size}};
+                              .changes = {head, (uint32_t)b->items.size}};
     s_outcome_t out = S_OK;
     int delay = S_BACKOFF_MIN_MS;
     while (true) {
@@ -167,7 +180,6 @@ static s_outcome_t s_send(xoc_collector_pool_t *self, const char *kind)
         }
         delay = delay * 2 > 5000 ? 5000 : delay * 2;
     }
-    msgpack_sbuffer_destroy(&changes);
     pthread_mutex_lock(&self->lock);
     self->status.changesets++;
     self->status.seq = self->seq;
@@ -494,7 +506,9 @@ static s_outcome_t s_load(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform_t
     pthread_mutex_lock(&self->lock);
     self->status.objects = xoc_xform_count(xform); /* known once emitted */
     pthread_mutex_unlock(&self->lock);
-    return s_send(self, "image_end");
+    s_outcome_t out = s_send(self, "image_end");
+    s_batch_release(&self->batch); /* event batches are small */
+    return out;
 }
 
 static s_outcome_t s_follow(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform_t *xform,
@@ -584,6 +598,7 @@ static void *s_main(void *arg)
     self->pub = xoc_bus_connect(ZMQ_PUB, self->bus->pub, self->bus);
     msgpack_sbuffer_init(&self->batch.items);
     msgpack_packer_init(&self->batch.pk, &self->batch.items, msgpack_sbuffer_write);
+    s_batch_reset(&self->batch);
     int backoff_min = self->server.backoff_min_ms > 0 ? self->server.backoff_min_ms
                                                       : S_BACKOFF_MIN_MS;
     int backoff_max = self->server.backoff_max_ms > 0 ? self->server.backoff_max_ms
