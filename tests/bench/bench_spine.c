@@ -573,8 +573,10 @@ static void *s_injector(void *arg)
         char name[96];
         snprintf(name, sizeof name, "%s-%ld-%lld", in->rate > 0 ? "bench" : "tput", i, s_now_ns());
         msgpack_sbuffer_clear(&res);
-        /* each thread its own slice of the VMs */
-        size_t k = (size_t)in->slice * (nrefs / 4) + (size_t)i % (nrefs / 4 ? nrefs / 4 : 1);
+        /* paced (latency): every VM in turn, so that two stamps of one VM never fall in one
+           event.from batch (they would collapse); unpaced: each thread its quarter */
+        size_t q = nrefs / 4 ? nrefs / 4 : 1;
+        size_t k = in->rate > 0 ? (size_t)i : (size_t)in->slice * q + (size_t)i % q;
         if (xoc_xapi_callf(x, "VM.set_name_label", &res, "ss", refs[k % nrefs], name) == 0)
             in->sent++;
         else
