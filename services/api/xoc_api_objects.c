@@ -1,0 +1,240 @@
+/*  xoc_api_objects — objects from the replica: xo.getAllObjects (xo-api.md §1.5) and the
+    `all` notifications (§1.4, §10). Objects are written as JSON straight from the
+    replica's msgpack bytes into one buffer (no Jansson tree per object).
+
+    Pushes: the replica reports each change of a batch, then the end of the batch; the
+    batch becomes at most two notifications, `enter` (complete objects) then `exit`
+    (id: 0), built once and queued by reference on every signed-in connection.
+    ACL hook: s_push() is the one place where a batch reaches a session; the ACL slice
+    adds a per-session filter there (sessions that may see everything keep the shared
+    buffers; the others get their own items, built from the batch's objects).          */
+#include <string.h>
+
+#include "xoc_api_int.h"
+#include "xoc_err.h"
+#include "xoc_json.h"
+#include "xoc_log.h"
+
+/* ---- filters ------------------------------------------------------------------------------------ */
+
+static bool s_partial(const json_t *want, const json_t *have);
+
+static bool s_partial_array(const json_t *want, const json_t *have)
+{
+    if (!json_is_array(have))
+        return false;
+    size_t i, j;
+    json_t *w, *h;
+    json_array_foreach(want, i, w)
+    {
+        bool found = false;
+        json_array_foreach(have, j, h) if ((found = s_partial(w, h))) break;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* lodash isMatch: objects partially, arrays by inclusion, numbers by value */
+static bool s_partial(const json_t *want, const json_t *have)
+{
+    if (json_is_object(want)) {
+        if (!json_is_object(have))
+            return false;
+        const char *k;
+        json_t *w;
+        json_object_foreach((json_t *)want, k, w) if (!s_partial(w, json_object_get(have, k)))
+            return false;
+        return true;
+    }
+    if (json_is_array(want))
+        return s_partial_array(want, have);
+    if (json_is_number(want))
+        return json_is_number(have) && json_number_value(want) == json_number_value(have);
+    return have && json_equal(want, have);
+}
+
+static const msgpack_object *s_field(const msgpack_object *map, const char *name)
+{
+    size_t n = strlen(name);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+            memcmp(k->via.str.ptr, name, n) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+static bool s_match_unpacked(const xoc_replica_obj_t *obj, const msgpack_object *map,
+                             const json_t *filter)
+{
+    const char *k;
+    json_t *want;
+    json_object_foreach((json_t *)filter, k, want)
+    {
+        if (strcmp(k, "type") == 0 && json_is_string(want)) { /* the common case, no decoding */
+            if (strcmp(obj->type, json_string_value(want)) != 0)
+                return false;
+            continue;
+        }
+        const msgpack_object *f = map->type == MSGPACK_OBJECT_MAP ? s_field(map, k) : NULL;
+        json_t *have = f ? xoc_json_from_object(f) : NULL;
+        bool ok = f && s_partial(want, have);
+        json_decref(have);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool xoc_api_objects_match(const xoc_replica_obj_t *obj, const json_t *filter)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    bool ok = msgpack_unpack_next(&up, (const char *)obj->data, obj->size, NULL) ==
+                  MSGPACK_UNPACK_SUCCESS &&
+              s_match_unpacked(obj, &up.data, filter);
+    msgpack_unpacked_destroy(&up);
+    return ok;
+}
+
+/* ---- writing objects ------------------------------------------------------------------------------ */
+
+/* appends "id":<object> (with a leading comma unless first) */
+static int s_write_obj(xoc_api_buf_t *out, const xoc_replica_obj_t *obj, bool first,
+                       msgpack_unpacked *up)
+{
+    if (msgpack_unpack_next(up, (const char *)obj->data, obj->size, NULL) !=
+        MSGPACK_UNPACK_SUCCESS)
+        return 0; /* the replica only holds checked objects: skip rather than fail */
+    int rc = first ? 0 : xoc_api_buf_putc(out, ',');
+    if (rc == 0)
+        rc = xoc_api_buf_json_str(out, obj->id, strlen(obj->id));
+    if (rc == 0)
+        rc = xoc_api_buf_putc(out, ':');
+    if (rc == 0)
+        rc = xoc_api_buf_json_mp(out, &up->data);
+    return rc;
+}
+
+typedef struct {
+    xoc_api_buf_t *out;
+    const json_t *filter;
+    size_t limit, count;
+    msgpack_unpacked up;
+    int rc;
+} s_all_t;
+
+static int s_each(const xoc_replica_obj_t *obj, void *arg)
+{
+    s_all_t *a = arg;
+    if (a->limit && a->count >= a->limit)
+        return 1;
+    if (a->filter && !xoc_api_objects_match(obj, a->filter))
+        return 0;
+    a->rc = s_write_obj(a->out, obj, a->count == 0, &a->up);
+    a->count++;
+    return a->rc;
+}
+
+int xoc_api_m_get_all_objects(xoc_api_call_t *call)
+{
+    xoc_api_server_t *srv = call->srv;
+    json_t *filter = json_object_get(call->params, "filter");
+    json_t *limit = json_object_get(call->params, "limit");
+    if (json_is_string(filter) || json_is_true(json_object_get(call->params, "ndjson")))
+        return XOC_ENOTIMPL; /* complex-matcher strings and ndjson: a later slice */
+    if (limit && json_number_value(limit) < 0)
+        return XOC_EINVAL;
+    s_all_t a = {.filter = json_object_size(filter) ? filter : NULL,
+                 .limit = limit ? (size_t)json_number_value(limit) : 0};
+    a.out = xoc_api_buf_new(xoc_replica_bytes(srv->replica) * 2 + 64);
+    if (!a.out)
+        return XOC_ENOMEM;
+    msgpack_unpacked_init(&a.up);
+    int64_t t0 = zclock_usecs();
+    int rc = xoc_api_buf_putc(a.out, '{');
+    if (rc == 0)
+        xoc_replica_foreach(srv->replica, s_each, &a);
+    rc = rc ? rc : a.rc ? a.rc : xoc_api_buf_putc(a.out, '}');
+    msgpack_unpacked_destroy(&a.up);
+    if (rc == 0) {
+        xoc_debug("getAllObjects objects=%zu bytes=%zu us=%lld conn=%llu", a.count,
+                  xoc_api_buf_len(a.out), (long long)(zclock_usecs() - t0),
+                  (unsigned long long)call->conn);
+        xoc_api_call_done_text(call, xoc_api_buf_data(a.out), xoc_api_buf_len(a.out));
+    }
+    xoc_api_buf_unref(&a.out);
+    return rc;
+}
+
+/* ---- pushes ---------------------------------------------------------------------------------------- */
+
+void xoc_api_objects_change(xoc_replica_t *replica, bool enter, const xoc_replica_obj_t *obj,
+                            void *arg)
+{
+    xoc_api_server_t *srv = arg;
+    if (srv->signed_in == 0)
+        return; /* nobody to tell: the initial snapshot costs nothing */
+    xoc_api_buf_t **buf = enter ? &srv->push_enter : &srv->push_exit;
+    size_t *n = enter ? &srv->push_n_enter : &srv->push_n_exit;
+    if (!*buf && !(*buf = xoc_api_buf_new(4096)))
+        return;
+    if (*n == 0)
+        xoc_api_buf_reset(*buf);
+    if (enter) {
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        s_write_obj(*buf, obj, *n == 0, &up);
+        msgpack_unpacked_destroy(&up);
+    } else {
+        if (*n)
+            xoc_api_buf_putc(*buf, ',');
+        xoc_api_buf_json_str(*buf, obj->id, strlen(obj->id));
+        xoc_api_buf_put(*buf, ":0", 2);
+    }
+    (*n)++;
+}
+
+static xoc_api_buf_t *s_notification(const char *type, const xoc_api_buf_t *items)
+{
+    xoc_api_buf_t *doc = xoc_api_buf_new(xoc_api_buf_len(items) + 96);
+    if (!doc)
+        return NULL;
+    xoc_api_buf_puts(doc, "{\"jsonrpc\":\"2.0\",\"method\":\"all\",\"params\":{\"type\":\"");
+    xoc_api_buf_puts(doc, type);
+    xoc_api_buf_puts(doc, "\",\"items\":{");
+    xoc_api_buf_put(doc, xoc_api_buf_data(items), xoc_api_buf_len(items));
+    if (xoc_api_buf_puts(doc, "}}}") != 0)
+        xoc_api_buf_unref(&doc);
+    return doc;
+}
+
+/* the one place a batch reaches a session (ACL filtering goes here) */
+static void s_push(xoc_api_server_t *srv, xoc_api_session_t *s, xoc_api_buf_t *enter,
+                   xoc_api_buf_t *exit)
+{
+    if (enter)
+        xoc_api_send(srv, s->conn, enter);
+    if (exit)
+        xoc_api_send(srv, s->conn, exit);
+    srv->pushes++;
+}
+
+void xoc_api_objects_batch(xoc_replica_t *replica, uint64_t rev, void *arg)
+{
+    xoc_api_server_t *srv = arg;
+    if (srv->push_n_enter == 0 && srv->push_n_exit == 0)
+        return;
+    xoc_api_buf_t *enter = srv->push_n_enter ? s_notification("enter", srv->push_enter) : NULL;
+    xoc_api_buf_t *exit = srv->push_n_exit ? s_notification("exit", srv->push_exit) : NULL;
+    for (xoc_api_session_t *s = zhashx_first(srv->sessions); s; s = zhashx_next(srv->sessions))
+        if (s->user_id[0])
+            s_push(srv, s, enter, exit);
+    xoc_trace("pushed batch rev=%llu enter=%zu exit=%zu", (unsigned long long)rev,
+              srv->push_n_enter, srv->push_n_exit);
+    xoc_api_buf_unref(&enter);
+    xoc_api_buf_unref(&exit);
+    srv->push_n_enter = srv->push_n_exit = 0;
+}

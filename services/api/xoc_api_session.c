@@ -1,0 +1,690 @@
+/*  xoc_api_session — users, sessions and tokens (xo-api.md §1.3, §8.1, §8.2), stored in the
+    cache's config dbs `users` and `tokens`. Passwords: Argon2id (crypto_pwhash_str), hashed
+    and verified on the work thread. Tokens: 32 random bytes, base64url, stored under the
+    BLAKE2b hash of the token (the secret itself is never stored), with an expiration.
+    Sign-in throttling: after a failure, the same user and the same address are refused
+    for api.signin_throttle_ms.                                                           */
+#include <sodium.h>
+#include <string.h>
+#include <strings.h>
+
+#include "xoc_api_int.h"
+#include "xoc_err.h"
+#include "xoc_json.h"
+#include "xoc_log.h"
+#include "xoc_msg.h"
+
+/* ---- config db access ------------------------------------------------------------------------ */
+
+typedef struct {
+    xoc_api_cfg_fn *fn;
+    void *arg;
+    bool list;
+} s_cfg_req_t;
+
+static void s_on_cfg(xoc_client_t *client, xoc_reply_t *reply, void *arg)
+{
+    s_cfg_req_t *r = arg;
+    json_t *value = NULL;
+    int status = reply->status;
+    xoc_msg_t msg;
+    if (status == 0 && reply->body && xoc_reply_decode(reply, XOC_MSG_CFG, &msg) == 0) {
+        xoc_bin_t b = r->list ? msg.cfg.items : msg.cfg.value;
+        if (b.len)
+            value = xoc_json_from_mp(b.ptr, b.len);
+    }
+    if (status == 0 && r->list && !value)
+        value = json_object();
+    r->fn(NULL, status, value, r->arg);
+    json_decref(value);
+    free(r);
+}
+
+int xoc_api_cfg(xoc_api_server_t *srv, const char *verb, const char *db, const char *key,
+                const json_t *value, xoc_api_cfg_fn *fn, void *arg)
+{
+    msgpack_sbuffer mp, body;
+    msgpack_sbuffer_init(&mp);
+    msgpack_sbuffer_init(&body);
+    int rc = value ? xoc_json_to_mp(value, &mp) : 0;
+    xoc_msg_cfg_t m = {.db = xoc_str(db), .key = xoc_str(key)};
+    m.value = (xoc_bin_t){(const uint8_t *)mp.data, (uint32_t)mp.size};
+    if (rc == 0)
+        rc = xoc_msg_cfg_encode(&m, &body);
+    s_cfg_req_t *r = rc == 0 ? calloc(1, sizeof *r) : NULL;
+    if (r) {
+        *r = (s_cfg_req_t){fn, arg, strcmp(verb, "list") == 0};
+        char method[32];
+        snprintf(method, sizeof method, "config.%s", verb);
+        rc = xoc_client_send(srv->client, "cache", method, body.data, body.size,
+                             srv->bus_timeout_ms, s_on_cfg, r);
+        if (rc != 0)
+            free(r);
+    } else if (rc == 0)
+        rc = XOC_ENOMEM;
+    msgpack_sbuffer_destroy(&mp);
+    msgpack_sbuffer_destroy(&body);
+    return rc;
+}
+
+/* sync variant, for the start only */
+static int s_cfg_sync(xoc_api_server_t *srv, const char *verb, const char *db, const char *key,
+                      const json_t *value, json_t **out)
+{
+    msgpack_sbuffer mp, body;
+    msgpack_sbuffer_init(&mp);
+    msgpack_sbuffer_init(&body);
+    int rc = value ? xoc_json_to_mp(value, &mp) : 0;
+    xoc_msg_cfg_t m = {.db = xoc_str(db), .key = xoc_str(key)};
+    m.value = (xoc_bin_t){(const uint8_t *)mp.data, (uint32_t)mp.size};
+    if (rc == 0)
+        rc = xoc_msg_cfg_encode(&m, &body);
+    char method[32];
+    snprintf(method, sizeof method, "config.%s", verb);
+    xoc_reply_t reply;
+    memset(&reply, 0, sizeof reply);
+    if (rc == 0)
+        rc = xoc_client_call(srv->client, "cache", method, body.data, body.size,
+                             srv->bus_timeout_ms, &reply);
+    xoc_msg_t msg;
+    if (rc == 0 && out && reply.body && xoc_reply_decode(&reply, XOC_MSG_CFG, &msg) == 0)
+        *out = msg.cfg.items.len ? xoc_json_from_mp(msg.cfg.items.ptr, msg.cfg.items.len)
+                                 : json_object();
+    xoc_reply_clear(&reply);
+    msgpack_sbuffer_destroy(&mp);
+    msgpack_sbuffer_destroy(&body);
+    return rc;
+}
+
+/* ---- users -------------------------------------------------------------------------------------- */
+
+json_t *xoc_api_user_public(const json_t *user)
+{
+    json_t *pub = json_deep_copy(user);
+    json_object_del(pub, "pw_hash");
+    if (!json_object_get(pub, "groups"))
+        json_object_set_new(pub, "groups", json_array());
+    if (!json_object_get(pub, "preferences"))
+        json_object_set_new(pub, "preferences", json_object());
+    return pub;
+}
+
+static char *s_hash(const char *password)
+{
+    char *hash = malloc(crypto_pwhash_STRBYTES);
+    if (hash && crypto_pwhash_str(hash, password, strlen(password),
+                                  crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                  crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+        free(hash);
+        hash = NULL;
+    }
+    return hash;
+}
+
+static json_t *s_user_new(const char *email, const char *pw_hash, const char *permission)
+{
+    zuuid_t *uuid = zuuid_new();
+    json_t *user = json_pack("{s:s,s:s,s:s,s:s,s:[],s:{}}", "id", zuuid_str_canonical(uuid),
+                             "email", email, "pw_hash", pw_hash, "permission", permission,
+                             "groups", "preferences");
+    zuuid_destroy(&uuid);
+    return user;
+}
+
+static json_t *s_find_email(json_t *users, const char *email)
+{
+    const char *key;
+    json_t *u;
+    json_object_foreach(users, key, u)
+    {
+        const char *e = json_string_value(json_object_get(u, "email"));
+        if (e && strcasecmp(e, email) == 0)
+            return u;
+    }
+    return NULL;
+}
+
+int xoc_api_users_bootstrap(xoc_api_server_t *srv)
+{
+    json_t *users = NULL;
+    int rc = XOC_ETIMEOUT;
+    for (int64_t end = zclock_mono() + 15000; zclock_mono() < end;) {
+        rc = s_cfg_sync(srv, "list", "users", NULL, NULL, &users);
+        if (rc != XOC_ENOSERVICE && rc != XOC_ETIMEOUT)
+            break;
+        zclock_sleep(200); /* the cache is starting: at start only, nothing is served yet */
+    }
+    if (rc != 0 || json_object_size(users) > 0) {
+        json_decref(users);
+        return rc;
+    }
+    json_decref(users);
+    const char *env = getenv("XOC_ADMIN_PASSWORD");
+    char password[64];
+    if (env && env[0])
+        snprintf(password, sizeof password, "%s", env);
+    else {
+        unsigned char raw[15];
+        randombytes_buf(raw, sizeof raw);
+        sodium_bin2base64(password, sizeof password, raw, sizeof raw,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    }
+    char *hash = s_hash(password);
+    json_t *user = hash ? s_user_new("admin@admin.net", hash, "admin") : NULL;
+    free(hash);
+    if (!user)
+        return XOC_ENOMEM;
+    rc = s_cfg_sync(srv, "set", "users", json_string_value(json_object_get(user, "id")), user,
+                    NULL);
+    json_decref(user);
+    if (rc == 0) {
+        if (env && env[0])
+            printf("xoc-api: admin user admin@admin.net created (password from "
+                   "XOC_ADMIN_PASSWORD)\n");
+        else
+            printf("xoc-api: admin user admin@admin.net created, password=%s (shown once)\n",
+                   password);
+        fflush(stdout);
+    }
+    sodium_memzero(password, sizeof password);
+    return rc;
+}
+
+/* ---- throttling ---------------------------------------------------------------------------------- */
+
+static bool s_throttled(xoc_api_server_t *srv, const char *kind, const char *what)
+{
+    char key[300];
+    snprintf(key, sizeof key, "%s:%s", kind, what);
+    void *v = zhashx_lookup(srv->throttle, key);
+    return v && zclock_mono() - (int64_t)(intptr_t)v < srv->signin_delay_ms;
+}
+
+static void s_failed(xoc_api_server_t *srv, const char *email, const char *ip)
+{
+    char key[300];
+    if (email) {
+        snprintf(key, sizeof key, "u:%s", email);
+        zhashx_update(srv->throttle, key, (void *)(intptr_t)zclock_mono());
+    }
+    snprintf(key, sizeof key, "a:%s", ip);
+    zhashx_update(srv->throttle, key, (void *)(intptr_t)zclock_mono());
+}
+
+/* ---- session.signIn ------------------------------------------------------------------------------- */
+
+typedef struct {
+    xoc_api_call_t *call;
+    char email[256];
+    char *password;
+    json_t *user;
+    bool ok;
+    int64_t expiration;
+} s_signin_t;
+
+static void s_signin_free(s_signin_t *si)
+{
+    if (si->password) {
+        sodium_memzero(si->password, strlen(si->password));
+        free(si->password);
+    }
+    json_decref(si->user);
+    free(si);
+}
+
+static void s_signin_succeed(s_signin_t *si)
+{
+    xoc_api_call_t *call = si->call;
+    xoc_api_session_t *s = xoc_api_session(call->srv, call->conn);
+    const char *id = json_string_value(json_object_get(si->user, "id"));
+    if (s && id)
+        xoc_api_session_set_user(call->srv, s, id, si->expiration);
+    xoc_info("signed in user=%s conn=%llu ip=%s", id ? id : "?",
+             (unsigned long long)call->conn, call->ip);
+    xoc_api_call_done(call, xoc_api_user_public(si->user));
+    s_signin_free(si);
+}
+
+static void s_signin_fail(s_signin_t *si)
+{
+    xoc_api_call_t *call = si->call;
+    s_failed(call->srv, si->email[0] ? si->email : NULL, call->ip);
+    xoc_info("sign-in failed email=%s conn=%llu ip=%s", si->email,
+             (unsigned long long)call->conn, call->ip);
+    xoc_api_call_fail(call, XOC_EAUTH, NULL, NULL);
+    s_signin_free(si);
+}
+
+static void s_verify(void *arg) /* work thread */
+{
+    s_signin_t *si = arg;
+    const char *hash = json_string_value(json_object_get(si->user, "pw_hash"));
+    si->ok = hash && crypto_pwhash_str_verify(hash, si->password, strlen(si->password)) == 0;
+}
+
+static void s_verified(void *arg)
+{
+    s_signin_t *si = arg;
+    if (si->ok)
+        s_signin_succeed(si);
+    else
+        s_signin_fail(si);
+}
+
+static void s_on_users_for_signin(xoc_api_server_t *unused, int status, json_t *users, void *arg)
+{
+    s_signin_t *si = arg;
+    if (status != 0) {
+        xoc_api_call_fail(si->call, status, NULL, NULL);
+        s_signin_free(si);
+        return;
+    }
+    json_t *u = s_find_email(users, si->email);
+    if (!u) {
+        s_signin_fail(si);
+        return;
+    }
+    si->user = json_incref(u);
+    if (xoc_api_work_run(si->call->srv->work, s_verify, s_verified, si) != 0) {
+        xoc_api_call_fail(si->call, XOC_EIO, NULL, NULL);
+        s_signin_free(si);
+    }
+}
+
+/* token sign-in: the token record, then its user */
+static void s_on_token_user(xoc_api_server_t *unused, int status, json_t *user, void *arg)
+{
+    s_signin_t *si = arg;
+    if (status != 0 || !json_is_object(user)) {
+        s_signin_fail(si);
+        return;
+    }
+    si->user = json_incref(user);
+    s_signin_succeed(si);
+}
+
+static void s_on_token(xoc_api_server_t *unused, int status, json_t *token, void *arg)
+{
+    s_signin_t *si = arg;
+    int64_t exp = json_integer_value(json_object_get(token, "expiration"));
+    const char *uid = json_string_value(json_object_get(token, "user_id"));
+    if (status != 0 || !uid || (exp && exp < (int64_t)zclock_time())) {
+        s_signin_fail(si);
+        return;
+    }
+    si->expiration = exp;
+    if (xoc_api_cfg(si->call->srv, "get", "users", uid, NULL, s_on_token_user, si) != 0) {
+        xoc_api_call_fail(si->call, XOC_EIO, NULL, NULL);
+        s_signin_free(si);
+    }
+}
+
+/* the key of a token in db tokens: base64url(BLAKE2b-256(token)) */
+static void s_token_key(const char *token, char *key, size_t size)
+{
+    unsigned char h[32];
+    crypto_generichash(h, sizeof h, (const unsigned char *)token, strlen(token), NULL, 0);
+    sodium_bin2base64(key, size, h, sizeof h, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+int xoc_api_m_sign_in(xoc_api_call_t *call)
+{
+    xoc_api_server_t *srv = call->srv;
+    const char *email = json_string_value(json_object_get(call->params, "email"));
+    if (!email)
+        email = json_string_value(json_object_get(call->params, "username"));
+    const char *password = json_string_value(json_object_get(call->params, "password"));
+    const char *token = json_string_value(json_object_get(call->params, "token"));
+    if (!token && (!email || !password))
+        return XOC_EAUTH;
+    if ((email && s_throttled(srv, "u", email)) || s_throttled(srv, "a", call->ip)) {
+        xoc_api_call_fail_raw(call, XOC_API_RPC_GENERIC, "too fast authentication tries",
+                              NULL);
+        return 0;
+    }
+    s_signin_t *si = calloc(1, sizeof *si);
+    if (!si)
+        return XOC_ENOMEM;
+    si->call = call;
+    int rc;
+    if (token) {
+        char key[64];
+        s_token_key(token, key, sizeof key);
+        rc = xoc_api_cfg(srv, "get", "tokens", key, NULL, s_on_token, si);
+    } else {
+        snprintf(si->email, sizeof si->email, "%s", email);
+        si->password = strdup(password);
+        rc = si->password ? xoc_api_cfg(srv, "list", "users", NULL, NULL, s_on_users_for_signin,
+                                        si)
+                          : XOC_ENOMEM;
+    }
+    if (rc != 0) {
+        si->call = NULL;
+        s_signin_free(si);
+    }
+    return rc;
+}
+
+int xoc_api_m_sign_out(xoc_api_call_t *call)
+{
+    xoc_api_session_t *s = xoc_api_session(call->srv, call->conn);
+    if (s)
+        xoc_api_session_set_user(call->srv, s, NULL, 0);
+    xoc_api_call_done(call, NULL);
+    return 0;
+}
+
+static void s_on_self(xoc_api_server_t *unused, int status, json_t *user, void *arg)
+{
+    xoc_api_call_t *call = arg;
+    if (status != 0 || !json_is_object(user))
+        xoc_api_call_fail_raw(call, XOC_API_RPC_GENERIC, "not signed in", NULL);
+    else
+        xoc_api_call_done(call, xoc_api_user_public(user));
+}
+
+int xoc_api_m_get_user(xoc_api_call_t *call)
+{
+    xoc_api_session_t *s = xoc_api_session(call->srv, call->conn);
+    if (!s || !s->user_id[0]) {
+        xoc_api_call_fail_raw(call, XOC_API_RPC_GENERIC, "not signed in", NULL);
+        return 0;
+    }
+    return xoc_api_cfg(call->srv, "get", "users", s->user_id, NULL, s_on_self, call);
+}
+
+/* ---- tokens ------------------------------------------------------------------------------------- */
+
+typedef struct {
+    xoc_api_call_t *call;
+    char token[64];
+} s_token_req_t;
+
+static void s_on_token_set(xoc_api_server_t *unused, int status, json_t *v, void *arg)
+{
+    s_token_req_t *t = arg;
+    if (status != 0)
+        xoc_api_call_fail(t->call, status, NULL, NULL);
+    else
+        xoc_api_call_done(t->call, json_string(t->token));
+    sodium_memzero(t->token, sizeof t->token);
+    free(t);
+}
+
+int xoc_api_m_token_create(xoc_api_call_t *call)
+{
+    xoc_api_server_t *srv = call->srv;
+    json_t *jexp = json_object_get(call->params, "expiresIn");
+    int64_t validity = jexp ? (int64_t)json_number_value(jexp) : srv->token_validity_ms;
+    if (validity < 60000 || validity > 15552000000LL)
+        return XOC_EINVAL;
+    s_token_req_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return XOC_ENOMEM;
+    t->call = call;
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(t->token, sizeof t->token, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char key[64];
+    s_token_key(t->token, key, sizeof key);
+    int64_t now = (int64_t)zclock_time();
+    json_t *desc = json_object_get(call->params, "description");
+    json_t *rec = json_pack("{s:s,s:O,s:I,s:I}", "id", key, "user_id",
+                            json_object_get(call->user, "id"), "created_at", (json_int_t)now,
+                            "expiration", (json_int_t)(now + validity));
+    if (desc)
+        json_object_set(rec, "description", desc);
+    int rc = rec ? xoc_api_cfg(srv, "set", "tokens", key, rec, s_on_token_set, t) : XOC_ENOMEM;
+    json_decref(rec);
+    if (rc != 0)
+        free(t);
+    return rc;
+}
+
+typedef struct {
+    xoc_api_call_t *call;
+    size_t pending;
+    int status;
+} s_multi_t;
+
+static void s_on_multi(xoc_api_server_t *unused, int status, json_t *v, void *arg)
+{
+    s_multi_t *m = arg;
+    if (status != 0 && status != XOC_ENOENT)
+        m->status = status;
+    if (--m->pending > 0)
+        return;
+    if (m->status)
+        xoc_api_call_fail(m->call, m->status, NULL, NULL);
+    else
+        xoc_api_call_done(m->call, NULL);
+    free(m);
+}
+
+int xoc_api_m_token_delete(xoc_api_call_t *call)
+{
+    json_t *tokens = json_object_get(call->params, "tokens");
+    if (!tokens || json_array_size(tokens) == 0) {
+        xoc_api_call_done(call, NULL);
+        return 0;
+    }
+    s_multi_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return XOC_ENOMEM;
+    m->call = call;
+    m->pending = json_array_size(tokens) + 1; /* +1: released below */
+    size_t i;
+    json_t *tok;
+    json_array_foreach(tokens, i, tok)
+    {
+        char key[64];
+        s_token_key(json_is_string(tok) ? json_string_value(tok) : "", key, sizeof key);
+        if (xoc_api_cfg(call->srv, "delete", "tokens", key, NULL, s_on_multi, m) != 0)
+            s_on_multi(NULL, XOC_EIO, NULL, m);
+    }
+    s_on_multi(NULL, 0, NULL, m);
+    return 0;
+}
+
+/* ---- user.* ---------------------------------------------------------------------------------------- */
+
+typedef struct {
+    xoc_api_call_t *call;
+    char *password;
+    char *hash;
+    json_t *user;     /* the record being written */
+} s_user_req_t;
+
+static void s_user_req_free(s_user_req_t *u)
+{
+    if (u->password) {
+        sodium_memzero(u->password, strlen(u->password));
+        free(u->password);
+    }
+    free(u->hash);
+    json_decref(u->user);
+    free(u);
+}
+
+static void s_hash_job(void *arg) /* work thread */
+{
+    s_user_req_t *u = arg;
+    u->hash = s_hash(u->password);
+}
+
+static void s_on_user_written(xoc_api_server_t *unused, int status, json_t *v, void *arg)
+{
+    s_user_req_t *u = arg;
+    if (status != 0)
+        xoc_api_call_fail(u->call, status, NULL, NULL);
+    else if (strcmp(u->call->method->name, "user.create") == 0)
+        xoc_api_call_done(u->call, json_incref(json_object_get(u->user, "id")));
+    else
+        xoc_api_call_done(u->call, NULL);
+    s_user_req_free(u);
+}
+
+static void s_user_write(s_user_req_t *u)
+{
+    if (u->password && !u->hash) {
+        xoc_api_call_fail(u->call, XOC_ENOMEM, NULL, NULL);
+        s_user_req_free(u);
+        return;
+    }
+    if (u->hash)
+        json_object_set_new(u->user, "pw_hash", json_string(u->hash));
+    const char *id = json_string_value(json_object_get(u->user, "id"));
+    if (xoc_api_cfg(u->call->srv, "set", "users", id, u->user, s_on_user_written, u) != 0) {
+        xoc_api_call_fail(u->call, XOC_EIO, NULL, NULL);
+        s_user_req_free(u);
+    }
+}
+
+static void s_hashed(void *arg) { s_user_write(arg); }
+
+/* writes u->user, hashing u->password first if there is one */
+static void s_user_save(s_user_req_t *u)
+{
+    if (!u->password)
+        s_user_write(u);
+    else if (xoc_api_work_run(u->call->srv->work, s_hash_job, s_hashed, u) != 0) {
+        xoc_api_call_fail(u->call, XOC_EIO, NULL, NULL);
+        s_user_req_free(u);
+    }
+}
+
+static bool s_permission_valid(const char *p)
+{
+    return !p || !strcmp(p, "none") || !strcmp(p, "read") || !strcmp(p, "write") ||
+           !strcmp(p, "admin");
+}
+
+static void s_on_users_for_create(xoc_api_server_t *unused, int status, json_t *users, void *arg)
+{
+    s_user_req_t *u = arg;
+    const char *email = json_string_value(json_object_get(u->user, "email"));
+    if (status != 0 || s_find_email(users, email)) {
+        xoc_api_call_fail(u->call, status ? status : XOC_EEXIST,
+                          status ? NULL : "user already exists",
+                          status ? NULL : json_pack("{s:s}", "objectType", "user"));
+        s_user_req_free(u);
+        return;
+    }
+    s_user_save(u);
+}
+
+int xoc_api_m_user_create(xoc_api_call_t *call)
+{
+    const char *email = json_string_value(json_object_get(call->params, "email"));
+    const char *password = json_string_value(json_object_get(call->params, "password"));
+    const char *perm = json_string_value(json_object_get(call->params, "permission"));
+    if (!s_permission_valid(perm))
+        return XOC_EINVAL;
+    s_user_req_t *u = calloc(1, sizeof *u);
+    if (!u)
+        return XOC_ENOMEM;
+    u->call = call;
+    u->password = strdup(password);
+    u->user = s_user_new(email, "", perm ? perm : "none");
+    if (!u->password || !u->user ||
+        xoc_api_cfg(call->srv, "list", "users", NULL, NULL, s_on_users_for_create, u) != 0) {
+        u->call = NULL;
+        s_user_req_free(u);
+        return XOC_ENOMEM;
+    }
+    return 0;
+}
+
+static void s_close_user_sessions(xoc_api_server_t *srv, const char *user_id)
+{
+    for (xoc_api_session_t *s = zhashx_first(srv->sessions); s; s = zhashx_next(srv->sessions))
+        if (strcmp(s->user_id, user_id) == 0)
+            xoc_api_ws_close(srv->ws, s->conn, 1008, "user deleted");
+}
+
+static void s_on_user_deleted(xoc_api_server_t *unused, int status, json_t *v, void *arg)
+{
+    xoc_api_call_t *call = arg;
+    if (status != 0) {
+        xoc_api_call_fail(call, status, NULL, NULL);
+        return;
+    }
+    s_close_user_sessions(call->srv,
+                          json_string_value(json_object_get(call->params, "id")));
+    xoc_api_call_done(call, NULL);
+}
+
+int xoc_api_m_user_delete(xoc_api_call_t *call)
+{
+    const char *id = json_string_value(json_object_get(call->params, "id"));
+    if (strcmp(id, json_string_value(json_object_get(call->user, "id"))) == 0)
+        return XOC_EPERM; /* an admin does not delete himself */
+    return xoc_api_cfg(call->srv, "delete", "users", id, NULL, s_on_user_deleted, call);
+}
+
+static void s_on_users_all(xoc_api_server_t *unused, int status, json_t *users, void *arg)
+{
+    xoc_api_call_t *call = arg;
+    if (status != 0) {
+        xoc_api_call_fail(call, status, NULL, NULL);
+        return;
+    }
+    json_t *list = json_array();
+    const char *key;
+    json_t *u;
+    json_object_foreach(users, key, u) json_array_append_new(list, xoc_api_user_public(u));
+    xoc_api_call_done(call, list);
+}
+
+int xoc_api_m_user_get_all(xoc_api_call_t *call)
+{
+    return xoc_api_cfg(call->srv, "list", "users", NULL, NULL, s_on_users_all, call);
+}
+
+static void s_on_user_for_set(xoc_api_server_t *unused, int status, json_t *user, void *arg)
+{
+    s_user_req_t *u = arg;
+    if (status != 0 || !json_is_object(user)) {
+        xoc_api_call_fail(u->call, status ? status : XOC_ENOENT, NULL, NULL);
+        s_user_req_free(u);
+        return;
+    }
+    u->user = json_deep_copy(user);
+    const char *fields[] = {"email", "permission", "preferences"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_object_get(u->call->params, fields[i]);
+        if (v)
+            json_object_set(u->user, fields[i], v);
+    }
+    s_user_save(u);
+}
+
+int xoc_api_m_user_set(xoc_api_call_t *call)
+{
+    json_t *p = call->params;
+    const char *id = json_string_value(json_object_get(p, "id"));
+    bool admin = !strcmp(json_string_value(json_object_get(call->user, "permission")) ?: "",
+                         "admin");
+    bool self = !strcmp(id, json_string_value(json_object_get(call->user, "id")) ?: "");
+    /* a non-admin may change only his own preferences; an admin not his own permission */
+    if (!admin && (!self || json_object_get(p, "email") || json_object_get(p, "password") ||
+                   json_object_get(p, "permission")))
+        return XOC_EPERM;
+    if (admin && self && json_object_get(p, "permission"))
+        return XOC_EPERM;
+    if (!s_permission_valid(json_string_value(json_object_get(p, "permission"))))
+        return XOC_EINVAL;
+    s_user_req_t *u = calloc(1, sizeof *u);
+    if (!u)
+        return XOC_ENOMEM;
+    u->call = call;
+    const char *pw = json_string_value(json_object_get(p, "password"));
+    u->password = pw ? strdup(pw) : NULL;
+    if (xoc_api_cfg(call->srv, "get", "users", id, NULL, s_on_user_for_set, u) != 0) {
+        u->call = NULL;
+        s_user_req_free(u);
+        return XOC_EIO;
+    }
+    return 0;
+}

@@ -1,0 +1,453 @@
+/*  xoc_api_ws — libwebsockets server thread of xoc-api. See xoc_api_ws.h.                */
+#include "xoc_api_ws.h"
+
+#include <libwebsockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "xoc_err.h"
+#include "xoc_log.h"
+
+#define S_CHUNK (64 * 1024)     /* bytes per WebSocket fragment written */
+#define S_CHUNKS_PER_TURN 16    /* fragments written per writable callback at most */
+
+typedef struct s_out {
+    xoc_api_buf_t *buf;
+    size_t off;
+    struct s_out *next;
+} s_out_t;
+
+/* per connection (lws per-session data) */
+typedef struct {
+    uint64_t id;
+    struct lws *wsi;
+    char *rx;
+    size_t rx_len, rx_cap;
+    s_out_t *head, *tail;
+    size_t queued;          /* bytes not yet written */
+    bool close_now;         /* close at the next writable callback */
+    bool close_after;       /* close once the queue is written */
+    int close_status;
+    char close_reason[96];
+} s_conn_t;
+
+/* an operation from the actor */
+typedef struct s_op {
+    uint64_t conn;
+    xoc_api_buf_t *buf;     /* send; NULL: close */
+    int status;
+    char reason[96];
+    struct s_op *next;
+} s_op_t;
+
+struct _xoc_api_ws_t {
+    xoc_api_ws_opts_t opts;
+    char host[128];
+    struct lws_context *ctx;
+    lws_retry_bo_t retry;
+    pthread_t thread;
+    bool running;
+    atomic_bool stop;
+    int port;
+    zsock_t *ev_in;         /* actor side */
+    zsock_t *ev_out;        /* lws thread side */
+    zhashx_t *conns;        /* "<id>" -> s_conn_t (lws thread only) */
+    uint64_t next_id;
+    pthread_mutex_t lock;   /* guards ops */
+    s_op_t *ops, *ops_tail;
+    unsigned char scratch[LWS_PRE + S_CHUNK];
+};
+
+/* ---- events to the actor --------------------------------------------------------------------- */
+
+static int s_event(xoc_api_ws_t *self, const char *kind, uint64_t id, const void *data,
+                   size_t len)
+{
+    zmsg_t *m = zmsg_new();
+    if (!m)
+        return -1;
+    zmsg_addstr(m, kind);
+    zmsg_addstrf(m, "%llu", (unsigned long long)id);
+    if (data)
+        zmsg_addmem(m, data, len);
+    return zmsg_send(&m, self->ev_out); /* never blocks: sndtimeo 0; fails when full */
+}
+
+/* ---- per connection ------------------------------------------------------------------------- */
+
+static void s_conn_key(uint64_t id, char *key, size_t size)
+{
+    snprintf(key, size, "%llu", (unsigned long long)id);
+}
+
+static void s_conn_free_queue(s_conn_t *c)
+{
+    while (c->head) {
+        s_out_t *o = c->head;
+        c->head = o->next;
+        xoc_api_buf_unref(&o->buf);
+        free(o);
+    }
+    c->tail = NULL;
+    c->queued = 0;
+}
+
+static void s_conn_close_soon(s_conn_t *c, int status, const char *reason, bool now)
+{
+    if (!c->close_now && !c->close_after) {
+        c->close_status = status;
+        snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    }
+    if (now) {
+        c->close_now = true;
+        s_conn_free_queue(c);
+    } else
+        c->close_after = true;
+    lws_callback_on_writable(c->wsi);
+}
+
+static void s_conn_enqueue(xoc_api_ws_t *self, s_conn_t *c, xoc_api_buf_t **buf_p)
+{
+    size_t len = xoc_api_buf_len(*buf_p);
+    if (c->close_now || c->close_after) {
+        xoc_api_buf_unref(buf_p);
+        return;
+    }
+    /* one message larger than the bound still goes out alone (a big getAllObjects) */
+    if (c->queued > 0 && c->queued + len > self->opts.send_queue_max) {
+        xoc_warn("closing a slow client conn=%llu queued=%zu", (unsigned long long)c->id,
+                 c->queued);
+        xoc_api_buf_unref(buf_p);
+        s_conn_close_soon(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "send queue full", true);
+        return;
+    }
+    s_out_t *o = calloc(1, sizeof *o);
+    if (!o) {
+        xoc_api_buf_unref(buf_p);
+        s_conn_close_soon(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory", true);
+        return;
+    }
+    o->buf = *buf_p;
+    *buf_p = NULL;
+    if (c->tail)
+        c->tail->next = o;
+    else
+        c->head = o;
+    c->tail = o;
+    c->queued += len;
+    lws_callback_on_writable(c->wsi);
+}
+
+/* writes up to S_CHUNKS_PER_TURN fragments; returns -1 to close */
+static int s_conn_write(xoc_api_ws_t *self, s_conn_t *c)
+{
+    if (c->close_now) {
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_status,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    }
+    for (int n = 0; n < S_CHUNKS_PER_TURN && c->head && !lws_send_pipe_choked(c->wsi); n++) {
+        s_out_t *o = c->head;
+        size_t total = xoc_api_buf_len(o->buf);
+        size_t chunk = total - o->off < S_CHUNK ? total - o->off : S_CHUNK;
+        memcpy(self->scratch + LWS_PRE, xoc_api_buf_data(o->buf) + o->off, chunk);
+        int flags = lws_write_ws_flags(LWS_WRITE_TEXT, o->off == 0, o->off + chunk == total);
+        if (lws_write(c->wsi, self->scratch + LWS_PRE, chunk, (enum lws_write_protocol)flags) <
+            (int)chunk)
+            return -1;
+        o->off += chunk;
+        c->queued -= chunk;
+        if (o->off == total) {
+            c->head = o->next;
+            if (!c->head)
+                c->tail = NULL;
+            xoc_api_buf_unref(&o->buf);
+            free(o);
+        }
+    }
+    if (c->head)
+        lws_callback_on_writable(c->wsi);
+    else if (c->close_after) {
+        c->close_now = true;
+        lws_callback_on_writable(c->wsi);
+    }
+    return 0;
+}
+
+/* accumulates a fragment; returns -1 to close */
+static int s_conn_receive(xoc_api_ws_t *self, s_conn_t *c, const void *in, size_t len)
+{
+    if (c->rx_len + len > self->opts.max_frame) {
+        static const char why[] = "frame too large";
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+                         sizeof why - 1);
+        return -1;
+    }
+    if (c->rx_len + len > c->rx_cap) {
+        size_t cap = c->rx_cap ? c->rx_cap * 2 : 4096;
+        while (cap < c->rx_len + len)
+            cap *= 2;
+        char *rx = realloc(c->rx, cap);
+        if (!rx)
+            return -1;
+        c->rx = rx;
+        c->rx_cap = cap;
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (!lws_is_final_fragment(c->wsi))
+        return 0;
+    int rc = s_event(self, "msg", c->id, c->rx, c->rx_len);
+    c->rx_len = 0;
+    if (c->rx_cap > 1024 * 1024) { /* give a big buffer back */
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_cap = 0;
+    }
+    if (rc != 0) {
+        static const char why[] = "server overloaded";
+        lws_close_reason(c->wsi, (enum lws_close_status)1013, (unsigned char *)why,
+                         sizeof why - 1); /* 1013: try again later */
+        return -1;
+    }
+    return 0;
+}
+
+static int s_conn_open(xoc_api_ws_t *self, s_conn_t *c, struct lws *wsi)
+{
+    memset(c, 0, sizeof *c);
+    c->id = ++self->next_id;
+    c->wsi = wsi;
+    char key[24], peer[128] = "";
+    s_conn_key(c->id, key, sizeof key);
+    zhashx_insert(self->conns, key, c);
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    xoc_debug("connection open conn=%llu peer=%s", (unsigned long long)c->id, peer);
+    return s_event(self, "open", c->id, peer, strlen(peer)) == 0 ? 0 : -1;
+}
+
+static void s_conn_closed(xoc_api_ws_t *self, s_conn_t *c)
+{
+    if (c->id == 0)
+        return;
+    char key[24];
+    s_conn_key(c->id, key, sizeof key);
+    zhashx_delete(self->conns, key);
+    s_conn_free_queue(c);
+    free(c->rx);
+    c->rx = NULL;
+    s_event(self, "close", c->id, NULL, 0);
+    xoc_debug("connection closed conn=%llu", (unsigned long long)c->id);
+    c->id = 0;
+}
+
+/* ---- operations from the actor ------------------------------------------------------------- */
+
+static void s_drain_ops(xoc_api_ws_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    s_op_t *op = self->ops;
+    self->ops = self->ops_tail = NULL;
+    pthread_mutex_unlock(&self->lock);
+    while (op) {
+        s_op_t *next = op->next;
+        char key[24];
+        s_conn_key(op->conn, key, sizeof key);
+        s_conn_t *c = zhashx_lookup(self->conns, key);
+        if (c && op->buf)
+            s_conn_enqueue(self, c, &op->buf);
+        else if (c)
+            s_conn_close_soon(c, op->status, op->reason, false);
+        xoc_api_buf_unref(&op->buf);
+        free(op);
+        op = next;
+    }
+}
+
+static int s_push_op(xoc_api_ws_t *self, s_op_t *op)
+{
+    pthread_mutex_lock(&self->lock);
+    if (self->ops_tail)
+        self->ops_tail->next = op;
+    else
+        self->ops = op;
+    self->ops_tail = op;
+    pthread_mutex_unlock(&self->lock);
+    lws_cancel_service(self->ctx);
+    return 0;
+}
+
+int xoc_api_ws_send(xoc_api_ws_t *self, uint64_t conn, xoc_api_buf_t *buf)
+{
+    s_op_t *op = calloc(1, sizeof *op);
+    if (!op)
+        return XOC_ENOMEM;
+    op->conn = conn;
+    op->buf = xoc_api_buf_ref(buf);
+    return s_push_op(self, op);
+}
+
+int xoc_api_ws_close(xoc_api_ws_t *self, uint64_t conn, int status, const char *reason)
+{
+    s_op_t *op = calloc(1, sizeof *op);
+    if (!op)
+        return XOC_ENOMEM;
+    op->conn = conn;
+    op->status = status;
+    snprintf(op->reason, sizeof op->reason, "%s", reason ? reason : "");
+    return s_push_op(self, op);
+}
+
+/* ---- the protocol callback -------------------------------------------------------------------- */
+
+/* only "/api/" upgrades to the JSON-RPC WebSocket (xo-api.md §1.2) */
+static int s_filter(struct lws *wsi)
+{
+    char uri[256];
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/api/") != 0)
+        return -1;
+    return 0;
+}
+
+static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len)
+{
+    xoc_api_ws_t *self = lws_context_user(lws_get_context(wsi));
+    s_conn_t *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return s_filter(wsi);
+    case LWS_CALLBACK_ESTABLISHED: return s_conn_open(self, c, wsi);
+    case LWS_CALLBACK_RECEIVE: return s_conn_receive(self, c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE: return s_conn_write(self, c);
+    case LWS_CALLBACK_CLOSED: s_conn_closed(self, c); return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: s_drain_ops(self); return 0;
+    case LWS_CALLBACK_HTTP:
+        /* plain HTTP: nothing is served yet (REST, one-shot URLs and /metrics come later) */
+        if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "not found"))
+            return -1;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    default: return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+static const struct lws_protocols s_protocols[] = {
+    {"xoc-jsonrpc", s_callback, sizeof(s_conn_t), S_CHUNK, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ---- life ------------------------------------------------------------------------------------- */
+
+static void *s_thread(void *arg)
+{
+    xoc_api_ws_t *self = arg;
+    while (!atomic_load(&self->stop))
+        if (lws_service(self->ctx, 0) < 0)
+            break;
+    return NULL;
+}
+
+static int s_listen(xoc_api_ws_t *self)
+{
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = self->opts.port ? self->opts.port : CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.iface = self->host[0] ? self->host : NULL;
+    info.protocols = s_protocols;
+    info.user = self;
+    info.gid = -1;
+    info.uid = -1;
+    info.timeout_secs = (unsigned)self->opts.handshake_timeout_s;
+    self->retry.secs_since_valid_ping = (uint16_t)self->opts.ping_s;
+    self->retry.secs_since_valid_hangup = (uint16_t)self->opts.idle_timeout_s;
+    info.retry_and_idle_policy = &self->retry;
+    if (!strchr(self->host, ':'))
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    self->ctx = lws_create_context(&info);
+    if (!self->ctx)
+        return XOC_EIO;
+    self->port = lws_get_vhost_listen_port(lws_get_vhost_by_name(self->ctx, "default"));
+    return self->port > 0 ? 0 : XOC_EIO;
+}
+
+static int s_free_port(const char *host)
+{
+    /* lws has no "port 0": take a free port from the kernel first */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICHOST}, *ai = NULL;
+    if (getaddrinfo(host[0] ? host : "127.0.0.1", "0", &hints, &ai) != 0)
+        return -1;
+    int port = -1;
+    int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    if (fd >= 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                              : ((struct sockaddr_in *)&sa)->sin_port);
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return port;
+}
+
+xoc_api_ws_t *xoc_api_ws_new(const xoc_api_ws_opts_t *opts)
+{
+    lws_set_log_level(LLL_ERR, NULL);
+    xoc_api_ws_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->opts = *opts;
+    snprintf(self->host, sizeof self->host, "%s", opts->host ? opts->host : "");
+    pthread_mutex_init(&self->lock, NULL);
+    self->conns = zhashx_new();
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://xoc-api-ws-%p", (void *)self);
+    self->ev_in = zsock_new(ZMQ_PAIR);
+    self->ev_out = zsock_new(ZMQ_PAIR);
+    if (!self->conns || !self->ev_in || !self->ev_out || zsock_bind(self->ev_in, "%s", ep) != 0 ||
+        zsock_connect(self->ev_out, "%s", ep) != 0)
+        goto fail;
+    zsock_set_sndhwm(self->ev_out, 100000);
+    zsock_set_rcvhwm(self->ev_in, 100000);
+    zsock_set_sndtimeo(self->ev_out, 0);
+    if (self->opts.port == 0)
+        self->opts.port = s_free_port(self->host);
+    if (self->opts.port <= 0 || s_listen(self) != 0)
+        goto fail;
+    if (pthread_create(&self->thread, NULL, s_thread, self) != 0)
+        goto fail;
+    self->running = true;
+    return self;
+fail:
+    xoc_api_ws_destroy(&self);
+    return NULL;
+}
+
+void xoc_api_ws_destroy(xoc_api_ws_t **self_p)
+{
+    xoc_api_ws_t *self = *self_p;
+    if (!self)
+        return;
+    *self_p = NULL;
+    atomic_store(&self->stop, true);
+    if (self->running) {
+        lws_cancel_service(self->ctx);
+        pthread_join(self->thread, NULL);
+    }
+    if (self->ctx)
+        lws_context_destroy(self->ctx);
+    s_drain_ops(self);  /* frees what is left (no connection remains) */
+    zhashx_destroy(&self->conns);
+    zsock_destroy(&self->ev_out);
+    zsock_destroy(&self->ev_in);
+    pthread_mutex_destroy(&self->lock);
+    free(self);
+}
+
+zsock_t *xoc_api_ws_events(xoc_api_ws_t *self) { return self->ev_in; }
+int xoc_api_ws_port(const xoc_api_ws_t *self) { return self->port; }

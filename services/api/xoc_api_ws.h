@@ -1,0 +1,50 @@
+/*  xoc_api_ws — the HTTP + WebSocket server (libwebsockets) of xoc-api, on its own thread.
+
+    Debian 12's libwebsockets has no external-poll support, so lws runs its own loop in a
+    thread of its own, and the actor's thread talks to it in two directions:
+      - events (lws thread -> actor): a PAIR socket the actor puts on its zloop, one zmsg
+        per event: [kind]["<conn id>"][payload], kind "open" (payload: peer address),
+        "msg" (payload: one complete text frame), "close" (no payload);
+      - commands (actor -> lws thread): xoc_api_ws_send/close queue an operation under a
+        mutex and wake the lws loop with lws_cancel_service() (its one thread-safe call).
+    Transport only: JSON-RPC lives in the actor. Per connection: frames are reassembled up
+    to api.max_frame, the send queue is bounded (api.send_queue_max bytes; past the bound
+    the connection is closed with 1008 "send queue full"), and big messages go out in
+    fragments, one chunk per writable callback (back-pressure).                            */
+#ifndef XOC_API_WS_H
+#define XOC_API_WS_H
+
+#include <czmq.h>
+#include <stdint.h>
+
+#include "xoc_api_buf.h"
+
+typedef struct _xoc_api_ws_t xoc_api_ws_t;
+
+typedef struct {
+    const char *host;          /* listening address, e.g. 127.0.0.1 */
+    int port;                  /* 0: a free port */
+    size_t max_frame;          /* largest incoming message, bytes */
+    size_t send_queue_max;     /* bytes queued per connection before it is closed */
+    int handshake_timeout_s;
+    int ping_s;                /* idle seconds before a PING */
+    int idle_timeout_s;        /* idle seconds before hanging up */
+} xoc_api_ws_opts_t;
+
+/*  Listens and starts the thread. NULL on failure (address in use, ...).                 */
+xoc_api_ws_t *xoc_api_ws_new(const xoc_api_ws_opts_t *opts);
+/*  Stops the thread, closes every connection.                                             */
+void xoc_api_ws_destroy(xoc_api_ws_t **self_p);
+
+/*  The PAIR socket of events, to read from the actor's loop.                              */
+zsock_t *xoc_api_ws_events(xoc_api_ws_t *self);
+/*  The port actually listened on.                                                         */
+int xoc_api_ws_port(const xoc_api_ws_t *self);
+
+/*  Queues a text message for a connection (takes a reference to buf). Unknown or closed
+    connections drop it. Returns 0 or XOC_ENOMEM. Thread-safe.                            */
+int xoc_api_ws_send(xoc_api_ws_t *self, uint64_t conn, xoc_api_buf_t *buf);
+/*  Closes a connection once its queue is written, with a WebSocket status and reason.    */
+int xoc_api_ws_close(xoc_api_ws_t *self, uint64_t conn, int status, const char *reason);
+
+#endif

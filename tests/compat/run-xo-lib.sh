@@ -1,0 +1,74 @@
+#!/bin/sh
+# Compatibility test of xoc-api with the npm xo-lib client (Xen Orchestra's client library):
+# starts xapi-sim, xoc-bus, xoc-cache, xoc-collector and xoc-api on free ports, configures the
+# simulated pool as a server, runs xo_lib_compat.mjs, and stops every process.
+# Usage: run-xo-lib.sh <build dir> <npm prefix dir> <test .mjs>
+set -eu
+BUILD=$1
+PREFIX=$2
+TEST=$3
+XO_LIB_VERSION=0.9.0
+WS_VERSION=8.18.0
+VMS=${XO_LIB_VMS:-30}
+
+mkdir -p "$PREFIX"
+PREFIX=$(cd "$PREFIX" && pwd)
+if [ ! -f "$PREFIX/node_modules/xo-lib/package.json" ] || [ ! -f "$PREFIX/node_modules/ws/package.json" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$PREFIX" "xo-lib@$XO_LIB_VERSION" "ws@$WS_VERSION" >&2
+fi
+
+RUN=$(mktemp -d)
+PIDS=""
+stop_all() {
+  for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in $PIDS; do
+    i=0
+    while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.05; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  if [ "${KEEP_RUN:-}" = "" ]; then rm -rf "$RUN"; else echo "run dir: $RUN" >&2; fi
+}
+trap stop_all EXIT INT TERM
+
+# start NAME PREFIX CMD...: runs CMD, waits (deadline 20 s) for a stdout line starting with PREFIX
+start() {
+  name=$1 prefix=$2
+  shift 2
+  "$@" >"$RUN/$name.out" 2>"$RUN/$name.log" &
+  PIDS="$! $PIDS"
+  pid=$!
+  i=0
+  until grep -q "^$prefix" "$RUN/$name.out" 2>/dev/null; do
+    i=$((i + 1))
+    if [ $i -gt 400 ] || ! kill -0 $pid 2>/dev/null; then
+      echo "$name did not start; its log:" >&2
+      tail -n 20 "$RUN/$name.log" >&2
+      exit 1
+    fi
+    sleep 0.05
+  done
+}
+
+start sim "xapi-sim: ready" "$BUILD/tools/xapi-sim/xapi-sim" --port 0 --hosts 2 --vms "$VMS" \
+  --log-level warn
+start bus "xoc-bus: ready" "$BUILD/services/bus/xoc-bus" --bus.listen 'tcp://127.0.0.1:*' \
+  --log.level warn
+BUS=$(sed -n 's/^xoc-bus: ready bus=//p' "$RUN/bus.out")
+start cache "xoc-cache: ready" "$BUILD/services/cache/xoc-cache" --bus.endpoint "$BUS" \
+  --cache.path "$RUN/cache" --log.level warn
+start collector "xoc-collector: ready" "$BUILD/services/collector/xoc-collector" \
+  --bus.endpoint "$BUS" --log.level warn
+XOC_ADMIN_PASSWORD=compat-$$-secret
+export XOC_ADMIN_PASSWORD
+start api "xoc-api: ready" "$BUILD/services/api/xoc-api" --bus.endpoint "$BUS" \
+  --api.listen 127.0.0.1:0 --log.level "${XO_LIB_API_LOG:-warn}"
+API=$(sed -n 's/^xoc-api: ready url=//p' "$RUN/api.out")
+SIM=$(sed -n 's/.*master=1 url=\(.*\)$/\1/p' "$RUN/sim.out" | head -1)
+
+"$BUILD/tools/xoc-call/xoc-call" --bus.endpoint "$BUS" cache config.set \
+  '{"t":"cfg","db":"servers","key":"sim1","value":{"host":"'"$SIM"'","username":"root","password":"password","label":"compat"}}' \
+  >/dev/null
+
+NODE_PATH="$PREFIX/node_modules" node "$TEST" "$PREFIX/node_modules" "$API" "$SIM" \
+  "$XOC_ADMIN_PASSWORD" "$VMS"

@@ -1,0 +1,158 @@
+// Compatibility test: the npm `xo-lib` client (Xen Orchestra's client library) against xoc-api.
+// Usage: node xo_lib_compat.mjs <node_modules dir> <api url> <sim master url> <admin password> <vms>
+// Prints one line per check and `compat: N passed, M failed`; exits non-zero on failure.
+import { createRequire } from 'node:module'
+import path from 'node:path'
+
+const [modules, apiUrl, simUrl, adminPassword, vmsArg] = process.argv.slice(2)
+const require = createRequire(path.join(modules, 'x.js'))
+const Xo = require('xo-lib').default
+const WebSocket = require('ws')
+const VMS = Number(vmsArg)
+
+let passed = 0
+let failed = 0
+function check(name, ok, detail = '') {
+  if (ok) passed++
+  else failed++
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`)
+}
+
+async function deadline(ms, what, fn) {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > end) throw new Error('timeout waiting for ' + what)
+    await new Promise(r => setTimeout(r, 50))
+  }
+}
+
+async function sim(method, params) {
+  const res = await fetch(simUrl + '/jsonrpc', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
+  })
+  const body = await res.json()
+  if (body.error) throw new Error(JSON.stringify(body.error))
+  return body.result
+}
+
+async function errorOf(promise) {
+  try {
+    await promise
+    return null
+  } catch (e) {
+    return e
+  }
+}
+
+// one raw WebSocket exchange: sends text, resolves with the first message parsed
+function raw(text) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(apiUrl.replace(/^http/, 'ws') + '/api/')
+    const timer = setTimeout(() => reject(new Error('raw: no answer')), 10000)
+    ws.on('open', () => ws.send(text))
+    ws.on('message', data => {
+      clearTimeout(timer)
+      ws.close()
+      resolve(JSON.parse(data.toString()))
+    })
+    ws.on('error', reject)
+  })
+}
+
+const clients = []
+function client() {
+  const xo = new Xo({ url: apiUrl })
+  xo.on('error', () => {})
+  clients.push(xo)
+  return xo
+}
+
+try {
+  // 1. sign in with the admin's password
+  const xo = client()
+  await xo.open()
+  await xo.signIn({ email: 'admin@admin.net', password: adminPassword })
+  check('signIn with password', xo.user && xo.user.email === 'admin@admin.net' &&
+    xo.user.permission === 'admin' && !('pw_hash' in xo.user), JSON.stringify(xo.user))
+
+  // 2. introspection from the method table
+  const methods = await xo.call('system.listMethods')
+  const info = await xo.call('system.getMethodsInfo')
+  check('system.listMethods / getMethodsInfo', methods.includes('xo.getAllObjects') &&
+    info['session.signIn'].permission === null && info['user.create'].permission === 'admin' &&
+    !('permission' in info['xo.getAllObjects']) &&
+    info['xo.getAllObjects'].params.limit.optional === true, `${methods.length} methods`)
+
+  // 3. token.create, then sign in with the token on another connection
+  const token = await xo.call('token.create', { description: 'compat' })
+  check('token.create', typeof token === 'string' && token.length === 43, token)
+  const xt = client()
+  await xt.open()
+  await xt.signIn({ token })
+  check('signIn with token', xt.user && xt.user.email === 'admin@admin.net')
+
+  // 4. xo.getAllObjects: the pool's objects, VM count as the simulator's
+  const vms = await deadline(30000, 'the pool in xo.getAllObjects', async () => {
+    const all = await xo.call('xo.getAllObjects', { filter: { type: 'VM' } })
+    const n = Object.keys(all).length
+    return n === VMS ? all : null
+  })
+  check('xo.getAllObjects filter type=VM', Object.keys(vms).length === VMS,
+    `${Object.keys(vms).length}/${VMS}`)
+  const all = await xo.call('xo.getAllObjects')
+  const types = new Set(Object.values(all).map(o => o.type))
+  check('xo.getAllObjects (all)', types.has('pool') && types.has('host') && types.has('VM') &&
+    Object.entries(all).every(([id, o]) => o.id === id), `${Object.keys(all).length} objects`)
+  const two = await xo.call('xo.getAllObjects', { limit: 2 })
+  check('xo.getAllObjects limit', Object.keys(two).length === 2)
+
+  // 5. an `all` push after a change in the simulator
+  const pushes = []
+  xt.on('notification', n => { if (n.method === 'all') pushes.push(n.params) })
+  await sim('sim.churn', { rate: 50 })
+  try {
+    await deadline(15000, 'an all push', () => pushes.some(p => p.type === 'enter'))
+  } catch (e) {}
+  await sim('sim.churn', { rate: 0 })
+  const enter = pushes.find(p => p.type === 'enter')
+  check('`all` enter push after a change', enter &&
+    Object.entries(enter.items).every(([id, o]) => o.id === id && o.type),
+    `${pushes.length} pushes`)
+
+  // 6. error codes
+  const unknown = await errorOf(xo.call('no.such.method'))
+  check('unknown method → -32601', unknown && unknown.code === -32601, unknown && unknown.message)
+  const badParams = await errorOf(xo.call('xo.getAllObjects', { limit: 'ten' }))
+  check('wrong param type → 10', badParams && badParams.code === 10)
+  const notAdmin = client()
+  await notAdmin.open()
+  const before = await errorOf(notAdmin.call('xo.getAllObjects'))
+  check('call before sign-in → 2', before && before.code === 2, before && before.message)
+
+  const parse = await raw('{"jsonrpc":"2.0","id":1,"method":')
+  check('malformed JSON → -32700, id null', parse.error && parse.error.code === -32700 &&
+    parse.id === null, JSON.stringify(parse))
+  const invalid = await raw('{"jsonrpc":"2.0","id":9}')
+  check('invalid request → -32600', invalid.error && invalid.error.code === -32600 &&
+    invalid.id === 9)
+
+  // last: a failure throttles this address for a while
+  const xw = client()
+  await xw.open()
+  const wrong = await errorOf(xw.signIn({ email: 'admin@admin.net', password: 'wrong' }))
+  check('wrong password → 3', wrong && wrong.code === 3, wrong && wrong.message)
+  const again = await errorOf(xw.signIn({ email: 'admin@admin.net', password: adminPassword }))
+  check('sign-in throttled right after a failure', again && /too fast/.test(again.message),
+    again && again.message)
+} catch (e) {
+  check('no exception', false, e && (e.stack || e.message || String(e)))
+}
+for (const c of clients) {
+  try { await c.close() } catch (e) {}
+}
+console.log(`compat: ${passed} passed, ${failed} failed`)
+process.exit(failed ? 1 : 0)
