@@ -64,18 +64,22 @@ void xoc_api_call_done(xoc_api_call_t *call, json_t *result)
     s_call_free(call);
 }
 
-void xoc_api_call_done_text(xoc_api_call_t *call, const char *json, size_t len)
+int xoc_api_call_result_open(xoc_api_call_t *call, xoc_api_buf_t *buf)
 {
-    if (call->id) {
-        char *id = json_dumps(call->id, JSON_ENCODE_ANY | JSON_COMPACT);
-        xoc_api_buf_t *buf = xoc_api_buf_new(len + 64);
-        if (id && buf && xoc_api_buf_puts(buf, "{\"jsonrpc\":\"2.0\",\"id\":") == 0 &&
-            xoc_api_buf_puts(buf, id) == 0 && xoc_api_buf_puts(buf, ",\"result\":") == 0 &&
-            xoc_api_buf_put(buf, json, len) == 0 && xoc_api_buf_putc(buf, '}') == 0)
-            xoc_api_send(call->srv, call->conn, buf);
-        xoc_api_buf_unref(&buf);
-        free(id);
-    }
+    char *id = call->id ? json_dumps(call->id, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    int rc = xoc_api_buf_puts(buf, "{\"jsonrpc\":\"2.0\",\"id\":");
+    if (rc == 0)
+        rc = xoc_api_buf_puts(buf, id ? id : "null");
+    if (rc == 0)
+        rc = xoc_api_buf_puts(buf, ",\"result\":");
+    free(id);
+    return rc;
+}
+
+void xoc_api_call_done_buf(xoc_api_call_t *call, xoc_api_buf_t *buf)
+{
+    if (call->id && xoc_api_buf_putc(buf, '}') == 0)
+        xoc_api_send(call->srv, call->conn, buf);
     s_call_free(call);
 }
 

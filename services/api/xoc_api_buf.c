@@ -82,6 +82,8 @@ static int s_reserve(xoc_api_buf_t *self, size_t more)
 
 int xoc_api_buf_put(xoc_api_buf_t *self, const void *data, size_t len)
 {
+    if (len == 0)
+        return 0;
     if (s_reserve(self, len) != 0)
         return XOC_ENOMEM;
     memcpy(self->data + self->len, data, len);
@@ -120,22 +122,6 @@ static size_t s_utf8_len(const unsigned char *s, size_t left)
     return n;
 }
 
-static bool s_utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        if (u[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n = s_utf8_len(u + i, len - i);
-        if (n == 0)
-            return false;
-        i += n;
-    }
-    return true;
-}
-
 static int s_base64(xoc_api_buf_t *self, const void *data, size_t len)
 {
     size_t b64 = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
@@ -148,18 +134,30 @@ static int s_base64(xoc_api_buf_t *self, const void *data, size_t len)
     return 0;
 }
 
+/* one pass: plain bytes are copied in runs; escapes and UTF-8 checks only where needed */
 int xoc_api_buf_json_str(xoc_api_buf_t *self, const char *s, size_t len)
 {
-    if (!s_utf8_valid(s, len))
-        return s_base64(self, s, len); /* as xoc_json does: the bytes, as base64 */
     if (s_reserve(self, len + 2) != 0)
         return XOC_ENOMEM;
+    size_t start = self->len;
     self->data[self->len++] = '"';
+    const unsigned char *u = (const unsigned char *)s;
     size_t run = 0; /* start of the pending run of plain bytes */
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+    for (size_t i = 0; i < len;) {
+        unsigned char c = u[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;
             continue;
+        }
+        if (c >= 0x80) {
+            size_t n = s_utf8_len(u + i, len - i);
+            if (n == 0) { /* not UTF-8: the bytes as base64, as xoc_json does */
+                self->len = start;
+                return s_base64(self, s, len);
+            }
+            i += n;
+            continue;
+        }
         if (xoc_api_buf_put(self, s + run, i - run) != 0)
             return XOC_ENOMEM;
         char esc[8];
@@ -171,7 +169,7 @@ int xoc_api_buf_json_str(xoc_api_buf_t *self, const char *s, size_t len)
                           : snprintf(esc, sizeof esc, "\\u%04x", c);
         if (xoc_api_buf_put(self, esc, (size_t)n) != 0)
             return XOC_ENOMEM;
-        run = i + 1;
+        run = ++i;
     }
     if (xoc_api_buf_put(self, s + run, len - run) != 0)
         return XOC_ENOMEM;

@@ -84,8 +84,11 @@ struct xoc_api_call {
 
 /*  Answers and frees the call: result (stolen; NULL = true).                              */
 void xoc_api_call_done(xoc_api_call_t *call, json_t *result);
-/*  Answers with the result given as JSON text (e.g. a big object written directly).      */
-void xoc_api_call_done_text(xoc_api_call_t *call, const char *json, size_t len);
+/*  A big result written straight into one buffer: _open writes the response up to
+    "result": (call it first), the handler appends the result's JSON, _done_buf closes
+    the document, sends it and frees the call (the caller keeps its buffer reference). */
+int xoc_api_call_result_open(xoc_api_call_t *call, xoc_api_buf_t *buf);
+void xoc_api_call_done_buf(xoc_api_call_t *call, xoc_api_buf_t *buf);
 /*  Answers an error of an xoc code (message NULL = xo-server's), data stolen.             */
 void xoc_api_call_fail(xoc_api_call_t *call, int xoc_code, const char *message, json_t *data);
 /*  Answers an error with a raw JSON-RPC code.                                             */

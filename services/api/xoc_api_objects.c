@@ -149,12 +149,14 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
         return XOC_EINVAL;
     s_all_t a = {.filter = json_object_size(filter) ? filter : NULL,
                  .limit = limit ? (size_t)json_number_value(limit) : 0};
-    a.out = xoc_api_buf_new(xoc_replica_bytes(srv->replica) * 2 + 64);
+    a.out = xoc_api_buf_new(xoc_replica_bytes(srv->replica) + 4096);
     if (!a.out)
         return XOC_ENOMEM;
     msgpack_unpacked_init(&a.up);
     int64_t t0 = zclock_usecs();
-    int rc = xoc_api_buf_putc(a.out, '{');
+    int rc = xoc_api_call_result_open(call, a.out);
+    if (rc == 0)
+        rc = xoc_api_buf_putc(a.out, '{');
     if (rc == 0)
         xoc_replica_foreach(srv->replica, s_each, &a);
     rc = rc ? rc : a.rc ? a.rc : xoc_api_buf_putc(a.out, '}');
@@ -163,7 +165,7 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
         xoc_debug("getAllObjects objects=%zu bytes=%zu us=%lld conn=%llu", a.count,
                   xoc_api_buf_len(a.out), (long long)(zclock_usecs() - t0),
                   (unsigned long long)call->conn);
-        xoc_api_call_done_text(call, xoc_api_buf_data(a.out), xoc_api_buf_len(a.out));
+        xoc_api_call_done_buf(call, a.out);
     }
     xoc_api_buf_unref(&a.out);
     return rc;
