@@ -63,6 +63,17 @@ function raw(text) {
   })
 }
 
+// opens a raw WebSocket, runs fn(ws), resolves with the close {code, reason}
+function closeOf(fn) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(apiUrl.replace(/^http/, 'ws') + '/api/')
+    const timer = setTimeout(() => { ws.terminate(); resolve({ code: 0, reason: 'not closed' }) }, 20000)
+    ws.on('open', () => fn(ws))
+    ws.on('close', (code, reason) => { clearTimeout(timer); resolve({ code, reason: reason.toString() }) })
+    ws.on('error', () => {})
+  })
+}
+
 const clients = []
 function client() {
   const xo = new Xo({ url: apiUrl })
@@ -139,6 +150,24 @@ try {
   const invalid = await raw('{"jsonrpc":"2.0","id":9}')
   check('invalid request → -32600', invalid.error && invalid.error.code === -32600 &&
     invalid.id === 9)
+
+  // limits (run-xo-lib.sh sets api.max_frame and api.send_queue_max to 1 MiB)
+  const big = await closeOf(ws => ws.send('{"jsonrpc":"2.0","id":1,"method":"m","params":{"x":"' +
+    'a'.repeat(2 << 20) + '"}}'))
+  check('oversized frame → close 1009', big.code === 1009, `${big.code} ${big.reason}`)
+  const slow = await closeOf(async ws => {
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'session.signIn',
+      params: { email: 'admin@admin.net', password: adminPassword } }))
+    await new Promise(r => ws.once('message', r))
+    ws._socket.pause() // a client that stops reading
+    for (let i = 1; i <= 400; i++)
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'xo.getAllObjects' }))
+    setTimeout(() => ws._socket.resume(), 3000)
+  })
+  check('slow client → closed with 1008 "send queue full"', slow.code === 1008 &&
+    slow.reason === 'send queue full', `${slow.code} ${slow.reason}`)
+  const still = await xo.call('system.getVersion')
+  check('other clients unaffected', still === '0.1')
 
   // last: a failure throttles this address for a while
   const xw = client()
