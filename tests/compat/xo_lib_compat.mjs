@@ -134,7 +134,34 @@ try {
     Object.entries(enter.items).every(([id, o]) => o.id === id && o.type),
     `${pushes.length} pushes`)
 
-  // 6. error codes
+  // 6. users: create, sign in as a non-admin, admin-only methods refused, own preferences,
+  //    getUser / signOut, delete (closes the user's connections)
+  const uid = await xo.call('user.create', { email: 'bob@example.net', password: 'bob-secret' })
+  const users = await xo.call('user.getAll')
+  check('user.create / user.getAll', typeof uid === 'string' &&
+    users.some(u => u.id === uid && u.email === 'bob@example.net' && u.permission === 'none') &&
+    users.every(u => !('pw_hash' in u)), `${users.length} users`)
+  const dup = await errorOf(xo.call('user.create', { email: 'BOB@example.net', password: 'x' }))
+  check('user.create of an existing email → 16', dup && dup.code === 16)
+  const xb = client()
+  await xb.open()
+  await xb.signIn({ email: 'bob@example.net', password: 'bob-secret' })
+  check('signIn as a non-admin', xb.user && xb.user.id === uid && xb.user.permission === 'none')
+  const refused = await errorOf(xb.call('user.getAll'))
+  check('admin method as a non-admin → 2', refused && refused.code === 2)
+  await xb.call('user.set', { id: uid, preferences: { lang: 'fr' } })
+  const me = await xb.refreshUser()
+  check('user.set own preferences, session.getUser', me.preferences && me.preferences.lang === 'fr')
+  const noPerm = await errorOf(xb.call('user.set', { id: uid, permission: 'admin' }))
+  check('a non-admin cannot raise his permission → 2', noPerm && noPerm.code === 2)
+  const bobClosed = new Promise(r => xb.once('closed', r))
+  await xo.call('user.delete', { id: uid })
+  const closedInTime = await Promise.race([bobClosed.then(() => true),
+    new Promise(r => setTimeout(() => r(false), 5000))])
+  check('user.delete closes the user\'s connections', closedInTime &&
+    !(await xo.call('user.getAll')).some(u => u.id === uid))
+
+  // 7. error codes
   const unknown = await errorOf(xo.call('no.such.method'))
   check('unknown method → -32601', unknown && unknown.code === -32601, unknown && unknown.message)
   const badParams = await errorOf(xo.call('xo.getAllObjects', { limit: 'ten' }))
