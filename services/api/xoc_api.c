@@ -334,11 +334,15 @@ static int s_init(xoc_api_server_t *srv, zsock_t *pipe, xoc_cfg_t *cfg)
     srv->bus_timeout_ms = (int)xoc_cfg_int(cfg, "api.bus_timeout_ms");
     srv->sessions = zhashx_new();
     srv->throttle = zhashx_new();
+    srv->json = zhashx_new();
+    srv->scratch = xoc_api_buf_new(64 * 1024);
     srv->client = xoc_client_new(&srv->node.bus);
     srv->replica = xoc_replica_new(&srv->node.bus);
     srv->work = xoc_api_work_new(srv->node.loop);
-    if (!srv->sessions || !srv->throttle || !srv->client || !srv->replica || !srv->work)
+    if (!srv->sessions || !srv->throttle || !srv->client || !srv->replica || !srv->work ||
+        !srv->json || !srv->scratch)
         return XOC_ENOMEM;
+    zhashx_set_destructor(srv->json, (zhashx_destructor_fn *)zstr_free);
     zhashx_set_destructor(srv->sessions, (zhashx_destructor_fn *)zstr_free);
     if ((rc = xoc_api_users_bootstrap(srv)) != 0)
         xoc_warn("no admin user could be checked or created: %s (retry by restarting)",
@@ -360,6 +364,8 @@ static void s_fini(xoc_api_server_t *srv)
     xoc_client_destroy(&srv->client);
     zhashx_destroy(&srv->sessions);
     zhashx_destroy(&srv->throttle);
+    zhashx_destroy(&srv->json);
+    xoc_api_buf_unref(&srv->scratch);
     xoc_api_buf_unref(&srv->push_enter);
     xoc_api_buf_unref(&srv->push_exit);
     xoc_node_fini(&srv->node);

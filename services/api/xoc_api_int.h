@@ -63,11 +63,20 @@ typedef struct {
     int64_t signin_delay_ms;
     int64_t token_validity_ms;
     int bus_timeout_ms;
+    /* every object of the replica as JSON text, kept up to date by the change callback:
+       xo.getAllObjects and the pushes copy bytes instead of serializing */
+    zhashx_t *json;               /* id -> xoc_api_json_t */
+    xoc_api_buf_t *scratch;
     /* the batch being collected for the `all` pushes */
     xoc_api_buf_t *push_enter, *push_exit;
     size_t push_n_enter, push_n_exit;
     uint64_t calls, pushes;
 } xoc_api_server_t;
+
+typedef struct {
+    size_t len;
+    char text[];
+} xoc_api_json_t;
 
 struct xoc_api_call {
     xoc_api_server_t *srv;

@@ -118,7 +118,25 @@ static int s_write_obj(xoc_api_buf_t *out, const xoc_replica_obj_t *obj, bool fi
     return rc;
 }
 
+/* appends "id":<cached JSON> ; falls back on writing from msgpack */
+static int s_copy_obj(xoc_api_server_t *srv, xoc_api_buf_t *out, const xoc_replica_obj_t *obj,
+                      bool first, msgpack_unpacked *up)
+{
+    const xoc_api_json_t *j = zhashx_lookup(srv->json, obj->id);
+    if (!j)
+        return s_write_obj(out, obj, first, up);
+    int rc = first ? 0 : xoc_api_buf_putc(out, ',');
+    if (rc == 0)
+        rc = xoc_api_buf_json_str(out, obj->id, strlen(obj->id));
+    if (rc == 0)
+        rc = xoc_api_buf_putc(out, ':');
+    if (rc == 0)
+        rc = xoc_api_buf_put(out, j->text, j->len);
+    return rc;
+}
+
 typedef struct {
+    xoc_api_server_t *srv;
     xoc_api_buf_t *out;
     const json_t *filter;
     size_t limit, count;
@@ -133,7 +151,7 @@ static int s_each(const xoc_replica_obj_t *obj, void *arg)
         return 1;
     if (a->filter && !xoc_api_objects_match(obj, a->filter))
         return 0;
-    a->rc = s_write_obj(a->out, obj, a->count == 0, &a->up);
+    a->rc = s_copy_obj(a->srv, a->out, obj, a->count == 0, &a->up);
     a->count++;
     return a->rc;
 }
@@ -147,9 +165,10 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
         return XOC_ENOTIMPL; /* complex-matcher strings and ndjson: a later slice */
     if (limit && json_number_value(limit) < 0)
         return XOC_EINVAL;
-    s_all_t a = {.filter = json_object_size(filter) ? filter : NULL,
+    s_all_t a = {.srv = srv,
+                 .filter = json_object_size(filter) ? filter : NULL,
                  .limit = limit ? (size_t)json_number_value(limit) : 0};
-    a.out = xoc_api_buf_new(xoc_replica_bytes(srv->replica) + 4096);
+    a.out = xoc_api_buf_new(xoc_replica_bytes(srv->replica) * 3 / 2 + 4096);
     if (!a.out)
         return XOC_ENOMEM;
     msgpack_unpacked_init(&a.up);
@@ -173,29 +192,55 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
 
 /* ---- pushes ---------------------------------------------------------------------------------------- */
 
+/* the object's JSON, cached (NULL on exit or failure) */
+static const xoc_api_json_t *s_cache(xoc_api_server_t *srv, bool enter,
+                                     const xoc_replica_obj_t *obj)
+{
+    if (!enter) {
+        zhashx_delete(srv->json, obj->id);
+        return NULL;
+    }
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    xoc_api_buf_reset(srv->scratch);
+    xoc_api_json_t *j = NULL;
+    if (msgpack_unpack_next(&up, (const char *)obj->data, obj->size, NULL) ==
+            MSGPACK_UNPACK_SUCCESS &&
+        xoc_api_buf_json_mp(srv->scratch, &up.data) == 0) {
+        size_t len = xoc_api_buf_len(srv->scratch);
+        if ((j = malloc(sizeof *j + len)) != NULL) {
+            j->len = len;
+            memcpy(j->text, xoc_api_buf_data(srv->scratch), len);
+            zhashx_update(srv->json, obj->id, j);
+        }
+    }
+    if (!j)
+        zhashx_delete(srv->json, obj->id);
+    msgpack_unpacked_destroy(&up);
+    return j;
+}
+
 void xoc_api_objects_change(xoc_replica_t *replica, bool enter, const xoc_replica_obj_t *obj,
                             void *arg)
 {
     xoc_api_server_t *srv = arg;
-    if (srv->signed_in == 0)
-        return; /* nobody to tell: the initial snapshot costs nothing */
+    const xoc_api_json_t *j = s_cache(srv, enter, obj);
+    if (srv->signed_in == 0 || (enter && !j))
+        return; /* nobody to tell: the initial snapshot only fills the cache */
     xoc_api_buf_t **buf = enter ? &srv->push_enter : &srv->push_exit;
     size_t *n = enter ? &srv->push_n_enter : &srv->push_n_exit;
     if (!*buf && !(*buf = xoc_api_buf_new(4096)))
         return;
     if (*n == 0)
         xoc_api_buf_reset(*buf);
-    if (enter) {
-        msgpack_unpacked up;
-        msgpack_unpacked_init(&up);
-        s_write_obj(*buf, obj, *n == 0, &up);
-        msgpack_unpacked_destroy(&up);
-    } else {
-        if (*n)
-            xoc_api_buf_putc(*buf, ',');
-        xoc_api_buf_json_str(*buf, obj->id, strlen(obj->id));
-        xoc_api_buf_put(*buf, ":0", 2);
-    }
+    if (*n)
+        xoc_api_buf_putc(*buf, ',');
+    xoc_api_buf_json_str(*buf, obj->id, strlen(obj->id));
+    xoc_api_buf_putc(*buf, ':');
+    if (enter)
+        xoc_api_buf_put(*buf, j->text, j->len);
+    else
+        xoc_api_buf_putc(*buf, '0');
     (*n)++;
 }
 

@@ -106,6 +106,7 @@ static void s_conn_close_soon(s_conn_t *c, int status, const char *reason, bool 
     if (now) {
         c->close_now = true;
         s_conn_free_queue(c);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 10); /* never writable: drop it */
     } else
         c->close_after = true;
     lws_callback_on_writable(c->wsi);
@@ -118,8 +119,10 @@ static void s_conn_enqueue(xoc_api_ws_t *self, s_conn_t *c, xoc_api_buf_t **buf_
         xoc_api_buf_unref(buf_p);
         return;
     }
-    /* one message larger than the bound still goes out alone (a big getAllObjects) */
-    if (c->queued > 0 && c->queued + len > self->opts.send_queue_max) {
+    /* the message being written is not counted: one big reply (getAllObjects) goes out
+       whatever its size, and what waits behind it is bounded */
+    size_t waiting = c->head ? c->queued - (xoc_api_buf_len(c->head->buf) - c->head->off) : 0;
+    if (c->head && waiting + len > self->opts.send_queue_max) {
         xoc_warn("closing a slow client conn=%llu queued=%zu", (unsigned long long)c->id,
                  c->queued);
         xoc_api_buf_unref(buf_p);
@@ -147,6 +150,10 @@ static void s_conn_enqueue(xoc_api_ws_t *self, s_conn_t *c, xoc_api_buf_t **buf_
 static int s_conn_write(xoc_api_ws_t *self, s_conn_t *c)
 {
     if (c->close_now) {
+        if (lws_send_pipe_choked(c->wsi)) { /* the close frame waits for room (bounded: timeout) */
+            lws_callback_on_writable(c->wsi);
+            return 0;
+        }
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_status,
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;

@@ -62,7 +62,7 @@ start collector "xoc-collector: ready" "$BUILD/services/collector/xoc-collector"
 XOC_ADMIN_PASSWORD=compat-$$-secret
 export XOC_ADMIN_PASSWORD
 start api "xoc-api: ready" "$BUILD/services/api/xoc-api" --bus.endpoint "$BUS" \
-  --api.listen 127.0.0.1:0 --api.max_frame 1048576 --api.send_queue_max 1048576 \
+  --api.listen 127.0.0.1:0 --api.max_frame 1048576 --api.send_queue_max "${XO_LIB_QUEUE_MAX:-1048576}" \
   --log.level "${XO_LIB_API_LOG:-warn}"
 API=$(sed -n 's/^xoc-api: ready url=//p' "$RUN/api.out")
 SIM=$(sed -n 's/.*master=1 url=\(.*\)$/\1/p' "$RUN/sim.out" | head -1)

@@ -191,8 +191,11 @@ try {
       ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'xo.getAllObjects' }))
     setTimeout(() => ws._socket.resume(), 3000)
   })
-  check('slow client → closed with 1008 "send queue full"', slow.code === 1008 &&
-    slow.reason === 'send queue full', `${slow.code} ${slow.reason}`)
+  // the close frame (1008 "send queue full") reaches a client that stopped reading only when
+  // its buffers still have room; otherwise it sees the TCP close (1006)
+  check('slow client closed by the server (1008 "send queue full", or 1006)',
+    (slow.code === 1008 && slow.reason === 'send queue full') || slow.code === 1006,
+    `${slow.code} ${slow.reason}`)
   const still = await xo.call('system.getVersion')
   check('other clients unaffected', still === '0.1')
 
