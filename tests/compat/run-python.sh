@@ -8,7 +8,9 @@ TEST=$2
 WORK=$3
 mkdir -p "$WORK"
 PIDS=""
-trap 'for p in $PIDS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done' EXIT INT TERM
+# || true: under set -e a simulator that exits non-zero (e.g. a sanitizer report) must not
+# stop the cleanup before the other simulators are stopped
+trap 'for p in $PIDS; do kill $p 2>/dev/null || true; wait $p 2>/dev/null || true; done' EXIT INT TERM
 
 start() { # start <out file> <args...>: starts a simulator, waits for its ready line
   out=$1

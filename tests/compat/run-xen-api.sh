@@ -16,7 +16,7 @@ fi
 OUT=$(mktemp)
 "$SIM" --hosts 2 --vms 50 --port 0 --disk-size 33554432 --log-level warn >"$OUT" 2>"${SIM_STDERR:-/dev/stderr}" &
 PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -f "$OUT"' EXIT INT TERM
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -f "$OUT"' EXIT INT TERM
 
 i=0
 until grep -q '^xapi-sim: ready' "$OUT"; do

@@ -341,6 +341,7 @@ void sim_destroy(sim_t **self_p)
     }
     /* consoles first: their clients are disconnected, so no bridge holds a connection open */
     sim_console_destroy(&self->console);
+    sim_http_wait_bridges(5000);
     for (int i = 0; i < self->npools; i++)
         s_pool_destroy(&self->pools[i]);
     sim_http_stop(&self->vendor);

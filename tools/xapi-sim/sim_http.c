@@ -473,6 +473,37 @@ static bool s_write_all(int fd, const char *p, size_t n)
     return true;
 }
 
+/*  Console bridges still running: the servers must not stop under them (MHD_upgrade_action
+    on a stopped daemon is a use after free).                                                */
+static pthread_mutex_t s_bridge_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_bridge_cond = PTHREAD_COND_INITIALIZER;
+static int s_bridges;
+
+static void s_bridge_count(int delta)
+{
+    pthread_mutex_lock(&s_bridge_mutex);
+    s_bridges += delta;
+    pthread_cond_broadcast(&s_bridge_cond);
+    pthread_mutex_unlock(&s_bridge_mutex);
+}
+
+void sim_http_wait_bridges(int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s_bridge_mutex);
+    while (s_bridges > 0)
+        if (pthread_cond_timedwait(&s_bridge_cond, &s_bridge_mutex, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&s_bridge_mutex);
+}
+
 typedef struct {
     int vnc; /* connected to libvncserver, upgrade request already replayed */
     struct MHD_UpgradeResponseHandle *urh;
@@ -499,6 +530,7 @@ static void *s_bridge_run(void *arg)
     MHD_upgrade_action(b->urh, MHD_UPGRADE_ACTION_CLOSE);
     free(b->extra);
     free(b);
+    s_bridge_count(-1);
     return NULL;
 }
 
@@ -514,10 +546,12 @@ static void s_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, co
         b->extra_len = extra_in_size;
     }
     pthread_t t;
+    s_bridge_count(1);
     if (pthread_create(&t, NULL, s_bridge_run, b) == 0) {
         pthread_detach(t);
         return;
     }
+    s_bridge_count(-1);
     close(b->vnc);
     MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
     free(b->extra);

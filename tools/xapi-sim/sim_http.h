@@ -11,6 +11,9 @@
 struct MHD_Daemon *sim_http_start(sim_host_t *h, int port, const char *cert_pem,
                                   const char *key_pem);
 void sim_http_stop(struct MHD_Daemon **d_p);
+/*  Waits (up to timeout_ms) until no WebSocket console bridge runs; call after the console
+    servers are stopped and before the HTTP servers are.                                     */
+void sim_http_wait_bridges(int timeout_ms);
 /*  The vendor stand-in on 127.0.0.1 (a free port, written to *port).                         */
 struct MHD_Daemon *sim_http_vendor_start(size_t patch_size, int *port);
 
