@@ -275,6 +275,20 @@ int xoc_client_send(xoc_client_t *self, const char *service, const char *method,
     return rc;
 }
 
+void xoc_client_pump(xoc_client_t *self, int timeout_ms)
+{
+    zmq_pollitem_t item = {zsock_resolve(self->sock), 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, timeout_ms) > 0) {
+        zmsg_t *msg;
+        while ((msg = zmsg_recv_nowait(self->sock))) {
+            s_on_message(self, msg);
+            zmsg_destroy(&msg);
+        }
+    }
+    s_heartbeat(self);
+    s_expire(self);
+}
+
 size_t xoc_client_pending(const xoc_client_t *self)
 {
     return zhashx_size(self->pending);

@@ -54,6 +54,10 @@ int xoc_client_send(xoc_client_t *self, const char *service, const char *method,
                     const void *body, size_t body_len, int timeout_ms, xoc_client_fn *fn,
                     void *arg);
 
+/*  For a thread that uses xoc_client_send without a zloop: waits up to timeout_ms for
+    replies and runs their callbacks, heartbeats, and gives up on expired requests.        */
+void xoc_client_pump(xoc_client_t *self, int timeout_ms);
+
 /*  Requests waiting for a reply.                                                           */
 size_t xoc_client_pending(const xoc_client_t *self);
 

@@ -85,9 +85,9 @@ static void s_drop(s_collector_t *self, const xoc_collector_status_t *st)
     if (!st->pool[0] || !st->epoch)
         return;
     static const uint8_t empty[] = {0x90};
-    xoc_msg_changeset_t cs = {.pool = xoc_str(st->pool), .epoch = st->epoch,
-                              .seq = st->seq + 1, .kind = XOC_STR("drop"),
-                              .changes = {empty, sizeof empty}};
+    /* a new epoch: the drop needs no predecessor, whatever was still in flight */
+    xoc_msg_changeset_t cs = {.pool = xoc_str(st->pool), .epoch = st->epoch + 1, .seq = 1,
+                              .kind = XOC_STR("drop"), .changes = {empty, sizeof empty}};
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     xoc_msg_changeset_encode(&cs, &sb);

@@ -22,6 +22,7 @@
 #define S_BACKOFF_MIN_MS 500
 #define S_BACKOFF_MAX_MS 60000
 #define S_MAX_HOSTS 64
+#define S_WINDOW 4                    /* change sets in flight (pipelined, bounded) */
 
 typedef enum { S_OK = 0, S_STOP, S_AUTH, S_RELOAD, S_LOST } s_outcome_t;
 
@@ -31,6 +32,16 @@ typedef struct {
     msgpack_packer pk;
     uint32_t count;
 } s_batch_t;
+
+/* a change set sent and not yet acknowledged */
+typedef struct {
+    uint64_t seq;
+    bool busy;          /* sent, its outcome not consumed yet */
+    bool done;          /* its reply (or error) arrived */
+    int status;
+    char reason[256];
+    msgpack_sbuffer bytes; /* the encoded change set, kept for a resend */
+} s_flight_t;
 
 struct _xoc_collector_pool_t {
     xoc_collector_server_t server;
@@ -48,6 +59,7 @@ struct _xoc_collector_pool_t {
     int nhosts;
     uint64_t epoch, seq;
     s_batch_t batch;
+    s_flight_t flights[S_WINDOW]; /* slot seq % S_WINDOW */
 };
 
 /* ---- status --------------------------------------------------------------------------- */
@@ -138,7 +150,132 @@ static void s_batch_release(s_batch_t *b)
 static int s_emit(void *arg, bool enter, const char *id, const char *type, const void *obj,
                   size_t len);
 
-/* sends one change set and waits for its acknowledgement, retrying while the cache is away */
+/* ---- pipelined change sets: up to S_WINDOW in flight, in order ----------------------- */
+
+static void s_on_ack(xoc_client_t *client, xoc_reply_t *reply, void *arg)
+{
+    s_flight_t *f = arg;
+    f->done = true;
+    f->status = reply->status;
+    snprintf(f->reason, sizeof f->reason, "%s", reply->reason);
+}
+
+static void s_flight_release(s_flight_t *f)
+{
+    f->busy = false;
+    msgpack_sbuffer_clear(&f->bytes);
+}
+
+static void s_flights_reset(xoc_collector_pool_t *self)
+{
+    for (int i = 0; i < S_WINDOW; i++)
+        s_flight_release(&self->flights[i]);
+}
+
+/* resends one change set until the cache acknowledges it (or refuses it, or we stop) */
+static s_outcome_t s_resend(xoc_collector_pool_t *self, s_flight_t *f)
+{
+    int delay = S_BACKOFF_MIN_MS;
+    while (!atomic_load(&self->stop)) {
+        xoc_reply_t r;
+        int rc = xoc_client_call(self->client, "cache", "cache.apply", f->bytes.data,
+                                 f->bytes.size, S_ACK_TIMEOUT_MS, &r);
+        char reason[256];
+        snprintf(reason, sizeof reason, "%s", r.reason);
+        xoc_reply_clear(&r);
+        if (rc == 0)
+            return S_OK;
+        if (rc == XOC_ESTATE || rc == XOC_EINVAL || rc == XOC_EPROTO || rc == XOC_EMISSING) {
+            /* the cache refuses this sequence: start again with a new epoch and full image */
+            xoc_error("server=%s pool=%s seq=%llu refused by the cache: %s (%s)",
+                      self->server.id, self->status.pool, (unsigned long long)f->seq,
+                      xoc_strerror(rc), reason);
+            return S_RELOAD;
+        }
+        xoc_warn("server=%s pool=%s seq=%llu not acknowledged: %s (%s), retrying",
+                 self->server.id, self->status.pool, (unsigned long long)f->seq,
+                 xoc_strerror(rc), reason);
+        if (!s_pause(self, delay))
+            break;
+        delay = delay * 2 > 5000 ? 5000 : delay * 2;
+    }
+    return S_STOP;
+}
+
+/* waits until every change set in flight has its outcome */
+static bool s_wait_all(xoc_collector_pool_t *self)
+{
+    for (int i = 0; i < S_WINDOW; i++)
+        while (self->flights[i].busy && !self->flights[i].done) {
+            if (atomic_load(&self->stop))
+                return false;
+            xoc_client_pump(self->client, 100);
+        }
+    return true;
+}
+
+/* something failed: once everything in flight is settled, resend what was not acknowledged,
+   oldest first (the cache ignores what it already has, and refuses nothing then) */
+static s_outcome_t s_recover(xoc_collector_pool_t *self)
+{
+    if (!s_wait_all(self))
+        return S_STOP;
+    s_outcome_t out = S_OK;
+    for (uint64_t seq = self->seq > S_WINDOW ? self->seq - S_WINDOW + 1 : 1;
+         seq <= self->seq && out == S_OK; seq++) {
+        s_flight_t *f = &self->flights[seq % S_WINDOW];
+        if (!f->busy || f->seq != seq)
+            continue;
+        if (f->status != 0)
+            out = s_resend(self, f);
+        if (out == S_OK)
+            s_flight_release(f);
+    }
+    if (out != S_OK)
+        s_flights_reset(self);
+    return out;
+}
+
+/* consumes the outcome of a slot's change set; waits for it first */
+static s_outcome_t s_settle(xoc_collector_pool_t *self, s_flight_t *f)
+{
+    while (f->busy && !f->done) {
+        if (atomic_load(&self->stop))
+            return S_STOP;
+        xoc_client_pump(self->client, 100);
+    }
+    if (!f->busy)
+        return S_OK;
+    if (f->status != 0)
+        return s_recover(self);
+    s_flight_release(f);
+    return S_OK;
+}
+
+/* every change set acknowledged (the end of an image, the end of a session) */
+static s_outcome_t s_drain(xoc_collector_pool_t *self)
+{
+    for (uint64_t seq = self->seq > S_WINDOW ? self->seq - S_WINDOW + 1 : 1; seq <= self->seq;
+         seq++) {
+        s_outcome_t out = s_settle(self, &self->flights[seq % S_WINDOW]);
+        if (out != S_OK)
+            return out;
+    }
+    return S_OK;
+}
+
+/* without waiting: a change set in flight that failed starts the recovery now */
+static s_outcome_t s_check(xoc_collector_pool_t *self)
+{
+    xoc_client_pump(self->client, 0);
+    for (int i = 0; i < S_WINDOW; i++)
+        if (self->flights[i].busy && self->flights[i].done && self->flights[i].status != 0)
+            return s_recover(self);
+    return S_OK;
+}
+
+/* sends the batch as the next change set, without waiting for its acknowledgement unless
+   S_WINDOW change sets are already in flight */
 static s_outcome_t s_send(xoc_collector_pool_t *self, const char *kind)
 {
     s_batch_t *b = &self->batch;
@@ -147,45 +284,33 @@ static s_outcome_t s_send(xoc_collector_pool_t *self, const char *kind)
     head[2] = (uint8_t)(b->count >> 16);
     head[3] = (uint8_t)(b->count >> 8);
     head[4] = (uint8_t)b->count;
+    s_flight_t *f = &self->flights[(self->seq + 1) % S_WINDOW];
+    s_outcome_t out = s_settle(self, f); /* the slot's previous change set */
+    if (out != S_OK) {
+        s_batch_reset(b);
+        return out;
+    }
     self->seq++;
     xoc_msg_changeset_t cs = {.pool = xoc_str(self->status.pool), .epoch = self->epoch,
                               .seq = self->seq, .kind = xoc_str(kind),
                               .changes = {head, (uint32_t)b->items.size}};
-    s_outcome_t out = S_OK;
-    int delay = S_BACKOFF_MIN_MS;
-    while (true) {
-        if (atomic_load(&self->stop)) {
-            out = S_STOP;
-            break;
-        }
-        xoc_reply_t r;
-        int rc = xoc_client_call_msg(self->client, "cache", "cache.apply", XOC_MSG_CHANGESET, &cs,
-                                     S_ACK_TIMEOUT_MS, &r);
-        xoc_reply_clear(&r);
-        if (rc == 0)
-            break;
-        if (rc == XOC_ESTATE || rc == XOC_EINVAL || rc == XOC_EPROTO || rc == XOC_EMISSING) {
-            /* the cache refuses this sequence: start again with a new epoch and full image */
-            xoc_error("server=%s pool=%s seq=%llu refused by the cache: %s (%s)",
-                      self->server.id, self->status.pool, (unsigned long long)self->seq,
-                      xoc_strerror(rc), r.reason);
-            out = S_RELOAD;
-            break;
-        }
-        xoc_warn("server=%s pool=%s seq=%llu not acknowledged: %s, retrying", self->server.id,
-                 self->status.pool, (unsigned long long)self->seq, xoc_strerror(rc));
-        if (!s_pause(self, delay)) {
-            out = S_STOP;
-            break;
-        }
-        delay = delay * 2 > 5000 ? 5000 : delay * 2;
+    msgpack_sbuffer_clear(&f->bytes);
+    xoc_msg_changeset_encode(&cs, &f->bytes);
+    f->seq = self->seq;
+    f->busy = true;
+    f->done = false;
+    int rc = xoc_client_send(self->client, "cache", "cache.apply", f->bytes.data, f->bytes.size,
+                             S_ACK_TIMEOUT_MS, s_on_ack, f);
+    if (rc) { /* not even sent: the recovery resends it */
+        f->done = true;
+        f->status = rc;
     }
     pthread_mutex_lock(&self->lock);
     self->status.changesets++;
     self->status.seq = self->seq;
     pthread_mutex_unlock(&self->lock);
     s_batch_reset(b);
-    return out;
+    return S_OK;
 }
 
 /* the transform's emit callback: append one change; an image is cut into chunks */
@@ -507,6 +632,8 @@ static s_outcome_t s_load(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform_t
     self->status.objects = xoc_xform_count(xform); /* known once emitted */
     pthread_mutex_unlock(&self->lock);
     s_outcome_t out = s_send(self, "image_end");
+    if (out == S_OK)
+        out = s_drain(self); /* connected once the whole image is acknowledged */
     s_batch_release(&self->batch); /* event batches are small */
     return out;
 }
@@ -528,6 +655,8 @@ static s_outcome_t s_follow(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform
         xoc_xform_flush(xform, s_emit, &ectx);
         if (self->batch.count > 0) {
             s_outcome_t out = s_send(self, "delta");
+            if (out == S_OK)
+                out = s_check(self);
             if (out != S_OK)
                 return out;
         }
@@ -580,6 +709,10 @@ static s_outcome_t s_session(xoc_collector_pool_t *self)
         out = s_follow(self, x, xform, &token);
     }
 done:
+    /* change sets still in flight end (acknowledged, refused or timed out) before a new
+       session reuses their slots: no late answer may land on a newer change set */
+    s_wait_all(self);
+    s_flights_reset(self);
     pthread_mutex_lock(&self->lock);
     self->xapi = NULL;
     pthread_mutex_unlock(&self->lock);
@@ -599,6 +732,8 @@ static void *s_main(void *arg)
     msgpack_sbuffer_init(&self->batch.items);
     msgpack_packer_init(&self->batch.pk, &self->batch.items, msgpack_sbuffer_write);
     s_batch_reset(&self->batch);
+    for (int i = 0; i < S_WINDOW; i++)
+        msgpack_sbuffer_init(&self->flights[i].bytes);
     int backoff_min = self->server.backoff_min_ms > 0 ? self->server.backoff_min_ms
                                                       : S_BACKOFF_MIN_MS;
     int backoff_max = self->server.backoff_max_ms > 0 ? self->server.backoff_max_ms
@@ -623,6 +758,8 @@ static void *s_main(void *arg)
     }
     s_set_status(self, "disconnected", atomic_load(&self->stop) ? "stopped" : self->status.error);
     msgpack_sbuffer_destroy(&self->batch.items);
+    for (int i = 0; i < S_WINDOW; i++)
+        msgpack_sbuffer_destroy(&self->flights[i].bytes);
     xoc_collector_call_destroy(&self->call);
     xoc_client_destroy(&self->client);
     zsock_destroy(&self->pub);
