@@ -634,6 +634,10 @@ static s_outcome_t s_load(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform_t
     s_outcome_t out = s_send(self, "image_end");
     if (out == S_OK)
         out = s_drain(self); /* connected once the whole image is acknowledged */
+    for (int i = 0; i < S_WINDOW; i++) { /* the image's large buffers go back */
+        msgpack_sbuffer_destroy(&self->flights[i].bytes);
+        msgpack_sbuffer_init(&self->flights[i].bytes);
+    }
     s_batch_release(&self->batch); /* event batches are small */
     return out;
 }
