@@ -44,13 +44,19 @@ static const char *s_allocation(xf_ctx_t *c, const msgpack_object *rec)
     return "unknown";
 }
 
-const char *xf_sr_host(xf_ctx_t *c, const msgpack_object *rec)
+bool xf_sr_hostless(const msgpack_object *rec)
 {
     bool shared = false;
     const msgpack_object *pbds = xf_get(rec, "PBDs");
-    if ((xf_to_bool(xf_get(rec, "shared"), &shared) && shared) || !pbds ||
-        pbds->type != MSGPACK_OBJECT_ARRAY || pbds->via.array.size == 0)
+    return (xf_to_bool(xf_get(rec, "shared"), &shared) && shared) || !pbds ||
+           pbds->type != MSGPACK_OBJECT_ARRAY || pbds->via.array.size == 0;
+}
+
+const char *xf_sr_host(xf_ctx_t *c, const msgpack_object *rec)
+{
+    if (xf_sr_hostless(rec))
         return NULL;
+    const msgpack_object *pbds = xf_get(rec, "PBDs");
     const msgpack_object *pbd = xf_fetch(c, &pbds->via.array.ptr[0], XF_PBD);
     return pbd ? xf_link(c, xf_get(pbd, "host")) : NULL;
 }

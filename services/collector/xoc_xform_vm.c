@@ -123,8 +123,7 @@ static const char *s_local_host(xf_ctx_t *c, const msgpack_object *rec)
     for (uint32_t i = 0; i < vbds->via.array.size; i++) {
         const msgpack_object *vbd = xf_fetch(c, &vbds->via.array.ptr[i], XF_VBD);
         const msgpack_object *vdi = xf_fetch(c, xf_get(vbd, "VDI"), XF_VDI);
-        const msgpack_object *sr = xf_fetch(c, xf_get(vdi, "SR"), XF_SR);
-        const char *host = sr ? xf_sr_host(c, sr) : NULL;
+        const char *host = xf_fetch_sr_host(c, xf_get(vdi, "SR"));
         if (host)
             return host;
     }

@@ -1187,6 +1187,138 @@ static void test_vdi_chain(void **state)
     xoc_xform_destroy(&xf);
 }
 
+/*  A put whose kept fields are those already stored regenerates nothing (the simulator's
+    metrics churn: last_updated, VCPUs_utilisation, other_config move); a change of a field
+    the VM reads still re-emits it, and a record put again after its removal counts.        */
+static void test_unchanged_put(void **state)
+{
+    xoc_xform_t *xf = xoc_xform_new();
+    sink_t s;
+    s_sink_init(&s);
+    s_put_text(xf, "pool", "OpaqueRef:p1", "{\"uuid\":\"pool-1\",\"name_label\":\"P\"}");
+    s_put_text(xf, "host", "OpaqueRef:h1", "{\"uuid\":\"host-1\",\"name_label\":\"H\"}");
+    const char *vm = "{\"uuid\":\"vm-1\",\"power_state\":\"Running\",\"resident_on\":"
+                     "\"OpaqueRef:h1\",\"metrics\":\"OpaqueRef:m1\",\"guest_metrics\":"
+                     "\"OpaqueRef:g1\",\"domid\":%d}";
+    char text[512];
+    snprintf(text, sizeof(text), vm, 1);
+    s_put_text(xf, "VM", "OpaqueRef:vm1", text);
+    s_put_text(xf, "VM_metrics", "OpaqueRef:m1",
+               "{\"uuid\":\"m-1\",\"memory_actual\":100,\"VCPUs_number\":2,"
+               "\"VCPUs_utilisation\":{\"0\":0.1},\"last_updated\":\"20240101T00:00:00Z\"}");
+    s_put_text(xf, "VM_guest_metrics", "OpaqueRef:g1",
+               "{\"uuid\":\"g-1\",\"memory\":{\"used\":\"10\",\"total\":\"50\"}}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    size_t regens = xf_regens(xf);
+    /* fields no transform reads: nothing regenerated */
+    s_put_text(xf, "VM_metrics", "OpaqueRef:m1",
+               "{\"uuid\":\"m-1\",\"memory_actual\":100,\"VCPUs_number\":2,"
+               "\"VCPUs_utilisation\":{\"0\":0.9},\"last_updated\":\"20240101T00:00:07Z\","
+               "\"other_config\":{\"sim-seq\":\"7\"}}");
+    snprintf(text, sizeof(text), vm, 2); /* domid: not kept */
+    s_put_text(xf, "VM", "OpaqueRef:vm1", text);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_int_equal(xf_regens(xf), regens);
+    assert_int_equal(json_array_size(s.enters) + json_array_size(s.exits), 0);
+    /* memory.usage moves: the VM is re-emitted */
+    s_put_text(xf, "VM_guest_metrics", "OpaqueRef:g1",
+               "{\"uuid\":\"g-1\",\"memory\":{\"used\":\"20\",\"total\":\"50\"}}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_true(s_has(s.enters, "vm-1"));
+    json_t *mem = json_object_get(json_object_get(s.state, "vm-1"), "memory");
+    assert_int_equal(json_integer_value(json_object_get(mem, "usage")), 20);
+    /* a read field that does not change the object: regenerated, not emitted */
+    regens = xf_regens(xf);
+    s_put_text(xf, "VM_metrics", "OpaqueRef:m1",
+               "{\"uuid\":\"m-1\",\"memory_actual\":300,\"VCPUs_number\":2}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_true(xf_regens(xf) > regens);
+    assert_int_equal(json_array_size(s.enters), 0);
+    /* removed then put again with the same bytes: the VM reads it again */
+    const char *gm = "{\"uuid\":\"g-1\",\"memory\":{\"used\":\"20\",\"total\":\"50\"}}";
+    assert_int_equal(xoc_xform_del(xf, "VM_guest_metrics", "OpaqueRef:g1"), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    mem = json_object_get(json_object_get(s.state, "vm-1"), "memory");
+    assert_null(json_object_get(mem, "usage"));
+    s_put_text(xf, "VM_guest_metrics", "OpaqueRef:g1", gm);
+    assert_int_equal(s_flush(xf, &s), 0);
+    mem = json_object_get(json_object_get(s.state, "vm-1"), "memory");
+    assert_int_equal(json_integer_value(json_object_get(mem, "usage")), 20);
+    /* the same bytes under another class are a change */
+    s_put_text(xf, "VM_metrics", "OpaqueRef:g1", gm);
+    assert_int_equal(s_flush(xf, &s), 0);
+    mem = json_object_get(json_object_get(s.state, "vm-1"), "memory");
+    assert_null(json_object_get(mem, "usage"));
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
+static const char *s_container_of(const sink_t *s, const char *id)
+{
+    return json_string_value(json_object_get(json_object_get(s->state, id), "$container"));
+}
+
+/*  A halted VM's $container (the host of a local SR of its disks, else the pool) follows the
+    SR (shared or not, its PBDs, computed once per put of the SR), the PBD and the host.    */
+static void test_halted_container(void **state)
+{
+    xoc_xform_t *xf = xoc_xform_new();
+    sink_t s;
+    s_sink_init(&s);
+    s_put_text(xf, "pool", "OpaqueRef:p1", "{\"uuid\":\"pool-1\",\"name_label\":\"P\"}");
+    s_put_text(xf, "host", "OpaqueRef:h1", "{\"uuid\":\"host-1\"}");
+    s_put_text(xf, "host", "OpaqueRef:h2", "{\"uuid\":\"host-2\"}");
+    const char *shared = "{\"uuid\":\"sr-1\",\"shared\":true,\"PBDs\":[\"OpaqueRef:pbd1\"],"
+                         "\"VDIs\":[\"OpaqueRef:vdi1\",\"OpaqueRef:vdi2\"]}";
+    const char *local = "{\"uuid\":\"sr-1\",\"shared\":false,\"PBDs\":[\"OpaqueRef:pbd1\"],"
+                        "\"VDIs\":[\"OpaqueRef:vdi1\"]}";
+    s_put_text(xf, "SR", "OpaqueRef:sr1", shared);
+    s_put_text(xf, "PBD", "OpaqueRef:pbd1",
+               "{\"uuid\":\"pbd-1\",\"host\":\"OpaqueRef:h1\",\"SR\":\"OpaqueRef:sr1\"}");
+    s_put_text(xf, "VDI", "OpaqueRef:vdi1", "{\"uuid\":\"vdi-1\",\"SR\":\"OpaqueRef:sr1\"}");
+    s_put_text(xf, "VBD", "OpaqueRef:vbd1",
+               "{\"uuid\":\"vbd-1\",\"VDI\":\"OpaqueRef:vdi1\",\"VM\":\"OpaqueRef:vm1\"}");
+    s_put_text(xf, "VM", "OpaqueRef:vm1",
+               "{\"uuid\":\"vm-1\",\"power_state\":\"Halted\",\"resident_on\":"
+               "\"OpaqueRef:NULL\",\"VBDs\":[\"OpaqueRef:vbd1\"]}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_string_equal(s_container_of(&s, "vm-1"), "pool-1");
+    s_put_text(xf, "SR", "OpaqueRef:sr1", local); /* the SR becomes local */
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_true(s_has(s.enters, "vm-1"));
+    assert_string_equal(s_container_of(&s, "vm-1"), "host-1");
+    s_put_text(xf, "PBD", "OpaqueRef:pbd1", /* the PBD moves to another host */
+               "{\"uuid\":\"pbd-1\",\"host\":\"OpaqueRef:h2\",\"SR\":\"OpaqueRef:sr1\"}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_string_equal(s_container_of(&s, "vm-1"), "host-2");
+    s_put_text(xf, "host", "OpaqueRef:h2", "{\"uuid\":\"host-2b\"}"); /* its id changes */
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_string_equal(s_container_of(&s, "vm-1"), "host-2b");
+    s_put_text(xf, "SR", "OpaqueRef:sr1", "{\"uuid\":\"sr-1\",\"shared\":false,\"PBDs\":[]}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_string_equal(s_container_of(&s, "vm-1"), "pool-1");
+    s_put_text(xf, "SR", "OpaqueRef:sr1", local);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_string_equal(s_container_of(&s, "vm-1"), "host-2b");
+    assert_int_equal(xoc_xform_del(xf, "SR", "OpaqueRef:sr1"), 0); /* SR gone, then back */
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_string_equal(s_container_of(&s, "vm-1"), "pool-1");
+    s_put_text(xf, "SR", "OpaqueRef:sr1", local);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_string_equal(s_container_of(&s, "vm-1"), "host-2b");
+    s_put_text(xf, "SR", "OpaqueRef:sr1", shared);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_string_equal(s_container_of(&s, "vm-1"), "pool-1");
+    /* a shared SR: its PBD's host no longer counts */
+    s_put_text(xf, "PBD", "OpaqueRef:pbd1",
+               "{\"uuid\":\"pbd-1\",\"host\":\"OpaqueRef:h1\",\"SR\":\"OpaqueRef:sr1\"}");
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_false(s_has(s.enters, "vm-1"));
+    assert_string_equal(s_container_of(&s, "vm-1"), "pool-1");
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1207,6 +1339,8 @@ int main(void)
         cmocka_unit_test(test_wire),
         cmocka_unit_test(test_churn_flat),
         cmocka_unit_test(test_vdi_chain),
+        cmocka_unit_test(test_unchanged_put),
+        cmocka_unit_test(test_halted_container),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
