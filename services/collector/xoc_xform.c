@@ -1,6 +1,9 @@
 /*  xoc_xform — the record store, the dependency graph and the flush.
 
-    Every record is a node (xf_rec_t) indexed by ref, holding the record's msgpack bytes. A
+    Every record is a node (xf_rec_t) indexed by ref, holding the record's msgpack bytes. The
+    index is an open-addressing table of (hash, node) with the ref inside the node: a lookup
+    of a known ref touches the slot and the node (a host links hundreds of VMs, and a lookup
+    in a chained table with separate keys cost several cache misses and string compares). A
     transform reads other records through xf_link() (it needs their id: an "id" edge) or
     xf_fetch() (it reads their fields: a "content" edge); those edges are kept per node in both
     directions. put() marks dirty the record, its content dependents, and its id dependents when
@@ -24,7 +27,6 @@
 #define CLS_NONE 0xffu /* placeholder: class not known yet */
 
 struct xf_rec {
-    char *ref;
     uint8_t *mp;           /* the record (NULL for a placeholder or a deleted record) */
     uint32_t mp_len;
     uint8_t cls;
@@ -37,10 +39,17 @@ struct xf_rec {
     uint32_t nfwd;
     uint32_t nrev, caprev;
     uintptr_t *rev;        /* who read this record (tagged: bit 0 = content) */
+    char ref[];            /* NUL-terminated */
 };
 
+typedef struct {
+    uint64_t hash;
+    xf_rec_t *rec;         /* NULL: free slot */
+} s_slot_t;
+
 struct _xoc_xform_t {
-    zhashx_t *recs;        /* ref -> xf_rec_t (key owned by the node) */
+    s_slot_t *slots;       /* ref -> xf_rec_t: linear probing, at most half full */
+    size_t cap, nrecs;     /* cap: a power of 2 */
     zhashx_t *vdis;        /* VDI uuid -> xf_rec_t (for VHD chains: vhd-parent is a uuid) */
     xf_rec_t **dirty;
     size_t ndirty, capdirty;
@@ -98,15 +107,96 @@ static int s_class(const char *name)
 
 /*  ---- nodes ---------------------------------------------------------------------------- */
 
-static xf_rec_t *s_rec_new(xoc_xform_t *self, const char *ref)
+/*  ---- the index of nodes by ref ---------------------------------------------------------- */
+
+#define S_MIN_CAP 1024u
+
+static uint64_t s_hash_ref(const char *p, size_t n)
 {
-    xf_rec_t *r = calloc(1, sizeof(*r));
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
+    return h ^ (h >> 29);
+}
+
+/*  The node of ref (n bytes, no NUL needed), or NULL.                                       */
+static xf_rec_t *s_find(const xoc_xform_t *self, const char *ref, size_t n)
+{
+    uint64_t h = s_hash_ref(ref, n);
+    size_t mask = self->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const s_slot_t *sl = &self->slots[i];
+        if (!sl->rec)
+            return NULL;
+        if (sl->hash == h && strncmp(sl->rec->ref, ref, n) == 0 && sl->rec->ref[n] == '\0')
+            return sl->rec;
+    }
+}
+
+static void s_slot_put(s_slot_t *slots, size_t cap, uint64_t h, xf_rec_t *r)
+{
+    size_t i = h & (cap - 1);
+    while (slots[i].rec)
+        i = (i + 1) & (cap - 1);
+    slots[i].hash = h;
+    slots[i].rec = r;
+}
+
+static int s_resize(xoc_xform_t *self, size_t cap)
+{
+    s_slot_t *slots = calloc(cap, sizeof(*slots));
+    if (!slots)
+        return XOC_ENOMEM;
+    for (size_t i = 0; i < self->cap; i++)
+        if (self->slots[i].rec)
+            s_slot_put(slots, cap, self->slots[i].hash, self->slots[i].rec);
+    free(self->slots);
+    self->slots = slots;
+    self->cap = cap;
+    return 0;
+}
+
+static int s_index_add(xoc_xform_t *self, xf_rec_t *r)
+{
+    if (2 * (self->nrecs + 1) > self->cap && s_resize(self, self->cap * 2) != 0)
+        return XOC_ENOMEM;
+    s_slot_put(self->slots, self->cap, s_hash_ref(r->ref, strlen(r->ref)), r);
+    self->nrecs++;
+    return 0;
+}
+
+/*  Removes r, moving back the entries of its probe run (no tombstones).                     */
+static void s_index_del(xoc_xform_t *self, const xf_rec_t *r)
+{
+    size_t mask = self->cap - 1;
+    size_t i = s_hash_ref(r->ref, strlen(r->ref)) & mask;
+    while (self->slots[i].rec != r) {
+        assert(self->slots[i].rec);
+        i = (i + 1) & mask;
+    }
+    for (size_t j = (i + 1) & mask; self->slots[j].rec; j = (j + 1) & mask) {
+        size_t home = self->slots[j].hash & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) { /* home not in (i, j]: move it to i */
+            self->slots[i] = self->slots[j];
+            i = j;
+        }
+    }
+    self->slots[i].rec = NULL;
+    self->nrecs--;
+}
+
+/*  ---- nodes ---------------------------------------------------------------------------- */
+
+/*  New node for ref (n bytes, no NUL inside), indexed.                                     */
+static xf_rec_t *s_rec_new(xoc_xform_t *self, const char *ref, size_t n)
+{
+    xf_rec_t *r = calloc(1, sizeof(*r) + n + 1);
     if (!r)
         return NULL;
-    r->ref = strdup(ref);
+    memcpy(r->ref, ref, n);
+    r->ref[n] = '\0';
     r->cls = CLS_NONE;
-    if (!r->ref || zhashx_insert(self->recs, r->ref, r) != 0) {
-        free(r->ref);
+    if (s_index_add(self, r) != 0) {
         free(r);
         return NULL;
     }
@@ -116,13 +206,12 @@ static xf_rec_t *s_rec_new(xoc_xform_t *self, const char *ref)
 static void s_rec_free(xoc_xform_t *self, xf_rec_t *r)
 {
     if (self)
-        zhashx_delete(self->recs, r->ref);
+        s_index_del(self, r);
     free(r->mp);
     free(r->id);
     free(r->out_id);
     free(r->fwd);
     free(r->rev);
-    free(r->ref);
     free(r);
 }
 
@@ -298,8 +387,9 @@ static int s_pool_changed(xoc_xform_t *self, const char *uuid)
     self->pool_id = dup;
     xoc_info("xform: pool known pool=%s", uuid);
     int rc = 0;
-    for (xf_rec_t *r = zhashx_first(self->recs); r && rc == 0; r = zhashx_next(self->recs)) {
-        if (!r->mp)
+    for (size_t i = 0; i < self->cap && rc == 0; i++) {
+        xf_rec_t *r = self->slots[i].rec;
+        if (!r || !r->mp)
             continue;
         if (r->cls == XF_VM && (r->flags & F_DEFTPL)) {
             msgpack_zone_clear(&self->ctx.zone);
@@ -320,16 +410,15 @@ xoc_xform_t *xoc_xform_new(void)
     xoc_xform_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
-    self->recs = zhashx_new();
+    self->cap = S_MIN_CAP;
+    self->slots = calloc(self->cap, sizeof(*self->slots));
     self->vdis = zhashx_new();
-    if (!self->recs || !self->vdis || !msgpack_zone_init(&self->ctx.zone, 8192)) {
-        zhashx_destroy(&self->recs);
+    if (!self->slots || !self->vdis || !msgpack_zone_init(&self->ctx.zone, 8192)) {
+        free(self->slots);
         zhashx_destroy(&self->vdis);
         free(self);
         return NULL;
     }
-    zhashx_set_key_duplicator(self->recs, NULL);
-    zhashx_set_key_destructor(self->recs, NULL);
     msgpack_sbuffer_init(&self->ctx.body);
     msgpack_sbuffer_init(&self->out);
     msgpack_sbuffer_init(&self->keep);
@@ -342,9 +431,10 @@ void xoc_xform_destroy(xoc_xform_t **self_p)
     if (!self_p || !*self_p)
         return;
     xoc_xform_t *self = *self_p;
-    for (xf_rec_t *r = zhashx_first(self->recs); r; r = zhashx_next(self->recs))
-        s_rec_free(NULL, r);
-    zhashx_destroy(&self->recs);
+    for (size_t i = 0; i < self->cap; i++)
+        if (self->slots[i].rec)
+            s_rec_free(NULL, self->slots[i].rec);
+    free(self->slots);
     zhashx_destroy(&self->vdis);
     free(self->dirty);
     free(self->pool_id);
@@ -387,7 +477,7 @@ static int s_vdi_map(xoc_xform_t *self, xf_rec_t *r)
     char key[160];
     if (snprintf(key, sizeof(key), VDI_UUID_KEY "%s", r->id) >= (int)sizeof(key))
         return 0;
-    xf_rec_t *w = zhashx_lookup(self->recs, key);
+    xf_rec_t *w = s_find(self, key, strlen(key));
     return w ? s_mark_deps(self, w, true) : 0;
 }
 
@@ -446,7 +536,7 @@ static bool s_unchanged(const xoc_xform_t *self, const xf_rec_t *r, int ci, cons
 
 size_t xf_nodes(const xoc_xform_t *self)
 {
-    return zhashx_size(self->recs);
+    return self->nrecs;
 }
 
 size_t xf_regens(const xoc_xform_t *self)
@@ -482,7 +572,7 @@ int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const voi
     size_t mp_len = used;
     if ((rc = s_store_bytes(self, ci, &root, &bytes, &mp_len)) != 0)
         return rc;
-    xf_rec_t *r = zhashx_lookup(self->recs, ref);
+    xf_rec_t *r = s_find(self, ref, strlen(ref));
     if (s_unchanged(self, r, ci, bytes, mp_len)) {
         xoc_trace("xform: record unchanged cls=%s ref=%s", cls, ref);
         return 0;
@@ -491,7 +581,7 @@ int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const voi
     if (!mp)
         return XOC_ENOMEM;
     memcpy(mp, bytes, mp_len);
-    if (!r && !(r = s_rec_new(self, ref))) {
+    if (!r && !(r = s_rec_new(self, ref, strlen(ref)))) {
         free(mp);
         return XOC_ENOMEM;
     }
@@ -524,7 +614,7 @@ int xoc_xform_del(xoc_xform_t *self, const char *cls, const char *ref)
 {
     if (!self || !ref || !*ref)
         return XOC_EINVAL;
-    xf_rec_t *r = zhashx_lookup(self->recs, ref);
+    xf_rec_t *r = s_find(self, ref, strlen(ref));
     if (!r || !r->mp)
         return 0;
     s_vdi_unmap(self, r);
@@ -575,18 +665,12 @@ static xf_rec_t *s_ref_node(xf_ctx_t *c, const msgpack_object *ref)
 {
     if (!xf_is_str(ref) || ref->via.str.size == 0 || xf_str_eq(ref, "OpaqueRef:NULL"))
         return NULL;
-    char buf[160];
-    const char *key = buf;
-    if (ref->via.str.size < sizeof(buf)) {
-        memcpy(buf, ref->via.str.ptr, ref->via.str.size);
-        buf[ref->via.str.size] = '\0';
-    } else if (!(key = xf_cstr(c, ref))) {
-        return NULL;
-    }
-    if (strlen(key) != ref->via.str.size)
+    const char *p = ref->via.str.ptr;
+    size_t n = ref->via.str.size;
+    if (memchr(p, 0, n))
         return NULL; /* embedded NUL: not a ref */
-    xf_rec_t *r = zhashx_lookup(c->xf->recs, key);
-    if (!r && c->record_deps && !(r = s_rec_new(c->xf, key)))
+    xf_rec_t *r = s_find(c->xf, p, n);
+    if (!r && c->record_deps && !(r = s_rec_new(c->xf, p, n)))
         c->oom = true;
     return r;
 }
@@ -823,16 +907,16 @@ int xoc_xform_emit_all(xoc_xform_t *self, xoc_xform_emit_fn *emit, void *arg)
     if (!self || !emit)
         return XOC_EINVAL;
     size_t n = 0;
-    xf_rec_t **all = malloc((zhashx_size(self->recs) + 1) * sizeof(*all));
+    xf_rec_t **all = malloc((self->nrecs + 1) * sizeof(*all));
     if (!all)
         return XOC_ENOMEM;
     /* pending changes first, with the caller's emitter; then what they did not emit */
     self->full = true;
     int rc = xoc_xform_flush(self, emit, arg);
     self->full = false;
-    for (xf_rec_t *r = zhashx_first(self->recs); r; r = zhashx_next(self->recs))
-        if (r->out_id)
-            all[n++] = r;
+    for (size_t i = 0; i < self->cap; i++)
+        if (self->slots[i].rec && self->slots[i].rec->out_id)
+            all[n++] = self->slots[i].rec;
     for (size_t i = 0; i < n; i++) {
         xf_rec_t *r = all[i];
         if (rc != 0 || (r->flags & F_SEEN)) {

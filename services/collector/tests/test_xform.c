@@ -1319,6 +1319,53 @@ static void test_halted_container(void **state)
     xoc_xform_destroy(&xf);
 }
 
+/*  The index of refs (open addressing, entries moved back on removal): after removals in
+    random order, every remaining record is found by a link and none of the removed ones.   */
+static void test_index_removals(void **state)
+{
+    enum { N = 5000 };
+    xoc_xform_t *xf = xoc_xform_new();
+    sink_t s;
+    s_sink_init(&s);
+    static bool gone[N];
+    char ref[64], text[128];
+    for (int i = 0; i < N; i++) {
+        snprintf(ref, sizeof(ref), "OpaqueRef:vif-%d", i);
+        snprintf(text, sizeof(text), "{\"uuid\":\"vif-%d\"}", i);
+        s_put_text(xf, "VIF", ref, text);
+    }
+    assert_int_equal(s_flush(xf, &s), 0);
+    unsigned seed = 7;
+    for (int k = 0; k < N / 2; k++) {
+        seed = seed * 1103515245u + 12345u;
+        int i = (int)((seed >> 8) % N);
+        snprintf(ref, sizeof(ref), "OpaqueRef:vif-%d", i);
+        assert_int_equal(xoc_xform_del(xf, "VIF", ref), 0);
+        gone[i] = true;
+    }
+    assert_int_equal(s_flush(xf, &s), 0);
+    json_t *vm = json_pack("{s:s, s:[]}", "uuid", "vm-1", "VIFs");
+    for (int i = 0; i < N; i++) {
+        snprintf(ref, sizeof(ref), "OpaqueRef:vif-%d", i);
+        json_array_append_new(json_object_get(vm, "VIFs"), json_string(ref));
+    }
+    assert_int_equal(s_put_json(xf, "VM", "OpaqueRef:vm1", vm, false), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    json_t *vifs = json_object_get(json_object_get(s.state, "vm-1"), "VIFs");
+    size_t left = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(text, sizeof(text), "vif-%d", i);
+        assert_int_equal(s_has(vifs, text), !gone[i]);
+        assert_int_equal(json_object_get(s.state, text) != NULL, !gone[i]);
+        left += !gone[i];
+    }
+    assert_int_equal(json_array_size(vifs), left);
+    assert_int_equal(xf_nodes(xf), N + 1); /* the removed ones wait as placeholders */
+    json_decref(vm);
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1341,6 +1388,7 @@ int main(void)
         cmocka_unit_test(test_vdi_chain),
         cmocka_unit_test(test_unchanged_put),
         cmocka_unit_test(test_halted_container),
+        cmocka_unit_test(test_index_removals),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
