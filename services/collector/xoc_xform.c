@@ -506,14 +506,13 @@ static int s_check_record(const char *cls, const char *ref, const void *rec, siz
 
 /*  The bytes to store: the fields the transforms read (in the filter's scratch), or the whole
     record. Not copied yet: an unchanged record is not stored again.                         */
-static int s_store_bytes(xoc_xform_t *self, int ci, const msgpack_object *root, const void **mp,
-                         size_t *len)
+static int s_store_bytes(xoc_xform_t *self, int ci, const void **mp, size_t *len)
 {
     if (self->keep_all)
         return 0;
     msgpack_sbuffer *sb = &self->keep;
     msgpack_sbuffer_clear(sb);
-    int rc = xf_keep_fields(ci, root, sb);
+    int rc = xf_keep_fields(ci, *mp, *len, sb);
     if (rc < 0)
         return XOC_ENOMEM;
     if (rc == 0) {
@@ -563,14 +562,9 @@ int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const voi
     int rc = s_check_record(cls, ref, rec, len, &used);
     if (rc != 0)
         return rc;
-    msgpack_zone_clear(&self->ctx.zone);
-    size_t off = 0;
-    msgpack_object root;
-    if (msgpack_unpack(rec, used, &off, &self->ctx.zone, &root) < 0)
-        return XOC_ENOMEM; /* checked well-formed: only the zone can fail */
     const void *bytes = rec;
     size_t mp_len = used;
-    if ((rc = s_store_bytes(self, ci, &root, &bytes, &mp_len)) != 0)
+    if ((rc = s_store_bytes(self, ci, &bytes, &mp_len)) != 0)
         return rc;
     xf_rec_t *r = s_find(self, ref, strlen(ref));
     if (s_unchanged(self, r, ci, bytes, mp_len)) {
@@ -581,6 +575,13 @@ int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const voi
     if (!mp)
         return XOC_ENOMEM;
     memcpy(mp, bytes, mp_len);
+    msgpack_zone_clear(&self->ctx.zone);
+    size_t off = 0;
+    msgpack_object root;
+    if (msgpack_unpack((const char *)mp, mp_len, &off, &self->ctx.zone, &root) < 0) {
+        free(mp); /* checked well-formed: only the zone can fail */
+        return XOC_ENOMEM;
+    }
     if (!r && !(r = s_rec_new(self, ref, strlen(ref)))) {
         free(mp);
         return XOC_ENOMEM;

@@ -2,7 +2,10 @@
     these (a VM record has about 100 fields, the transforms read 45): the stored pool is about
     half as big. A field read by a transform and missing here is silently lost: the unit test
     compares every object built from filtered records with the same built from whole ones.
-    Each list is sorted once (pthread_once) and searched with bsearch.                       */
+    The filter works on the msgpack bytes (kept pairs copied as they are, nothing unpacked),
+    so that put() can compare them with the stored record before anything else. Each list is
+    sorted once (pthread_once, by length then bytes) and searched with bsearch.              */
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,63 +87,136 @@ static const char **s_lists[XF_NCLASSES] = {
     [XF_HOST_PATCH] = s_host_patch, [XF_POOL_PATCH] = s_pool_patch,
     [XF_POOL_UPDATE] = s_pool_update, [XF_CERTIFICATE] = s_certificate,
 };
+typedef struct {
+    const char *p;
+    size_t n;
+} s_key_t;
+
+static s_key_t s_keys[XF_NCLASSES][64]; /* each list sorted by length, then bytes */
 static size_t s_counts[XF_NCLASSES];
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 
-static int s_cmp_name(const void *a, const void *b)
+static int s_cmp_key(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    const s_key_t *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n < y->n ? -1 : 1;
+    return memcmp(x->p, y->p, x->n);
 }
 
 static void s_init(void)
 {
     for (int i = 0; i < XF_NCLASSES; i++) {
         size_t n = 0;
-        while (s_lists[i] && s_lists[i][n])
-            n++;
+        for (; s_lists[i] && s_lists[i][n]; n++) {
+            assert(n < sizeof(s_keys[i]) / sizeof(s_keys[i][0]));
+            s_keys[i][n] = (s_key_t){s_lists[i][n], strlen(s_lists[i][n])};
+        }
         if (n)
-            qsort(s_lists[i], n, sizeof(*s_lists[i]), s_cmp_name);
+            qsort(s_keys[i], n, sizeof(s_key_t), s_cmp_key);
         s_counts[i] = n;
     }
 }
 
-typedef struct {
-    const char *p;
-    size_t n;
-} s_key_t;
-
-static int s_cmp_key(const void *key, const void *elem)
+static bool s_keep(int cls, const char *p, size_t n)
 {
-    const s_key_t *k = key;
-    const char *e = *(const char *const *)elem;
-    size_t el = strlen(e);
-    int c = memcmp(k->p, e, k->n < el ? k->n : el);
-    return c ? c : (k->n > el) - (k->n < el);
+    s_key_t k = {p, n};
+    return n > 0 && bsearch(&k, s_keys[cls], s_counts[cls], sizeof(s_key_t), s_cmp_key) != NULL;
 }
 
-static bool s_keep(int cls, const msgpack_object *key)
+/*  A str key at p: its bytes and the size of the whole key; false when not a str.          */
+static bool s_str_key(const uint8_t *p, size_t left, const char **s, size_t *n, size_t *size)
 {
-    if (key->type != MSGPACK_OBJECT_STR || key->via.str.size == 0)
+    size_t hdr = 0, len = 0;
+    if (p[0] >= 0xa0 && p[0] <= 0xbf) {
+        hdr = 1;
+        len = p[0] & 0x1f;
+    } else if (p[0] == 0xd9 && left >= 2) {
+        hdr = 2;
+        len = p[1];
+    } else if (p[0] == 0xda && left >= 3) {
+        hdr = 3;
+        len = ((size_t)p[1] << 8) | p[2];
+    } else if (p[0] == 0xdb && left >= 5) {
+        hdr = 5;
+        len = ((size_t)p[1] << 24) | ((size_t)p[2] << 16) | ((size_t)p[3] << 8) | p[4];
+    } else {
         return false;
-    s_key_t k = {key->via.str.ptr, key->via.str.size};
-    return bsearch(&k, s_lists[cls], s_counts[cls], sizeof(char *), s_cmp_key) != NULL;
+    }
+    if (hdr + len > left)
+        return false;
+    *s = (const char *)p + hdr;
+    *n = len;
+    *size = hdr + len;
+    return true;
 }
 
-int xf_keep_fields(int cls, const msgpack_object *rec, msgpack_sbuffer *out)
+/*  Map header at p: *count entries, *hdr bytes; false when not a map.                       */
+static bool s_map_header(const uint8_t *p, size_t len, uint32_t *count, size_t *hdr)
+{
+    if (len >= 1 && p[0] >= 0x80 && p[0] <= 0x8f) {
+        *count = p[0] & 0x0f;
+        *hdr = 1;
+    } else if (len >= 3 && p[0] == 0xde) {
+        *count = ((uint32_t)p[1] << 8) | p[2];
+        *hdr = 3;
+    } else if (len >= 5 && p[0] == 0xdf) {
+        *count = ((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 8) | p[4];
+        *hdr = 5;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/*  Writes the map header of n entries in front of the pairs packed after 5 reserved bytes.  */
+static void s_fix_header(msgpack_sbuffer *out, size_t base, uint32_t n)
+{
+    uint8_t h[5];
+    size_t hl;
+    if (n < 16) {
+        h[0] = (uint8_t)(0x80 | n);
+        hl = 1;
+    } else if (n < 65536) {
+        h[0] = 0xde, h[1] = (uint8_t)(n >> 8), h[2] = (uint8_t)n;
+        hl = 3;
+    } else {
+        h[0] = 0xdf, h[1] = (uint8_t)(n >> 24), h[2] = (uint8_t)(n >> 16);
+        h[3] = (uint8_t)(n >> 8), h[4] = (uint8_t)n;
+        hl = 5;
+    }
+    char *d = out->data + base;
+    memmove(d + hl, d + 5, out->size - base - 5);
+    memcpy(d, h, hl);
+    out->size -= 5 - hl;
+}
+
+int xf_keep_fields(int cls, const uint8_t *rec, size_t len, msgpack_sbuffer *out)
 {
     pthread_once(&s_once, s_init);
-    if (cls < 0 || cls >= XF_NCLASSES || !s_counts[cls] || rec->type != MSGPACK_OBJECT_MAP)
+    uint32_t count, kept = 0;
+    size_t pos;
+    if (cls < 0 || cls >= XF_NCLASSES || !s_counts[cls] || !s_map_header(rec, len, &count, &pos))
         return 1;
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < rec->via.map.size; i++)
-        n += s_keep(cls, &rec->via.map.ptr[i].key);
-    int rc = msgpack_pack_map(&pk, n);
-    for (uint32_t i = 0; i < rec->via.map.size && rc == 0; i++)
-        if (s_keep(cls, &rec->via.map.ptr[i].key)) {
-            rc |= msgpack_pack_object(&pk, rec->via.map.ptr[i].key);
-            rc |= msgpack_pack_object(&pk, rec->via.map.ptr[i].val);
+    size_t base = out->size;
+    static const char zero[5];
+    if (msgpack_sbuffer_write(out, zero, sizeof(zero)) != 0)
+        return -1;
+    for (uint32_t i = 0; i < count; i++) {
+        const char *k;
+        size_t n, ksize = 0, vsize = 0;
+        bool str = s_str_key(rec + pos, len - pos, &k, &n, &ksize);
+        if (!str && xf_mp_check(rec + pos, len - pos, &ksize) != 0)
+            return -1; /* checked well-formed by the caller */
+        if (xf_mp_check(rec + pos + ksize, len - pos - ksize, &vsize) != 0)
+            return -1;
+        if (str && s_keep(cls, k, n)) {
+            if (msgpack_sbuffer_write(out, (const char *)rec + pos, ksize + vsize) != 0)
+                return -1;
+            kept++;
         }
-    return rc ? -1 : 0;
+        pos += ksize + vsize;
+    }
+    s_fix_header(out, base, kept);
+    return 0;
 }

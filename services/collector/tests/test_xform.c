@@ -1366,6 +1366,56 @@ static void test_index_removals(void **state)
     xoc_xform_destroy(&xf);
 }
 
+/*  The field filter reads the msgpack bytes: keys of any str encoding are recognised, other
+    keys dropped, and values copied as they came.                                           */
+static void test_keep_raw(void **state)
+{
+    xoc_xform_t *xf = xoc_xform_new();
+    sink_t s;
+    s_sink_init(&s);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5);
+    msgpack_pack_int(&pk, 1); /* not a str key: dropped */
+    msgpack_pack_str_with_body(&pk, "x", 1);
+    const uint8_t uuid8[] = {0xd9, 4, 'u', 'u', 'i', 'd'}; /* "uuid" as str8 */
+    msgpack_sbuffer_write(&sb, (const char *)uuid8, sizeof(uuid8));
+    msgpack_pack_str_with_body(&pk, "vm-1", 4);
+    const char *lng = "a_key_longer_than_thirty_one_bytes_not_read";
+    msgpack_pack_str_with_body(&pk, lng, strlen(lng));
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 0);
+    const uint8_t name16[] = {0xda, 0, 10, 'n', 'a', 'm', 'e', '_', 'l', 'a', 'b', 'e', 'l'};
+    msgpack_sbuffer_write(&sb, (const char *)name16, sizeof(name16));
+    const uint8_t n32[] = {0xdb, 0, 0, 0, 1, 'N'}; /* "N" as str32 */
+    msgpack_sbuffer_write(&sb, (const char *)n32, sizeof(n32));
+    msgpack_pack_str_with_body(&pk, "startDelay", 10); /* not an XAPI field: dropped */
+    msgpack_pack_int(&pk, 3);
+    assert_int_equal(xoc_xform_put(xf, "VM", "OpaqueRef:vm1", sb.data, sb.size), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    json_t *o = json_object_get(s.state, "vm-1");
+    assert_non_null(o);
+    assert_string_equal(s_str(o, "name_label"), "N");
+    assert_null(json_object_get(o, "startDelay"));
+    /* the same fields in another encoding and order: stored again, same object */
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "name_label", 10);
+    msgpack_pack_str_with_body(&pk, "N", 1);
+    msgpack_pack_str_with_body(&pk, "uuid", 4);
+    msgpack_pack_str_with_body(&pk, "vm-1", 4);
+    size_t regens = xf_regens(xf);
+    assert_int_equal(xoc_xform_put(xf, "VM", "OpaqueRef:vm1", sb.data, sb.size), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_true(xf_regens(xf) > regens);
+    assert_int_equal(json_array_size(s.enters), 0);
+    msgpack_sbuffer_destroy(&sb);
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1389,6 +1439,7 @@ int main(void)
         cmocka_unit_test(test_unchanged_put),
         cmocka_unit_test(test_halted_container),
         cmocka_unit_test(test_index_removals),
+        cmocka_unit_test(test_keep_raw),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
