@@ -26,12 +26,8 @@
 #define F_NOHOST 0x10u /* SR record that is shared or without PBDs (xf_sr_hostless) */
 #define CLS_NONE 0xffu /* placeholder: class not known yet */
 
+/*  What a lookup reads (mp, cls, id, ref) is last, next to the ref: one or two cache lines. */
 struct xf_rec {
-    uint8_t *mp;           /* the record (NULL for a placeholder or a deleted record) */
-    uint32_t mp_len;
-    uint8_t cls;
-    uint8_t flags;
-    char *id;              /* id of the record as it is now (NULL without a record) */
     char *out_id;          /* id under which the object was last emitted (NULL: none) */
     const char *out_type;
     uint64_t out_hash;
@@ -39,6 +35,11 @@ struct xf_rec {
     uint32_t nfwd;
     uint32_t nrev, caprev;
     uintptr_t *rev;        /* who read this record (tagged: bit 0 = content) */
+    uint32_t mp_len;
+    uint8_t cls;
+    uint8_t flags;
+    uint8_t *mp;           /* the record (NULL for a placeholder or a deleted record) */
+    char *id;              /* id of the record as it is now (NULL without a record) */
     char ref[];            /* NUL-terminated */
 };
 
@@ -111,12 +112,33 @@ static int s_class(const char *name)
 
 #define S_MIN_CAP 1024u
 
+/*  64-bit hash of n bytes: two lanes of 8-byte words (multiply, rotate), a final mix. About
+    0.3 cycle per byte (an object of 3 kB is hashed at each regeneration).                  */
+static uint64_t s_hash(const void *data, size_t n)
+{
+    const uint64_t k1 = 0x9e3779b97f4a7c15ull, k2 = 0xc2b2ae3d27d4eb4full;
+    const uint8_t *p = data;
+    uint64_t a = k1 ^ n, b = k2, w[2];
+    for (; n >= 16; n -= 16, p += 16) {
+        memcpy(w, p, 16);
+        a = (a ^ w[0]) * k2;
+        b = (b ^ w[1]) * k1;
+        a = (a << 31) | (a >> 33);
+        b = (b << 29) | (b >> 35);
+    }
+    w[0] = w[1] = 0;
+    memcpy(w, p, n);
+    a = ((a ^ w[0]) * k2) ^ (b ^ w[1]) * k1;
+    a ^= a >> 32;
+    a *= k1;
+    a ^= a >> 29;
+    a *= k2;
+    return a ^ (a >> 32);
+}
+
 static uint64_t s_hash_ref(const char *p, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
-    return h ^ (h >> 29);
+    return s_hash(p, n);
 }
 
 /*  The node of ref (n bytes, no NUL needed), or NULL.                                       */
@@ -304,6 +326,8 @@ static int s_edges_update(xoc_xform_t *self, xf_rec_t *r)
 {
     xf_ctx_t *c = &self->ctx;
     size_t n = s_deps_normalize(r, c->deps, c->ndeps);
+    if (n == r->nfwd && (n == 0 || memcmp(r->fwd, c->deps, n * sizeof(*c->deps)) == 0))
+        return 0; /* read the same records as last time (the usual case) */
     uintptr_t *nf = NULL;
     if (n > 0 && !(nf = malloc(n * sizeof(*nf))))
         return XOC_ENOMEM;
@@ -813,14 +837,6 @@ static const char *s_regen(xoc_xform_t *self, xf_rec_t *r, bool record_deps, int
 
 /*  ---- flush ---------------------------------------------------------------------------- */
 
-static uint64_t s_hash(const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
 
 static int s_exit(xoc_xform_t *self, xf_rec_t *r, xoc_xform_emit_fn *emit, void *arg)
 {
