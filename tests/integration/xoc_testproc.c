@@ -1,6 +1,9 @@
 #include "xoc_testproc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -172,11 +175,48 @@ void xoc_proc_stop(xoc_proc_t **p_p)
 
 #define S_BUS_READY "xoc-bus: ready bus="
 
+/* a free TCP port on 127.0.0.1 BELOW the kernel's ephemeral range: a port the kernel never
+   hands to someone else's outgoing connection, so a process killed with -9 can be
+   restarted on the same port (a port from the ephemeral range can be taken meanwhile) */
+static int s_free_port(void)
+{
+    int low = 32768;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d", &low) != 1)
+            low = 32768;
+        fclose(f);
+    }
+    if (low <= 12000)
+        return 0;
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)xoc_test_now_ms();
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int port = 10000 + (int)(rand_r(&seed) % (unsigned)(low - 10000));
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (ok)
+            return port;
+    }
+    return 0;
+}
+
 xoc_proc_t *xoc_test_start_bus(const char *listen, const char *heartbeat_ms,
                                char *const *extra, char *endpoint, size_t size)
 {
+    char ports[256] = "tcp://127.0.0.1:*";
+    int p1 = listen ? 0 : s_free_port(), p2 = p1 ? s_free_port() : 0,
+        p3 = p2 ? s_free_port() : 0;
+    if (p3 && p1 != p2 && p2 != p3 && p1 != p3)
+        snprintf(ports, sizeof ports, "tcp://127.0.0.1:%d,tcp://127.0.0.1:%d,tcp://127.0.0.1:%d",
+                 p1, p2, p3);
     char *argv[32] = {(char *)xoc_test_bin("services/bus/xoc-bus"), "--bus.listen",
-                      (char *)(listen ? listen : "tcp://127.0.0.1:*"), "--log.level", "warn"};
+                      (char *)(listen ? listen : ports), "--log.level", "warn"};
     int n = 5;
     if (heartbeat_ms) {
         argv[n++] = "--bus.heartbeat_ms";
