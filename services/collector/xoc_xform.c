@@ -700,6 +700,37 @@ static xf_rec_t *s_ref_node(xf_ctx_t *c, const msgpack_object *ref)
     return r;
 }
 
+/*  Starts loading what xf_link will read for each ref of arr, so that the cache misses of
+    a long list (a host's resident VMs) overlap instead of coming one after the other: the
+    slots first, then the nodes found there, then their ids.                                 */
+void xf_prefetch_links(xf_ctx_t *c, const msgpack_object *arr)
+{
+    const xoc_xform_t *self = c->xf;
+    if (!arr || arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size < 8)
+        return;
+    uint32_t n = arr->via.array.size;
+    const s_slot_t **sl = msgpack_zone_malloc(&c->zone, n * sizeof(*sl));
+    if (!sl)
+        return; /* only a hint */
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *o = &arr->via.array.ptr[i];
+        sl[i] = NULL;
+        if (o->type != MSGPACK_OBJECT_STR)
+            continue;
+        uint64_t h = s_hash_ref(o->via.str.ptr, o->via.str.size);
+        sl[i] = &self->slots[h & (self->cap - 1)];
+        __builtin_prefetch(sl[i]);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (sl[i] && sl[i]->rec) {
+            __builtin_prefetch(sl[i]->rec);
+            __builtin_prefetch(sl[i]->rec->ref);
+        }
+    for (uint32_t i = 0; i < n; i++)
+        if (sl[i] && sl[i]->rec && sl[i]->rec->id)
+            __builtin_prefetch(sl[i]->rec->id);
+}
+
 const char *xf_link(xf_ctx_t *c, const msgpack_object *ref)
 {
     xf_rec_t *r = s_ref_node(c, ref);

@@ -420,6 +420,7 @@ static void s_links(xf_ctx_t *c, const char *out, const msgpack_object *v)
         c->oom = true;
         return;
     }
+    xf_prefetch_links(c, v);
     for (uint32_t i = 0; i < n; i++)
         if ((ids[k] = xf_link(c, &v->via.array.ptr[i])) != NULL)
             k++;

@@ -57,6 +57,8 @@ struct xf_ctx {
 /*  Id of the object that ref (a msgpack str) links to; NULL for OpaqueRef:NULL, a non-string,
     or a record not known yet (an id dependency is recorded so that its arrival regenerates). */
 const char *xf_link(xf_ctx_t *c, const msgpack_object *ref);
+/*  A hint before xf_link of every ref of arr (an array): loads what the lookups will read. */
+void xf_prefetch_links(xf_ctx_t *c, const msgpack_object *arr);
 /*  The record (a map) that ref points to, when known and of class cls (a content dependency
     is recorded); NULL otherwise.                                                             */
 const msgpack_object *xf_fetch(xf_ctx_t *c, const msgpack_object *ref, int cls);

@@ -352,13 +352,13 @@ static void s_churn_power(churn_t *ch, change_t *c)
 }
 
 /*  n changes: the simulator's mix (60 % VM_metrics, 15 % host_metrics, 10 % messages, 8 %
-    tasks, 7 % power states), or VM_metrics only.                                            */
-static change_t *s_churn_gen(churn_t *ch, int n, bool metrics_only)
+    tasks, 7 % power states), or only one kind (only = the percentile that picks it).        */
+static change_t *s_churn_gen(churn_t *ch, int n, int only)
 {
     change_t *v = calloc((size_t)n, sizeof(*v));
     assert_non_null(v);
     for (int i = 0; i < n; i++) {
-        unsigned long long r = metrics_only ? 0 : s_rand(ch) % 100;
+        unsigned long long r = only >= 0 ? (unsigned long long)only : s_rand(ch) % 100;
         if (r < 60)
             s_churn_metrics(ch, &v[i], false);
         else if (r < 75)
@@ -464,8 +464,12 @@ static void bench_pool(void **state)
     churn_t ch = {.vm = vm, .m = json_deep_copy(protos[1]), .hm = hm, .seed = 42,
                   .paused = calloc((size_t)s_vms, sizeof(bool))};
     assert_non_null(ch.paused);
-    s_churn_run(xf, s_churn_gen(&ch, s_changes, false), s_changes, "sim-mix");
-    s_churn_run(xf, s_churn_gen(&ch, s_changes, true), s_changes, "VM_metrics-only");
+    s_churn_run(xf, s_churn_gen(&ch, s_changes, -1), s_changes, "sim-mix");
+    s_churn_run(xf, s_churn_gen(&ch, s_changes, 0), s_changes, "VM_metrics-only");
+    s_churn_run(xf, s_churn_gen(&ch, s_changes / 10, 60), s_changes / 10, "host_metrics-only");
+    s_churn_run(xf, s_churn_gen(&ch, s_changes / 10, 75), s_changes / 10, "messages-only");
+    s_churn_run(xf, s_churn_gen(&ch, s_changes / 10, 85), s_changes / 10, "tasks-only");
+    s_churn_run(xf, s_churn_gen(&ch, s_changes / 10, 93), s_changes / 10, "power-only");
     /* metrics changes that alter memory.size of every running VM: each re-emits its VM */
     json_t *m = protos[1];
     char u[64];
