@@ -2,7 +2,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "xoc_err.h"
 #include "xoc_xform_int.h"
@@ -266,6 +265,20 @@ static bool s_digits(const char *p, int n, int *v)
     return true;
 }
 
+/*  Days from 1970-01-01 to y-m-d, proleptic Gregorian calendar (as timegm, without its
+    time zone work: a VM has several dates), d past the month's end counting on. Years are
+    counted from March, so that the leap day ends the year.                                  */
+static int64_t s_days(int64_t y, int m, int d)
+{
+    if (m <= 2)
+        y--;
+    int64_t cycle = (y >= 0 ? y : y - 399) / 400; /* 400-year cycles of 146 097 days */
+    int64_t yoc = y - cycle * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* from March 1st */
+    int64_t doc = yoc * 365 + yoc / 4 - yoc / 100 + doy;
+    return cycle * 146097 + doc - 719468; /* 719 468: 0000-03-01 to 1970-01-01 */
+}
+
 /*  "YYYYMMDDTHH:MM:SS[.fff][Z]" or "YYYY-MM-DDTHH:MM:SS[.fff][Z]".                           */
 static bool s_parse_time(const char *p, size_t n, int64_t *v)
 {
@@ -291,9 +304,7 @@ static bool s_parse_time(const char *p, size_t n, int64_t *v)
         rest++;
     if (*rest || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
         return false;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = se};
-    *v = (int64_t)timegm(&tm);
+    *v = s_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
     return true;
 }
 

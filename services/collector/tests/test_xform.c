@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "xoc_err.h"
 #include "xoc_json.h"
@@ -1416,6 +1417,29 @@ static void test_keep_raw(void **state)
     xoc_xform_destroy(&xf);
 }
 
+/*  Datetimes are converted without timegm: the same seconds for every month, leap years,
+    days past the month's end, leap seconds, years 0 to 9999.                                */
+static void test_time_parse(void **state)
+{
+    static const int years[] = {0, 1, 4, 100, 399, 400, 1600, 1899, 1900, 1969, 1970,
+                                1999, 2000, 2024, 2038, 2100, 2400, 9999};
+    static const int days[] = {1, 15, 28, 29, 30, 31};
+    for (size_t yi = 0; yi < sizeof(years) / sizeof(years[0]); yi++)
+        for (int mo = 1; mo <= 12; mo++)
+            for (size_t di = 0; di < sizeof(days) / sizeof(days[0]); di++) {
+                int y = years[yi], d = days[di];
+                char buf[40];
+                snprintf(buf, sizeof(buf), "%04d%02d%02dT23:59:60Z", y, mo, d);
+                msgpack_object o = {.type = MSGPACK_OBJECT_STR,
+                                    .via.str = {(uint32_t)strlen(buf), buf}};
+                int64_t v = 0;
+                assert_true(xf_to_time(&o, &v));
+                struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+                                .tm_hour = 23, .tm_min = 59, .tm_sec = 60};
+                assert_int_equal(v, (int64_t)timegm(&tm));
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1440,6 +1464,7 @@ int main(void)
         cmocka_unit_test(test_halted_container),
         cmocka_unit_test(test_index_removals),
         cmocka_unit_test(test_keep_raw),
+        cmocka_unit_test(test_time_parse),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
