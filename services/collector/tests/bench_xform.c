@@ -7,6 +7,7 @@
     changes that alter every running VM's memory.size (each re-emits its VM). Figures are
     process CPU time. Usage: bench_xform [vms [changes [batch]]] (10000 50000 500).          */
 #include <jansson.h>
+#include <malloc.h>
 #include <msgpack.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 
 #include "xoc_log.h"
 #include "xoc_xform.h"
+#include "xoc_xform_int.h" /* xf_nodes */
 
 static int s_vms = 10000;
 static int s_changes = 50000;
@@ -395,6 +397,8 @@ static void s_churn_run(xoc_xform_t *xf, change_t *v, int n, const char *what)
     for (int i = 0; i < n; i++)
         msgpack_sbuffer_destroy(&v[i].sb);
     free(v);
+    printf("bench_xform:   after: nodes=%zu objects=%zu heap in use=%zuKB\n", xf_nodes(xf),
+           xoc_xform_count(xf), mallinfo2().uordblks / 1024);
 }
 
 static void bench_pool(void **state)
