@@ -41,12 +41,15 @@
     that the transforms read (xoc_xform_keep.c), plus a small node (ref, ids, dependency
     edges); objects are not kept — only a 64-bit hash of each emitted object, so that a
     regenerated object that did not change is not emitted again. Measured (bench_xform,
-    label bench): a 10 000-VM pool, 60 201 records (61 MB as whole msgpack records) -> 40 151
-    objects: +55 MB of RSS, put 0.6-1.1 s (with the test's own JSON packing), flush 0.3 s.
+    label bench): a 10 000-VM pool, 60 252 records (61 MB as whole msgpack records) -> 40 202
+    objects: +55 MB of RSS, put 0.35-0.55 s (with the test's own JSON packing), flush
+    0.15-0.22 s; the simulator's churn 5-6.5 us of CPU per change, VM_metrics 1-1.7 us.
 
     Changes: put/del mark the record, the records whose transform read its fields (content
     dependency: a metrics record and its owner, a PBD and its SR's $container, ...) and,
     when its id appears, changes or goes, those that link to it; flush regenerates only these.
+    A put whose kept fields are the bytes already stored (same class) marks nothing: most of
+    XAPI's metrics churn (last_updated, VCPUs_utilisation, other_config) is not read.
 
     Not thread-safe: one caller thread per xoc_xform_t.                                       */
 #ifndef XOC_XFORM_H
