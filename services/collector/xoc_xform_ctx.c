@@ -425,7 +425,10 @@ static void s_links(xf_ctx_t *c, const char *out, const msgpack_object *v)
         XF_PK(c, msgpack_pack_array(&c->pk, 0));
         return;
     }
+    if (xf_links_cached(c, out, v))
+        return;
     uint32_t n = v->via.array.size, k = 0;
+    size_t body0 = c->body.size, deps0 = c->ndeps;
     const char **ids = msgpack_zone_malloc(&c->zone, sizeof(*ids) * (n ? n : 1));
     if (!ids) {
         c->oom = true;
@@ -439,6 +442,7 @@ static void s_links(xf_ctx_t *c, const char *out, const msgpack_object *v)
     XF_PK(c, msgpack_pack_array(&c->pk, k));
     for (uint32_t i = 0; i < k; i++)
         xf_pack_cstr(c, ids[i]);
+    xf_links_keep(c, out, v, body0, deps0);
 }
 
 /*  {task ref: op} -> {task id (the ref when unknown): op}.                                   */

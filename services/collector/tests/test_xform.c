@@ -1440,6 +1440,146 @@ static void test_time_parse(void **state)
             }
 }
 
+/*  The host record with resident_VMs = the refs vm<from>..vm<to-1> (and the same as PIFs),
+    or without both lists.                                                                   */
+static void s_put_host_vms(xoc_xform_t *xf, int from, int to, bool with_list)
+{
+    json_t *h = json_pack("{s:s, s:s, s:[], s:[]}", "uuid", "host-1", "metrics", "OpaqueRef:hm1",
+                          "resident_VMs", "PIFs");
+    char ref[64];
+    for (int i = from; i < to; i++) {
+        snprintf(ref, sizeof(ref), "OpaqueRef:vm%d", i);
+        json_array_append_new(json_object_get(h, "resident_VMs"), json_string(ref));
+        json_array_append_new(json_object_get(h, "PIFs"), json_string(ref));
+    }
+    if (!with_list) {
+        json_object_del(h, "resident_VMs");
+        json_object_del(h, "PIFs");
+    }
+    assert_int_equal(s_put_json(xf, "host", "OpaqueRef:h1", h, false), 0);
+    json_decref(h);
+}
+
+static void s_put_vm_n(xoc_xform_t *xf, int i, const char *uuid_fmt)
+{
+    char ref[64], text[128], uuid[64];
+    snprintf(ref, sizeof(ref), "OpaqueRef:vm%d", i);
+    snprintf(uuid, sizeof(uuid), uuid_fmt, i);
+    snprintf(text, sizeof(text), "{\"uuid\":\"%s\",\"resident_on\":\"OpaqueRef:h1\"}", uuid);
+    s_put_text(xf, "VM", ref, text);
+}
+
+/*  residentVms of host-1 as "a,b,c".                                                         */
+static const char *s_resident(const sink_t *s, char *buf, size_t cap)
+{
+    json_t *l = json_object_get(json_object_get(s->state, "host-1"), "residentVms");
+    size_t i, n = 0;
+    json_t *e;
+    buf[0] = '\0';
+    json_array_foreach(l, i, e) n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "",
+                                                      json_string_value(e));
+    return buf;
+}
+
+static void s_host_metrics_tick(xoc_xform_t *xf, int free_mb)
+{
+    char text[128];
+    snprintf(text, sizeof(text), "{\"uuid\":\"hm-1\",\"live\":true,\"memory_total\":\"%d\","
+             "\"memory_free\":\"%d\"}", 1 << 30, free_mb << 20);
+    s_put_text(xf, "host_metrics", "OpaqueRef:hm1", text);
+}
+
+/*  A long list of links (a host's resident VMs) is taken from the node's cache when the host
+    is regenerated for another reason (host_metrics), and rebuilt when a VM of the list
+    appears, goes or changes id, or the list itself changes or goes and comes back.         */
+static void test_link_cache(void **state)
+{
+    xoc_xform_t *xf = xoc_xform_new();
+    sink_t s;
+    s_sink_init(&s);
+    char buf[4096], want[4096];
+    s_put_text(xf, "pool", "OpaqueRef:p1", "{\"uuid\":\"pool-1\",\"name_label\":\"P\"}");
+    for (int i = 0; i < 20; i++)
+        if (i != 7) /* vm7: not known yet */
+            s_put_vm_n(xf, i, "vm-%d");
+    s_put_host_vms(xf, 0, 20, true);
+    s_host_metrics_tick(xf, 100);
+    assert_int_equal(s_flush(xf, &s), 0);
+    size_t n = 0;
+    for (int i = 0; i < 20; i++)
+        if (i != 7)
+            n += (size_t)snprintf(want + n, sizeof(want) - n, "%svm-%d", n ? "," : "", i);
+    assert_string_equal(s_resident(&s, buf, sizeof(buf)), want);
+    /* host_metrics: the host is re-emitted, its lists come from the cache */
+    size_t hits = xf_link_cache_hits(xf);
+    s_host_metrics_tick(xf, 200);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_true(s_has(s.enters, "host-1"));
+    assert_int_equal(xf_link_cache_hits(xf), hits + 3); /* residentVms, PIFs, $PIFs */
+    assert_string_equal(s_resident(&s, buf, sizeof(buf)), want);
+    /* vm7 arrives, vm3 changes id, vm5 goes: the cache is not used */
+    s_put_vm_n(xf, 7, "vm-%d");
+    s_put_vm_n(xf, 3, "vm-%d-b");
+    assert_int_equal(xoc_xform_del(xf, "VM", "OpaqueRef:vm5"), 0);
+    assert_int_equal(s_flush(xf, &s), 0);
+    n = 0;
+    for (int i = 0; i < 20; i++)
+        if (i != 5)
+            n += (size_t)snprintf(want + n, sizeof(want) - n, "%svm-%d%s", n ? "," : "", i,
+                                  i == 3 ? "-b" : "");
+    assert_string_equal(s_resident(&s, buf, sizeof(buf)), want);
+    hits = xf_link_cache_hits(xf);
+    s_host_metrics_tick(xf, 300);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_int_equal(xf_link_cache_hits(xf), hits + 3);
+    assert_string_equal(s_resident(&s, buf, sizeof(buf)), want);
+    /* one id change alone, while the host is dirty for its metrics too */
+    s_host_metrics_tick(xf, 400);
+    s_put_vm_n(xf, 19, "vm-%d-c");
+    assert_int_equal(s_flush(xf, &s), 0);
+    char *last = strrchr(want, ',');
+    snprintf(last, sizeof(want) - (size_t)(last - want), ",vm-19-c");
+    assert_string_equal(s_resident(&s, buf, sizeof(buf)), want);
+    /* the list changes: a VM more */
+    s_put_vm_n(xf, 20, "vm-%d");
+    s_put_host_vms(xf, 0, 21, true);
+    assert_int_equal(s_flush(xf, &s), 0);
+    n = strlen(want);
+    snprintf(want + n, sizeof(want) - n, ",vm-20");
+    assert_string_equal(s_resident(&s, buf, sizeof(buf)), want);
+    /* the list goes, its VMs go (their nodes are freed), it comes back: rebuilt */
+    s_put_host_vms(xf, 0, 21, false);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(s.state, "host-1"),
+                                                     "residentVms")), 0);
+    for (int i = 0; i < 21; i++) {
+        char ref[64];
+        snprintf(ref, sizeof(ref), "OpaqueRef:vm%d", i);
+        assert_int_equal(xoc_xform_del(xf, "VM", ref), 0);
+    }
+    s_put_host_vms(xf, 0, 1, true); /* PIFs no longer long: its cache goes too */
+    assert_int_equal(s_flush(xf, &s), 0);
+    s_put_host_vms(xf, 0, 21, true);
+    for (int i = 10; i < 21; i++)
+        s_put_vm_n(xf, i, "vm-%d-d");
+    assert_int_equal(s_flush(xf, &s), 0);
+    n = 0;
+    for (int i = 10; i < 21; i++)
+        n += (size_t)snprintf(want + n, sizeof(want) - n, "%svm-%d-d", n ? "," : "", i);
+    assert_string_equal(s_resident(&s, buf, sizeof(buf)), want);
+    s_host_metrics_tick(xf, 500);
+    assert_int_equal(s_flush(xf, &s), 0);
+    assert_string_equal(s_resident(&s, buf, sizeof(buf)), want);
+    /* emit_all gives the same objects */
+    sink_t all;
+    s_sink_init(&all);
+    assert_int_equal(xoc_xform_emit_all(xf, s_emit, &all), 0);
+    assert_true(json_equal(all.state, s.state));
+    s_sink_fini(&all);
+    s_sink_fini(&s);
+    xoc_xform_destroy(&xf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1465,6 +1605,7 @@ int main(void)
         cmocka_unit_test(test_index_removals),
         cmocka_unit_test(test_keep_raw),
         cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_link_cache),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
