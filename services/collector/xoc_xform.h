@@ -40,10 +40,13 @@
     Memory: each record is kept as msgpack bytes (one allocation) holding only the fields
     that the transforms read (xoc_xform_keep.c), plus a small node (ref, ids, dependency
     edges); objects are not kept — only a 64-bit hash of each emitted object, so that a
-    regenerated object that did not change is not emitted again. Measured (bench_xform,
-    label bench): a 10 000-VM pool, 60 252 records (61 MB as whole msgpack records) -> 40 202
-    objects: +55 MB of RSS, put 0.35-0.55 s (with the test's own JSON packing), flush
-    0.15-0.22 s; the simulator's churn 5-6.5 us of CPU per change, VM_metrics 1-1.7 us.
+    regenerated object that did not change is not emitted again; and, per node with a list of
+    16 links or more (a host's resident VMs, an SR's VDIs), that list as last packed, so that
+    the host is re-packed without looking its VMs up when only its metrics moved. Measured
+    (bench_xform, label bench): a 10 000-VM pool, 60 252 records (61 MB as whole msgpack
+    records) -> 40 202 objects: +57 MB of RSS (56 MB of heap, 2.5 MB of it link caches), put
+    0.35-0.5 s (with the test's own JSON packing), flush 0.16-0.2 s; the simulator's churn
+    3-4.2 us of CPU per change, VM_metrics 1-1.3 us.
 
     Changes: put/del mark the record, the records whose transform read its fields (content
     dependency: a metrics record and its owner, a PBD and its SR's $container, ...) and,
