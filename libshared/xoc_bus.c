@@ -13,6 +13,9 @@ const xoc_cfg_key_t xoc_bus_cfg_keys[] = {
     {"bus.heartbeat_ms", XOC_CFG_INT, "1000", 10, 60000,
      "heartbeat interval between bus peers, in ms"},
     {"bus.liveness", XOC_CFG_INT, "3", 2, 100, "heartbeats missed before a peer is dead"},
+    {"bus.spin_us", XOC_CFG_INT, "200", 0, 100000,
+     "a synchronous call polls this long for its reply before sleeping: an idle vCPU takes "
+     "tens of µs to wake up (latency against CPU; 0: never spin)"},
     {"bus.curve.server_public", XOC_CFG_STR, "", 0, 0,
      "CurveZMQ: Z85 public key of xoc-bus (empty: no encryption)"},
     {"bus.curve.cert", XOC_CFG_STR, "", 0, 0,
@@ -72,6 +75,7 @@ int xoc_bus_opts_load(xoc_bus_opts_t *opts, const xoc_cfg_t *cfg)
     }
     opts->heartbeat_ms = (int)xoc_cfg_int(cfg, "bus.heartbeat_ms");
     opts->liveness = (int)xoc_cfg_int(cfg, "bus.liveness");
+    opts->spin_us = (int)xoc_cfg_int(cfg, "bus.spin_us");
     const char *key = xoc_cfg_str(cfg, "bus.curve.server_public");
     const char *cert = xoc_cfg_str(cfg, "bus.curve.cert");
     if (*key) {

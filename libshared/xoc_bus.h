@@ -24,6 +24,7 @@ typedef struct {
     char req[XOC_BUS_ENDPOINT_MAX];
     int heartbeat_ms;    /* interval of heartbeats between workers/clients and the broker */
     int liveness;        /* heartbeats missed before a peer counts as dead */
+    int spin_us;         /* a waiting sync call polls this long before it sleeps */
     char curve_server_public[41]; /* Z85 public key of the bus; empty: no CurveZMQ */
     zcert_t *curve_cert;          /* this participant's certificate (with secret key) */
 } xoc_bus_opts_t;

@@ -193,6 +193,7 @@ static double s_bus_rtt(const char *endpoint, int n)
     xoc_bus_endpoints_parse(endpoint, &opts);
     opts.heartbeat_ms = 1000;
     opts.liveness = 3;
+    opts.spin_us = 200; /* the bus.spin_us default: the client polls 200 µs before sleeping */
     xoc_client_t *c = xoc_client_new(&opts);
     double *lat = calloc((size_t)n, sizeof *lat), p50;
     xoc_msg_echo_t e = {.text = XOC_STR("x")};
