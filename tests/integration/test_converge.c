@@ -23,6 +23,7 @@
 #include "xoc_msg.h"
 #include "xoc_replica.h"
 #include "xoc_testproc.h"
+#include "xoc_testsim.h"
 #include "xoc_xform.h"
 
 #define HB "200" /* window 600 ms */
@@ -103,43 +104,10 @@ static void s_replica_actor(zsock_t *pipe, void *arg)
 
 /* ---- simulator control ---------------------------------------------------------------------- */
 
-static size_t s_curl_write(void *p, size_t size, size_t n, void *arg)
-{
-    msgpack_sbuffer_write(arg, p, size * n);
-    return size * n;
-}
-
 /* JSON-RPC call on a pool of the simulator; returns the result (new reference) or NULL */
 static json_t *s_sim(int pool, const char *method, json_t *params)
 {
-    char url[300];
-    snprintf(url, sizeof url, "%s/jsonrpc", s_env.url[pool]);
-    json_t *req = json_pack("{s:s,s:s,s:o,s:i}", "jsonrpc", "2.0", "method", method, "params",
-                            params ? params : json_array(), "id", 1);
-    char *body = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
-    msgpack_sbuffer out;
-    msgpack_sbuffer_init(&out);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s_curl_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    CURLcode rc = curl_easy_perform(c);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    free(body);
-    json_t *result = NULL;
-    if (rc == CURLE_OK) {
-        json_t *rep = json_loadb(out.data, out.size, 0, NULL);
-        result = json_incref(json_object_get(rep, "result"));
-        json_decref(rep);
-    }
-    msgpack_sbuffer_destroy(&out);
-    return result;
+    return xoc_test_sim_call(s_env.url[pool], method, params);
 }
 
 static void s_churn(int pool, int rate)
