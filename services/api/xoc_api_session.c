@@ -222,12 +222,19 @@ typedef struct {
     int64_t expiration;
 } s_signin_t;
 
+/* a password copy: wiped before it is freed */
+static void s_secret_free(char **secret_p)
+{
+    if (*secret_p) {
+        sodium_memzero(*secret_p, strlen(*secret_p));
+        free(*secret_p);
+        *secret_p = NULL;
+    }
+}
+
 static void s_signin_free(s_signin_t *si)
 {
-    if (si->password) {
-        sodium_memzero(si->password, strlen(si->password));
-        free(si->password);
-    }
+    s_secret_free(&si->password);
     json_decref(si->user);
     free(si);
 }
@@ -498,10 +505,7 @@ typedef struct {
 
 static void s_user_req_free(s_user_req_t *u)
 {
-    if (u->password) {
-        sodium_memzero(u->password, strlen(u->password));
-        free(u->password);
-    }
+    s_secret_free(&u->password);
     free(u->hash);
     json_decref(u->user);
     free(u);

@@ -440,7 +440,7 @@ static void s_kill_during_churn(xoc_proc_t **p, void (*restart)(void), const cha
     xoc_proc_stop(p);
     zclock_sleep(200 + rand() % 500); /* churn while it is down */
     restart();
-    zclock_sleep(300 + rand() % 700);
+    zclock_sleep(300 + rand() % 700); /* churn after the restart; convergence is polled below */
     for (int pl = 0; pl < 2; pl++)
         s_churn(pl, 0);
     s_assert_converges(what);
@@ -464,9 +464,9 @@ static void test_kill_bus(void **state)
 static void s_fault(const char *method, json_t *params, const char *what)
 {
     s_churn(0, 300);
-    zclock_sleep(300);
+    zclock_sleep(300); /* churn running when the fault hits: the duration is the point */
     json_decref(s_sim(0, method, params));
-    zclock_sleep(500);
+    zclock_sleep(500); /* churn going on while the collector recovers */
     s_churn(0, 0);
     s_assert_converges(what);
 }

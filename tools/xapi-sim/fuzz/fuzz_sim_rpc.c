@@ -1,5 +1,6 @@
-/*  Fuzz target: the simulator's JSON-RPC request decoder, then the response envelopes
-    written back for what was decoded (success with the params echoed, and failure).        */
+/*  Fuzz target: one of the simulator's request decoders (SIM_FUZZ_DECODE: sim_rpc_decode_xml
+    for fuzz_sim_xmlrpc, sim_rpc_decode_json for fuzz_sim_jsonrpc), then the response
+    envelopes written back for what was decoded (success with the params echoed, failure).  */
 #include "sim_rpc.h"
 
 #include <stdint.h>
@@ -11,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sim_rpc_req_t req;
     const char *why = NULL;
-    if (sim_rpc_decode_json((const char *)data, size, &req, &why) != 0)
+    if (SIM_FUZZ_DECODE((const char *)data, size, &req, &why) != 0)
         return 0;
     sim_buf_t out;
     sim_wr_t w;
