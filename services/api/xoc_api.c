@@ -182,8 +182,7 @@ static void s_on_user(xoc_api_server_t *srv, int status, json_t *user, void *arg
         return;
     }
     call->user = json_incref(user);
-    const char *perm = json_string_value(json_object_get(user, "permission"));
-    if (call->method->permission == XOC_API_PERM_ADMIN && (!perm || strcmp(perm, "admin"))) {
+    if (call->method->permission == XOC_API_PERM_ADMIN && !xoc_api_acl_is_admin(user)) {
         xoc_api_call_fail(call, XOC_EPERM, NULL,
                           json_pack("{s:s,s:{}}", "permission", "admin", "object"));
         return;

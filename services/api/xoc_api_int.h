@@ -6,6 +6,7 @@
 #include <czmq.h>
 #include <jansson.h>
 
+#include "xoc_api_acl.h"
 #include "xoc_api_buf.h"
 #include "xoc_api_rpc.h"
 #include "xoc_api_ws.h"
@@ -140,6 +141,18 @@ void xoc_api_objects_change(xoc_replica_t *replica, bool enter, const xoc_replic
 void xoc_api_objects_batch(xoc_replica_t *replica, uint64_t rev, void *arg);
 /*  Does obj match a filter object (lodash-like partial match on its fields)?              */
 bool xoc_api_objects_match(const xoc_replica_obj_t *obj, const json_t *filter);
+
+/* ---- xoc_api_acl.c: object-level permissions (§8.4) ---------------------------------------------- */
+
+/*  May `user` (a user record) exercise `perm` on the object `object_id`? Super-admins:
+    always; others: through the ACLs of the user and of his groups, with the inheritance
+    rules of §8.4 resolved on the replica's objects. Unknown objects: only super-admins. */
+bool xoc_api_acl_allows(xoc_api_server_t *srv, const json_t *user, const char *object_id,
+                        xoc_api_acl_perm_t perm);
+/*  Fails the call with `unauthorized` and data {permission, object:{id}} (§8.4 step 3)
+    unless the caller may exercise perm on object_id. Returns 0 when allowed; otherwise the
+    call is answered and freed, and XOC_EPERM is returned (do not touch the call again). */
+int xoc_api_acl_check(xoc_api_call_t *call, const char *object_id, xoc_api_acl_perm_t perm);
 
 /* ---- xoc_api_work.c: a thread for blocking work (password hashing) ------------------------------ */
 
