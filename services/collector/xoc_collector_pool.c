@@ -649,14 +649,18 @@ static s_outcome_t s_follow(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform
     while (!atomic_load(&self->stop)) {
         char *next = NULL;
         s_load_ctx_t ctx = {self, xform, NULL};
+        int64_t t0 = zclock_usecs();
         int rc = xoc_xapi_event_from(x, all, 1, *token, S_EVENT_TIMEOUT_S, s_on_event, &ctx,
                                      &next, NULL);
+        int64_t t1 = zclock_usecs();
         if (rc)
             return s_fail(self, x, rc, "event.from");
         free(*token);
         *token = next;
         s_emit_ctx_t ectx = {self, false, S_OK};
         xoc_xform_flush(xform, s_emit, &ectx);
+        size_t changes = self->batch.count;
+        int64_t t2 = zclock_usecs();
         if (self->batch.count > 0) {
             s_outcome_t out = s_send(self, "delta");
             if (out == S_OK)
@@ -664,6 +668,9 @@ static s_outcome_t s_follow(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform
             if (out != S_OK)
                 return out;
         }
+        xoc_debug("server=%s event.from %lld us, transform %lld us, send %lld us, %zu changes",
+                  self->server.id, (long long)(t1 - t0), (long long)(t2 - t1),
+                  (long long)(zclock_usecs() - t2), changes);
         pthread_mutex_lock(&self->lock);
         self->status.objects = xoc_xform_count(xform);
         pthread_mutex_unlock(&self->lock);

@@ -73,6 +73,8 @@ typedef struct {
     char status[32]; /* last server_status of our server */
     uint64_t status_objects;
     bool lat_on;
+    unsigned run; /* the latency run whose stamps count (a VM keeps the last stamp it got,
+                     and a later change of that VM must not count it again) */
     double *lat_ms; /* latency samples */
     size_t nlat;
     uint8_t *seen; /* stamped sequence numbers already counted */
@@ -80,7 +82,7 @@ typedef struct {
 
 static s_shared_t s_sh = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* the stamp "bench-<seq>-<ns>" in a VM's name_label (found in the msgpack bytes) */
+/* the stamp "bench-<run>-<seq>-<ns>" in a VM's name_label (found in the msgpack bytes) */
 static void s_latency(const xoc_replica_obj_t *o, long long now)
 {
     const char *p = memmem(o->data, o->size, "bench-", 6);
@@ -94,9 +96,11 @@ static void s_latency(const xoc_replica_obj_t *o, long long now)
         n++;
     memcpy(buf, p, n);
     buf[n] = '\0';
+    unsigned run;
     unsigned long seq;
     long long ns;
-    if (sscanf(buf, "%lu-%lld", &seq, &ns) != 2 || seq >= S_MAX_SAMPLES || s_sh.seen[seq])
+    if (sscanf(buf, "%u-%lu-%lld", &run, &seq, &ns) != 3 || run != s_sh.run ||
+        seq >= S_MAX_SAMPLES || s_sh.seen[seq])
         return;
     s_sh.seen[seq] = 1;
     if (s_sh.nlat < S_MAX_SAMPLES)
@@ -227,7 +231,7 @@ static bool s_chain_start(void)
                     "--bus.heartbeat_ms",
                     S_HB,
                     "--log.level",
-                    "warn",
+                    getenv("XOC_BENCH_COLLECTOR_LOG") ? getenv("XOC_BENCH_COLLECTOR_LOG") : "warn",
                     NULL};
     c->collector = c->cache ? xoc_proc_start(coll, "xoc-collector: ready", 10000) : NULL;
     if (!c->collector)
@@ -500,6 +504,7 @@ static s_tp_t s_throughput(int rate)
 typedef struct {
     int rate, seconds; /* rate 0: unpaced */
     int slice;         /* 0..3: which quarter of the VMs */
+    unsigned run;      /* written into the stamps */
     long sent, errors;
     double achieved;
 } s_inject_t;
@@ -541,7 +546,8 @@ static void *s_injector(void *arg)
         } else if (s_now_ns() >= stop)
             break; /* as fast as the simulator answers, for `seconds` */
         char name[96];
-        snprintf(name, sizeof name, "%s-%ld-%lld", in->rate > 0 ? "bench" : "tput", i, s_now_ns());
+        snprintf(name, sizeof name, "%s-%u-%ld-%lld", in->rate > 0 ? "bench" : "tput", in->run, i,
+                 s_now_ns());
         msgpack_sbuffer_clear(&res);
         /* paced (latency): every VM in turn, so that two stamps of one VM never fall in one
            event.from batch (they would collapse); unpaced: each thread its quarter */
@@ -619,10 +625,11 @@ static s_lat_t s_latency_run(int churn)
     s_sh.nlat = 0;
     memset(s_sh.seen, 0, S_MAX_SAMPLES);
     s_sh.lat_on = true;
+    unsigned run = ++s_sh.run;
     pthread_mutex_unlock(&s_sh.lock);
     s_churn(churn);
     long long c0 = s_churn_seq(), t0 = s_now_ns();
-    r.in = (s_inject_t){.rate = S_LAT_INJECT_RATE, .seconds = S_LAT_SECONDS};
+    r.in = (s_inject_t){.rate = S_LAT_INJECT_RATE, .seconds = S_LAT_SECONDS, .run = run};
     pthread_t th;
     pthread_create(&th, NULL, s_injector, &r.in);
     pthread_join(th, NULL);
