@@ -18,9 +18,13 @@ struct _xoc_worker_t {
     int64_t last_heard;   /* last message from the broker */
     xoc_worker_fn *handler;
     void *arg;
+    xoc_worker_drained_fn *drained;
     uint64_t served;
     uint64_t reconnects;
 };
+
+/* messages read in one go before the loop looks at its other sockets and timers */
+#define S_DRAIN_MAX 64
 
 static int s_on_socket(zloop_t *loop, zsock_t *sock, void *arg);
 
@@ -132,27 +136,44 @@ static void s_dispatch(xoc_worker_t *self, const xoc_msg_req_t *hdr, zmsg_t *msg
     self->handler(self, req, self->arg);
 }
 
-static int s_on_socket(zloop_t *loop, zsock_t *sock, void *arg)
+/* one message from the broker; true when it was a request */
+static bool s_on_message(xoc_worker_t *self, zmsg_t *msg)
 {
-    xoc_worker_t *self = arg;
-    zmsg_t *msg = zmsg_recv_nowait(sock);
-    if (!msg)
-        return 0;
+    bool request = false;
     self->last_heard = xoc_bus_now_ms();
     zframe_t *head = zmsg_pop(msg);
     xoc_msg_t m;
     int rc = head ? xoc_msg_decode(&m, zframe_data(head), zframe_size(head)) : XOC_EPROTO;
     if (rc)
         xoc_warn("bad frame from broker service=%s: %s", self->service, m.why);
-    else if (m.type == XOC_MSG_REQ)
+    else if (m.type == XOC_MSG_REQ) {
         s_dispatch(self, &m.req, msg);
-    else if (m.type == XOC_MSG_BYE) {
+        request = true;
+    } else if (m.type == XOC_MSG_BYE) {
         xoc_info("broker dropped us, registering again service=%s", self->service);
         s_send_ready(self);
     }
     zframe_destroy(&head);
     zmsg_destroy(&msg);
+    return request;
+}
+
+/* every message already there (up to S_DRAIN_MAX), then `drained` once */
+static int s_on_socket(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    xoc_worker_t *self = arg;
+    bool requests = false;
+    zmsg_t *msg;
+    for (int i = 0; i < S_DRAIN_MAX && (msg = zmsg_recv_nowait(sock)) != NULL; i++)
+        requests |= s_on_message(self, msg);
+    if (requests && self->drained)
+        self->drained(self, self->arg);
     return 0;
+}
+
+void xoc_worker_set_drained(xoc_worker_t *self, xoc_worker_drained_fn *fn)
+{
+    self->drained = fn;
 }
 
 int xoc_worker_reply(xoc_worker_t *self, xoc_request_t **req_p, int status, const char *reason,

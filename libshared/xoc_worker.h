@@ -27,10 +27,18 @@ typedef struct {
 /*  Called for each request. Must eventually call xoc_worker_reply* exactly once.          */
 typedef void(xoc_worker_fn)(xoc_worker_t *worker, xoc_request_t *req, void *arg);
 
+/*  Called once the requests that were waiting have all been handed to the handler (the
+    socket read dry, or 64 messages read in one go): a service that gathers requests to
+    do them together (the cache's group commit) does them here.                         */
+typedef void(xoc_worker_drained_fn)(xoc_worker_t *worker, void *arg);
+
 /*  Creates a worker for `service`; `capacity` = requests accepted at once (0 = 64).       */
 xoc_worker_t *xoc_worker_new(const char *service, const xoc_bus_opts_t *opts, int capacity,
                              xoc_worker_fn *handler, void *arg);
 void xoc_worker_destroy(xoc_worker_t **self_p);
+
+/*  Sets (or clears with NULL) the drained callback; it gets the handler's arg.           */
+void xoc_worker_set_drained(xoc_worker_t *self, xoc_worker_drained_fn *fn);
 
 /*  Registers the worker's socket and heartbeat timer on the loop. Returns 0 or -1.        */
 int xoc_worker_attach(xoc_worker_t *self, zloop_t *loop);

@@ -14,6 +14,8 @@
 #define S_REPLY_MAX (32u * 1024u * 1024u) /* larger query/list replies: use a snapshot */
 #define S_PRUNE_BATCH 20000               /* journal entries removed per tick at most */
 #define S_TICK_MS 1000
+#define S_BATCH_MAX 64                    /* change sets in one group commit at most */
+#define S_BATCH_BYTES (32u * 1024u * 1024u)
 
 const xoc_cfg_key_t xoc_cache_cfg_keys[] = {
     {"cache.path", XOC_CFG_STR, "/var/lib/xoc/cache", 0, 0,
@@ -45,8 +47,16 @@ typedef struct {
     uint64_t journal_max, journal_age_ms;
     int64_t snapshot_idle_ms;
     size_t chunk_bytes;
-    uint64_t applies, duplicates, gaps, refused, pruned;
+    uint64_t applies, duplicates, gaps, refused, pruned, commits;
     int timer;
+    /* the group commit: change sets received together, applied in one transaction */
+    size_t pending, pending_bytes;
+    xoc_request_t *preq[S_BATCH_MAX];
+    xoc_msg_t pmsg[S_BATCH_MAX];
+    xoc_cache_cs_t pcs[S_BATCH_MAX];
+    xoc_cache_result_t pres[S_BATCH_MAX];
+    int pstatus[S_BATCH_MAX];
+    char pwhy[S_BATCH_MAX][256];
 } s_cache_t;
 
 typedef void(s_method_fn)(s_cache_t *self, xoc_request_t **req_p);
@@ -98,38 +108,67 @@ static void s_ack(s_cache_t *self, xoc_request_t **req_p, const xoc_cache_cs_t *
     xoc_worker_reply_msg(self->node.worker, req_p, XOC_MSG_ACK, &ack);
 }
 
+/* applies the change sets gathered so far in one transaction (one durable commit), then
+   publishes and acknowledges each in order */
+static void s_flush(s_cache_t *self)
+{
+    size_t n = self->pending;
+    if (n == 0)
+        return;
+    xoc_cache_store_apply_batch(self->store, self->pcs, n, self->pres, self->pstatus,
+                                self->pwhy);
+    self->commits++;
+    for (size_t i = 0; i < n; i++) {
+        xoc_cache_cs_t *cs = &self->pcs[i];
+        xoc_cache_result_t *res = &self->pres[i];
+        int rc = self->pstatus[i];
+        if (rc == XOC_ESTATE)
+            self->gaps++;
+        if (rc) {
+            xoc_warn("change set refused pool=%.*s epoch=%llu seq=%llu: %s", (int)cs->pool.len,
+                     cs->pool.ptr, (unsigned long long)cs->epoch, (unsigned long long)cs->seq,
+                     self->pwhy[i]);
+            s_reply(self, &self->preq[i], rc, self->pwhy[i], NULL);
+        } else {
+            self->applies += !res->duplicate;
+            self->duplicates += res->duplicate;
+            s_publish(self, res); /* events point into the request: before the reply */
+            xoc_trace("applied pool=%.*s epoch=%llu seq=%llu rev=%llu changes=%zu batch=%zu",
+                      (int)cs->pool.len, cs->pool.ptr, (unsigned long long)cs->epoch,
+                      (unsigned long long)cs->seq, (unsigned long long)res->rev, res->count, n);
+            s_ack(self, &self->preq[i], cs, res);
+        }
+        xoc_cache_result_clear(res);
+        xoc_cache_cs_clear(cs);
+    }
+    self->pending = self->pending_bytes = 0;
+}
+
+/* gathers the change set; the worker's drained callback (or a full batch, or any other
+   request) applies what was gathered */
 static void s_apply(s_cache_t *self, xoc_request_t **req_p)
 {
-    xoc_msg_t m;
-    xoc_cache_cs_t cs;
-    xoc_cache_result_t res;
+    size_t i = self->pending;
     char why[256] = "";
-    if (xoc_worker_decode(self->node.worker, req_p, XOC_MSG_CHANGESET, &m))
+    if (xoc_worker_decode(self->node.worker, req_p, XOC_MSG_CHANGESET, &self->pmsg[i]))
         return;
-    int rc = xoc_cache_cs_parse(&m.changeset, &cs, why, sizeof why);
+    int rc = xoc_cache_cs_parse(&self->pmsg[i].changeset, &self->pcs[i], why, sizeof why);
     if (rc) {
         self->refused++;
         s_reply(self, req_p, rc, why, NULL);
         return;
     }
-    rc = xoc_cache_store_apply(self->store, &cs, &res, why, sizeof why);
-    if (rc == XOC_ESTATE)
-        self->gaps++;
-    if (rc) {
-        xoc_warn("change set refused pool=%.*s epoch=%llu seq=%llu: %s", (int)cs.pool.len,
-                 cs.pool.ptr, (unsigned long long)cs.epoch, (unsigned long long)cs.seq, why);
-        s_reply(self, req_p, rc, why, NULL);
-    } else {
-        self->applies += !res.duplicate;
-        self->duplicates += res.duplicate;
-        s_publish(self, &res);   /* events point into the request: before the reply */
-        xoc_trace("applied pool=%.*s epoch=%llu seq=%llu rev=%llu changes=%zu",
-                  (int)cs.pool.len, cs.pool.ptr, (unsigned long long)cs.epoch,
-                  (unsigned long long)cs.seq, (unsigned long long)res.rev, res.count);
-        s_ack(self, req_p, &cs, &res);
-    }
-    xoc_cache_result_clear(&res);
-    xoc_cache_cs_clear(&cs);
+    self->preq[i] = *req_p;
+    *req_p = NULL;
+    self->pending++;
+    self->pending_bytes += self->pmsg[i].changeset.changes.len;
+    if (self->pending == S_BATCH_MAX || self->pending_bytes >= S_BATCH_BYTES)
+        s_flush(self);
+}
+
+static void s_on_drained(xoc_worker_t *worker, void *arg)
+{
+    s_flush(arg);
 }
 
 /* ---- reads ----------------------------------------------------------------------------- */
@@ -269,6 +308,8 @@ static const struct {
 
 static void s_handle(xoc_worker_t *worker, xoc_request_t *req, void *arg)
 {
+    if (!streq(req->method, "cache.apply"))
+        s_flush(arg); /* whatever comes next sees the change sets received before it */
     for (size_t i = 0; i < sizeof s_methods / sizeof s_methods[0]; i++)
         if (streq(req->method, s_methods[i].method)) {
             s_methods[i].fn(arg, &req);
@@ -305,7 +346,7 @@ static void s_stats(msgpack_packer *pk, void *arg)
     s_cache_t *self = arg;
     uint64_t objects = 0, journal = 0;
     xoc_cache_store_counts(self->store, &objects, &journal);
-    msgpack_pack_map(pk, 9);
+    msgpack_pack_map(pk, 10);
     s_pack_kv(pk, "revision", xoc_cache_store_rev(self->store));
     s_pack_kv(pk, "objects", objects);
     s_pack_kv(pk, "journal", journal);
@@ -315,6 +356,7 @@ static void s_stats(msgpack_packer *pk, void *arg)
     s_pack_kv(pk, "gaps", self->gaps);
     s_pack_kv(pk, "refused", self->refused);
     s_pack_kv(pk, "pruned", self->pruned);
+    s_pack_kv(pk, "commits", self->commits);
 }
 
 static int s_open(s_cache_t *self, const xoc_cfg_t *cfg)
@@ -358,10 +400,12 @@ void xoc_cache_actor(zsock_t *pipe, void *args)
     if (xoc_node_init(&self.node, "cache", pipe, args) == 0 && s_open(&self, args) == 0 &&
         xoc_node_serve(&self.node, 256, s_handle, &self) == 0) {
         xoc_node_set_stats(&self.node, s_stats, &self);
+        xoc_worker_set_drained(self.node.worker, s_on_drained);
         self.timer = zloop_timer(self.node.loop, S_TICK_MS, 0, s_on_tick, &self);
         xoc_info("cache ready rev=%llu", (unsigned long long)xoc_cache_store_rev(self.store));
         xoc_node_run(&self.node);
     }
+    s_flush(&self); /* change sets received before the stop are still committed */
     xoc_node_fini(&self.node);
     s_close(&self);
 }

@@ -528,13 +528,15 @@ static int s_order(s_apply_t *a, char *why, size_t ws)
     return XOC_ESTATE;
 }
 
-int xoc_cache_store_apply(xoc_cache_store_t *self, const xoc_cache_cs_t *cs,
-                          xoc_cache_result_t *res, char *why, size_t ws)
+/* one change set in a transaction nested in `parent`: on a refusal only its own writes go.
+   *rev: the revision before it, then after it. */
+static int s_apply_nested(xoc_cache_store_t *self, MDB_txn *parent, const xoc_cache_cs_t *cs,
+                          xoc_cache_result_t *res, uint64_t *rev, uint64_t now_ms, char *why,
+                          size_t ws)
 {
     memset(res, 0, sizeof *res);
-    s_apply_t a = {.store = self, .cs = cs, .res = res, .rev = self->rev,
-                   .now_ms = xoc_cache_wall_ms()};
-    int rc = mdb_txn_begin(self->env, NULL, 0, &a.txn);
+    s_apply_t a = {.store = self, .cs = cs, .res = res, .rev = *rev, .now_ms = now_ms};
+    int rc = mdb_txn_begin(self->env, parent, 0, &a.txn);
     if (rc) {
         snprintf(why, ws, "begin: %s", mdb_strerror(rc));
         return rc;
@@ -543,28 +545,68 @@ int xoc_cache_store_apply(xoc_cache_store_t *self, const xoc_cache_cs_t *cs,
     if (rc == 1) {
         mdb_txn_abort(a.txn);
         res->duplicate = true;
-        res->rev = self->rev;
+        res->rev = *rev;
         return 0;
     }
     if (!rc)
         rc = s_apply_changes(&a);
-    if (rc) {
+    if (!rc && (rc = mdb_txn_commit(a.txn)) != 0) /* into the parent: no I/O */
+        snprintf(why, ws, "nested commit: %s", mdb_strerror(rc));
+    else if (rc) {
         if (rc != XOC_ESTATE)
             snprintf(why, ws, "apply: %s", xoc_cache_strerror(rc));
         mdb_txn_abort(a.txn);
-        xoc_cache_result_clear(res);
-        return rc;
     }
-    rc = mdb_txn_commit(a.txn);
     if (rc) {
-        snprintf(why, ws, "commit: %s", mdb_strerror(rc));
         xoc_cache_result_clear(res);
         return rc;
     }
-    self->rev = a.rev;
-    res->rev = a.rev;
-    s_events_resolve(res);
+    *rev = res->rev = a.rev;
     return 0;
+}
+
+int xoc_cache_store_apply_batch(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t n,
+                                xoc_cache_result_t *res, int *status, char (*why)[256])
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    uint64_t rev = self->rev, now_ms = xoc_cache_wall_ms();
+    for (size_t i = 0; i < n; i++) {
+        why[i][0] = '\0';
+        if (rc) {
+            memset(&res[i], 0, sizeof res[i]);
+            snprintf(why[i], sizeof why[i], "begin: %s", mdb_strerror(rc));
+            status[i] = rc;
+        } else
+            status[i] = s_apply_nested(self, txn, &cs[i], &res[i], &rev, now_ms, why[i],
+                                       sizeof why[i]);
+    }
+    if (rc)
+        return rc;
+    rc = mdb_txn_commit(txn);
+    for (size_t i = 0; i < n; i++) {
+        if (status[i])
+            continue;
+        if (rc) { /* nothing of the batch is there */
+            snprintf(why[i], sizeof why[i], "commit: %s", mdb_strerror(rc));
+            xoc_cache_result_clear(&res[i]);
+            status[i] = rc;
+        } else if (!res[i].duplicate)
+            s_events_resolve(&res[i]);
+    }
+    if (rc == 0)
+        self->rev = rev;
+    return rc;
+}
+
+int xoc_cache_store_apply(xoc_cache_store_t *self, const xoc_cache_cs_t *cs,
+                          xoc_cache_result_t *res, char *why, size_t ws)
+{
+    char w[1][256];
+    int status;
+    xoc_cache_store_apply_batch(self, cs, 1, res, &status, w);
+    snprintf(why, ws, "%s", w[0]);
+    return status;
 }
 
 /* ---- reads --------------------------------------------------------------------------- */

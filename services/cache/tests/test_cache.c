@@ -694,6 +694,130 @@ static void test_obj_events_gap_free(void **state)
     zsock_destroy(&sub);
 }
 
+/* group commit: change sets sent without waiting are committed together (one transaction,
+   one sync), yet each gets its own answer: revisions follow one another, a gap in the
+   middle is refused alone, a replay is a duplicate */
+typedef struct {
+    int done, status;
+    xoc_msg_ack_t ack;
+} s_async_t;
+
+static void s_on_async(xoc_client_t *client, xoc_reply_t *reply, void *arg)
+{
+    s_async_t *a = arg;
+    a->done = 1;
+    a->status = reply->status;
+    xoc_msg_t m;
+    if (reply->status == 0 && xoc_reply_decode(reply, XOC_MSG_ACK, &m) == 0) {
+        a->ack = m.ack;
+        a->ack.pool = (xoc_str_t){NULL, 0};
+    }
+}
+
+/* the cache's `name` counter from its next heartbeat */
+static uint64_t s_cache_stat(s_env_t *env, zsock_t *sys, const char *name)
+{
+    for (long long end = xoc_test_now_ms() + T_MS; xoc_test_now_ms() < end;) {
+        zmsg_t *ev = zmsg_recv(sys);
+        if (!ev)
+            continue;
+        char *topic = zmsg_popstr(ev);
+        zframe_t *b = zmsg_pop(ev);
+        xoc_msg_t m;
+        uint64_t v = UINT64_MAX;
+        if (topic && strcmp(topic, "sys.cache.heartbeat") == 0 && b &&
+            xoc_msg_decode_as(&m, XOC_MSG_SYS, zframe_data(b), zframe_size(b)) == 0) {
+            msgpack_unpacked u;
+            msgpack_unpacked_init(&u);
+            if (msgpack_unpack_next(&u, (const char *)m.sys.stats.ptr, m.sys.stats.len, NULL) ==
+                    MSGPACK_UNPACK_SUCCESS &&
+                u.data.type == MSGPACK_OBJECT_MAP)
+                for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+                    msgpack_object_kv *kv = &u.data.via.map.ptr[i];
+                    if (kv->key.via.str.size == strlen(name) &&
+                        memcmp(kv->key.via.str.ptr, name, strlen(name)) == 0)
+                        v = kv->val.via.u64;
+                }
+            msgpack_unpacked_destroy(&u);
+        }
+        zstr_free(&topic);
+        zframe_destroy(&b);
+        zmsg_destroy(&ev);
+        if (v != UINT64_MAX)
+            return v;
+    }
+    fail_msg("no heartbeat of the cache with %s", name);
+    return 0;
+}
+
+static void test_group_commit(void **state)
+{
+    s_env_t *env = *state;
+    s_cache_up(env, NULL);
+    enum { N = 200, GAP = 97 };
+    s_async_t *a = calloc(N + 1, sizeof *a);
+    s_cs_t *cs = calloc(N + 1, sizeof *cs);
+    assert_non_null(a);
+    assert_non_null(cs);
+    zsock_t *sys = xoc_bus_connect(ZMQ_SUB, env->opts.sub, NULL);
+    zsock_set_subscribe(sys, "sys.cache.heartbeat");
+    zsock_set_rcvtimeo(sys, 200);
+    uint64_t commits0 = s_cache_stat(env, sys, "commits");
+    /* 1..N in order, with seq GAP replaced by a gap (seq 10 000), then seq 5 again */
+    for (int i = 1; i <= N; i++) {
+        s_cs_init(&cs[i]);
+        int v = i;
+        s_fill_n(&cs[i], &v);
+        uint64_t seq = i == GAP ? 10000 : i < GAP ? (uint64_t)i : (uint64_t)i - 1;
+        if (i == N)
+            seq = 5;
+        msgpack_pack_array(&cs[i].pk, cs[i].count);
+        msgpack_sbuffer_write(&cs[i].sb, cs[i].body.data, cs[i].body.size);
+        xoc_msg_changeset_t m = {.pool = XOC_STR("p1"), .epoch = 1, .seq = seq,
+                                 .kind = XOC_STR("delta"),
+                                 .changes = {(const uint8_t *)cs[i].sb.data,
+                                             (uint32_t)cs[i].sb.size}};
+        msgpack_sbuffer body;
+        msgpack_sbuffer_init(&body);
+        assert_int_equal(xoc_msg_changeset_encode(&m, &body), 0);
+        assert_int_equal(xoc_client_send(env->client, "cache", "cache.apply", body.data,
+                                         body.size, T_MS, s_on_async, &a[i]),
+                         0);
+        msgpack_sbuffer_destroy(&body);
+    }
+    for (long long end = xoc_test_now_ms() + T_MS;
+         xoc_client_pending(env->client) && xoc_test_now_ms() < end;)
+        xoc_client_pump(env->client, 100);
+    uint64_t rev = 0;
+    for (int i = 1; i <= N; i++) {
+        assert_true(a[i].done);
+        if (i == GAP) {
+            assert_int_equal(a[i].status, XOC_ESTATE);
+        } else if (i == N) {
+            assert_int_equal(a[i].status, 0);
+            assert_true(a[i].ack.duplicate);
+        } else {
+            assert_int_equal(a[i].status, 0);
+            assert_false(a[i].ack.duplicate);
+            assert_int_equal(a[i].ack.applied, 21); /* 20 changed objects and a new SR */
+            assert_int_equal(a[i].ack.rev, rev + 21);
+            rev = a[i].ack.rev;
+        }
+        s_cs_free(&cs[i]);
+    }
+    /* everything is there after all */
+    assert_int_equal(s_get_n(env, "o-3", NULL), N - 1);
+    assert_int_equal(s_query(env, "SR", "p1", NULL, 0, 0, NULL), N - 2);
+    /* and it took fewer commits than change sets */
+    uint64_t commits = s_cache_stat(env, sys, "commits") - commits0;
+    print_message("group commit: %d change sets in %llu commits\n", N,
+                  (unsigned long long)commits);
+    assert_true(commits < (uint64_t)N - 1);
+    zsock_destroy(&sys);
+    free(a);
+    free(cs);
+}
+
 /* kill -9 during a stream of change sets */
 typedef struct {
     pthread_mutex_t mu;
@@ -838,6 +962,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_journal_and_pruning, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_config_and_secrets, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_obj_events_gap_free, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_kill9_mid_stream, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_refused, s_setup, s_teardown),
     };
