@@ -1,4 +1,4 @@
-/*  sim_ops on an in-process pool: host.reboot (HOST_NOT_DISABLED, HOST_IN_USE, back enabled
+/*  sim_ops (and sim_dev's memory order) on an in-process pool: host.reboot (HOST_NOT_DISABLED, HOST_IN_USE, back enabled
     with a new boot time), host.restart_agent, VM.revert (halted, settings and disks of the
     snapshot, OPERATION_NOT_ALLOWED on a VM that is not a snapshot).                        */
 
@@ -193,12 +193,34 @@ static void test_revert(void **state)
     json_decref(snap);
 }
 
+/* sim_dev: the memory order a host enforces */
+static void test_memory_order(void **state)
+{
+    char vm[64];
+    s_vm("Halted", vm);
+    s_fails("VM.set_memory_limits",
+            json_pack("[s,s,s,s,s,s]", g_sess, vm, "1073741824", "2147483648", "4294967296",
+                      "4294967296"),
+            "MEMORY_CONSTRAINT_VIOLATION_ORDER", NULL);
+    s_void("VM.set_memory_limits", json_pack("[s,s,s,s,s,s]", g_sess, vm, "1073741824",
+                                             "4294967296", "2147483648", "4294967296"));
+    s_fails("VM.set_memory_dynamic_range",
+            json_pack("[s,s,s,s]", g_sess, vm, "1073741824", "8589934592"),
+            "MEMORY_CONSTRAINT_VIOLATION_ORDER", NULL);
+    s_void("VM.set_memory_dynamic_range",
+           json_pack("[s,s,I,I]", g_sess, vm, (json_int_t)1073741824, (json_int_t)2147483648LL));
+    json_t *dmax = s_get("VM", vm, "memory_dynamic_max");
+    assert_int_equal(json_integer_value(dmax), 2147483648LL);
+    json_decref(dmax);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_host_reboot),
         cmocka_unit_test(test_restart_agent),
         cmocka_unit_test(test_revert),
+        cmocka_unit_test(test_memory_order),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
