@@ -163,6 +163,7 @@ static void s_session_close(xoc_api_server_t *srv, uint64_t conn)
 static void s_run(xoc_api_call_t *call)
 {
     json_t *errors = NULL;
+    xoc_api_normalize_id(call);
     if (xoc_api_rpc_check(&call->method->params, call->params, &errors) != 0) {
         xoc_api_call_fail(call, XOC_EINVAL, NULL, json_pack("{s:o}", "errors", errors));
         return;

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "xoc_api_int.h"
@@ -99,28 +100,33 @@ int xoc_api_m_vm_power(xoc_api_call_t *call)
 
 /* ---- vm.set ---------------------------------------------------------------------------------- */
 
-/* a size: an integer, or a string such as "2GiB", "512 MiB", "1G" (powers of 1024) */
-static bool s_size(const json_t *v, int64_t *out)
+/* a size: an integer, or a string such as "2GiB", "512 MiB", "1G", "10GB" (powers of 1024) */
+bool xoc_api_size_parse(const json_t *v, int64_t *out)
 {
     if (json_is_integer(v)) {
         *out = json_integer_value(v);
         return *out >= 0;
     }
     const char *s = json_string_value(v);
-    if (!s)
+    if (!s || !*s || strlen(s) > 64)
         return false;
     char *end;
     double n = strtod(s, &end);
+    if (end == s || !(n >= 0 && n <= 9.0e18)) /* no number, NaN, negative, too big */
+        return false;
     while (*end == ' ')
         end++;
     static const char units[] = "BKMGTP";
-    const char *u = *end ? strchr(units, toupper((unsigned char)*end)) : units;
-    if (n < 0 || !u || (*end && strcmp(end + 1, "") && strcasecmp(end + 1, "iB") &&
-                        strcasecmp(end + 1, "B")))
-        return false;
+    const char *u = units;
+    if (*end) {
+        u = strchr(units, toupper((unsigned char)*end));
+        if (!u || (end[1] && strcasecmp(end + 1, "iB") && strcasecmp(end + 1, "B")) ||
+            (*u == 'B' && end[1]))
+            return false;
+    }
     for (const char *p = units; p < u; p++)
         n *= 1024;
-    if (n > 9.2e18)
+    if (!(n <= 9.0e18))
         return false;
     *out = (int64_t)n;
     return true;
@@ -148,7 +154,7 @@ static int s_set_memory(xoc_api_act_t *a, const json_t *p, bool running)
     int64_t n;
     bool any = false;
     if ((v = json_object_get(p, "memory")) || (v = json_object_get(p, "memoryMax"))) {
-        if (!s_size(v, &n))
+        if (!xoc_api_size_parse(v, &n))
             return XOC_EINVAL;
         dmax = n;
         dmin = dmin > n ? n : dmin;
@@ -156,13 +162,13 @@ static int s_set_memory(xoc_api_act_t *a, const json_t *p, bool running)
         any = true;
     }
     if ((v = json_object_get(p, "memoryMin"))) {
-        if (!s_size(v, &n))
+        if (!xoc_api_size_parse(v, &n))
             return XOC_EINVAL;
         dmin = n;
         any = true;
     }
     if ((v = json_object_get(p, "memoryStaticMax"))) {
-        if (!s_size(v, &n) || running)
+        if (!xoc_api_size_parse(v, &n) || running)
             return running ? XOC_ESTATE : XOC_EINVAL;
         smax = n;
         dmax = dmax > n ? n : dmax;

@@ -240,6 +240,12 @@ int xoc_api_m_sr_scan(xoc_api_call_t *call);
 int xoc_api_m_sr_set(xoc_api_call_t *call);
 int xoc_api_m_task_cancel(xoc_api_call_t *call);   /* task.cancel / task.destroy */
 int xoc_api_m_message_delete(xoc_api_call_t *call);
+/*  A memory size as vm.set takes it: an integer, or "2GiB" / "512 MiB" / "1G" / "10GB"
+    (powers of 1024). Returns false for anything else (negative, NaN, over 9e18, junk). */
+bool xoc_api_size_parse(const json_t *v, int64_t *out);
+/*  §1.8 step 6: params {"vm": id} stand for {"id": id} when the method takes `id` and no
+    param named like its namespace. Called before the params are checked.                */
+void xoc_api_normalize_id(xoc_api_call_t *call);
 
 /* ---- xoc_api_servers.c: server.* (pool connections, config db `servers`) --------------------- */
 

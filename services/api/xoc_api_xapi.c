@@ -128,6 +128,34 @@ static json_t *s_ref_id(xoc_api_act_t *a, const char *ref)
     return json_string(s.id[0] ? s.id : ref);
 }
 
+void xoc_api_normalize_id(xoc_api_call_t *call)
+{
+    const xoc_api_param_t *list = call->method->params.list;
+    const char *dot = strchr(call->method->name, '.');
+    if (!list || !dot || json_object_get(call->params, "id"))
+        return;
+    char ns[64];
+    snprintf(ns, sizeof ns, "%.*s", (int)(dot - call->method->name), call->method->name);
+    bool has_id = false;
+    for (const xoc_api_param_t *p = list; p->name; p++) {
+        if (!strcmp(p->name, ns))
+            return;
+        has_id |= !strcmp(p->name, "id");
+    }
+    json_t *v = json_object_get(call->params, ns);
+    if (!has_id || !json_is_string(v))
+        return;
+    if (call->params->refcount > 1) { /* params may be shared with the request: copy */
+        json_t *copy = json_copy(call->params);
+        if (!copy)
+            return;
+        json_decref(call->params);
+        call->params = copy;
+    }
+    json_object_set(call->params, "id", v);
+    json_object_del(call->params, ns);
+}
+
 /* ---- actions -------------------------------------------------------------------------------- */
 
 static void s_free(xoc_api_act_t *a)

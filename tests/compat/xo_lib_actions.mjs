@@ -114,7 +114,9 @@ try {
   check('vm.stop of a halted VM → 13 (clean_shutdown: expected running)', badStop &&
     badStop.code === 13 && badStop.data.expected === 'running' &&
     badStop.data.actual === 'halted', badStop && JSON.stringify(badStop))
-  await xo.call('vm.start', { id: vm.id })
+  await xo.call('vm.start', { vm: vm.id }) // §1.8: {vm} stands for {id}
+  await deadline(10000, 'Running again', () => seen.objects[vm.id]?.power_state === 'Running')
+  check('vm.start {vm: id} (the namespace param stands for id)', true)
   await xo.call('vm.stop', { id: vm.id, force: true })
   await deadline(10000, 'Halted after a hard shutdown',
     () => seen.objects[vm.id]?.power_state === 'Halted')
