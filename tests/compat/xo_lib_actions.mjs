@@ -126,11 +126,14 @@ try {
   const newName = 'renamed-' + Date.now()
   await xo.call('vm.set', { id: vm.id, name_label: newName, name_description: 'by xo-lib',
     CPUs: 2 })
-  await deadline(10000, 'the new name pushed', () => seen.objects[vm.id]?.name_label === newName)
-  const afterSet = seen.objects[vm.id]
-  check('vm.set name_label / name_description / CPUs seen in the push',
-    afterSet.name_description === 'by xo-lib' && afterSet.CPUs.number === 2,
-    JSON.stringify(afterSet.CPUs))
+  // each setting is its own XAPI call, so its own change: wait for all three
+  const setSeen = await errorOf(deadline(10000, 'the settings pushed', () => {
+    const o = seen.objects[vm.id]
+    return o && o.name_label === newName && o.name_description === 'by xo-lib' &&
+      o.CPUs.number === 2
+  }))
+  check('vm.set name_label / name_description / CPUs seen in the push', setSeen === null,
+    JSON.stringify(seen.objects[vm.id]?.CPUs))
 
   // 3. vm.snapshot → the snapshot's id, already in the objects; vm.revert
   const snapId = await xo.call('vm.snapshot', { id: vm.id, name: 'snap1' })
