@@ -16,7 +16,7 @@
 #include "xoc_log.h"
 #include "xoc_msg.h"
 
-#define S_WAIT_TICK_MS 20
+#define S_WAIT_TICK_MS 5 /* a poll only while a call waits: see xoc_api_act_wait */
 
 struct xoc_api_act {
     xoc_api_call_t *call;
@@ -452,6 +452,8 @@ static int s_on_wait_tick(zloop_t *loop, int timer_id, void *arg)
         if (xoc_replica_get(srv->replica, a->wait_id) || now >= a->wait_until)
             zlistx_add_end(ready, a);
     for (xoc_api_act_t *a = zlistx_first(ready); a; a = zlistx_next(ready)) {
+        xoc_debug("waited for id=%s found=%d", a->wait_id,
+                  xoc_replica_get(srv->replica, a->wait_id) != NULL);
         if (!xoc_replica_get(srv->replica, a->wait_id))
             xoc_warn("object id=%s not in the replica after %d ms (answering its id)",
                      a->wait_id, srv->bus_timeout_ms);
@@ -461,6 +463,9 @@ static int s_on_wait_tick(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/*  The replica is checked on a short timer that runs only while some call waits: the
+    replica's batch callback belongs to the pushes (xoc_api_objects.c); hooking the wait
+    there would answer without the tick's latency (at most S_WAIT_TICK_MS).              */
 void xoc_api_act_wait(xoc_api_act_t *a, const char *id, xoc_api_act_fn *then)
 {
     xoc_api_server_t *srv = a->call->srv;
@@ -472,6 +477,7 @@ void xoc_api_act_wait(xoc_api_act_t *a, const char *id, xoc_api_act_fn *then)
         return;
     }
     a->wait_until = zclock_mono() + srv->bus_timeout_ms;
+    xoc_debug("waiting for id=%s in the replica method=%s", id, a->call->method->name);
     zlistx_add_end(srv->act_waiters, a);
     if (srv->act_timer < 0)
         srv->act_timer = zloop_timer(srv->node.loop, S_WAIT_TICK_MS, 0, s_on_wait_tick, srv);
