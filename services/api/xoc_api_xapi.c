@@ -291,22 +291,27 @@ static void s_fail_fault(xoc_api_act_t *a, int status, const char *reason, json_
                          json_pack("{s:s}", "objectId", xoc_api_str(a->obj, "id")));
         return;
     }
-    if (status != XOC_EXAPI) {
+    if (status != XOC_EXAPI && status != XOC_EPERM) {
         xoc_api_act_fail(a, status, NULL, NULL);
         return;
     }
+    /* XOC_EPERM from the gateway: a read-only server refused the call, a plain error as
+       xo-server's client library throws it ("cannot call VM.start() in read only mode") */
     if (!xoc_api_acl_is_admin(a->call->user)) {
         xoc_api_call_fail_raw(a->call, XOC_API_RPC_GENERIC, "unknown error from the peer", NULL);
         a->call = NULL;
         s_free(a);
         return;
     }
-    json_t *params = json_array();
-    for (size_t i = 1; i < json_array_size(fault); i++)
-        json_array_append(params, json_array_get(fault, i));
-    json_t *data = json_pack("{s:s,s:o,s:{s:s,s:O}}", "code", s_param(fault, 0) ?: "",
-                             "params", params, "call", "method", a->method, "params",
+    json_t *data = json_pack("{s:{s:s,s:O}}", "call", "method", a->method, "params",
                              a->params ? a->params : json_null());
+    if (fault) {
+        json_t *params = json_array();
+        for (size_t i = 1; i < json_array_size(fault); i++)
+            json_array_append(params, json_array_get(fault, i));
+        json_object_set_new(data, "code", json_string(s_param(fault, 0) ?: ""));
+        json_object_set_new(data, "params", params);
+    }
     xoc_api_call_fail_raw(a->call, XOC_API_RPC_GENERIC, reason, data);
     a->call = NULL;
     s_free(a);

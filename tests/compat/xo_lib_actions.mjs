@@ -236,6 +236,25 @@ try {
   const s2b = (await xo.call('server.getAll')).find(s => s.id === sid)
   check('server.set label (the connection stays)', s2b.label === 'second pool' &&
     s2b.status === 'connected')
+  // readOnly: the pool's gateway refuses what would change it (a plain error, as xo-server)
+  const vm2 = Object.values(await objectsOf(xo, { type: 'VM', $pool: pool2.id }))[0]
+  await xo.call('server.set', { id: sid, readOnly: true })
+  // the collector reconnects the pool with the new setting: probe with a harmless change
+  const roProbe = await errorOf(deadline(30000, 'the read-only refusal', async () => {
+    const e = await errorOf(xo.call('vm.set', { id: vm2.id, name_label: 'probe' }))
+    return e && e.code === -32000 && /read only mode/.test(e.message) ? e : null
+  }))
+  const roStart = await errorOf(xo.call('vm.start', { id: vm2.id }))
+  check('server.set readOnly: vm.start refused (-32000 "cannot call VM.start() in read only mode")',
+    roProbe === null && roStart && roStart.code === -32000 &&
+    roStart.message === 'cannot call VM.start() in read only mode' &&
+    roStart.data.call.method === 'VM.start', roStart && roStart.message)
+  await xo.call('server.set', { id: sid, readOnly: false })
+  await deadline(30000, 'writable again', async () => {
+    const e = await errorOf(xo.call('vm.set', { id: vm2.id, name_label: 'rw' }))
+    return e === null
+  })
+  check('server.set readOnly false: writable again', true)
   await xo.call('server.disable', { id: sid })
   await deadline(30000, 'the second pool\'s exit', () => seen.exits.has(pool2.id))
   const s2c = (await xo.call('server.getAll')).find(s => s.id === sid)
