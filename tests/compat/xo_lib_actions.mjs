@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 
-const [modules, apiUrl, , adminPassword] = process.argv.slice(2)
+const [modules, apiUrl, simUrl, adminPassword] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
 const Xo = require('xo-lib').default
 
@@ -27,6 +27,18 @@ async function deadline(ms, what, fn) {
     if (Date.now() > end) throw new Error('timeout waiting for ' + what)
     await new Promise(r => setTimeout(r, 50))
   }
+}
+
+// a call on the first simulated pool, as a XAPI client would make it
+async function sim(method, params) {
+  const res = await fetch(simUrl + '/jsonrpc', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
+  })
+  const body = await res.json()
+  if (body.error) throw new Error(JSON.stringify(body.error))
+  return body.result
 }
 
 async function errorOf(promise) {
@@ -178,6 +190,24 @@ try {
   await xo.call('pool.set', { id: pool1, name_label: 'renamed pool' })
   await deadline(10000, 'pool name pushed', () => seen.objects[pool1]?.name_label === 'renamed pool')
   check('pool.set name_label seen in the push', true)
+
+  // 6b. task.cancel / task.destroy, message.delete on objects made on the pool
+  const session = await sim('session.login_with_password', ['root', 'password'])
+  const taskUuid = await sim('task.get_uuid', [session,
+    await sim('task.create', [session, 'compat task', 'to cancel'])])
+  await deadline(10000, 'the task pushed', () => seen.objects[taskUuid]?.status === 'pending')
+  check('task.cancel → true, pushed status cancelled',
+    (await xo.call('task.cancel', { id: taskUuid })) === true &&
+    await deadline(10000, 'cancelled', () => seen.objects[taskUuid]?.status === 'cancelled'))
+  await xo.call('task.destroy', { id: taskUuid })
+  await deadline(10000, 'the task gone', () => seen.exits.has(taskUuid))
+  check('task.destroy: exit push', true)
+  const msgUuid = await sim('message.get_uuid', [session, await sim('message.create',
+    [session, 'COMPAT', 5, 'VM', vm.id, 'a message to delete'])])
+  await deadline(10000, 'the message pushed', () => seen.objects[msgUuid]?.type === 'message')
+  check('message.delete → true, exit push',
+    (await xo.call('message.delete', { id: msgUuid })) === true &&
+    await deadline(10000, 'message gone', () => seen.exits.has(msgUuid)))
 
   // 7. errors
   const unknown = await errorOf(xo.call('vm.start', { id: 'no-such-id' }))
