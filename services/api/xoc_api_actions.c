@@ -464,7 +464,18 @@ static bool s_evacuate_failed(xoc_api_act_t *a, int status, const json_t *fault)
     return true;
 }
 
-/* disable, evacuate (on failure: enable again and fail), then `after` if any */
+/* force: the evacuation's failure is ignored, the next steps run (xo-server's force) */
+static bool s_evacuate_ignored(xoc_api_act_t *a, int status, const json_t *fault)
+{
+    xoc_info("host evacuation failed, going on (force) host=%s",
+             xoc_api_str(xoc_api_act_obj(a), "id"));
+    xoc_api_act_on_fail_step(a, NULL, NULL);
+    xoc_api_act_run(a, NULL);
+    return true;
+}
+
+/* disable, evacuate (on failure: enable again and fail, or go on with force), then
+   `after` if any */
 static void s_clear_host(xoc_api_act_t *a, const char *after, bool force)
 {
     const char *ref = xoc_api_act_ref(a);
@@ -472,8 +483,7 @@ static void s_clear_host(xoc_api_act_t *a, const char *after, bool force)
     xoc_api_act_step(a, "host.evacuate", json_pack("[s]", ref));
     if (after)
         xoc_api_act_step(a, after, json_pack("[s]", ref));
-    if (!force)
-        xoc_api_act_on_fail_step(a, "host.evacuate", s_evacuate_failed);
+    xoc_api_act_on_fail_step(a, "host.evacuate", force ? s_evacuate_ignored : s_evacuate_failed);
     xoc_api_act_run(a, NULL);
 }
 

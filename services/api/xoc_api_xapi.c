@@ -29,6 +29,8 @@ struct xoc_api_act {
     xoc_api_act_fn *then;
     xoc_api_act_fail_fn *on_fail;
     char on_fail_method[96];      /* the step the hook is for ("" = any) */
+    char fail_method[96];         /* the step that failed (its error is answered later) */
+    json_t *fail_params;
     void *arg;
     /* bounded wait for an object */
     char wait_id[128];
@@ -166,6 +168,7 @@ static void s_free(xoc_api_act_t *a)
     json_decref(a->steps);
     json_decref(a->last);
     json_decref(a->params);
+    json_decref(a->fail_params);
     free(a);
 }
 
@@ -303,8 +306,12 @@ static void s_fail_fault(xoc_api_act_t *a, int status, const char *reason, json_
         s_free(a);
         return;
     }
-    json_t *data = json_pack("{s:{s:s,s:O}}", "call", "method", a->method, "params",
-                             a->params ? a->params : json_null());
+    /* the call that failed, even when other steps ran since (host.enable after an
+       evacuation failed) */
+    json_t *data = json_pack("{s:{s:s,s:O}}", "call", "method",
+                             a->fail_method[0] ? a->fail_method : a->method, "params",
+                             a->fail_params ? a->fail_params
+                                            : a->params ? a->params : json_null());
     if (fault) {
         json_t *params = json_array();
         for (size_t i = 1; i < json_array_size(fault); i++)
@@ -346,6 +353,9 @@ static void s_on_reply(xoc_client_t *client, xoc_reply_t *reply, void *arg)
     }
     xoc_info("xapi call failed method=%s pool=%s status=%s reason=%s", a->method, a->pool,
              xoc_err_name(reply->status), reply->reason);
+    snprintf(a->fail_method, sizeof a->fail_method, "%s", a->method);
+    json_decref(a->fail_params);
+    a->fail_params = json_incref(a->params);
     xoc_api_act_fail_fn *on_fail = a->on_fail;
     if (on_fail && a->on_fail_method[0] && strcmp(a->on_fail_method, a->method) != 0)
         on_fail = NULL;

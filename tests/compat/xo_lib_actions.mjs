@@ -181,6 +181,21 @@ try {
   await xo.call('host.setMaintenanceMode', { id: host.id, maintenance: false })
   await deadline(10000, 'host enabled', () => seen.objects[host.id]?.enabled === true)
   check('host.setMaintenanceMode false: enabled', true)
+  // host.restart: disable, evacuate, reboot; it comes back enabled with a new start time
+  await xo.call('vm.stop', { id: vm.id, force: true })
+  await deadline(10000, 'Halted', () => seen.objects[vm.id]?.power_state === 'Halted')
+  await xo.call('vm.start', { id: vm.id, host: host.id })
+  await deadline(10000, 'VM on the host again', () => seen.objects[vm.id]?.$container === host.id)
+  const bootBefore = seen.objects[host.id]?.startTime ?? host.startTime
+  await new Promise(r => setTimeout(r, 1100)) // boot_time has a resolution of one second
+  check('host.restart → true', (await xo.call('host.restart', { id: host.id })) === true)
+  const rebooted = await errorOf(deadline(10000, 'the reboot pushed', () => {
+    const h = seen.objects[host.id]
+    return h && h.enabled === true && h.startTime !== bootBefore &&
+      seen.objects[vm.id]?.$container !== host.id
+  }))
+  check('host.restart: VM evacuated, host back enabled with a new startTime', rebooted === null,
+    `${bootBefore} -> ${seen.objects[host.id]?.startTime}`)
   check('host.restartAgent → true', (await xo.call('host.restartAgent', { id: host.id })) === true)
   await xo.call('vm.stop', { id: vm.id, force: true })
 
@@ -266,6 +281,25 @@ try {
   const s2b = (await xo.call('server.getAll')).find(s => s.id === sid)
   check('server.set label (the connection stays)', s2b.label === 'second pool' &&
     s2b.status === 'connected')
+  // host.restart in a one-host pool with a running guest: the evacuation fails, the host is
+  // enabled again and the XAPI error is answered; force: the reboot itself refuses (HOST_IN_USE)
+  const host2 = Object.values(await objectsOf(xo, { type: 'host', $pool: pool2.id }))[0]
+  const guest2 = Object.values(await objectsOf(xo, { type: 'VM', $pool: pool2.id }))
+    .find(v => v.power_state === 'Halted')
+  await xo.call('vm.start', { id: guest2.id })
+  const evac = await errorOf(xo.call('host.restart', { id: host2.id }))
+  await deadline(10000, 'host2 enabled again', () =>
+    (seen.objects[host2.id] ?? host2).enabled === true)
+  check('host.restart, evacuation impossible: -32000 HOST_NOT_ENOUGH_FREE_MEMORY, host enabled again',
+    evac && evac.code === -32000 && /^HOST_NOT_ENOUGH_FREE_MEMORY/.test(evac.message) &&
+    evac.data.call.method === 'host.evacuate', evac && evac.message)
+  const inUse = await errorOf(xo.call('host.restart', { id: host2.id, force: true }))
+  check('host.restart force with a running guest: HOST_IN_USE from host.reboot',
+    inUse && /^HOST_IN_USE/.test(inUse.message) && inUse.data.code === 'HOST_IN_USE',
+    inUse && inUse.message)
+  await xo.call('host.enable', { id: host2.id })
+  await xo.call('vm.stop', { id: guest2.id, force: true })
+
   // readOnly: the pool's gateway refuses what would change it (a plain error, as xo-server)
   const vm2 = Object.values(await objectsOf(xo, { type: 'VM', $pool: pool2.id }))[0]
   await xo.call('server.set', { id: sid, readOnly: true })
