@@ -433,29 +433,19 @@ int xoc_api_m_vm_delete(xoc_api_call_t *call)
 
 /* ---- host ---------------------------------------------------------------------------------------- */
 
-/* evacuation failed: enable the host again, then answer the evacuation's error */
-typedef struct {
-    int status;
-    json_t *fault;
-} s_saved_t;
-
+/* evacuation failed: enable the host again, then answer the evacuation's error (kept as
+   [status, fault]) */
 static void s_answer_saved(xoc_api_act_t *a)
 {
-    s_saved_t *s = xoc_api_act_arg(a);
-    xoc_api_act_set_arg(a, NULL);
-    xoc_api_act_fail_fault(a, s->status, s->fault);
-    json_decref(s->fault);
-    free(s);
+    const json_t *kept = xoc_api_act_kept(a);
+    json_t *fault = json_array_get(kept, 1);
+    xoc_api_act_fail_fault(a, (int)json_integer_value(json_array_get(kept, 0)),
+                           json_is_array(fault) ? fault : NULL);
 }
 
 static bool s_evacuate_failed(xoc_api_act_t *a, int status, const json_t *fault)
 {
-    s_saved_t *s = calloc(1, sizeof *s);
-    if (!s)
-        return false;
-    s->status = status;
-    s->fault = fault ? json_deep_copy(fault) : NULL;
-    xoc_api_act_set_arg(a, s);
+    xoc_api_act_keep(a, json_pack("[i,O]", status, fault ? (json_t *)fault : json_null()));
     xoc_api_act_on_fail_step(a, NULL, NULL);
     /* the steps left are dropped: only the re-enable runs */
     xoc_api_act_clear_steps(a);

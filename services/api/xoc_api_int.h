@@ -195,8 +195,9 @@ const char *xoc_api_act_ref(const xoc_api_act_t *a);
 xoc_api_call_t *xoc_api_act_call(const xoc_api_act_t *a);
 /*  The XAPI result of the last step (borrowed; "" for void).                              */
 const json_t *xoc_api_act_result(const xoc_api_act_t *a);
-void *xoc_api_act_arg(const xoc_api_act_t *a);
-void xoc_api_act_set_arg(xoc_api_act_t *a, void *arg);
+/*  Data a handler keeps between its steps (stolen; freed with the action).               */
+void xoc_api_act_keep(xoc_api_act_t *a, json_t *value);
+const json_t *xoc_api_act_kept(const xoc_api_act_t *a);
 /*  Queues the XAPI call method(params...) (params: a JSON array, stolen; the session is
     the gateway's).                                                                         */
 void xoc_api_act_step(xoc_api_act_t *a, const char *method, json_t *params);

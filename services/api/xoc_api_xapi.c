@@ -31,7 +31,7 @@ struct xoc_api_act {
     char on_fail_method[96];      /* the step the hook is for ("" = any) */
     char fail_method[96];         /* the step that failed (its error is answered later) */
     json_t *fail_params;
-    void *arg;
+    json_t *kept;                 /* the handler's data, freed with the action */
     /* bounded wait for an object */
     char wait_id[128];
     int64_t wait_until;
@@ -169,6 +169,7 @@ static void s_free(xoc_api_act_t *a)
     json_decref(a->last);
     json_decref(a->params);
     json_decref(a->fail_params);
+    json_decref(a->kept);
     free(a);
 }
 
@@ -198,8 +199,13 @@ const json_t *xoc_api_act_obj(const xoc_api_act_t *a) { return a->obj; }
 const char *xoc_api_act_ref(const xoc_api_act_t *a) { return xoc_api_str(a->obj, "_xapiRef"); }
 xoc_api_call_t *xoc_api_act_call(const xoc_api_act_t *a) { return a->call; }
 const json_t *xoc_api_act_result(const xoc_api_act_t *a) { return a->last; }
-void *xoc_api_act_arg(const xoc_api_act_t *a) { return a->arg; }
-void xoc_api_act_set_arg(xoc_api_act_t *a, void *arg) { a->arg = arg; }
+const json_t *xoc_api_act_kept(const xoc_api_act_t *a) { return a->kept; }
+
+void xoc_api_act_keep(xoc_api_act_t *a, json_t *value)
+{
+    json_decref(a->kept);
+    a->kept = value;
+}
 
 void xoc_api_act_step(xoc_api_act_t *a, const char *method, json_t *params)
 {

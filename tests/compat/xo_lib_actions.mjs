@@ -81,9 +81,18 @@ function stopSim2() {
 }
 process.on('exit', stopSim2)
 
+// resolves when pred() holds after a push (checked at each push, no polling), or rejects
+function onPush(seen, pred, ms = 10000) {
+  return new Promise((resolve, reject) => {
+    if (pred()) return resolve()
+    const timer = setTimeout(() => reject(new Error('timeout waiting for a push')), ms)
+    seen.waiters.push(() => { if (!pred()) return false; clearTimeout(timer); resolve(); return true })
+  })
+}
+
 // pushes seen by a client: the last pushed state of each object, and every exited id
 function follow(xo) {
-  const seen = { objects: {}, exits: new Set(), n: 0 }
+  const seen = { objects: {}, exits: new Set(), n: 0, waiters: [] }
   xo.on('notification', n => {
     if (n.method !== 'all') return
     seen.n++
@@ -91,6 +100,7 @@ function follow(xo) {
       if (n.params.type === 'enter') { seen.objects[id] = o; seen.exits.delete(id) }
       else { seen.exits.add(id); delete seen.objects[id] }
     }
+    seen.waiters = seen.waiters.filter(w => !w())
   })
   return seen
 }
@@ -133,6 +143,23 @@ try {
   await deadline(10000, 'Halted after a hard shutdown',
     () => seen.objects[vm.id]?.power_state === 'Halted')
   check('vm.stop force (hard_shutdown)', true)
+
+  // figures (printed, not asserted): a call's round trip and the push that follows it
+  const calls = [], pushesMs = []
+  for (let i = 0; i < 20; i++) {
+    for (const [method, params, state] of [['vm.start', { id: vm.id }, 'Running'],
+      ['vm.stop', { id: vm.id, force: true }, 'Halted']]) {
+      const t0 = performance.now()
+      await xo.call(method, params)
+      calls.push(performance.now() - t0)
+      await onPush(seen, () => seen.objects[vm.id]?.power_state === state)
+      pushesMs.push(performance.now() - t0)
+    }
+  }
+  const pct = (a, p) => a.slice().sort((x, y) => x - y)[Math.floor(a.length * p)].toFixed(1)
+  console.log(`info vm.start/vm.stop x${calls.length}: call p50 ${pct(calls, 0.5)} ms, ` +
+    `p90 ${pct(calls, 0.9)} ms; until the push p50 ${pct(pushesMs, 0.5)} ms, ` +
+    `p90 ${pct(pushesMs, 0.9)} ms`)
 
   // 2. vm.set: the new name and vCPUs in the push
   const newName = 'renamed-' + Date.now()
