@@ -270,15 +270,17 @@ int xoc_api_m_vm_set(xoc_api_call_t *call)
     if ((v = json_object_get(p, "startDelay")))
         xoc_api_act_step(a, "VM.set_start_delay", json_pack("[s,O]", ref, v));
     if (json_object_get(p, "affinityHost"))
-        xoc_api_act_step(a, "VM.set_affinity",
-                         json_pack("[s,s]", ref,
-                                   affinity ? xoc_api_str(affinity, "_xapiRef") : "OpaqueRef:NULL"));
+        xoc_api_act_step(
+            a, "VM.set_affinity",
+            json_pack("[s,s]", ref,
+                      affinity ? xoc_api_str(affinity, "_xapiRef") : "OpaqueRef:NULL"));
     json_decref(affinity);
     xoc_api_act_run(a, NULL);
     return 0;
 }
 
-/* ---- snapshot, revert, clone: new objects ------------------------------------------------------ */
+/* ---- snapshot, revert, clone: new objects ------------------------------------------------------
+ */
 
 static void s_answer_new_id(xoc_api_act_t *a)
 {
@@ -370,7 +372,8 @@ int xoc_api_m_vm_clone(xoc_api_call_t *call)
     return 0;
 }
 
-/* ---- vm.delete ---------------------------------------------------------------------------------- */
+/* ---- vm.delete ----------------------------------------------------------------------------------
+ */
 
 /* refs of the VM's disks (not CD drives) that no other VM uses: json array */
 static json_t *s_own_disks(xoc_api_server_t *srv, const json_t *vm)
@@ -431,7 +434,8 @@ int xoc_api_m_vm_delete(xoc_api_call_t *call)
     return 0;
 }
 
-/* ---- host ---------------------------------------------------------------------------------------- */
+/* ---- host
+ * ---------------------------------------------------------------------------------------- */
 
 /* evacuation failed: enable the host again, then answer the evacuation's error (kept as
    [status, fault]) */
@@ -520,7 +524,8 @@ int xoc_api_m_host_set(xoc_api_call_t *call)
     return 0;
 }
 
-/* ---- pool, SR, task, message ----------------------------------------------------------------------- */
+/* ---- pool, SR, task, message
+ * ----------------------------------------------------------------------- */
 
 int xoc_api_m_pool_set(xoc_api_call_t *call)
 {

@@ -14,8 +14,8 @@
 #include "xoc_msg.h"
 
 /* the record fields a caller may give, and their JSON types */
-static const char *s_fields[] = {"host", "username", "password", "label",
-                                 "allowUnauthorized", "readOnly", "httpProxy", NULL};
+static const char *s_fields[] = {"host",     "username",  "password", "label", "allowUnauthorized",
+                                 "readOnly", "httpProxy", NULL};
 
 /* the record without its password, as server.getAll shows it */
 static json_t *s_public(const char *id, const json_t *rec)
@@ -76,7 +76,8 @@ static const char *s_same_host(const json_t *servers, const char *host, const ch
     return NULL;
 }
 
-/* ---- writing ------------------------------------------------------------------------------------ */
+/* ---- writing ------------------------------------------------------------------------------------
+ */
 
 typedef struct {
     xoc_api_call_t *call;
@@ -123,18 +124,17 @@ static void s_copy_fields(json_t *rec, const json_t *params)
     }
 }
 
-/* ---- server.add ----------------------------------------------------------------------------------- */
+/* ---- server.add
+ * ----------------------------------------------------------------------------------- */
 
 static void s_on_list_for_add(xoc_api_server_t *unused, int status, json_t *servers, void *arg)
 {
     s_write_t *w = arg;
     const char *dup = status == 0 ? s_same_host(servers, xoc_api_str(w->rec, "host"), NULL) : NULL;
     if (status != 0 || dup) {
-        xoc_api_call_fail(w->call, status ? status : XOC_EEXIST,
-                          status ? NULL : "server already exists",
-                          status ? NULL
-                                 : json_pack("{s:s,s:s}", "objectId", dup, "objectType",
-                                             "server"));
+        xoc_api_call_fail(
+            w->call, status ? status : XOC_EEXIST, status ? NULL : "server already exists",
+            status ? NULL : json_pack("{s:s,s:s}", "objectId", dup, "objectType", "server"));
         s_write_free(w);
         return;
     }
@@ -152,8 +152,8 @@ int xoc_api_m_server_add(xoc_api_call_t *call)
     snprintf(w->id, sizeof w->id, "%s", zuuid_str_canonical(uuid));
     zuuid_destroy(&uuid);
     json_t *auto_connect = json_object_get(call->params, "autoConnect");
-    w->rec = json_pack("{s:b,s:b,s:b,s:s}", "enabled", !json_is_false(auto_connect),
-                       "readOnly", 0, "allowUnauthorized", 0, "label", "");
+    w->rec = json_pack("{s:b,s:b,s:b,s:s}", "enabled", !json_is_false(auto_connect), "readOnly", 0,
+                       "allowUnauthorized", 0, "label", "");
     s_copy_fields(w->rec, call->params);
     if (xoc_api_cfg(call->srv, "list", "servers", NULL, NULL, s_on_list_for_add, w) != 0) {
         w->call = NULL;
@@ -163,7 +163,8 @@ int xoc_api_m_server_add(xoc_api_call_t *call)
     return 0;
 }
 
-/* ---- server.set / enable / disable: read, change, write --------------------------------------------- */
+/* ---- server.set / enable / disable: read, change, write
+ * --------------------------------------------- */
 
 static void s_on_list_for_set(xoc_api_server_t *unused, int status, json_t *servers, void *arg)
 {
@@ -211,10 +212,17 @@ static int s_change(xoc_api_call_t *call)
     return 0;
 }
 
-int xoc_api_m_server_set(xoc_api_call_t *call) { return s_change(call); }
-int xoc_api_m_server_enable(xoc_api_call_t *call) { return s_change(call); }
+int xoc_api_m_server_set(xoc_api_call_t *call)
+{
+    return s_change(call);
+}
+int xoc_api_m_server_enable(xoc_api_call_t *call)
+{
+    return s_change(call);
+}
 
-/* ---- server.remove ------------------------------------------------------------------------------ */
+/* ---- server.remove ------------------------------------------------------------------------------
+ */
 
 static void s_on_removed(xoc_api_server_t *unused, int status, json_t *v, void *arg)
 {
@@ -249,7 +257,8 @@ int xoc_api_m_server_remove(xoc_api_call_t *call)
                        s_on_get_for_remove, call);
 }
 
-/* ---- server.getAll ------------------------------------------------------------------------------- */
+/* ---- server.getAll
+ * ------------------------------------------------------------------------------- */
 
 typedef struct {
     xoc_api_call_t *call;
@@ -261,8 +270,7 @@ static void s_add_status(xoc_api_server_t *srv, json_t *pub, const json_t *st)
 {
     const char *status = json_string_value(json_object_get(st, "status"));
     bool enabled = json_is_true(json_object_get(pub, "enabled"));
-    json_object_set_new(pub, "status",
-                        json_string(enabled && status ? status : "disconnected"));
+    json_object_set_new(pub, "status", json_string(enabled && status ? status : "disconnected"));
     const char *error = json_string_value(json_object_get(st, "error"));
     if (error && *error)
         json_object_set_new(pub, "error", json_pack("{s:s}", "message", error));
@@ -289,8 +297,7 @@ static void s_on_status(xoc_client_t *client, xoc_reply_t *reply, void *arg)
         m.cfg.items.len)
         status = xoc_json_from_mp(m.cfg.items.ptr, m.cfg.items.len);
     else if (reply->status)
-        xoc_debug("collector.status: %s (servers shown disconnected)",
-                  xoc_strerror(reply->status));
+        xoc_debug("collector.status: %s (servers shown disconnected)", xoc_strerror(reply->status));
     json_t *list = json_array();
     const char *key;
     json_t *rec;

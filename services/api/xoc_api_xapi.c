@@ -20,18 +20,18 @@
 
 struct xoc_api_act {
     xoc_api_call_t *call;
-    json_t *obj;                  /* the target object (replica copy) */
+    json_t *obj; /* the target object (replica copy) */
     char pool[64];
-    json_t *steps;                /* [[method, params, flags], ...] still to run */
-    json_t *last;                 /* result of the last step */
-    char method[96];              /* step in flight */
-    json_t *params;               /* its params */
+    json_t *steps;   /* [[method, params, flags], ...] still to run */
+    json_t *last;    /* result of the last step */
+    char method[96]; /* step in flight */
+    json_t *params;  /* its params */
     xoc_api_act_fn *then;
     xoc_api_act_fail_fn *on_fail;
-    char on_fail_method[96];      /* the step the hook is for ("" = any) */
-    char fail_method[96];         /* the step that failed (its error is answered later) */
+    char on_fail_method[96]; /* the step the hook is for ("" = any) */
+    char fail_method[96];    /* the step that failed (its error is answered later) */
     json_t *fail_params;
-    json_t *kept;                 /* the handler's data, freed with the action */
+    json_t *kept; /* the handler's data, freed with the action */
     /* bounded wait for an object */
     char wait_id[128];
     int64_t wait_until;
@@ -195,11 +195,26 @@ xoc_api_act_t *xoc_api_act_new(xoc_api_call_t *call, const char *param, const ch
     return obj ? xoc_api_act_on(call, obj) : NULL;
 }
 
-const json_t *xoc_api_act_obj(const xoc_api_act_t *a) { return a->obj; }
-const char *xoc_api_act_ref(const xoc_api_act_t *a) { return xoc_api_str(a->obj, "_xapiRef"); }
-xoc_api_call_t *xoc_api_act_call(const xoc_api_act_t *a) { return a->call; }
-const json_t *xoc_api_act_result(const xoc_api_act_t *a) { return a->last; }
-const json_t *xoc_api_act_kept(const xoc_api_act_t *a) { return a->kept; }
+const json_t *xoc_api_act_obj(const xoc_api_act_t *a)
+{
+    return a->obj;
+}
+const char *xoc_api_act_ref(const xoc_api_act_t *a)
+{
+    return xoc_api_str(a->obj, "_xapiRef");
+}
+xoc_api_call_t *xoc_api_act_call(const xoc_api_act_t *a)
+{
+    return a->call;
+}
+const json_t *xoc_api_act_result(const xoc_api_act_t *a)
+{
+    return a->last;
+}
+const json_t *xoc_api_act_kept(const xoc_api_act_t *a)
+{
+    return a->kept;
+}
 
 void xoc_api_act_keep(xoc_api_act_t *a, json_t *value)
 {
@@ -244,8 +259,7 @@ static bool s_fail_known(xoc_api_act_t *a, const json_t *fault)
     json_t *data = NULL;
     if (!strcmp(code, "VM_BAD_POWER_STATE")) {
         rpc = 13;
-        snprintf(msg, sizeof msg, "VM state is %s but should be %s", p3 ? p3 : "",
-                 p2 ? p2 : "");
+        snprintf(msg, sizeof msg, "VM state is %s but should be %s", p3 ? p3 : "", p2 ? p2 : "");
         data = json_pack("{s:O,s:s,s:s}", "objectId", p1, "expected", p2 ? p2 : "", "actual",
                          p3 ? p3 : "");
     } else if (!strcmp(code, "HOST_OFFLINE")) {
@@ -317,7 +331,8 @@ static void s_fail_fault(xoc_api_act_t *a, int status, const char *reason, json_
     json_t *data = json_pack("{s:{s:s,s:O}}", "call", "method",
                              a->fail_method[0] ? a->fail_method : a->method, "params",
                              a->fail_params ? a->fail_params
-                                            : a->params ? a->params : json_null());
+                             : a->params    ? a->params
+                                            : json_null());
     if (fault) {
         json_t *params = json_array();
         for (size_t i = 1; i < json_array_size(fault); i++)
@@ -384,7 +399,8 @@ static void s_send(xoc_api_act_t *a)
     msgpack_sbuffer_init(&mp);
     msgpack_sbuffer_init(&body);
     int rc = xoc_json_to_mp(a->params, &mp);
-    xoc_msg_xapi_call_t m = {.pool = xoc_str(a->pool), .method = xoc_str(a->method),
+    xoc_msg_xapi_call_t m = {.pool = xoc_str(a->pool),
+                             .method = xoc_str(a->method),
                              .params = {(const uint8_t *)mp.data, (uint32_t)mp.size}};
     if (rc == 0)
         rc = xoc_msg_xapi_call_encode(&m, &body);
@@ -430,7 +446,10 @@ void xoc_api_act_on_fail_step(xoc_api_act_t *a, const char *method, xoc_api_act_
     snprintf(a->on_fail_method, sizeof a->on_fail_method, "%s", method ? method : "");
 }
 
-void xoc_api_act_clear_steps(xoc_api_act_t *a) { json_array_clear(a->steps); }
+void xoc_api_act_clear_steps(xoc_api_act_t *a)
+{
+    json_array_clear(a->steps);
+}
 
 void xoc_api_act_fail_fault(xoc_api_act_t *a, int status, const json_t *fault)
 {
@@ -439,7 +458,10 @@ void xoc_api_act_fail_fault(xoc_api_act_t *a, int status, const json_t *fault)
     size_t n = 0;
     for (size_t i = 0; i < json_array_size(fault) && n < sizeof reason; i++) {
         const char *s = json_string_value(json_array_get(fault, i));
-        n += (size_t)snprintf(reason + n, sizeof reason - n, "%s%s", i == 0 ? "" : i == 1 ? "(" : ", ",
+        n += (size_t)snprintf(reason + n, sizeof reason - n, "%s%s",
+                              i == 0   ? ""
+                              : i == 1 ? "("
+                                       : ", ",
                               s ? s : "");
     }
     if (json_array_size(fault) > 0 && n < sizeof reason)
@@ -447,7 +469,8 @@ void xoc_api_act_fail_fault(xoc_api_act_t *a, int status, const json_t *fault)
     s_fail_fault(a, status, reason[0] ? reason : xoc_strerror(status), (json_t *)fault);
 }
 
-/* ---- waiting for an object -------------------------------------------------------------------- */
+/* ---- waiting for an object --------------------------------------------------------------------
+ */
 
 static int s_on_wait_tick(zloop_t *loop, int timer_id, void *arg);
 
@@ -468,16 +491,15 @@ static int s_on_wait_tick(zloop_t *loop, int timer_id, void *arg)
     xoc_api_server_t *srv = arg;
     int64_t now = zclock_mono();
     zlistx_t *ready = zlistx_new();
-    for (xoc_api_act_t *a = zlistx_first(srv->act_waiters); a;
-         a = zlistx_next(srv->act_waiters))
+    for (xoc_api_act_t *a = zlistx_first(srv->act_waiters); a; a = zlistx_next(srv->act_waiters))
         if (xoc_replica_get(srv->replica, a->wait_id) || now >= a->wait_until)
             zlistx_add_end(ready, a);
     for (xoc_api_act_t *a = zlistx_first(ready); a; a = zlistx_next(ready)) {
         xoc_debug("waited for id=%s found=%d", a->wait_id,
                   xoc_replica_get(srv->replica, a->wait_id) != NULL);
         if (!xoc_replica_get(srv->replica, a->wait_id))
-            xoc_warn("object id=%s not in the replica after %d ms (answering its id)",
-                     a->wait_id, srv->bus_timeout_ms);
+            xoc_warn("object id=%s not in the replica after %d ms (answering its id)", a->wait_id,
+                     srv->bus_timeout_ms);
         s_wait_end(srv, a);
     }
     zlistx_destroy(&ready);
@@ -504,7 +526,10 @@ void xoc_api_act_wait(xoc_api_act_t *a, const char *id, xoc_api_act_fn *then)
         srv->act_timer = zloop_timer(srv->node.loop, S_WAIT_TICK_MS, 0, s_on_wait_tick, srv);
 }
 
-const char *xoc_api_act_wait_id(const xoc_api_act_t *a) { return a->wait_id; }
+const char *xoc_api_act_wait_id(const xoc_api_act_t *a)
+{
+    return a->wait_id;
+}
 
 int xoc_api_acts_init(xoc_api_server_t *srv)
 {
@@ -518,8 +543,7 @@ void xoc_api_acts_fini(xoc_api_server_t *srv)
 {
     if (!srv->act_waiters)
         return;
-    for (xoc_api_act_t *a = zlistx_first(srv->act_waiters); a;
-         a = zlistx_next(srv->act_waiters)) {
+    for (xoc_api_act_t *a = zlistx_first(srv->act_waiters); a; a = zlistx_next(srv->act_waiters)) {
         json_decref(a->call->id); /* nobody to answer any more */
         a->call->id = NULL;
         xoc_api_act_done(a, NULL);

@@ -55,9 +55,9 @@ static int s_host_reboot(sim_call_t *c)
     s_other_config_set(hr, "boot_time", now);
     s_other_config_set(hr, "agent_start_time", now);
     json_object_set_new(hr, "enabled", json_true()); /* a host boots enabled */
-    json_object_set_new(hr, "allowed_operations",
-                        json_pack("[s,s,s,s,s]", "vm_migrate", "provision", "vm_resume",
-                                  "evacuate", "vm_start"));
+    json_object_set_new(
+        hr, "allowed_operations",
+        json_pack("[s,s,s,s,s]", "vm_migrate", "provision", "vm_resume", "evacuate", "vm_start"));
     sim_store_update(p->store, h, hr);
     rc = sim_call_void(c);
 done:
@@ -137,7 +137,7 @@ static void s_revert_disks(sim_pool_t *p, json_t *vm, json_t *snap)
                 sim_call_link(p, nv->ref, "VBDs", b->ref, true);
             }
             if (old && nv) {
-                json_t *or = sim_store_json(old);
+                json_t * or = sim_store_json(old);
                 sim_call_link(p, sim_call_jstr(or, "SR"), "VDIs", old->ref, false);
                 json_decref(or);
                 sim_store_remove(p->store, old);
@@ -172,10 +172,10 @@ static int s_vm_revert(sim_call_t *c)
         json_object_set_new(vm, "domid", json_integer(-1));
         json_object_set_new(vm, "power_state", json_string("Halted"));
     }
-    const char *copied[] = {"VCPUs_max",          "VCPUs_at_startup",    "memory_static_min",
-                            "memory_static_max",  "memory_dynamic_min", "memory_dynamic_max",
-                            "memory_target",      "PV_args",            "platform",
-                            "HVM_boot_params"};
+    const char *copied[] = {
+        "VCPUs_max",          "VCPUs_at_startup",   "memory_static_min", "memory_static_max",
+        "memory_dynamic_min", "memory_dynamic_max", "memory_target",     "PV_args",
+        "platform",           "HVM_boot_params"};
     for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
         json_t *v = json_object_get(snap, copied[i]);
         if (v)

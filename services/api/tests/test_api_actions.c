@@ -36,8 +36,17 @@ static void test_size(void **state)
     assert_int_equal(n, 4096);
     assert_true(s_size("1.5k", &n));
     assert_int_equal(n, 1536);
-    const char *bad[] = {"", "GiB", "-1G", "nan", "inf", "1e30", "2 GiBs", "3X", "1BiB",
-                         "1 G B", "12345678901234567890123456789012345678901234567890123456789012345"};
+    const char *bad[] = {"",
+                         "GiB",
+                         "-1G",
+                         "nan",
+                         "inf",
+                         "1e30",
+                         "2 GiBs",
+                         "3X",
+                         "1BiB",
+                         "1 G B",
+                         "12345678901234567890123456789012345678901234567890123456789012345"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(s_size(bad[i], &n));
     json_t *neg = json_integer(-5), *num = json_integer(77), *real = json_real(1.5);
@@ -84,18 +93,35 @@ static void test_normalize_id(void **state)
 
 static void test_table(void **state)
 {
-    const char *admin[] = {"server.add", "server.disable", "server.enable", "server.getAll",
-                           "server.remove", "server.set"};
+    const char *admin[] = {"server.add",    "server.disable", "server.enable",
+                           "server.getAll", "server.remove",  "server.set"};
     for (size_t i = 0; i < sizeof admin / sizeof admin[0]; i++) {
         const xoc_api_method_t *m = xoc_api_method_find(admin[i]);
         assert_non_null(m);
         assert_int_equal(m->permission, XOC_API_PERM_ADMIN);
     }
-    const char *user[] = {"vm.start", "vm.stop", "vm.restart", "vm.suspend", "vm.resume",
-                          "vm.pause", "vm.set", "vm.snapshot", "vm.revert", "vm.clone",
-                          "vm.delete", "host.restart", "host.restartAgent",
-                          "host.setMaintenanceMode", "host.enable", "host.disable", "host.set",
-                          "pool.set", "sr.scan", "sr.set", "task.cancel", "task.destroy",
+    const char *user[] = {"vm.start",
+                          "vm.stop",
+                          "vm.restart",
+                          "vm.suspend",
+                          "vm.resume",
+                          "vm.pause",
+                          "vm.set",
+                          "vm.snapshot",
+                          "vm.revert",
+                          "vm.clone",
+                          "vm.delete",
+                          "host.restart",
+                          "host.restartAgent",
+                          "host.setMaintenanceMode",
+                          "host.enable",
+                          "host.disable",
+                          "host.set",
+                          "pool.set",
+                          "sr.scan",
+                          "sr.set",
+                          "task.cancel",
+                          "task.destroy",
                           "message.delete"};
     for (size_t i = 0; i < sizeof user / sizeof user[0]; i++) {
         const xoc_api_method_t *m = xoc_api_method_find(user[i]);
@@ -106,8 +132,7 @@ static void test_table(void **state)
     /* server.add requires host, username, password */
     json_t *errors = NULL;
     json_t *p = json_pack("{s:s}", "host", "h");
-    assert_int_not_equal(xoc_api_rpc_check(&xoc_api_method_find("server.add")->params, p,
-                                           &errors),
+    assert_int_not_equal(xoc_api_rpc_check(&xoc_api_method_find("server.add")->params, p, &errors),
                          0);
     assert_int_equal(json_array_size(errors), 2);
     json_decref(errors);

@@ -1,6 +1,6 @@
-/*  sim_ops (and sim_dev's memory order) on an in-process pool: host.reboot (HOST_NOT_DISABLED, HOST_IN_USE, back enabled
-    with a new boot time), host.restart_agent, VM.revert (halted, settings and disks of the
-    snapshot, OPERATION_NOT_ALLOWED on a VM that is not a snapshot).                        */
+/*  sim_ops (and sim_dev's memory order) on an in-process pool: host.reboot (HOST_NOT_DISABLED,
+   HOST_IN_USE, back enabled with a new boot time), host.restart_agent, VM.revert (halted, settings
+   and disks of the snapshot, OPERATION_NOT_ALLOWED on a VM that is not a snapshot). */
 
 // clang-format off
 #include <setjmp.h>
