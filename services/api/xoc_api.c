@@ -26,6 +26,8 @@ const xoc_cfg_key_t xoc_api_cfg_keys[] = {
     {"api.token_validity_s", XOC_CFG_INT, "2592000", 60, 15552000,
      "default validity of token.create (30 days; at most half a year)"},
     {"api.bus_timeout_ms", XOC_CFG_INT, "10000", 100, 600000, "deadline of bus requests"},
+    {"api.xapi_timeout_ms", XOC_CFG_INT, "300000", 1000, 3600000,
+     "deadline of one XAPI call made for an action (vm.start, ...)"},
     XOC_CFG_END};
 
 /* ---- replies ---------------------------------------------------------------------------------- */
@@ -161,6 +163,7 @@ static void s_session_close(xoc_api_server_t *srv, uint64_t conn)
 static void s_run(xoc_api_call_t *call)
 {
     json_t *errors = NULL;
+    xoc_api_normalize_id(call);
     if (xoc_api_rpc_check(&call->method->params, call->params, &errors) != 0) {
         xoc_api_call_fail(call, XOC_EINVAL, NULL, json_pack("{s:o}", "errors", errors));
         return;
@@ -350,6 +353,8 @@ static int s_init(xoc_api_server_t *srv, zsock_t *pipe, xoc_cfg_t *cfg)
     if (xoc_client_attach(srv->client, srv->node.loop) != 0 ||
         xoc_replica_attach(srv->replica, srv->node.loop) != 0)
         return XOC_EIO;
+    if (xoc_api_acts_init(srv) != 0)
+        return XOC_ENOMEM;
     zloop_timer(srv->node.loop, 1000, 0, s_cron, srv);
     xoc_node_set_stats(&srv->node, s_stats, srv);
     return s_start_ws(srv, cfg);
@@ -359,6 +364,7 @@ static void s_fini(xoc_api_server_t *srv)
 {
     xoc_api_ws_destroy(&srv->ws); /* first: no more events */
     xoc_api_work_destroy(&srv->work);
+    xoc_api_acts_fini(srv);
     xoc_replica_destroy(&srv->replica);
     xoc_client_destroy(&srv->client);
     zhashx_destroy(&srv->sessions);

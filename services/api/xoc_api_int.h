@@ -72,6 +72,10 @@ typedef struct {
     xoc_api_buf_t *push_enter, *push_exit;
     size_t push_n_enter, push_n_exit;
     uint64_t calls, pushes;
+    /* actions (xoc_api_xapi.c): calls waiting for a new object to reach the replica */
+    zlistx_t *act_waiters;
+    int act_timer;                /* zloop timer while there are waiters, else -1 */
+    int xapi_timeout_ms;          /* deadline of one xapi.call */
 } xoc_api_server_t;
 
 typedef struct {
@@ -162,5 +166,94 @@ void xoc_api_work_destroy(xoc_api_work_t **self_p);
 /*  Runs fn(arg) on the work thread, then done(arg) on the loop. Returns 0 or XOC_EIO.     */
 int xoc_api_work_run(xoc_api_work_t *self, xoc_api_work_fn *fn, xoc_api_work_fn *done,
                      void *arg);
+
+/* ---- xoc_api_xapi.c: actions carried out through the pools' XAPI gateways ------------------- */
+
+typedef struct xoc_api_act xoc_api_act_t;
+/*  Continuation of an action: it answers (xoc_api_act_done/fail) or adds steps and runs.  */
+typedef void(xoc_api_act_fn)(xoc_api_act_t *a);
+/*  A step failed (status, fault [CODE, params...] or NULL): return true when handled (the
+    action was answered, or went on with xoc_api_act_run), false for the usual mapping.   */
+typedef bool(xoc_api_act_fail_fn)(xoc_api_act_t *a, int status, const json_t *fault);
+
+/*  The replica's object of that id as JSON (new reference), or NULL.                      */
+json_t *xoc_api_object(xoc_api_server_t *srv, const char *id);
+/*  A string field of an object, "" when absent.                                           */
+const char *xoc_api_str(const json_t *obj, const char *field);
+/*  Resolves params[param] (§4.1): an object of one of `types` ("VM,VM-snapshot"), else
+    noSuchObject; then the ACL permission. Returns the object (new reference), or NULL
+    when the call was answered with the error (do not touch it again).                    */
+json_t *xoc_api_resolve(xoc_api_call_t *call, const char *param, const char *types,
+                        xoc_api_acl_perm_t perm);
+/*  An action on params[param] resolved as above (NULL: the call was answered), or on an
+    object already resolved (stolen).                                                       */
+xoc_api_act_t *xoc_api_act_new(xoc_api_call_t *call, const char *param, const char *types,
+                               xoc_api_acl_perm_t perm);
+xoc_api_act_t *xoc_api_act_on(xoc_api_call_t *call, json_t *obj);
+const json_t *xoc_api_act_obj(const xoc_api_act_t *a);
+const char *xoc_api_act_ref(const xoc_api_act_t *a);
+xoc_api_call_t *xoc_api_act_call(const xoc_api_act_t *a);
+/*  The XAPI result of the last step (borrowed; "" for void).                              */
+const json_t *xoc_api_act_result(const xoc_api_act_t *a);
+/*  Data a handler keeps between its steps (stolen; freed with the action).               */
+void xoc_api_act_keep(xoc_api_act_t *a, json_t *value);
+const json_t *xoc_api_act_kept(const xoc_api_act_t *a);
+/*  Queues the XAPI call method(params...) (params: a JSON array, stolen; the session is
+    the gateway's).                                                                         */
+void xoc_api_act_step(xoc_api_act_t *a, const char *method, json_t *params);
+/*  Runs the queued steps in order on the object's pool, then `then` (NULL: answers true).
+    A failed step answers its error (§2 mapping), unless the fail hook handles it.       */
+void xoc_api_act_run(xoc_api_act_t *a, xoc_api_act_fn *then);
+/*  The hook for failures of the step `method` (NULL: of any step); NULL fn: none.       */
+void xoc_api_act_on_fail_step(xoc_api_act_t *a, const char *method, xoc_api_act_fail_fn *fn);
+/*  Drops the steps not run yet.                                                           */
+void xoc_api_act_clear_steps(xoc_api_act_t *a);
+/*  Answers a XAPI failure (status, fault [CODE, params...] or NULL) as §2 says.           */
+void xoc_api_act_fail_fault(xoc_api_act_t *a, int status, const json_t *fault);
+/*  Waits (at most api.bus_timeout_ms) until the object `id` is in the replica, then `then`
+    (xo-server answers a new object's id once its cache has it).                          */
+void xoc_api_act_wait(xoc_api_act_t *a, const char *id, xoc_api_act_fn *then);
+const char *xoc_api_act_wait_id(const xoc_api_act_t *a);
+/*  Answers and frees the action.                                                          */
+void xoc_api_act_done(xoc_api_act_t *a, json_t *result);
+void xoc_api_act_fail(xoc_api_act_t *a, int xoc_code, const char *message, json_t *data);
+int xoc_api_acts_init(xoc_api_server_t *srv);
+void xoc_api_acts_fini(xoc_api_server_t *srv);
+
+/* ---- xoc_api_actions.c: vm.*, host.*, pool.*, sr.*, task.*, message.* (§4.3) ---------------- */
+
+int xoc_api_m_vm_start(xoc_api_call_t *call);
+int xoc_api_m_vm_stop(xoc_api_call_t *call);
+int xoc_api_m_vm_restart(xoc_api_call_t *call);
+int xoc_api_m_vm_power(xoc_api_call_t *call);      /* vm.suspend / vm.resume / vm.pause */
+int xoc_api_m_vm_set(xoc_api_call_t *call);
+int xoc_api_m_vm_snapshot(xoc_api_call_t *call);
+int xoc_api_m_vm_revert(xoc_api_call_t *call);
+int xoc_api_m_vm_clone(xoc_api_call_t *call);
+int xoc_api_m_vm_delete(xoc_api_call_t *call);
+int xoc_api_m_host_restart(xoc_api_call_t *call);
+int xoc_api_m_host_restart_agent(xoc_api_call_t *call);
+int xoc_api_m_host_maintenance(xoc_api_call_t *call);
+int xoc_api_m_host_enable(xoc_api_call_t *call);   /* host.enable / host.disable */
+int xoc_api_m_host_set(xoc_api_call_t *call);
+int xoc_api_m_pool_set(xoc_api_call_t *call);
+int xoc_api_m_sr_scan(xoc_api_call_t *call);
+int xoc_api_m_sr_set(xoc_api_call_t *call);
+int xoc_api_m_task_cancel(xoc_api_call_t *call);   /* task.cancel / task.destroy */
+int xoc_api_m_message_delete(xoc_api_call_t *call);
+/*  A memory size as vm.set takes it: an integer, or "2GiB" / "512 MiB" / "1G" / "10GB"
+    (powers of 1024). Returns false for anything else (negative, NaN, over 9e18, junk). */
+bool xoc_api_size_parse(const json_t *v, int64_t *out);
+/*  §1.8 step 6: params {"vm": id} stand for {"id": id} when the method takes `id` and no
+    param named like its namespace. Called before the params are checked.                */
+void xoc_api_normalize_id(xoc_api_call_t *call);
+
+/* ---- xoc_api_servers.c: server.* (pool connections, config db `servers`) --------------------- */
+
+int xoc_api_m_server_add(xoc_api_call_t *call);
+int xoc_api_m_server_remove(xoc_api_call_t *call);
+int xoc_api_m_server_set(xoc_api_call_t *call);
+int xoc_api_m_server_enable(xoc_api_call_t *call); /* server.enable / server.disable */
+int xoc_api_m_server_get_all(xoc_api_call_t *call);
 
 #endif

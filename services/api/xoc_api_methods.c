@@ -62,12 +62,140 @@ static const xoc_api_param_t p_user_set[] = {
     {"preferences", S_OBJ, true, false, NULL},
     S_END};
 
+/* actions (xoc_api_actions.c) and servers (xoc_api_servers.c) */
+static const xoc_api_param_t p_vm_start[] = {
+    {"id", S_STR, false, false, NULL},
+    {"host", S_STR, true, false, "start on this host (operate on it)"},
+    {"force", S_BOOL, true, false, NULL},
+    {"bypassMacAddressesCheck", S_BOOL, true, false, "accepted, not checked"},
+    S_END};
+static const xoc_api_param_t p_vm_stop[] = {
+    {"id", S_STR, false, false, NULL},
+    {"force", S_BOOL, true, false, "hard shutdown"},
+    {"forceShutdownDelay", S_NUM, true, false, "accepted; a clean shutdown waits forever"},
+    {"bypassBlockedOperation", S_BOOL, true, false, NULL},
+    S_END};
+static const xoc_api_param_t p_vm_restart[] = {
+    {"id", S_STR, false, false, NULL},
+    {"force", S_BOOL, true, false, "hard reboot"},
+    {"bypassBlockedOperation", S_BOOL, true, false, NULL},
+    S_END};
+static const xoc_api_param_t p_vm_set[] = {
+    {"id", S_STR, false, false, NULL},
+    {"name_label", S_STR, true, true, NULL},
+    {"name_description", S_STR, true, true, NULL},
+    {"CPUs", XOC_API_T_INTEGER, true, false, "vCPUs (live when running)"},
+    {"cpusMax", XOC_API_T_INTEGER, true, false, "VCPUs_max"},
+    {"memory", XOC_API_T_INTEGER | S_STR, true, false, "dynamic max, bytes or \"2GiB\""},
+    {"memoryMax", XOC_API_T_INTEGER | S_STR, true, false, "dynamic max"},
+    {"memoryMin", XOC_API_T_INTEGER | S_STR, true, false, "dynamic min"},
+    {"memoryStaticMax", XOC_API_T_INTEGER | S_STR, true, false, "static max (halted VM)"},
+    {"auto_poweron", S_BOOL, true, false, NULL},
+    {"high_availability", S_STR, true, true, "restart | best-effort | \"\""},
+    {"PV_args", S_STR, true, true, NULL},
+    {"startDelay", XOC_API_T_INTEGER, true, false, NULL},
+    {"affinityHost", S_STR | XOC_API_T_NULL, true, false, "host id, or null"},
+    S_END};
+static const xoc_api_param_t p_vm_snapshot[] = {
+    {"id", S_STR, false, false, NULL},
+    {"name", S_STR, true, false, NULL},
+    {"description", S_STR, true, true, NULL},
+    {"saveMemory", S_BOOL, true, false, "checkpoint (not supported yet)"},
+    S_END};
+static const xoc_api_param_t p_vm_revert[] = {{"snapshot", S_STR, false, false, NULL}, S_END};
+static const xoc_api_param_t p_vm_clone[] = {
+    {"id", S_STR, false, false, NULL},
+    {"name", S_STR, false, false, NULL},
+    {"full_copy", S_BOOL, false, false, "VM.copy instead of VM.clone"},
+    S_END};
+static const xoc_api_param_t p_vm_delete[] = {
+    {"id", S_STR, false, false, NULL},
+    {"deleteDisks", S_BOOL, true, false, "also destroy its own disks"},
+    {"force", S_BOOL, true, false, NULL},
+    {"forceDeleteDefaultTemplate", S_BOOL, true, false, NULL},
+    {"forceBlockedOperation", S_BOOL, true, false, NULL},
+    S_END};
+static const xoc_api_param_t p_host_restart[] = {
+    {"id", S_STR, false, false, NULL},
+    {"force", S_BOOL, true, false, "reboot even when the evacuation fails"},
+    {"suspendResidentVms", S_BOOL, true, false, NULL},
+    {"bypassBackupCheck", S_BOOL, true, false, NULL},
+    {"bypassVersionCheck", S_BOOL, true, false, NULL},
+    S_END};
+static const xoc_api_param_t p_host_restart_agent[] = {
+    {"id", S_STR, false, false, NULL}, {"bypassBackupCheck", S_BOOL, true, false, NULL}, S_END};
+static const xoc_api_param_t p_host_maintenance[] = {
+    {"id", S_STR, false, false, NULL},
+    {"maintenance", S_BOOL, false, false, "true: disable and evacuate; false: enable"},
+    {"vmsToForceMigrate", S_ARR, true, false, NULL},
+    S_END};
+static const xoc_api_param_t p_host_disable[] = {
+    {"id", S_STR, false, false, NULL}, {"transient", S_BOOL, true, false, NULL}, S_END};
+static const xoc_api_param_t p_names[] = {
+    {"id", S_STR, false, false, NULL},
+    {"name_label", S_STR, true, true, NULL},
+    {"name_description", S_STR, true, true, NULL},
+    S_END};
+static const xoc_api_param_t p_pool_set[] = {
+    {"id", S_STR, false, false, NULL},
+    {"name_label", S_STR, true, true, NULL},
+    {"name_description", S_STR, true, true, NULL},
+    {"auto_poweron", S_BOOL, true, false, NULL},
+    S_END};
+static const xoc_api_param_t p_server_add[] = {
+    {"host", S_STR, false, false, "address[:port] or URL of a pool member"},
+    {"username", S_STR, false, false, NULL},
+    {"password", S_STR, false, false, NULL},
+    {"label", S_STR, true, true, NULL},
+    {"autoConnect", S_BOOL, true, false, "connect now (default true)"},
+    {"allowUnauthorized", S_BOOL, true, false, "accept a self-signed certificate"},
+    {"readOnly", S_BOOL, true, false, NULL},
+    {"httpProxy", S_STR, true, true, "stored, not used yet"},
+    S_END};
+static const xoc_api_param_t p_server_set[] = {
+    {"id", S_STR, false, false, NULL},
+    {"host", S_STR, true, false, NULL},
+    {"username", S_STR, true, false, NULL},
+    {"password", S_STR, true, false, NULL},
+    {"label", S_STR, true, true, NULL},
+    {"allowUnauthorized", S_BOOL, true, false, NULL},
+    {"readOnly", S_BOOL, true, false, NULL},
+    {"httpProxy", S_STR, true, true, NULL},
+    S_END};
+
 #define S_PUBLIC XOC_API_PERM_PUBLIC
 #define S_USER XOC_API_PERM_SIGNED_IN
 #define S_ADMIN XOC_API_PERM_ADMIN
 
 /* sorted by name (strcmp) */
 static const xoc_api_method_t s_methods[] = {
+    {"host.disable", "disables a host (no new VM starts on it)", S_USER, {p_host_disable, false},
+     xoc_api_m_host_enable, "xapi.<pool>"},
+    {"host.enable", "enables a host", S_USER, {p_id, false}, xoc_api_m_host_enable, "xapi.<pool>"},
+    {"host.restart", "reboots a host: disable, evacuate, reboot", S_USER, {p_host_restart, false},
+     xoc_api_m_host_restart, "xapi.<pool>"},
+    {"host.restartAgent", "restarts the toolstack of a host", S_USER,
+     {p_host_restart_agent, false}, xoc_api_m_host_restart_agent, "xapi.<pool>"},
+    {"host.set", "changes a host's name and description", S_USER, {p_names, false},
+     xoc_api_m_host_set, "xapi.<pool>"},
+    {"host.setMaintenanceMode", "maintenance on: disable and evacuate; off: enable", S_USER,
+     {p_host_maintenance, false}, xoc_api_m_host_maintenance, "xapi.<pool>"},
+    {"message.delete", "deletes a XAPI message", S_USER, {p_id, false}, xoc_api_m_message_delete,
+     "xapi.<pool>"},
+    {"pool.set", "changes a pool's settings", S_USER, {p_pool_set, false}, xoc_api_m_pool_set,
+     "xapi.<pool>"},
+    {"server.add", "adds a pool connection; returns its id", S_ADMIN, {p_server_add, false},
+     xoc_api_m_server_add, "cache"},
+    {"server.disable", "disconnects a pool and keeps it disabled", S_ADMIN, {p_id, false},
+     xoc_api_m_server_enable, "cache"},
+    {"server.enable", "enables (connects) a pool connection", S_ADMIN, {p_id, false},
+     xoc_api_m_server_enable, "cache"},
+    {"server.getAll", "every pool connection with its status (never its password)", S_ADMIN,
+     {p_none, false}, xoc_api_m_server_get_all, "cache"},
+    {"server.remove", "removes a pool connection (its objects go)", S_ADMIN, {p_id, false},
+     xoc_api_m_server_remove, "cache"},
+    {"server.set", "changes a pool connection", S_ADMIN, {p_server_set, false},
+     xoc_api_m_server_set, "cache"},
     {"session.getUser", "the signed-in user", S_PUBLIC, {p_none, false}, xoc_api_m_get_user,
      NULL},
     {"session.signIn", "signs in with {email|username, password} or {token}", S_PUBLIC,
@@ -78,6 +206,9 @@ static const xoc_api_method_t s_methods[] = {
      xoc_api_m_sign_in, NULL},
     {"session.signOut", "signs out (the connection stays open)", S_USER, {p_none, false},
      xoc_api_m_sign_out, NULL},
+    {"sr.scan", "rescans an SR", S_USER, {p_id, false}, xoc_api_m_sr_scan, "xapi.<pool>"},
+    {"sr.set", "changes an SR's name and description", S_USER, {p_names, false}, xoc_api_m_sr_set,
+     "xapi.<pool>"},
     {"system.getMethodInfo", "the description of one method", S_PUBLIC, {p_method, false},
      s_method_info, NULL},
     {"system.getMethodsInfo", "the description of every method", S_PUBLIC, {p_none, false},
@@ -89,6 +220,8 @@ static const xoc_api_method_t s_methods[] = {
      NULL},
     {"system.methodSignature", "[{name, description, params, permission}] of one method",
      S_PUBLIC, {p_method, false}, s_method_signature, NULL},
+    {"task.cancel", "cancels a XAPI task", S_USER, {p_id, false}, xoc_api_m_task_cancel, "xapi.<pool>"},
+    {"task.destroy", "destroys a XAPI task", S_USER, {p_id, false}, xoc_api_m_task_cancel, "xapi.<pool>"},
     {"token.create", "creates an authentication token for the caller", S_USER,
      {p_token_create, false}, xoc_api_m_token_create, "cache"},
     {"token.delete", "deletes tokens", S_ADMIN, {p_token_delete, false}, xoc_api_m_token_delete,
@@ -101,6 +234,24 @@ static const xoc_api_method_t s_methods[] = {
      xoc_api_m_user_get_all, "cache"},
     {"user.set", "changes a user (non-admins: their own preferences only)", S_USER,
      {p_user_set, false}, xoc_api_m_user_set, "cache"},
+    {"vm.clone", "clones a VM (full_copy: VM.copy); returns the new VM's id", S_USER,
+     {p_vm_clone, false}, xoc_api_m_vm_clone, "xapi.<pool>"},
+    {"vm.delete", "deletes a VM, snapshot or template (hard shutdown first)", S_USER,
+     {p_vm_delete, false}, xoc_api_m_vm_delete, "xapi.<pool>"},
+    {"vm.pause", "pauses a running VM", S_USER, {p_id, false}, xoc_api_m_vm_power, "xapi.<pool>"},
+    {"vm.restart", "reboots a VM (force: hard reboot)", S_USER, {p_vm_restart, false},
+     xoc_api_m_vm_restart, "xapi.<pool>"},
+    {"vm.resume", "resumes a suspended VM", S_USER, {p_id, false}, xoc_api_m_vm_power, "xapi.<pool>"},
+    {"vm.revert", "reverts a VM to a snapshot", S_USER, {p_vm_revert, false}, xoc_api_m_vm_revert,
+     "xapi.<pool>"},
+    {"vm.set", "changes a VM's settings", S_USER, {p_vm_set, false}, xoc_api_m_vm_set, "xapi.<pool>"},
+    {"vm.snapshot", "snapshots a VM; returns the snapshot's id", S_USER, {p_vm_snapshot, false},
+     xoc_api_m_vm_snapshot, "xapi.<pool>"},
+    {"vm.start", "starts a VM (or resumes / unpauses it)", S_USER, {p_vm_start, false},
+     xoc_api_m_vm_start, "xapi.<pool>"},
+    {"vm.stop", "shuts a VM down (force: hard shutdown)", S_USER, {p_vm_stop, false},
+     xoc_api_m_vm_stop, "xapi.<pool>"},
+    {"vm.suspend", "suspends a running VM", S_USER, {p_id, false}, xoc_api_m_vm_power, "xapi.<pool>"},
     {"xo.getAllObjects", "every object, or those matching filter, up to limit", S_USER,
      {p_all_objects, false}, xoc_api_m_get_all_objects, NULL},
 };

@@ -86,6 +86,16 @@ static int s_attempt(xoc_collector_call_t *self, const xoc_msg_xapi_call_t *call
     return xoc_xapi_call(self->xapi, method, params, len, result);
 }
 
+/* a call that changes nothing: <class>.get_*, event.*, session.*, system.* */
+static bool s_read_call(const char *method)
+{
+    if (!strncmp(method, "Async.", 6))
+        method += 6;
+    const char *dot = strchr(method, '.');
+    return dot && (!strncmp(dot + 1, "get_", 4) || !strncmp(method, "event.", 6) ||
+                   !strncmp(method, "session.", 8) || !strncmp(method, "system.", 7));
+}
+
 static void s_handle(xoc_worker_t *worker, xoc_request_t *req, void *arg)
 {
     xoc_collector_call_t *self = arg;
@@ -104,6 +114,13 @@ static void s_handle(xoc_worker_t *worker, xoc_request_t *req, void *arg)
     }
     char method[128];
     xoc_str_copy(m.xapi_call.method, method, sizeof method);
+    if (self->server.read_only && !s_read_call(method)) {
+        /* a read-only server (xo-server's readOnly): nothing that changes the pool */
+        char why[200];
+        snprintf(why, sizeof why, "cannot call %s() in read only mode", method);
+        xoc_worker_reply(worker, &req, XOC_EPERM, why, NULL, 0);
+        return;
+    }
     self->calls++;
     msgpack_sbuffer result;
     msgpack_sbuffer_init(&result);

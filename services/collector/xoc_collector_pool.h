@@ -20,6 +20,7 @@ typedef struct {
     bool allow_unauthorized; /* accept a self-signed certificate */
     int backoff_min_ms;    /* reconnection delay after a failure, doubling up to max */
     int backoff_max_ms;
+    bool read_only;        /* readOnly: the gateway refuses calls that change anything */
 } xoc_collector_server_t;
 
 typedef struct {

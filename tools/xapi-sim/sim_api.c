@@ -384,6 +384,7 @@ static const struct {
     {sim_api_methods, &sim_api_nmethods}, {sim_events_methods, &sim_events_nmethods},
     {sim_vm_methods, &sim_vm_nmethods},   {sim_patch_methods, &sim_patch_nmethods},
     {sim_ctl_methods, &sim_ctl_nmethods}, {sim_dev_methods, &sim_dev_nmethods},
+    {sim_ops_methods, &sim_ops_nmethods},
 };
 
 #define S_NTABLES (sizeof s_tables / sizeof s_tables[0])

@@ -30,6 +30,9 @@ typedef struct {
     sim_ctl.c, sim_dev.c). */
 extern const sim_method_t sim_api_methods[], sim_events_methods[], sim_vm_methods[],
     sim_patch_methods[], sim_ctl_methods[], sim_dev_methods[];
+/*  sim_ops.c: host.reboot, host.restart_agent, VM.revert.                                    */
+extern const sim_method_t sim_ops_methods[];
+extern const size_t sim_ops_nmethods;
 extern const size_t sim_api_nmethods, sim_events_nmethods, sim_vm_nmethods, sim_patch_nmethods,
     sim_ctl_nmethods, sim_dev_nmethods;
 

@@ -78,16 +78,43 @@ static int s_vdi_resize(sim_call_t *c)
     return s_set(c, "VDI", f, 1);
 }
 
+/*  The order a host enforces: static_min <= dynamic_min <= dynamic_max <= static_max, else
+    MEMORY_CONSTRAINT_VIOLATION_ORDER []. Params from `first` are the new values of the
+    fields named in f (the VM's others stay).                                                */
+static bool s_memory_order_ok(sim_call_t *c, const char *const *f, size_t n)
+{
+    static const char *const order[] = {"memory_static_min", "memory_dynamic_min",
+                                        "memory_dynamic_max", "memory_static_max"};
+    const char *ref = sim_call_str(c, 1);
+    sim_obj_t *vmo = ref ? sim_store_get(c->pool->store, ref) : NULL;
+    if (!vmo)
+        return true; /* s_set reports HANDLE_INVALID */
+    json_t *vm = sim_store_json(vmo);
+    int64_t v[4];
+    for (size_t i = 0; i < 4; i++) {
+        v[i] = json_integer_value(json_object_get(vm, order[i]));
+        for (size_t j = 0; j < n; j++)
+            if (!strcmp(f[j], order[i]) && !sim_call_int(c, 2 + j, &v[i]))
+                v[i] = -1;
+    }
+    json_decref(vm);
+    return v[0] >= 0 && v[0] <= v[1] && v[1] <= v[2] && v[2] <= v[3];
+}
+
 static int s_memory_limits(sim_call_t *c)
 {
     static const char *const f[] = {"memory_static_min", "memory_static_max", "memory_dynamic_min",
                                     "memory_dynamic_max"};
+    if (!s_memory_order_ok(c, f, 4))
+        return sim_call_err(c, "MEMORY_CONSTRAINT_VIOLATION_ORDER", NULL);
     return s_set(c, "VM", f, 4);
 }
 
 static int s_memory_dynamic(sim_call_t *c)
 {
     static const char *const f[] = {"memory_dynamic_min", "memory_dynamic_max"};
+    if (!s_memory_order_ok(c, f, 2))
+        return sim_call_err(c, "MEMORY_CONSTRAINT_VIOLATION_ORDER", NULL);
     return s_set(c, "VM", f, 2);
 }
 

@@ -408,18 +408,30 @@ static int s_vm_pool_migrate(sim_call_t *c)
 }
 
 /*  host.evacuate(host): its running VMs move to the other hosts (HOST_NOT_ENOUGH_FREE_MEMORY
-    in a one-host pool).                                                                     */
+    in a one-host pool with guests on it).                                                   */
 static int s_host_evacuate(sim_call_t *c)
 {
     sim_pool_t *p = c->pool;
     sim_obj_t *h = sim_call_obj(c, 1, sim_call_cls("host"));
     if (!h)
         return -1;
-    if (p->nhosts < 2)
-        return sim_call_err(c, "HOST_NOT_ENOUGH_FREE_MEMORY", "0", "0", NULL);
     json_t *hr = sim_store_json(h);
     json_t *vms = json_deep_copy(json_object_get(hr, "resident_VMs"));
     json_decref(hr);
+    /* nothing to move (only dom0): nothing to fail, even in a one-host pool */
+    size_t guests = 0, k;
+    json_t *g;
+    json_array_foreach(vms, k, g)
+    {
+        sim_obj_t *o = sim_store_get(p->store, json_string_value(g));
+        json_t *r = o ? sim_store_json(o) : NULL;
+        guests += r && !json_is_true(json_object_get(r, "is_control_domain"));
+        json_decref(r);
+    }
+    if (p->nhosts < 2 && guests > 0) {
+        json_decref(vms);
+        return sim_call_err(c, "HOST_NOT_ENOUGH_FREE_MEMORY", "0", "0", NULL);
+    }
     int next = 0;
     size_t i;
     json_t *e;

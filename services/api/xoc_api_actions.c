@@ -1,0 +1,567 @@
+/*  xoc_api_actions — the core object actions of xo-api.md §4.3: VM lifecycle, settings,
+    snapshot / revert / clone / delete, host restart / agent restart / maintenance / enable /
+    disable / settings, pool settings, SR scan and settings, task cancel / destroy, message
+    delete. Each handler resolves its object with the ACL permission of the §8.4
+    capabilities table, queues the XAPI calls xo-server makes for it, and runs them through
+    the pool's gateway (xoc_api_xapi.c); methods that create an object answer its id once
+    the replica has it.                                                                    */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "xoc_api_int.h"
+#include "xoc_err.h"
+#include "xoc_log.h"
+
+#define S_OPERATE XOC_API_ACL_OPERATE
+#define S_ADMINISTRATE XOC_API_ACL_ADMINISTRATE
+#define S_VIEW XOC_API_ACL_VIEW
+
+static bool s_flag(const xoc_api_call_t *call, const char *name)
+{
+    return json_is_true(json_object_get(call->params, name));
+}
+
+static const char *s_param(const xoc_api_call_t *call, const char *name)
+{
+    return json_string_value(json_object_get(call->params, name));
+}
+
+/* a one-step action on params.id: method(ref) */
+static int s_simple(xoc_api_call_t *call, const char *types, xoc_api_acl_perm_t perm,
+                    const char *method)
+{
+    xoc_api_act_t *a = xoc_api_act_new(call, "id", types, perm);
+    if (!a)
+        return 0;
+    xoc_api_act_step(a, method, json_pack("[s]", xoc_api_act_ref(a)));
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
+/* ---- VM lifecycle --------------------------------------------------------------------------- */
+
+int xoc_api_m_vm_start(xoc_api_call_t *call)
+{
+    json_t *host = NULL;
+    if (s_param(call, "host") && !(host = xoc_api_resolve(call, "host", "host", S_OPERATE)))
+        return 0;
+    xoc_api_act_t *a = xoc_api_act_new(call, "id", "VM", S_OPERATE);
+    if (!a) {
+        json_decref(host);
+        return 0;
+    }
+    const char *ref = xoc_api_act_ref(a);
+    const char *ps = xoc_api_str(xoc_api_act_obj(a), "power_state");
+    bool force = s_flag(call, "force");
+    if (!strcmp(ps, "Paused"))
+        xoc_api_act_step(a, "VM.unpause", json_pack("[s]", ref));
+    else if (!strcmp(ps, "Suspended"))
+        xoc_api_act_step(a, "VM.resume", json_pack("[s,b,b]", ref, 0, force));
+    else if (host)
+        xoc_api_act_step(a, "VM.start_on",
+                         json_pack("[s,s,b,b]", ref, xoc_api_str(host, "_xapiRef"), 0, force));
+    else
+        xoc_api_act_step(a, "VM.start", json_pack("[s,b,b]", ref, 0, force));
+    json_decref(host);
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
+int xoc_api_m_vm_stop(xoc_api_call_t *call)
+{
+    return s_simple(call, "VM", S_OPERATE,
+                    s_flag(call, "force") ? "VM.hard_shutdown" : "VM.clean_shutdown");
+}
+
+int xoc_api_m_vm_restart(xoc_api_call_t *call)
+{
+    return s_simple(call, "VM", S_OPERATE,
+                    s_flag(call, "force") ? "VM.hard_reboot" : "VM.clean_reboot");
+}
+
+int xoc_api_m_vm_power(xoc_api_call_t *call)
+{
+    const char *verb = strrchr(call->method->name, '.') + 1;
+    if (strcmp(verb, "resume") != 0) {
+        char method[32];
+        snprintf(method, sizeof method, "VM.%s", verb);
+        return s_simple(call, "VM", S_OPERATE, method);
+    }
+    xoc_api_act_t *a = xoc_api_act_new(call, "id", "VM", S_OPERATE);
+    if (!a)
+        return 0;
+    xoc_api_act_step(a, "VM.resume", json_pack("[s,b,b]", xoc_api_act_ref(a), 0, 0));
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
+/* ---- vm.set ---------------------------------------------------------------------------------- */
+
+/* a size: an integer, or a string such as "2GiB", "512 MiB", "1G", "10GB" (powers of 1024) */
+bool xoc_api_size_parse(const json_t *v, int64_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return *out >= 0;
+    }
+    const char *s = json_string_value(v);
+    if (!s || !*s || strlen(s) > 64)
+        return false;
+    char *end;
+    double n = strtod(s, &end);
+    if (end == s || !(n >= 0 && n <= 9.0e18)) /* no number, NaN, negative, too big */
+        return false;
+    while (*end == ' ')
+        end++;
+    static const char units[] = "BKMGTP";
+    const char *u = units;
+    if (*end) {
+        u = strchr(units, toupper((unsigned char)*end));
+        if (!u || (end[1] && strcasecmp(end + 1, "iB") && strcasecmp(end + 1, "B")) ||
+            (*u == 'B' && end[1]))
+            return false;
+    }
+    for (const char *p = units; p < u; p++)
+        n *= 1024;
+    if (!(n <= 9.0e18))
+        return false;
+    *out = (int64_t)n;
+    return true;
+}
+
+static int64_t s_int(const json_t *obj, const char *a, const char *b, size_t i)
+{
+    json_t *v = json_object_get(obj, a);
+    if (b)
+        v = json_object_get(v, b);
+    if (json_is_array(v))
+        v = json_array_get(v, i);
+    return json_integer_value(v);
+}
+
+/* memory settings: memory / memoryMax (dynamic max), memoryMin (dynamic min),
+   memoryStaticMax; a running VM changes its dynamic range only */
+static int s_set_memory(xoc_api_act_t *a, const json_t *p, bool running)
+{
+    const json_t *vm = xoc_api_act_obj(a);
+    const char *ref = xoc_api_act_ref(a);
+    int64_t smin = s_int(vm, "memory", "static", 0), smax = s_int(vm, "memory", "static", 1);
+    int64_t dmin = s_int(vm, "memory", "dynamic", 0), dmax = s_int(vm, "memory", "dynamic", 1);
+    json_t *v;
+    int64_t n;
+    bool any = false;
+    if ((v = json_object_get(p, "memory")) || (v = json_object_get(p, "memoryMax"))) {
+        if (!xoc_api_size_parse(v, &n))
+            return XOC_EINVAL;
+        dmax = n;
+        dmin = dmin > n ? n : dmin;
+        smax = smax < n ? n : smax;
+        any = true;
+    }
+    if ((v = json_object_get(p, "memoryMin"))) {
+        if (!xoc_api_size_parse(v, &n))
+            return XOC_EINVAL;
+        dmin = n;
+        any = true;
+    }
+    if ((v = json_object_get(p, "memoryStaticMax"))) {
+        if (!xoc_api_size_parse(v, &n) || running)
+            return running ? XOC_ESTATE : XOC_EINVAL;
+        smax = n;
+        dmax = dmax > n ? n : dmax;
+        dmin = dmin > n ? n : dmin;
+        any = true;
+    }
+    if (!any)
+        return 0;
+    if (running)
+        xoc_api_act_step(a, "VM.set_memory_dynamic_range",
+                         json_pack("[s,I,I]", ref, (json_int_t)dmin, (json_int_t)dmax));
+    else
+        xoc_api_act_step(a, "VM.set_memory_limits",
+                         json_pack("[s,I,I,I,I]", ref, (json_int_t)smin, (json_int_t)smax,
+                                   (json_int_t)dmin, (json_int_t)dmax));
+    return 0;
+}
+
+static void s_set_cpus(xoc_api_act_t *a, const json_t *p, bool running)
+{
+    const json_t *vm = xoc_api_act_obj(a);
+    const char *ref = xoc_api_act_ref(a);
+    int64_t max = s_int(vm, "CPUs", "max", 0);
+    json_t *cpus_max = json_object_get(p, "cpusMax"), *cpus = json_object_get(p, "CPUs");
+    if (cpus_max) {
+        max = json_integer_value(cpus_max);
+        xoc_api_act_step(a, "VM.set_VCPUs_max", json_pack("[s,I]", ref, (json_int_t)max));
+    }
+    if (!cpus)
+        return;
+    int64_t n = json_integer_value(cpus);
+    if (running)
+        xoc_api_act_step(a, "VM.set_VCPUs_number_live", json_pack("[s,I]", ref, (json_int_t)n));
+    else {
+        if (n > max)
+            xoc_api_act_step(a, "VM.set_VCPUs_max", json_pack("[s,I]", ref, (json_int_t)n));
+        xoc_api_act_step(a, "VM.set_VCPUs_at_startup", json_pack("[s,I]", ref, (json_int_t)n));
+    }
+}
+
+/* other_config[key] = "true" / absent (xo-server's auto_poweron) */
+static void s_other_config_flag(xoc_api_act_t *a, const char *cls, const char *key, bool on)
+{
+    char m[64];
+    snprintf(m, sizeof m, "%s.remove_from_other_config", cls);
+    xoc_api_act_step(a, m, json_pack("[s,s]", xoc_api_act_ref(a), key));
+    if (on) {
+        snprintf(m, sizeof m, "%s.add_to_other_config", cls);
+        xoc_api_act_step(a, m, json_pack("[s,s,s]", xoc_api_act_ref(a), key, "true"));
+    }
+}
+
+/* name_label / name_description of any class */
+static void s_set_names(xoc_api_act_t *a, const json_t *p, const char *cls)
+{
+    const char *fields[] = {"name_label", "name_description"};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(p, fields[i]);
+        if (!v)
+            continue;
+        char m[64];
+        snprintf(m, sizeof m, "%s.set_%s", cls, fields[i]);
+        xoc_api_act_step(a, m, json_pack("[s,O]", xoc_api_act_ref(a), v));
+    }
+}
+
+int xoc_api_m_vm_set(xoc_api_call_t *call)
+{
+    json_t *p = call->params;
+    const char *ha = s_param(call, "high_availability");
+    if (ha && strcmp(ha, "restart") && strcmp(ha, "best-effort") && strcmp(ha, ""))
+        return XOC_EINVAL;
+    json_t *affinity = NULL;
+    const char *aff = s_param(call, "affinityHost");
+    if (aff && !(affinity = xoc_api_resolve(call, "affinityHost", "host", S_ADMINISTRATE)))
+        return 0;
+    xoc_api_act_t *a = xoc_api_act_new(call, "id", "VM,VM-template,VM-snapshot", S_ADMINISTRATE);
+    if (!a) {
+        json_decref(affinity);
+        return 0;
+    }
+    const char *ref = xoc_api_act_ref(a);
+    bool running = strcmp(xoc_api_str(xoc_api_act_obj(a), "power_state"), "Halted") != 0;
+    s_set_names(a, p, "VM");
+    s_set_cpus(a, p, running);
+    int rc = s_set_memory(a, p, running);
+    if (rc) {
+        json_decref(affinity);
+        xoc_api_act_fail(a, rc, NULL, NULL);
+        return 0;
+    }
+    json_t *v;
+    if ((v = json_object_get(p, "auto_poweron")))
+        s_other_config_flag(a, "VM", "auto_poweron", json_is_true(v));
+    if (ha)
+        xoc_api_act_step(a, "VM.set_ha_restart_priority", json_pack("[s,s]", ref, ha));
+    if ((v = json_object_get(p, "PV_args")))
+        xoc_api_act_step(a, "VM.set_PV_args", json_pack("[s,O]", ref, v));
+    if ((v = json_object_get(p, "startDelay")))
+        xoc_api_act_step(a, "VM.set_start_delay", json_pack("[s,O]", ref, v));
+    if (json_object_get(p, "affinityHost"))
+        xoc_api_act_step(
+            a, "VM.set_affinity",
+            json_pack("[s,s]", ref,
+                      affinity ? xoc_api_str(affinity, "_xapiRef") : "OpaqueRef:NULL"));
+    json_decref(affinity);
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
+/* ---- snapshot, revert, clone: new objects ------------------------------------------------------
+ */
+
+static void s_answer_new_id(xoc_api_act_t *a)
+{
+    xoc_api_act_done(a, json_string(xoc_api_act_wait_id(a)));
+}
+
+/* after VM.get_uuid: wait for the new object in the replica, then answer its id */
+static void s_got_uuid(xoc_api_act_t *a)
+{
+    const char *uuid = json_string_value(xoc_api_act_result(a));
+    if (!uuid || !*uuid) {
+        xoc_api_act_fail(a, XOC_EXAPI, "no uuid for the new VM", NULL);
+        return;
+    }
+    char id[128];
+    snprintf(id, sizeof id, "%s", uuid);
+    xoc_api_act_wait(a, id, s_answer_new_id);
+}
+
+/* the last step returned the new VM's ref: optional description, then its uuid */
+static void s_got_new_ref(xoc_api_act_t *a)
+{
+    const char *ref = json_string_value(xoc_api_act_result(a));
+    if (!ref || strncmp(ref, "OpaqueRef:", 10) != 0) {
+        xoc_api_act_fail(a, XOC_EXAPI, "no ref for the new VM", NULL);
+        return;
+    }
+    const char *desc = s_param(xoc_api_act_call(a), "description");
+    if (desc)
+        xoc_api_act_step(a, "VM.set_name_description", json_pack("[s,s]", ref, desc));
+    xoc_api_act_step(a, "VM.get_uuid", json_pack("[s]", ref));
+    xoc_api_act_run(a, s_got_uuid);
+}
+
+int xoc_api_m_vm_snapshot(xoc_api_call_t *call)
+{
+    if (s_flag(call, "saveMemory"))
+        return XOC_ENOTIMPL; /* VM.checkpoint: not carried yet */
+    xoc_api_act_t *a = xoc_api_act_new(call, "id", "VM", S_OPERATE);
+    if (!a)
+        return 0;
+    char name[512];
+    const char *given = s_param(call, "name");
+    if (given)
+        snprintf(name, sizeof name, "%s", given);
+    else { /* xo-server's default: <name_label>_<ISO date> */
+        char date[40];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+        snprintf(name, sizeof name, "%s_%s", xoc_api_str(xoc_api_act_obj(a), "name_label"), date);
+    }
+    xoc_api_act_step(a, "VM.snapshot", json_pack("[s,s]", xoc_api_act_ref(a), name));
+    xoc_api_act_run(a, s_got_new_ref);
+    return 0;
+}
+
+int xoc_api_m_vm_revert(xoc_api_call_t *call)
+{
+    json_t *snap = xoc_api_resolve(call, "snapshot", "VM-snapshot", S_VIEW);
+    if (!snap)
+        return 0;
+    /* and operate on the VM it is a snapshot of */
+    const char *of = xoc_api_str(snap, "$snapshot_of");
+    if (*of && xoc_api_acl_check(call, of, S_OPERATE) != 0) {
+        json_decref(snap);
+        return 0;
+    }
+    xoc_api_act_t *a = xoc_api_act_on(call, snap);
+    if (!a)
+        return 0;
+    xoc_api_act_step(a, "VM.revert", json_pack("[s]", xoc_api_act_ref(a)));
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
+int xoc_api_m_vm_clone(xoc_api_call_t *call)
+{
+    xoc_api_act_t *a = xoc_api_act_new(call, "id", "VM,VM-snapshot,VM-template", S_ADMINISTRATE);
+    if (!a)
+        return 0;
+    const char *ref = xoc_api_act_ref(a), *name = s_param(call, "name");
+    if (s_flag(call, "full_copy")) /* a NULL SR: each disk copied in its own SR */
+        xoc_api_act_step(a, "VM.copy", json_pack("[s,s,s]", ref, name, "OpaqueRef:NULL"));
+    else
+        xoc_api_act_step(a, "VM.clone", json_pack("[s,s]", ref, name));
+    xoc_api_act_run(a, s_got_new_ref);
+    return 0;
+}
+
+/* ---- vm.delete ----------------------------------------------------------------------------------
+ */
+
+/* refs of the VM's disks (not CD drives) that no other VM uses: json array */
+static json_t *s_own_disks(xoc_api_server_t *srv, const json_t *vm)
+{
+    json_t *refs = json_array();
+    size_t i;
+    json_t *vbd_id;
+    json_array_foreach(json_object_get(vm, "$VBDs"), i, vbd_id)
+    {
+        json_t *vbd = xoc_api_object(srv, json_string_value(vbd_id));
+        json_t *vdi = vbd && !json_is_true(json_object_get(vbd, "is_cd_drive"))
+                          ? xoc_api_object(srv, xoc_api_str(vbd, "VDI"))
+                          : NULL;
+        if (vdi && json_array_size(json_object_get(vdi, "$VBDs")) <= 1 &&
+            *xoc_api_str(vdi, "_xapiRef"))
+            json_array_append_new(refs, json_string(xoc_api_str(vdi, "_xapiRef")));
+        json_decref(vdi);
+        json_decref(vbd);
+    }
+    return refs;
+}
+
+int xoc_api_m_vm_delete(xoc_api_call_t *call)
+{
+    json_t *vm = xoc_api_resolve(call, "id", "VM,VM-snapshot,VM-template", S_ADMINISTRATE);
+    if (!vm)
+        return 0;
+    json_t *blocked = json_object_get(json_object_get(vm, "blockedOperations"), "destroy");
+    bool dflt = json_is_true(json_object_get(vm, "isDefaultTemplate"));
+    const char *why = NULL, *reason = "";
+    if (blocked && !s_flag(call, "force") && !s_flag(call, "forceBlockedOperation"))
+        why = "destroy", reason = json_is_string(blocked) ? json_string_value(blocked) : "";
+    else if (dflt && !s_flag(call, "forceDeleteDefaultTemplate"))
+        why = "destroy", reason = "VM is default template";
+    if (why) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "forbidden operation: %s", why);
+        xoc_api_call_fail_raw(call, 5, msg,
+                              json_pack("{s:s,s:s}", "operation", why, "reason", reason));
+        json_decref(vm);
+        return 0;
+    }
+    json_t *disks = s_flag(call, "deleteDisks") ? s_own_disks(call->srv, vm) : json_array();
+    xoc_api_act_t *a = xoc_api_act_on(call, vm);
+    if (!a) {
+        json_decref(disks);
+        return 0;
+    }
+    const char *ref = xoc_api_act_ref(a);
+    if (strcmp(xoc_api_str(vm, "power_state"), "Halted") && *xoc_api_str(vm, "power_state"))
+        xoc_api_act_step(a, "VM.hard_shutdown", json_pack("[s]", ref));
+    xoc_api_act_step(a, "VM.destroy", json_pack("[s]", ref));
+    size_t i;
+    json_t *d;
+    json_array_foreach(disks, i, d) xoc_api_act_step(a, "VDI.destroy", json_pack("[O]", d));
+    json_decref(disks);
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
+/* ---- host
+ * ---------------------------------------------------------------------------------------- */
+
+/* evacuation failed: enable the host again, then answer the evacuation's error (kept as
+   [status, fault]) */
+static void s_answer_saved(xoc_api_act_t *a)
+{
+    const json_t *kept = xoc_api_act_kept(a);
+    json_t *fault = json_array_get(kept, 1);
+    xoc_api_act_fail_fault(a, (int)json_integer_value(json_array_get(kept, 0)),
+                           json_is_array(fault) ? fault : NULL);
+}
+
+static bool s_evacuate_failed(xoc_api_act_t *a, int status, const json_t *fault)
+{
+    xoc_api_act_keep(a, json_pack("[i,O]", status, fault ? (json_t *)fault : json_null()));
+    xoc_api_act_on_fail_step(a, NULL, NULL);
+    /* the steps left are dropped: only the re-enable runs */
+    xoc_api_act_clear_steps(a);
+    xoc_api_act_step(a, "host.enable", json_pack("[s]", xoc_api_act_ref(a)));
+    xoc_api_act_run(a, s_answer_saved);
+    return true;
+}
+
+/* force: the evacuation's failure is ignored, the next steps run (xo-server's force) */
+static bool s_evacuate_ignored(xoc_api_act_t *a, int status, const json_t *fault)
+{
+    xoc_info("host evacuation failed, going on (force) host=%s",
+             xoc_api_str(xoc_api_act_obj(a), "id"));
+    xoc_api_act_on_fail_step(a, NULL, NULL);
+    xoc_api_act_run(a, NULL);
+    return true;
+}
+
+/* disable, evacuate (on failure: enable again and fail, or go on with force), then
+   `after` if any */
+static void s_clear_host(xoc_api_act_t *a, const char *after, bool force)
+{
+    const char *ref = xoc_api_act_ref(a);
+    xoc_api_act_step(a, "host.disable", json_pack("[s]", ref));
+    xoc_api_act_step(a, "host.evacuate", json_pack("[s]", ref));
+    if (after)
+        xoc_api_act_step(a, after, json_pack("[s]", ref));
+    xoc_api_act_on_fail_step(a, "host.evacuate", force ? s_evacuate_ignored : s_evacuate_failed);
+    xoc_api_act_run(a, NULL);
+}
+
+int xoc_api_m_host_restart(xoc_api_call_t *call)
+{
+    xoc_api_act_t *a = xoc_api_act_new(call, "id", "host", S_OPERATE);
+    if (a)
+        s_clear_host(a, "host.reboot", s_flag(call, "force"));
+    return 0;
+}
+
+int xoc_api_m_host_restart_agent(xoc_api_call_t *call)
+{
+    return s_simple(call, "host", S_ADMINISTRATE, "host.restart_agent");
+}
+
+int xoc_api_m_host_maintenance(xoc_api_call_t *call)
+{
+    xoc_api_act_t *a = xoc_api_act_new(call, "id", "host", S_ADMINISTRATE);
+    if (!a)
+        return 0;
+    if (s_flag(call, "maintenance"))
+        s_clear_host(a, NULL, false);
+    else {
+        xoc_api_act_step(a, "host.enable", json_pack("[s]", xoc_api_act_ref(a)));
+        xoc_api_act_run(a, NULL);
+    }
+    return 0;
+}
+
+int xoc_api_m_host_enable(xoc_api_call_t *call)
+{
+    bool enable = strcmp(call->method->name, "host.enable") == 0;
+    return s_simple(call, "host", S_ADMINISTRATE, enable ? "host.enable" : "host.disable");
+}
+
+int xoc_api_m_host_set(xoc_api_call_t *call)
+{
+    xoc_api_act_t *a = xoc_api_act_new(call, "id", "host", S_ADMINISTRATE);
+    if (!a)
+        return 0;
+    s_set_names(a, call->params, "host");
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
+/* ---- pool, SR, task, message
+ * ----------------------------------------------------------------------- */
+
+int xoc_api_m_pool_set(xoc_api_call_t *call)
+{
+    xoc_api_act_t *a = xoc_api_act_new(call, "id", "pool", S_ADMINISTRATE);
+    if (!a)
+        return 0;
+    s_set_names(a, call->params, "pool");
+    json_t *v = json_object_get(call->params, "auto_poweron");
+    if (v)
+        s_other_config_flag(a, "pool", "auto_poweron", json_is_true(v));
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
+int xoc_api_m_sr_scan(xoc_api_call_t *call)
+{
+    return s_simple(call, "SR", S_OPERATE, "SR.scan");
+}
+
+int xoc_api_m_sr_set(xoc_api_call_t *call)
+{
+    xoc_api_act_t *a = xoc_api_act_new(call, "id", "SR", S_OPERATE);
+    if (!a)
+        return 0;
+    s_set_names(a, call->params, "SR");
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
+int xoc_api_m_task_cancel(xoc_api_call_t *call)
+{
+    bool cancel = strcmp(call->method->name, "task.cancel") == 0;
+    return s_simple(call, "task", S_ADMINISTRATE, cancel ? "task.cancel" : "task.destroy");
+}
+
+int xoc_api_m_message_delete(xoc_api_call_t *call)
+{
+    return s_simple(call, "message", S_ADMINISTRATE, "message.destroy");
+}
