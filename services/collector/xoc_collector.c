@@ -17,6 +17,9 @@ const xoc_cfg_key_t xoc_collector_cfg_keys[] = {
      "first reconnection delay after a failed connection (then doubling)"},
     {"collector.backoff_max_ms", XOC_CFG_INT, "60000", 10, 3600000,
      "longest reconnection delay"},
+    {"collector.gateway_lanes", XOC_CFG_INT, "4", 1, 64,
+     "XAPI calls of other services (xapi.<pool>) carried out at once per pool, each lane with "
+     "its own XAPI session: a long call (a VM shutdown) holds one lane, not the pool"},
     XOC_CFG_END};
 
 typedef struct {
@@ -29,6 +32,7 @@ typedef struct {
     int64_t retry_at;
     int retry_ms;
     int backoff_min_ms, backoff_max_ms;
+    int gateway_lanes;
 } s_collector_t;
 
 /* ---- servers ---------------------------------------------------------------------------- */
@@ -61,6 +65,7 @@ static bool s_parse_server(const s_collector_t *self, const char *id, size_t id_
     memset(out, 0, sizeof *out);
     out->backoff_min_ms = self->backoff_min_ms;
     out->backoff_max_ms = self->backoff_max_ms;
+    out->gateway_lanes = self->gateway_lanes;
     char host[400] = "", flag[8] = "";
     if (rec->type != MSGPACK_OBJECT_MAP || id_len >= sizeof out->id ||
         !s_field(rec, "host", host, sizeof host) || !*host)
@@ -282,6 +287,7 @@ void xoc_collector_actor(zsock_t *pipe, void *cfg)
     memset(&self, 0, sizeof self);
     self.retry_ms = (int)xoc_cfg_int(cfg, "collector.config_retry_ms");
     self.backoff_min_ms = (int)xoc_cfg_int(cfg, "collector.backoff_min_ms");
+    self.gateway_lanes = (int)xoc_cfg_int(cfg, "collector.gateway_lanes");
     self.backoff_max_ms = (int)xoc_cfg_int(cfg, "collector.backoff_max_ms");
     self.pools = zhashx_new();
     zhashx_set_destructor(self.pools, s_pool_free);

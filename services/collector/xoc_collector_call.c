@@ -10,28 +10,62 @@
 #include "xoc_worker.h"
 #include "xoc_xapi.h"
 
+#define S_LANES_MAX 64
+
+/* one lane: a worker (capacity 1) whose loop never blocks — it keeps heartbeating to the
+   broker while its call thread waits on XAPI with its own session (a VM shutdown can take
+   minutes; a worker silent for bus.liveness heartbeats would be declared lost) */
+typedef struct {
+    xoc_collector_call_t *gw;
+    xoc_xapi_t *xapi;      /* used by the call thread only (cancel: any thread) */
+    xoc_worker_t *worker;  /* used by the lane's loop thread only */
+    zactor_t *actor;       /* the loop thread */
+    zactor_t *caller;      /* the call thread */
+    struct s_job *inflight;
+    uint64_t calls, failures;
+} s_lane_t;
+
 struct _xoc_collector_call_t {
     xoc_collector_server_t server;
     char pool[64];
     char service[96];
     const xoc_bus_opts_t *bus;
-    pthread_mutex_t lock; /* guards master and xapi (cancel from another thread) */
+    pthread_mutex_t lock; /* guards master */
     char master[512];
-    xoc_xapi_t *xapi;
-    xoc_worker_t *worker;
-    zactor_t *actor;
-    uint64_t calls, failures;
+    int nlanes;
+    s_lane_t lanes[S_LANES_MAX];
 };
 
-static int s_login(xoc_collector_call_t *self)
+/* one call, handed from the loop thread to the call thread and back */
+typedef struct s_job {
+    xoc_request_t *req;          /* owned until the reply */
+    xoc_msg_xapi_call_t call;    /* points into req->body */
+    char method[128];
+    int status;                  /* the reply: status, reason, body */
+    char reason[1024];
+    msgpack_sbuffer body;
+} s_job_t;
+
+static void s_job_destroy(s_job_t **job_p)
 {
-    pthread_mutex_lock(&self->lock);
-    xoc_xapi_set_url(self->xapi, self->master);
-    pthread_mutex_unlock(&self->lock);
-    int rc = xoc_xapi_login(self->xapi, self->server.username, self->server.password);
+    if (!*job_p)
+        return;
+    xoc_request_destroy(&(*job_p)->req);
+    msgpack_sbuffer_destroy(&(*job_p)->body);
+    free(*job_p);
+    *job_p = NULL;
+}
+
+static int s_login(s_lane_t *self)
+{
+    pthread_mutex_lock(&self->gw->lock);
+    xoc_xapi_set_url(self->xapi, self->gw->master);
+    pthread_mutex_unlock(&self->gw->lock);
+    const xoc_collector_server_t *srv = &self->gw->server;
+    int rc = xoc_xapi_login(self->xapi, srv->username, srv->password);
     if (rc == XOC_EXAPI && xoc_xapi_master_address(self->xapi) &&
         xoc_xapi_follow_master(self->xapi) == 0)
-        rc = xoc_xapi_login(self->xapi, self->server.username, self->server.password);
+        rc = xoc_xapi_login(self->xapi, srv->username, srv->password);
     return rc;
 }
 
@@ -41,16 +75,17 @@ static bool s_fault_is(xoc_xapi_t *x, const char *code)
     return f && f->code && strcmp(f->code, code) == 0;
 }
 
-/* XAPI failure -> rep status xapi, reason CODE(p, ...), body error{data: [CODE, p...]} */
-static void s_reply_fault(xoc_collector_call_t *self, xoc_request_t **req_p)
+/* XAPI failure -> status xapi, reason CODE(p, ...), body error{data: [CODE, p...]} */
+static void s_fault_reply(s_lane_t *self, s_job_t *job)
 {
     const xoc_xapi_fault_t *f = xoc_xapi_fault(self->xapi);
-    char reason[1024];
-    size_t n = (size_t)snprintf(reason, sizeof reason, "%s(", f->code);
-    for (size_t i = 0; i < f->nparams && n < sizeof reason; i++)
-        n += (size_t)snprintf(reason + n, sizeof reason - n, "%s%s", i ? ", " : "", f->params[i]);
-    if (n < sizeof reason)
-        snprintf(reason + n, sizeof reason - n, ")");
+    char *reason = job->reason;
+    size_t size = sizeof job->reason;
+    size_t n = (size_t)snprintf(reason, size, "%s(", f->code);
+    for (size_t i = 0; i < f->nparams && n < size; i++)
+        n += (size_t)snprintf(reason + n, size - n, "%s%s", i ? ", " : "", f->params[i]);
+    if (n < size)
+        snprintf(reason + n, size - n, ")");
     msgpack_sbuffer data;
     msgpack_sbuffer_init(&data);
     msgpack_packer pk;
@@ -61,19 +96,16 @@ static void s_reply_fault(xoc_collector_call_t *self, xoc_request_t **req_p)
         msgpack_pack_str_with_body(&pk, f->params[i], strlen(f->params[i]));
     xoc_msg_error_t err = {.code = XOC_EXAPI, .message = xoc_str(reason),
                            .data = {(const uint8_t *)data.data, (uint32_t)data.size}};
-    msgpack_sbuffer body;
-    msgpack_sbuffer_init(&body);
-    xoc_msg_error_encode(&err, &body);
-    xoc_worker_reply(self->worker, req_p, XOC_EXAPI, reason, body.data, body.size);
-    msgpack_sbuffer_destroy(&body);
+    xoc_msg_error_encode(&err, &job->body);
+    job->status = XOC_EXAPI;
     msgpack_sbuffer_destroy(&data);
 }
 
 /* one attempt; returns the xapi return code */
-static int s_attempt(xoc_collector_call_t *self, const xoc_msg_xapi_call_t *call, char *method,
-                     msgpack_sbuffer *result, char **task)
+static int s_attempt(s_lane_t *self, s_job_t *job, msgpack_sbuffer *result, char **task)
 {
     static const uint8_t empty[] = {0x90};
+    const xoc_msg_xapi_call_t *call = &job->call;
     const void *params = call->params.len ? (const void *)call->params.ptr : empty;
     size_t len = call->params.len ? call->params.len : sizeof empty;
     if (!xoc_xapi_session(self->xapi)) {
@@ -82,8 +114,69 @@ static int s_attempt(xoc_collector_call_t *self, const xoc_msg_xapi_call_t *call
             return rc;
     }
     if (call->async)
-        return xoc_xapi_call_async(self->xapi, method, params, len, task);
-    return xoc_xapi_call(self->xapi, method, params, len, result);
+        return xoc_xapi_call_async(self->xapi, job->method, params, len, task);
+    return xoc_xapi_call(self->xapi, job->method, params, len, result);
+}
+
+/* on the call thread: the XAPI call and its reply */
+static void s_perform(s_lane_t *self, s_job_t *job)
+{
+    msgpack_sbuffer result;
+    msgpack_sbuffer_init(&result);
+    char *task = NULL;
+    int rc = s_attempt(self, job, &result, &task);
+    bool session_lost = rc == XOC_EXAPI && s_fault_is(self->xapi, "SESSION_INVALID");
+    bool unreachable = rc != 0 && rc != XOC_EXAPI && rc != XOC_ECANCELED;
+    if (session_lost || unreachable || (rc == XOC_EXAPI && xoc_xapi_master_address(self->xapi))) {
+        /* a new session (on the current master) and one more try */
+        xoc_xapi_set_session(self->xapi, NULL);
+        msgpack_sbuffer_clear(&result);
+        free(task);
+        task = NULL;
+        rc = s_attempt(self, job, &result, &task);
+    }
+    if (rc == XOC_EXAPI && xoc_xapi_fault(self->xapi)->code)
+        s_fault_reply(self, job);
+    else if (rc) {
+        job->status = rc == XOC_ECANCELED ? rc : XOC_EUNREACHABLE;
+        snprintf(job->reason, sizeof job->reason, "%s", xoc_xapi_detail(self->xapi));
+    } else {
+        xoc_msg_xapi_call_t out = {.pool = xoc_str(self->gw->pool),
+                                   .method = xoc_str(job->method),
+                                   .result = {(const uint8_t *)result.data, (uint32_t)result.size},
+                                   .task = xoc_str(task)};
+        job->status = xoc_msg_xapi_call_encode(&out, &job->body);
+        if (job->status)
+            snprintf(job->reason, sizeof job->reason, "cannot encode the result");
+    }
+    free(task);
+    msgpack_sbuffer_destroy(&result);
+}
+
+static void s_caller(zsock_t *pipe, void *arg)
+{
+    s_lane_t *self = arg;
+    zsock_signal(pipe, 0);
+    for (;;) {
+        zmsg_t *msg = zmsg_recv(pipe);
+        if (!msg)
+            break;
+        zframe_t *f = zmsg_first(msg);
+        if (f && zframe_streq(f, "$TERM")) {
+            zmsg_destroy(&msg);
+            break;
+        }
+        s_job_t *job = NULL;
+        if (f && zframe_size(f) == sizeof job)
+            memcpy(&job, zframe_data(f), sizeof job);
+        zmsg_destroy(&msg);
+        if (job) {
+            s_perform(self, job);
+            zsock_send(pipe, "p", job);
+        }
+    }
+    if (xoc_xapi_session(self->xapi))
+        xoc_xapi_logout(self->xapi);
 }
 
 /* a call that changes nothing: <class>.get_*, event.*, session.*, system.* */
@@ -98,7 +191,7 @@ static bool s_read_call(const char *method)
 
 static void s_handle(xoc_worker_t *worker, xoc_request_t *req, void *arg)
 {
-    xoc_collector_call_t *self = arg;
+    s_lane_t *self = arg;
     if (strcmp(req->method, "xapi.call") != 0) {
         xoc_worker_reply(worker, &req, XOC_ENOMETHOD, "unknown method", NULL, 0);
         return;
@@ -114,42 +207,46 @@ static void s_handle(xoc_worker_t *worker, xoc_request_t *req, void *arg)
     }
     char method[128];
     xoc_str_copy(m.xapi_call.method, method, sizeof method);
-    if (self->server.read_only && !s_read_call(method)) {
+    if (self->gw->server.read_only && !s_read_call(method)) {
         /* a read-only server (xo-server's readOnly): nothing that changes the pool */
         char why[200];
         snprintf(why, sizeof why, "cannot call %s() in read only mode", method);
         xoc_worker_reply(worker, &req, XOC_EPERM, why, NULL, 0);
         return;
     }
+    s_job_t *job = calloc(1, sizeof *job);
+    if (!job || self->inflight) { /* capacity 1: the broker never sends a second one */
+        free(job);
+        xoc_worker_reply(worker, &req, self->inflight ? XOC_EBUSY : XOC_ENOMEM, NULL, NULL, 0);
+        return;
+    }
     self->calls++;
-    msgpack_sbuffer result;
-    msgpack_sbuffer_init(&result);
-    char *task = NULL;
-    int rc = s_attempt(self, &m.xapi_call, method, &result, &task);
-    bool session_lost = rc == XOC_EXAPI && s_fault_is(self->xapi, "SESSION_INVALID");
-    bool unreachable = rc != 0 && rc != XOC_EXAPI && rc != XOC_ECANCELED;
-    if (session_lost || unreachable || (rc == XOC_EXAPI && xoc_xapi_master_address(self->xapi))) {
-        /* a new session (on the current master) and one more try */
-        xoc_xapi_set_session(self->xapi, NULL);
-        msgpack_sbuffer_clear(&result);
-        rc = s_attempt(self, &m.xapi_call, method, &result, &task);
+    job->req = req;
+    job->call = m.xapi_call;
+    snprintf(job->method, sizeof job->method, "%s", method);
+    msgpack_sbuffer_init(&job->body);
+    self->inflight = job;
+    if (zsock_send(self->caller, "p", job) != 0) {
+        self->inflight = NULL;
+        job->req = NULL;
+        s_job_destroy(&job);
+        xoc_worker_reply(worker, &req, XOC_EIO, "gateway call thread gone", NULL, 0);
     }
-    if (rc == XOC_EXAPI && xoc_xapi_fault(self->xapi)->code) {
-        self->failures++;
-        s_reply_fault(self, &req);
-    } else if (rc) {
-        self->failures++;
-        char why[512];
-        snprintf(why, sizeof why, "%s", xoc_xapi_detail(self->xapi));
-        xoc_worker_reply(worker, &req, rc == XOC_ECANCELED ? rc : XOC_EUNREACHABLE, why, NULL, 0);
-    } else {
-        xoc_msg_xapi_call_t out = {.pool = xoc_str(self->pool), .method = xoc_str(method),
-                                   .result = {(const uint8_t *)result.data, (uint32_t)result.size},
-                                   .task = xoc_str(task)};
-        xoc_worker_reply_msg(worker, &req, XOC_MSG_XAPI_CALL, &out);
-    }
-    free(task);
-    msgpack_sbuffer_destroy(&result);
+}
+
+/* the call thread is done: the reply goes out from here (the worker's thread) */
+static int s_on_done(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    s_lane_t *self = arg;
+    s_job_t *job = NULL;
+    if (zsock_recv(sock, "p", &job) != 0 || !job || job != self->inflight)
+        return 0;
+    self->inflight = NULL;
+    self->failures += job->status != 0;
+    xoc_worker_reply(self->worker, &job->req, job->status, job->status ? job->reason : NULL,
+                     job->body.size ? job->body.data : NULL, job->body.size);
+    s_job_destroy(&job);
+    return 0;
 }
 
 static int s_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
@@ -162,24 +259,40 @@ static int s_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
 
 static void s_actor(zsock_t *pipe, void *arg)
 {
-    xoc_collector_call_t *self = arg;
+    s_lane_t *self = arg;
     zloop_t *loop = zloop_new();
-    self->worker = xoc_worker_new(self->service, self->bus, 1, s_handle, self);
-    if (!loop || !self->worker || xoc_worker_attach(self->worker, loop) != 0) {
+    self->caller = zactor_new(s_caller, self);
+    self->worker = xoc_worker_new(self->gw->service, self->gw->bus, 1, s_handle, self);
+    if (!loop || !self->caller || !self->worker || xoc_worker_attach(self->worker, loop) != 0) {
         xoc_worker_destroy(&self->worker);
+        zactor_destroy(&self->caller);
         zloop_destroy(&loop);
         zsock_signal(pipe, 1);
         return;
     }
     zloop_set_nonstop(loop, true);
     zloop_reader(loop, pipe, s_on_pipe, self);
+    zloop_reader(loop, zactor_sock(self->caller), s_on_done, self);
     zsock_signal(pipe, 0);
-    xoc_info("pool=%s XAPI gateway ready service=%s", self->pool, self->service);
+    xoc_debug("pool=%s XAPI gateway lane %d ready service=%s", self->gw->pool,
+              (int)(self - self->gw->lanes), self->gw->service);
     zloop_start(loop);
-    xoc_worker_destroy(&self->worker);
+    xoc_worker_destroy(&self->worker); /* first: it ends its reader on the loop */
     zloop_destroy(&loop);
-    if (xoc_xapi_session(self->xapi))
-        xoc_xapi_logout(self->xapi);
+    zactor_destroy(&self->caller); /* the call in progress was cancelled: it returns at once */
+    s_job_destroy(&self->inflight); /* its client gets its timeout (the service is stopping) */
+}
+
+static void s_lanes_stop(xoc_collector_call_t *self)
+{
+    for (int i = 0; i < self->nlanes; i++)
+        if (self->lanes[i].xapi)
+            xoc_xapi_cancel(self->lanes[i].xapi); /* a call in progress returns at once */
+    for (int i = 0; i < self->nlanes; i++) {
+        zactor_destroy(&self->lanes[i].actor);
+        xoc_xapi_destroy(&self->lanes[i].xapi);
+    }
+    self->nlanes = 0;
 }
 
 xoc_collector_call_t *xoc_collector_call_new(const xoc_collector_server_t *server,
@@ -195,18 +308,30 @@ xoc_collector_call_t *xoc_collector_call_new(const xoc_collector_server_t *serve
     snprintf(self->master, sizeof self->master, "%s", master_url);
     self->bus = bus;
     pthread_mutex_init(&self->lock, NULL);
-    self->xapi = xoc_xapi_new(master_url);
-    if (self->xapi) {
-        xoc_xapi_set_tls_verify(self->xapi, !server->allow_unauthorized);
-        xoc_xapi_set_timeouts(self->xapi, 5000, 300000);
-        self->actor = zactor_new(s_actor, self);
+    int want = server->gateway_lanes > 0 ? server->gateway_lanes : 4;
+    if (want > S_LANES_MAX)
+        want = S_LANES_MAX;
+    for (int i = 0; i < want; i++) {
+        s_lane_t *lane = &self->lanes[i];
+        lane->gw = self;
+        lane->xapi = xoc_xapi_new(master_url);
+        if (!lane->xapi)
+            break;
+        self->nlanes++;
+        xoc_xapi_set_tls_verify(lane->xapi, !server->allow_unauthorized);
+        xoc_xapi_set_timeouts(lane->xapi, 5000, 300000);
+        lane->actor = zactor_new(s_actor, lane);
+        if (!lane->actor)
+            break;
     }
-    if (!self->actor) {
-        xoc_xapi_destroy(&self->xapi);
+    if (self->nlanes < want || !self->lanes[want - 1].actor) {
+        s_lanes_stop(self);
         pthread_mutex_destroy(&self->lock);
         free(self);
         return NULL;
     }
+    xoc_info("pool=%s XAPI gateway ready service=%s lanes=%d", self->pool, self->service,
+             self->nlanes);
     return self;
 }
 
@@ -227,9 +352,7 @@ void xoc_collector_call_destroy(xoc_collector_call_t **self_p)
     if (!self_p || !*self_p)
         return;
     xoc_collector_call_t *self = *self_p;
-    xoc_xapi_cancel(self->xapi); /* a call in progress returns at once */
-    zactor_destroy(&self->actor);
-    xoc_xapi_destroy(&self->xapi);
+    s_lanes_stop(self);
     pthread_mutex_destroy(&self->lock);
     free(self);
     *self_p = NULL;

@@ -1,6 +1,8 @@
-/*  xoc_collector_call — the XAPI gateway of one pool: a worker of the bus service
-    "xapi.<poolId>" on its own thread, serving xapi.call with its own XAPI session on the
-    pool's current master (re-logging in on SESSION_INVALID, following HOST_IS_SLAVE).
+/*  xoc_collector_call — the XAPI gateway of one pool: workers of the bus service
+    "xapi.<poolId>", one per lane (collector.gateway_lanes), each on its own thread with
+    its own XAPI session on the pool's current master (re-logging in on SESSION_INVALID,
+    following HOST_IS_SLAVE), serving xapi.call; the broker hands each request to a free
+    lane, so a long call (a VM shutdown) does not hold the others.
     Other services call XAPI through it and never hold host credentials.                  */
 #ifndef XOC_COLLECTOR_CALL_H
 #define XOC_COLLECTOR_CALL_H

@@ -21,6 +21,7 @@ typedef struct {
     int backoff_min_ms;    /* reconnection delay after a failure, doubling up to max */
     int backoff_max_ms;
     bool read_only;        /* readOnly: the gateway refuses calls that change anything */
+    int gateway_lanes;     /* XAPI calls the pool's gateway carries out at once (0: 4) */
 } xoc_collector_server_t;
 
 typedef struct {

@@ -429,6 +429,76 @@ static void test_xapi_gateway_vm_start(void **state)
     s_assert_converges("after VM.start through the gateway");
 }
 
+/* the gateway carries out several calls at once (collector.gateway_lanes): a call that
+   takes seconds (event.from waiting for changes that do not come) does not hold a quick
+   one sent after it */
+static void s_on_slow(xoc_client_t *client, xoc_reply_t *reply, void *arg)
+{
+    *(int *)arg = reply->status == 0 ? 1 : -1;
+    if (reply->status)
+        print_message("slow call: %d %s\n", reply->status, reply->reason);
+}
+
+static int s_gateway_call(const char *method, json_t *params, xoc_reply_t *rep)
+{
+    char service[128];
+    snprintf(service, sizeof service, "xapi.%s", s_env.pool_id[0]);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    xoc_json_to_mp(params, &sb);
+    xoc_msg_xapi_call_t call = {.pool = xoc_str(s_env.pool_id[0]), .method = xoc_str(method),
+                                .params = {(const uint8_t *)sb.data, (uint32_t)sb.size}};
+    int rc = xoc_client_call_msg(s_env.client, service, "xapi.call", XOC_MSG_XAPI_CALL, &call,
+                                 10000, rep);
+    msgpack_sbuffer_destroy(&sb);
+    json_decref(params);
+    return rc;
+}
+
+static void test_xapi_gateway_lanes(void **state)
+{
+    xoc_reply_t rep;
+    assert_int_equal(s_gateway_call("event.get_current_id", json_array(), &rep), 0);
+    xoc_msg_t m;
+    assert_int_equal(xoc_reply_decode(&rep, XOC_MSG_XAPI_CALL, &m), 0);
+    json_t *id = xoc_json_from_mp(m.xapi_call.result.ptr, m.xapi_call.result.len);
+    assert_true(json_is_integer(id)); /* XAPI: int */
+    json_t *token = json_sprintf("%" JSON_INTEGER_FORMAT, json_integer_value(id));
+    json_decref(id);
+    xoc_reply_clear(&rep);
+    /* the slow one: SR events after now, waiting up to 3 s (nothing changes SRs here) */
+    json_t *params = json_pack("[[s],O,f]", "SR", token, 3.0);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    xoc_json_to_mp(params, &sb);
+    xoc_msg_xapi_call_t call = {.pool = xoc_str(s_env.pool_id[0]),
+                                .method = XOC_STR("event.from"),
+                                .params = {(const uint8_t *)sb.data, (uint32_t)sb.size}};
+    msgpack_sbuffer body;
+    msgpack_sbuffer_init(&body);
+    assert_int_equal(xoc_msg_xapi_call_encode(&call, &body), 0);
+    char service[128];
+    snprintf(service, sizeof service, "xapi.%s", s_env.pool_id[0]);
+    int slow = 0;
+    assert_int_equal(xoc_client_send(s_env.client, service, "xapi.call", body.data, body.size,
+                                     10000, s_on_slow, &slow),
+                     0);
+    zclock_sleep(200); /* the slow call reaches a lane first */
+    long long t0 = xoc_test_now_ms();
+    assert_int_equal(s_gateway_call("VM.get_all", json_array(), &rep), 0);
+    long long quick_ms = xoc_test_now_ms() - t0;
+    xoc_reply_clear(&rep);
+    print_message("quick call answered in %lld ms while the slow one waits\n", quick_ms);
+    assert_int_equal(slow, 0); /* answered before the slow call, not after it */
+    for (long long end = xoc_test_now_ms() + 10000; !slow && xoc_test_now_ms() < end;)
+        xoc_client_pump(s_env.client, 100);
+    assert_int_equal(slow, 1);
+    msgpack_sbuffer_destroy(&body);
+    msgpack_sbuffer_destroy(&sb);
+    json_decref(params);
+    json_decref(token);
+}
+
 static void s_kill_during_churn(xoc_proc_t **p, void (*restart)(void), const char *what)
 {
     for (int pl = 0; pl < 2; pl++)
@@ -545,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_initial_load),
         cmocka_unit_test(test_churn_at_random_moments),
         cmocka_unit_test(test_xapi_gateway_vm_start),
+        cmocka_unit_test(test_xapi_gateway_lanes),
         cmocka_unit_test(test_kill_collector),
         cmocka_unit_test(test_kill_cache),
         cmocka_unit_test(test_kill_bus),
