@@ -393,11 +393,42 @@ static size_t s_re_interval(const char *pat, size_t n, size_t i, unsigned long *
 static const char *s_re_translate(const char *pat, size_t n, s_out_t *o)
 {
     unsigned long product = 1;
+    size_t groups = 0;
+    /* what precedes: NOTHING (start, '(', '|', an assertion) cannot be repeated, ATOM can,
+       QUANT is a quantifier (one '?' may follow: lazy, same result for a search), LAZY */
+    enum { NOTHING, ATOM, QUANT, LAZY } prev = NOTHING;
     for (size_t i = 0; i < n && o->n < o->cap;) {
         char c = pat[i];
+        unsigned long max = 0;
+        size_t l = c == '*' || c == '+' || c == '?' ? 1 : c == '{' ? s_re_interval(pat, n, i, &max) : 0;
+        if (l) {
+            if (c == '?' && prev == QUANT) {
+                prev = LAZY;
+                i++;
+                continue;
+            }
+            if (prev != ATOM)
+                return "nothing to repeat";
+            product *= max ? max : 1;
+            if (max > 255 || product > 4096)
+                return "repetition counts too large";
+            s_put(o, pat + i, l);
+            i += l;
+            prev = QUANT;
+            continue;
+        }
+        prev = ATOM;
+        if (c == '(')
+            groups++, prev = NOTHING;
+        if (c == '|' || c == '^' || c == '$')
+            prev = NOTHING;
+        if (c == ')' && groups-- == 0)
+            return "unmatched ')'"; /* POSIX takes it as a literal, JavaScript refuses it */
         if (c == '\\') {
             if (++i == n)
                 return "pattern ends with '\\'";
+            if (pat[i] == 'b' || pat[i] == 'B')
+                prev = NOTHING;
             const char *e = s_re_escape(pat, n, &i, o, false);
             if (e)
                 return e;
@@ -411,19 +442,9 @@ static const char *s_re_translate(const char *pat, size_t n, s_out_t *o)
             }
             return "lookarounds and named groups are not supported";
         }
-        if (c == '{') {
-            unsigned long max = 0;
-            size_t l = s_re_interval(pat, n, i, &max);
-            if (l == 0) {
-                s_put(o, "\\{", 2);
-                i++;
-                continue;
-            }
-            product *= max ? max : 1;
-            if (max > 255 || product > 4096)
-                return "repetition counts too large";
-            s_put(o, pat + i, l);
-            i += l;
+        if (c == '{') { /* not a valid interval: a literal in JavaScript */
+            s_put(o, "\\{", 2);
+            i++;
             continue;
         }
         if (c == '}') {
@@ -496,7 +517,7 @@ static size_t s_raw_end(const s_parser_t *p, size_t pos, bool glob)
 }
 
 /* a quoted string at pos ('"'): the unescaped value (malloc'd) and its length; an
-   unterminated string runs to the end, as in complex-matcher */
+   unterminated string runs to the end, as in complex-matcher (unless it ends with '\') */
 static char *s_quoted(s_parser_t *p, size_t *n)
 {
     char *v = malloc(p->len - p->pos + 1);
@@ -511,8 +532,11 @@ static char *s_quoted(s_parser_t *p, size_t *n)
         if (c == '"')
             break;
         if (c == '\\') {
-            if (p->pos == p->len)
-                break;
+            if (p->pos == p->len) { /* complex-matcher fails there too */
+                s_fail(p, p->pos - 1, "unterminated quoted string ending with '\\'");
+                free(v);
+                return NULL;
+            }
             c = p->s[p->pos++];
         }
         v[k++] = c;
@@ -576,11 +600,17 @@ static s_node_t *s_regex(s_parser_t *p)
         }
         escaped = c == '\\';
     }
+    size_t n = i - p->pos, end = i + 1;
+    if (!closed && i > p->pos && p->s[i - 1] == '/') {
+        /* complex-matcher's quirk: a text ending with an escaped '/' ends the expression,
+           the escaped '/' included */
+        closed = true;
+        end = i;
+    }
     if (!closed) {
         s_fail(p, start, "unterminated regular expression");
         return NULL;
     }
-    size_t n = i - p->pos;
     if (n > XOC_API_CM_MAX_REGEX_LEN) {
         s_fail(p, start, "regular expression too long (at most %d bytes)",
                XOC_API_CM_MAX_REGEX_LEN);
@@ -595,7 +625,7 @@ static s_node_t *s_regex(s_parser_t *p)
         s_node_free(node);
         return NULL;
     }
-    p->pos = i + 1;
+    p->pos = end;
     if (p->pos < p->len && p->s[p->pos] == 'i')
         node->icase = true, p->pos++;
     char buf[XOC_API_CM_MAX_REGEX_LEN * 8 + 16];
@@ -919,16 +949,35 @@ static const msgpack_object *s_get(const msgpack_object *v, const char *name, si
         tmp->via.u64 = v->via.array.size;
         return tmp;
     }
-    if (v->type == MSGPACK_OBJECT_STR && length) {
-        uint64_t units = 0; /* UTF-16 code units */
-        const unsigned char *s = (const unsigned char *)v->via.str.ptr;
-        for (uint32_t i = 0; i < v->via.str.size; i++)
-            units += (s[i] & 0xc0) != 0x80 ? 1 : 0, units += s[i] >= 0xf0 ? 1 : 0;
-        tmp->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-        tmp->via.u64 = units;
-        return tmp;
+    if (v->type != MSGPACK_OBJECT_STR)
+        return NULL;
+    /* strings: `length` and indexes count UTF-16 code units, as in JavaScript (an index
+       inside a character outside the BMP gives the whole character) */
+    uint32_t index = 0;
+    if (!length && !s_index(name, n, UINT32_MAX, &index))
+        return NULL;
+    uint64_t units = 0;
+    const unsigned char *s = (const unsigned char *)v->via.str.ptr;
+    for (uint32_t i = 0; i < v->via.str.size; i++) {
+        if ((s[i] & 0xc0) == 0x80)
+            continue;
+        uint64_t w = s[i] >= 0xf0 ? 2 : 1;
+        if (!length && index < units + w) {
+            uint32_t end = i + 1;
+            while (end < v->via.str.size && (s[end] & 0xc0) == 0x80)
+                end++;
+            tmp->type = MSGPACK_OBJECT_STR;
+            tmp->via.str.ptr = (const char *)s + i;
+            tmp->via.str.size = end - i;
+            return tmp;
+        }
+        units += w;
     }
-    return NULL;
+    if (!length)
+        return NULL;
+    tmp->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    tmp->via.u64 = units;
+    return tmp;
 }
 
 /* case-insensitive (ASCII) search of lc (lowercase, n bytes) in s[0..len) */

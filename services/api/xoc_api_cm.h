@@ -24,7 +24,7 @@
                        converted, null is 0, booleans 0/1, missing values never match)
         prop?          the property is truthy (not missing, null, false, 0, NaN or "")
     Raw (unquoted) strings are made of letters, digits and `_ - . $`. A property of an array
-    may be an index or `length`; `length` of a string counts UTF-16 units.
+    or a string may be an index or `length` (counted in UTF-16 units for strings).
 
     Differences from complex-matcher (documented, not accidental):
     - Case folding is ASCII-only; every non-ASCII character counts as a letter in raw
