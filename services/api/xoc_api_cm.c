@@ -555,7 +555,7 @@ static s_node_t *s_terms(s_parser_t *p, s_node_t *node, bool closing, size_t ope
         s_ws(p);
         if (p->pos == p->len) {
             if (closing) {
-                s_fail(p, p->pos, "missing ')' for the '(' at position %zu", open);
+                s_fail(p, open, "missing ')' for the '('");
                 break;
             }
             return node;

@@ -262,7 +262,8 @@ typedef struct {
 } s_error_t;
 
 static const s_error_t s_errors[] = {
-    {"(", "missing ')' for the '(' at position 0 at position 1"},
+    {"(", "missing ')' for the '(' at position 0"},
+    {"a (b |(c d) e", "missing ')' for the '(' at position 2"},
     {"(a b", "missing ')'"},
     {"()", "empty group at position 1"},
     {"|(", "missing ')'"},
