@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "xoc_api_cm.h"
+#include "xoc_msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -57,7 +58,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    if (msgpack_unpack_next(&up, mp, mplen, NULL) == MSGPACK_UNPACK_SUCCESS)
+    /* checked first, as every object of the replica is (msgpack-c trusts declared sizes) */
+    if (xoc_mp_check(mp, mplen, 32) == 0 &&
+        msgpack_unpack_next(&up, mp, mplen, NULL) == MSGPACK_UNPACK_SUCCESS)
         (void)xoc_api_cm_match_mp(cm, &up.data);
     msgpack_unpacked_destroy(&up);
     msgpack_sbuffer_destroy(&sb);
