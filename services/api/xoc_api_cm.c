@@ -112,7 +112,7 @@ static double s_js_number(const char *s, size_t n)
     }
     if (n == 0)
         return 0;
-    if (n > 2 && s[0] == '0' && strchr("xXoObB", s[1])) {
+    if (n > 2 && s[0] == '0' && s[1] && strchr("xXoObB", s[1])) {
         int base = s[1] == 'x' || s[1] == 'X' ? 16 : s[1] == 'o' || s[1] == 'O' ? 8 : 2;
         double v = 0;
         for (size_t i = 2; i < n; i++) {
@@ -397,6 +397,8 @@ static const char *s_re_translate(const char *pat, size_t n, s_out_t *o)
     /* what precedes: NOTHING (start, '(', '|', an assertion) cannot be repeated, ATOM can,
        QUANT is a quantifier (one '?' may follow: lazy, same result for a search), LAZY */
     enum { NOTHING, ATOM, QUANT, LAZY } prev = NOTHING;
+    if (memchr(pat, '\0', n))
+        return "NUL is not supported";
     for (size_t i = 0; i < n && o->n < o->cap;) {
         char c = pat[i];
         unsigned long max = 0;
@@ -757,7 +759,7 @@ static s_node_t *s_term_in(s_parser_t *p)
     if (c == '/')
         return s_regex(p);
     if (c == '[') {
-        s_fail(p, start, "%s", strncmp(p->s + start, "[resolve", 8) == 0
+        s_fail(p, start, "%s", p->len - start >= 8 && memcmp(p->s + start, "[resolve", 8) == 0
                                    ? "[resolve] is not supported"
                                    : "unexpected '['");
         return NULL;
@@ -933,7 +935,7 @@ static const msgpack_object *s_get(const msgpack_object *v, const char *name, si
         for (uint32_t i = 0; i < v->via.map.size; i++) {
             const msgpack_object *k = &v->via.map.ptr[i].key;
             if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-                memcmp(k->via.str.ptr, name, n) == 0)
+                (n == 0 || memcmp(k->via.str.ptr, name, n) == 0))
                 return &v->via.map.ptr[i].val;
         }
         return NULL;
@@ -1055,11 +1057,23 @@ static bool s_glob(const char *s, size_t len, const char *lc, size_t n)
 /* a value node (string, number-or-string, glob, regex) against a string */
 static bool s_value_str(const s_node_t *node, const char *s, size_t len)
 {
+    if (len == 0)
+        s = ""; /* msgpack may give NULL for an empty string */
     switch (node->kind) {
     case CM_GLOB: return s_glob(s, len, node->lc, node->len);
     case CM_REGEX: {
+        /* regexec gets a NUL-terminated copy: glibc honours REG_STARTEND (which keeps
+           embedded NULs), but sanitizers' interceptors read up to a NUL */
+        char small[512], *copy = len < sizeof small ? small : malloc(len + 1);
+        if (!copy)
+            return false;
+        memcpy(copy, s, len);
+        copy[len] = '\0';
         regmatch_t m[1] = {{.rm_so = 0, .rm_eo = (regoff_t)len}};
-        return regexec(&node->re, s ? s : "", 1, m, REG_STARTEND) == 0;
+        bool ok = regexec(&node->re, copy, 1, m, REG_STARTEND) == 0;
+        if (copy != small)
+            free(copy);
+        return ok;
     }
     default: return s_contains(s, len, node->lc, node->len);
     }

@@ -328,6 +328,11 @@ static void test_errors(void **state)
     /* NUL inside the text */
     char err[128];
     assert_null(xoc_api_cm_parse("a\0b", 3, err, sizeof err));
+    assert_null(xoc_api_cm_parse("/a\0b/", 5, err, sizeof err));
+    assert_non_null(strstr(err, "NUL"));
+    /* a text that stops inside a keyword */
+    assert_null(xoc_api_cm_parse("[reso", 5, err, sizeof err));
+    assert_non_null(strstr(err, "unexpected '['"));
 }
 
 static void s_expect_error(const char *text, size_t len, const char *what)
