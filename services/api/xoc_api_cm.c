@@ -13,7 +13,7 @@
 #include <string.h>
 
 typedef enum {
-    CM_NULL,   /* empty filter */
+    CM_NULL, /* empty filter */
     CM_AND,
     CM_OR,
     CM_NOT,
@@ -55,8 +55,11 @@ static unsigned char s_lower(unsigned char c)
 static size_t s_utf8(const char *s, size_t n, unsigned *cp)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t len = u[0] < 0x80 ? 1 : u[0] >= 0xc2 && u[0] < 0xe0 ? 2 : u[0] >= 0xe0 && u[0] < 0xf0 ? 3
-                             : u[0] >= 0xf0 && u[0] < 0xf5 ? 4 : 0;
+    size_t len = u[0] < 0x80                   ? 1
+                 : u[0] >= 0xc2 && u[0] < 0xe0 ? 2
+                 : u[0] >= 0xe0 && u[0] < 0xf0 ? 3
+                 : u[0] >= 0xf0 && u[0] < 0xf5 ? 4
+                                               : 0;
     if (len == 0 || len > n)
         return 0;
     unsigned c = len == 1 ? u[0] : u[0] & (0x3f >> (len - 1));
@@ -160,7 +163,7 @@ static double s_js_number(const char *s, size_t n)
     return neg ? -v : v;
 }
 
-/* ---- nodes ------------------------------------------------------------------------------------ */
+/* ---- nodes ----------------------------------------------------------------------------------- */
 
 static void s_node_free(s_node_t *node)
 {
@@ -245,7 +248,7 @@ static bool s_node_add(s_parser_t *p, s_node_t *node, s_node_t *kid)
     return true;
 }
 
-/* ---- regular expressions: JavaScript syntax -> POSIX extended ------------------------------------ */
+/* ---- regular expressions: JavaScript syntax -> POSIX extended -------------------------------- */
 
 typedef struct {
     char *b;
@@ -263,7 +266,10 @@ static void s_put(s_out_t *o, const char *s, size_t n)
 
 static int s_hex(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : s_lower((unsigned char)c) >= 'a' && s_lower((unsigned char)c) <= 'f' ? s_lower((unsigned char)c) - 'a' + 10 : -1;
+    return c >= '0' && c <= '9' ? c - '0'
+           : s_lower((unsigned char)c) >= 'a' && s_lower((unsigned char)c) <= 'f'
+               ? s_lower((unsigned char)c) - 'a' + 10
+               : -1;
 }
 
 /* a code point as UTF-8, escaped when it is special outside a bracket */
@@ -295,9 +301,9 @@ static const char *s_re_escape(const char *pat, size_t n, size_t *i, s_out_t *o,
 {
     char c = pat[*i];
     (*i)++;
-    static const char *const cls[][2] = {
-        {"d", "[0-9]"},          {"D", "[^0-9]"}, {"s", "[[:space:]]"}, {"S", "[^[:space:]]"},
-        {"w", "[[:alnum:]_]"}, {"W", "[^[:alnum:]_]"}};
+    static const char *const cls[][2] = {{"d", "[0-9]"},        {"D", "[^0-9]"},
+                                         {"s", "[[:space:]]"},  {"S", "[^[:space:]]"},
+                                         {"w", "[[:alnum:]_]"}, {"W", "[^[:alnum:]_]"}};
     static const char *const cls_in[][2] = {{"d", "0-9"}, {"s", "[:space:]"}, {"w", "[:alnum:]_"}};
     if (in_bracket) {
         for (size_t k = 0; k < sizeof cls_in / sizeof cls_in[0]; k++)
@@ -325,12 +331,23 @@ static const char *s_re_escape(const char *pat, size_t n, size_t *i, s_out_t *o,
     }
     unsigned cp;
     switch (c) {
-    case 't': cp = '\t'; break;
-    case 'n': cp = '\n'; break;
-    case 'r': cp = '\r'; break;
-    case 'f': cp = '\f'; break;
-    case 'v': cp = '\v'; break;
-    case '0': return "\\0 is not supported";
+    case 't':
+        cp = '\t';
+        break;
+    case 'n':
+        cp = '\n';
+        break;
+    case 'r':
+        cp = '\r';
+        break;
+    case 'f':
+        cp = '\f';
+        break;
+    case 'v':
+        cp = '\v';
+        break;
+    case '0':
+        return "\\0 is not supported";
     case 'x':
     case 'u': {
         size_t digits = c == 'x' ? 2 : 4;
@@ -402,7 +419,9 @@ static const char *s_re_translate(const char *pat, size_t n, s_out_t *o)
     for (size_t i = 0; i < n && o->n < o->cap;) {
         char c = pat[i];
         unsigned long max = 0;
-        size_t l = c == '*' || c == '+' || c == '?' ? 1 : c == '{' ? s_re_interval(pat, n, i, &max) : 0;
+        size_t l = c == '*' || c == '+' || c == '?' ? 1
+                   : c == '{'                       ? s_re_interval(pat, n, i, &max)
+                                                    : 0;
         if (l) {
             if (c == '?' && prev == QUANT) {
                 prev = LAZY;
@@ -494,7 +513,7 @@ static const char *s_re_translate(const char *pat, size_t n, s_out_t *o)
     return o->n >= o->cap ? "pattern too long" : NULL;
 }
 
-/* ---- the parser -------------------------------------------------------------------------------- */
+/* ---- the parser ------------------------------------------------------------------------------ */
 
 static void s_ws(s_parser_t *p)
 {
@@ -759,9 +778,10 @@ static s_node_t *s_term_in(s_parser_t *p)
     if (c == '/')
         return s_regex(p);
     if (c == '[') {
-        s_fail(p, start, "%s", p->len - start >= 8 && memcmp(p->s + start, "[resolve", 8) == 0
-                                   ? "[resolve] is not supported"
-                                   : "unexpected '['");
+        s_fail(p, start, "%s",
+               p->len - start >= 8 && memcmp(p->s + start, "[resolve", 8) == 0
+                   ? "[resolve] is not supported"
+                   : "unexpected '['");
         return NULL;
     }
     if (c == '"') {
@@ -852,7 +872,7 @@ bool xoc_api_cm_is_empty(const xoc_api_cm_t *cm)
     return cm->root->kind == CM_NULL;
 }
 
-/* ---- matching ---------------------------------------------------------------------------------- */
+/* ---- matching -------------------------------------------------------------------------------- */
 
 #define S_MAX_VALUE_DEPTH 64
 
@@ -866,9 +886,12 @@ static bool s_is_number(const msgpack_object *v)
 static double s_number(const msgpack_object *v)
 {
     switch (v->type) {
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: return (double)v->via.u64;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return (double)v->via.i64;
-    default: return v->via.f64;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return (double)v->via.u64;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return (double)v->via.i64;
+    default:
+        return v->via.f64;
     }
 }
 
@@ -880,9 +903,12 @@ static double s_to_number(const msgpack_object *v, int depth)
     if (s_is_number(v))
         return s_number(v);
     switch (v->type) {
-    case MSGPACK_OBJECT_NIL: return 0;
-    case MSGPACK_OBJECT_BOOLEAN: return v->via.boolean ? 1 : 0;
-    case MSGPACK_OBJECT_STR: return s_js_number(v->via.str.ptr, v->via.str.size);
+    case MSGPACK_OBJECT_NIL:
+        return 0;
+    case MSGPACK_OBJECT_BOOLEAN:
+        return v->via.boolean ? 1 : 0;
+    case MSGPACK_OBJECT_STR:
+        return s_js_number(v->via.str.ptr, v->via.str.size);
     case MSGPACK_OBJECT_ARRAY: /* via its string: "" -> 0, one element -> that, else NaN */
         if (v->via.array.size == 0)
             return 0;
@@ -892,7 +918,8 @@ static double s_to_number(const msgpack_object *v, int depth)
         if (v->type == MSGPACK_OBJECT_NIL)
             return 0;
         return v->type == MSGPACK_OBJECT_BOOLEAN ? NAN : s_to_number(v, depth + 1);
-    default: return NAN;
+    default:
+        return NAN;
     }
 }
 
@@ -901,9 +928,12 @@ static bool s_truthy(const msgpack_object *v)
     if (!v)
         return false;
     switch (v->type) {
-    case MSGPACK_OBJECT_NIL: return false;
-    case MSGPACK_OBJECT_BOOLEAN: return v->via.boolean;
-    case MSGPACK_OBJECT_STR: return v->via.str.size > 0;
+    case MSGPACK_OBJECT_NIL:
+        return false;
+    case MSGPACK_OBJECT_BOOLEAN:
+        return v->via.boolean;
+    case MSGPACK_OBJECT_STR:
+        return v->via.str.size > 0;
     default: {
         if (!s_is_number(v))
             return true;
@@ -982,19 +1012,37 @@ static const msgpack_object *s_get(const msgpack_object *v, const char *name, si
     return tmp;
 }
 
-/* case-insensitive (ASCII) search of lc (lowercase, n bytes) in s[0..len) */
+/* does s[0..n) equal lc (lowercase) ignoring ASCII case? */
+static bool s_equal_ci(const char *s, const char *lc, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (s_lower((unsigned char)s[k]) != (unsigned char)lc[k])
+            return false;
+    return true;
+}
+
+/* case-insensitive (ASCII) search of lc (lowercase, n bytes) in s[0..len): memchr finds
+   the candidates for the first byte (both cases) */
 static bool s_contains(const char *s, size_t len, const char *lc, size_t n)
 {
     if (n == 0)
         return true;
-    for (size_t i = 0; i + n <= len; i++) {
-        if (s_lower((unsigned char)s[i]) != (unsigned char)lc[0])
-            continue;
-        size_t k = 1;
-        while (k < n && s_lower((unsigned char)s[i + k]) == (unsigned char)lc[k])
-            k++;
-        if (k == n)
+    if (n > len)
+        return false;
+    unsigned char a = (unsigned char)lc[0];
+    unsigned char b = a >= 'a' && a <= 'z' ? (unsigned char)(a - 32) : a;
+    size_t starts = len - n + 1; /* positions where a match may start */
+    const char *pa = memchr(s, a, starts), *pb = b != a ? memchr(s, b, starts) : NULL;
+    while (pa || pb) {
+        const char *at = !pb || (pa && pa < pb) ? pa : pb;
+        size_t i = (size_t)(at - s);
+        if (s_equal_ci(at + 1, lc + 1, n - 1))
             return true;
+        const char *next = i + 1 < starts ? memchr(at + 1, at == pa ? a : b, starts - i - 1) : NULL;
+        if (at == pa)
+            pa = next;
+        else
+            pb = next;
     }
     return false;
 }
@@ -1060,7 +1108,8 @@ static bool s_value_str(const s_node_t *node, const char *s, size_t len)
     if (len == 0)
         s = ""; /* msgpack may give NULL for an empty string */
     switch (node->kind) {
-    case CM_GLOB: return s_glob(s, len, node->lc, node->len);
+    case CM_GLOB:
+        return s_glob(s, len, node->lc, node->len);
     case CM_REGEX: {
         /* regexec gets a NUL-terminated copy: glibc honours REG_STARTEND (which keeps
            embedded NULs), but sanitizers' interceptors read up to a NUL */
@@ -1075,7 +1124,8 @@ static bool s_value_str(const s_node_t *node, const char *s, size_t len)
             free(copy);
         return ok;
     }
-    default: return s_contains(s, len, node->lc, node->len);
+    default:
+        return s_contains(s, len, node->lc, node->len);
     }
 }
 
@@ -1087,7 +1137,8 @@ static bool s_value_match(const s_node_t *node, const msgpack_object *v, int dep
     if (node->kind == CM_NUMSTR && s_is_number(v))
         return s_number(v) == node->num;
     switch (v->type) {
-    case MSGPACK_OBJECT_STR: return s_value_str(node, v->via.str.ptr, v->via.str.size);
+    case MSGPACK_OBJECT_STR:
+        return s_value_str(node, v->via.str.ptr, v->via.str.size);
     case MSGPACK_OBJECT_ARRAY:
         if (depth >= S_MAX_VALUE_DEPTH)
             return false;
@@ -1102,7 +1153,8 @@ static bool s_value_match(const s_node_t *node, const msgpack_object *v, int dep
             if (s_value_match(node, &v->via.map.ptr[i].val, depth + 1))
                 return true;
         return false;
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -1110,7 +1162,8 @@ static bool s_match(const s_node_t *node, const msgpack_object *v)
 {
     msgpack_object tmp;
     switch (node->kind) {
-    case CM_NULL: return true;
+    case CM_NULL:
+        return true;
     case CM_AND:
         for (size_t i = 0; i < node->n; i++)
             if (!s_match(node->kids[i], v))
@@ -1121,23 +1174,28 @@ static bool s_match(const s_node_t *node, const msgpack_object *v)
             if (s_match(node->kids[i], v))
                 return true;
         return false;
-    case CM_NOT: return !s_match(node->kids[0], v);
+    case CM_NOT:
+        return !s_match(node->kids[0], v);
     case CM_PROP:
         return v && v->type != MSGPACK_OBJECT_NIL &&
                s_match(node->kids[0], s_get(v, node->str, node->len, &tmp));
     case CM_TRUTHY:
-        return v && v->type != MSGPACK_OBJECT_NIL &&
-               s_truthy(s_get(v, node->str, node->len, &tmp));
+        return v && v->type != MSGPACK_OBJECT_NIL && s_truthy(s_get(v, node->str, node->len, &tmp));
     case CM_CMP: {
         double d = s_to_number(v, 0);
         switch (node->op) {
-        case CMP_GT: return d > node->num;
-        case CMP_GE: return d >= node->num;
-        case CMP_LT: return d < node->num;
-        default: return d <= node->num;
+        case CMP_GT:
+            return d > node->num;
+        case CMP_GE:
+            return d >= node->num;
+        case CMP_LT:
+            return d < node->num;
+        default:
+            return d <= node->num;
         }
     }
-    default: return s_value_match(node, v, 0);
+    default:
+        return s_value_match(node, v, 0);
     }
 }
 
@@ -1146,7 +1204,7 @@ bool xoc_api_cm_match_mp(const xoc_api_cm_t *cm, const msgpack_object *obj)
     return s_match(cm->root, obj);
 }
 
-/* ---- writing back -------------------------------------------------------------------------------- */
+/* ---- writing back ---------------------------------------------------------------------------- */
 
 typedef struct {
     char *buf;
@@ -1206,7 +1264,8 @@ static void s_write(s_w_t *w, const s_node_t *node, bool nested)
 {
     static const char *const ops[] = {">", ">=", "<", "<="};
     switch (node->kind) {
-    case CM_NULL: break;
+    case CM_NULL:
+        break;
     case CM_AND:
     case CM_OR:
         s_ws_str(w, node->kind == CM_OR ? "|(" : nested ? "(" : "");
@@ -1230,9 +1289,13 @@ static void s_write(s_w_t *w, const s_node_t *node, bool nested)
         s_w_string(w, node->str, node->len);
         s_w(w, "?", 1);
         break;
-    case CM_STRING: s_w_string(w, node->str, node->len); break;
+    case CM_STRING:
+        s_w_string(w, node->str, node->len);
+        break;
     case CM_NUMSTR:
-    case CM_GLOB: s_w(w, node->str, node->len); break;
+    case CM_GLOB:
+        s_w(w, node->str, node->len);
+        break;
     case CM_REGEX:
         s_w(w, "/", 1);
         s_w(w, node->str, node->len);

@@ -142,6 +142,8 @@ typedef struct {
     const json_t *filter;
     xoc_api_cm_t *cm;             /* a string filter (complex-matcher), or NULL */
     msgpack_zone *zone;           /* for unpacking objects to match cm */
+    size_t seen;
+    int64_t deadline_us;          /* a string filter's work is bounded in time */
     size_t limit, count;
     msgpack_unpacked up;
     int rc;
@@ -164,12 +166,20 @@ static int s_each(const xoc_replica_obj_t *obj, void *arg)
         return 1;
     if (a->filter && !xoc_api_objects_match(obj, a->filter))
         return 0;
+    if (a->cm && (a->seen++ & 255) == 0 && zclock_usecs() > a->deadline_us) {
+        a->rc = XOC_ETIMEOUT;
+        return 1;
+    }
     if (a->cm && !s_match_cm(a, obj))
         return 0;
     a->rc = s_copy_obj(a->srv, a->out, obj, a->count == 0, &a->up);
     a->count++;
     return a->rc;
 }
+
+/* the time a string filter may take over the whole replica (the worst filter the parser's
+   limits allow takes about a second over 40 000 objects; the loop must stay responsive) */
+#define S_CM_BUDGET_MS 5000
 
 /* the data of an invalid string filter: one error in the schema checker's form (§2) */
 static json_t *s_cm_error(const char *message)
@@ -216,6 +226,7 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
     }
     msgpack_unpacked_init(&a.up);
     int64_t t0 = zclock_usecs();
+    a.deadline_us = t0 + S_CM_BUDGET_MS * 1000;
     int rc = xoc_api_call_result_open(call, a.out);
     if (rc == 0)
         rc = xoc_api_buf_putc(a.out, '{');
@@ -233,6 +244,11 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
         xoc_api_call_done_buf(call, a.out);
     }
     xoc_api_buf_unref(&a.out);
+    if (rc == XOC_ETIMEOUT) {
+        xoc_api_call_fail(call, XOC_ETIMEOUT, "filter too expensive: over its time budget",
+                          json_pack("{s:i}", "budget_ms", S_CM_BUDGET_MS));
+        return 0;
+    }
     return rc;
 }
 

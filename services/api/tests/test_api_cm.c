@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ static const char *const s_objects[] = {
     "\"count\":\"42\",\"nothing\":null,\"empty\":\"\",\"zero\":0,"
     "\"other\":{\"deep\":{\"deeper\":\"Needle\"}},\"startTime\":1700000000,\"ratio\":0.5,"
     "\"list1\":[7],\"quote\":\"say \\\"hi\\\" \\\\o/\",\"path\":\"x/a/b\",\"hex\":16,"
-    "\"label_fr\":\"Syst\\u00e8me\",\"neg\":-3}",
+    "\"label_fr\":\"Syst\\u00e8me\",\"neg\":-3,\"rep\":\"aAaAb\"}",
     /* 1: a host */
     "{\"id\":\"h1\",\"type\":\"host\",\"name_label\":\"xcp-1\",\"power_state\":\"Running\","
     "\"tags\":[],\"cpus\":{\"cores\":8}}",
@@ -78,6 +79,13 @@ static const s_case_t s_cases[] = {
     {"Syst\xc3\xa8me", 0, true},
     {"label_fr:syst", 0, true},
     {"xcp-1", 1, true},
+    {"rep:aab", 0, true},
+    {"rep:AAAAB", 0, true},
+    {"rep:aaaaab", 0, false},
+    {"rep:abab", 0, false},
+    {"rep:b", 0, true},
+    {"name_label:eRvE", 0, true},
+    {"name_label:01x", 0, false},
     /* quoted strings and escapes; an unterminated quote runs to the end */
     {"\"web server\"", 0, true},
     {"name_label:\"Web Server 01\"", 0, true},
@@ -112,7 +120,9 @@ static const s_case_t s_cases[] = {
     {"name_label:/[^a-z ]/", 0, true},
     {"name_label:/a{/", 0, false},
     {"name_label:/We*?b/", 0, true},
-    {"name_label:/x?" "?/", 0, true},
+    {"name_label:/x?"
+     "?/",
+     0, true},
     {"label_fr:/\\u00e8/", 0, true},
     {"tags:/^pro/", 0, true},
     {"CPUs:/2/", 0, false},
