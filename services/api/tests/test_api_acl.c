@@ -267,7 +267,8 @@ static int s_cmp(const void *a, const void *b)
 static void s_join(const char *const *ids, size_t n, char *out, size_t size)
 {
     const char **sorted = malloc((n + 1) * sizeof *sorted);
-    memcpy(sorted, ids, n * sizeof *sorted);
+    if (n)
+        memcpy(sorted, ids, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, s_cmp);
     out[0] = '\0';
     for (size_t i = 0; i < n; i++) {
