@@ -55,6 +55,7 @@ static int s_apply_list(xoc_api_server_t *srv, int db, xoc_reply_t *reply)
     xoc_api_acl_db_replace(srv->acl, db, items);
     json_decref(items);
     srv->acl_rev[db] = m.cfg.rev;
+    srv->acl_loaded |= 1u << db;
     return 0;
 }
 
@@ -112,11 +113,17 @@ static int s_load_sync(xoc_api_server_t *srv, int db)
     return rc;
 }
 
+/* every second: a db never loaded is asked again; every api.acl_refresh_s: all of them */
 static int s_on_refresh(zloop_t *loop, int timer_id, void *arg)
 {
     xoc_api_server_t *srv = arg;
+    int64_t now = zclock_mono();
+    bool all = now >= srv->acl_refresh_at;
+    if (all)
+        srv->acl_refresh_at = now + xoc_cfg_int(srv->cfg, "api.acl_refresh_s") * 1000;
     for (int db = 0; db < 3; db++)
-        s_load(srv, db, NULL, NULL);
+        if (all || !(srv->acl_loaded & (1u << db)))
+            s_load(srv, db, NULL, NULL);
     return 0;
 }
 
@@ -187,8 +194,8 @@ int xoc_api_access_start(xoc_api_server_t *srv)
             xoc_warn("acl: cannot load db %s: %s (retried every api.acl_refresh_s)",
                      s_db_names[db], xoc_strerror(rc));
     }
-    int64_t every = xoc_cfg_int(srv->cfg, "api.acl_refresh_s") * 1000;
-    srv->acl_timer = zloop_timer(srv->node.loop, (size_t)every, 0, s_on_refresh, srv);
+    srv->acl_refresh_at = zclock_mono() + xoc_cfg_int(srv->cfg, "api.acl_refresh_s") * 1000;
+    srv->acl_timer = zloop_timer(srv->node.loop, 1000, 0, s_on_refresh, srv);
     return srv->acl_timer < 0 ? XOC_EIO : 0;
 }
 
@@ -304,6 +311,7 @@ struct s_job {
     char id[256];
     char aux[256];
     bool flag;
+    bool free32;              /* acl.add: the 32-bit id of the triple is free */
     xoc_api_access_done_fn *after;
     void *after_arg;
 };
@@ -440,17 +448,20 @@ static void s_on_acl_get(xoc_api_server_t *unused, int status, json_t *rec, void
         return;
     }
     bool same = status == 0 && s_same_acl(rec, subject, object, action);
-    if (status == 0 && !same && !j->flag) { /* another triple has this 32-bit id */
+    if (!same && !j->flag) { /* not at its 32-bit id: it may be at its wide id (a collision) */
+        j->free32 = status == XOC_ENOENT;
         j->flag = true;
         s_acl_step(j);
         return;
     }
-    if (add && !same && status == 0) { /* the 64-bit id too: give up rather than overwrite */
+    if (add && !same && !j->free32 && status == 0) { /* both ids taken by other triples */
         s_job_fail(j, XOC_EINTERNAL);
         return;
     }
     s_job_commit(j, 1, s_job_answer_true);
     if (add && !same) {
+        if (j->free32)
+            xoc_api_acl_id(subject, object, action, false, j->id, sizeof j->id);
         json_t *r = json_pack("{s:s,s:s,s:s,s:s}", "id", j->id, "subject", subject, "object",
                               object, "action", action);
         s_job_cfg(j, "set", "acls", j->id, r);
@@ -801,7 +812,9 @@ static void s_on_users_for_members(xoc_api_server_t *unused, int status, json_t 
     }
     size_t i;
     json_t *u;
-    json_array_foreach(j->users, i, u) if (!json_object_get(users, json_string_value(u)))
+    json_t *old = json_object_get(j->record, "users");
+    json_array_foreach(j->users, i, u) if (!s_has(old, json_string_value(u)) &&
+                                           !json_object_get(users, json_string_value(u)))
     {
         xoc_api_call_fail(j->call, XOC_ENOENT, NULL,
                           json_pack("{s:O,s:s}", "id", u, "type", "user"));

@@ -746,7 +746,11 @@ static void s_user_flush(xoc_api_acl_t *self, xoc_api_acl_user_t *u, s_vec_t *di
 void xoc_api_acl_flush(xoc_api_acl_t *self, xoc_api_acl_diff_fn *fn, void *arg)
 {
     s_vec_t dirty = {0};
-    s_closure(self, &dirty);
+    bool incremental = false; /* someone's view is maintained object by object */
+    for (xoc_api_acl_user_t *u = zhashx_first(self->users); u; u = zhashx_next(self->users))
+        incremental |= u->valid && !u->admin;
+    if (incremental)
+        s_closure(self, &dirty);
     s_diff_t diff = {0};
     for (xoc_api_acl_user_t *u = zhashx_first(self->users); u; u = zhashx_next(self->users)) {
         diff.enter.n = diff.exit.n = 0;

@@ -78,6 +78,8 @@ typedef struct {
     xoc_api_acl_t *acl;
     zsock_t *acl_sub;             /* config.acls / config.groups / config.users events */
     uint64_t acl_rev[3];          /* configuration revision each db is at */
+    unsigned acl_loaded;          /* bit per db: listed once at least */
+    int64_t acl_refresh_at;       /* next full reload (monotonic ms) */
     int acl_timer;
 } xoc_api_server_t;
 
