@@ -1,10 +1,12 @@
 /*  Fuzz target of the ACL resolver's object indexing (xoc_api_acl_object): the input is a
-    stream of msgpack values; each map {id, type, ...links, exit?} is one object change,
+    msgpack array (checked with xoc_mp_check first, as every decoder of the bus does); each
+    map {id, type, ...links, exit?} in it is one object change,
     every fourth change a flush with a followed user, then checks and permissions.     */
 #include <stdint.h>
 #include <string.h>
 
 #include "xoc_api_acl.h"
+#include "xoc_msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,6 +33,8 @@ static void s_str(const msgpack_object *v, char *out, size_t size, const char *d
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    if (xoc_mp_check(data, size, 8) != 0)
+        return 0;
     xoc_api_acl_t *acl = xoc_api_acl_new();
     if (!acl)
         return 0;
@@ -46,17 +50,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;
-    int n = 0;
-    while (n < 4096 &&
-           msgpack_unpack_next(&up, (const char *)data, size, &off) == MSGPACK_UNPACK_SUCCESS) {
+    uint32_t count = 0;
+    if (msgpack_unpack_next(&up, (const char *)data, size, &off) == MSGPACK_UNPACK_SUCCESS &&
+        up.data.type == MSGPACK_OBJECT_ARRAY)
+        count = up.data.via.array.size;
+    for (uint32_t n = 0; n < count; n++) {
+        const msgpack_object *o = &up.data.via.array.ptr[n];
         char id[64], type[32];
-        s_str(s_get(&up.data, "id"), id, sizeof id, "");
-        s_str(s_get(&up.data, "type"), type, sizeof type, "VM");
-        const msgpack_object *exit = s_get(&up.data, "exit");
+        s_str(s_get(o, "id"), id, sizeof id, "");
+        s_str(s_get(o, "type"), type, sizeof type, "VM");
+        const msgpack_object *exit = s_get(o, "exit");
         bool gone = exit && exit->type == MSGPACK_OBJECT_BOOLEAN && exit->via.boolean;
         if (id[0])
-            xoc_api_acl_object(acl, id, type, "P", gone ? NULL : &up.data);
-        if (++n % 4 == 0)
+            xoc_api_acl_object(acl, id, type, "P", gone ? NULL : o);
+        if (n % 4 == 3)
             xoc_api_acl_flush(acl, NULL, NULL);
         if (id[0]) {
             xoc_api_acl_may(acl, user, id, XOC_API_ACL_OPERATE);
