@@ -103,9 +103,9 @@ static int s_load_sync(xoc_api_server_t *srv, int db)
     int rc = s_list_body(db, &body);
     xoc_reply_t reply;
     memset(&reply, 0, sizeof reply);
-    if (rc == 0)
+    if (rc == 0) /* at start: do not hold the start for long, the timer retries */
         rc = xoc_client_call(srv->client, "cache", "config.list", body.data, body.size,
-                             srv->bus_timeout_ms, &reply);
+                             srv->bus_timeout_ms < 3000 ? srv->bus_timeout_ms : 3000, &reply);
     if (rc == 0)
         rc = s_apply_list(srv, db, &reply);
     xoc_reply_clear(&reply);
@@ -190,9 +190,10 @@ int xoc_api_access_start(xoc_api_server_t *srv)
         return XOC_EIO;
     for (int db = 0; db < 3; db++) {
         int rc = s_load_sync(srv, db);
-        if (rc)
-            xoc_warn("acl: cannot load db %s: %s (retried every api.acl_refresh_s)",
-                     s_db_names[db], xoc_strerror(rc));
+        if (rc) { /* the timer asks again every second */
+            xoc_warn("acl: cannot load db %s: %s (retrying)", s_db_names[db], xoc_strerror(rc));
+            break;
+        }
     }
     srv->acl_refresh_at = zclock_mono() + xoc_cfg_int(srv->cfg, "api.acl_refresh_s") * 1000;
     srv->acl_timer = zloop_timer(srv->node.loop, 1000, 0, s_on_refresh, srv);
@@ -201,6 +202,8 @@ int xoc_api_access_start(xoc_api_server_t *srv)
 
 void xoc_api_access_stop(xoc_api_server_t *srv)
 {
+    if (!srv->acl && !srv->acl_sub)
+        return; /* never started */
     if (srv->acl_sub && srv->node.loop)
         zloop_reader_end(srv->node.loop, srv->acl_sub);
     if (srv->acl_timer >= 0 && srv->node.loop)

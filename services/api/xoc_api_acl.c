@@ -381,9 +381,29 @@ void xoc_api_acl_object(xoc_api_acl_t *self, const char *id, const char *type,
 
 /* ---- config dbs and direct permissions ----------------------------------------------------- */
 
+/* what the resolution needs of a record: users keep {id, permission, groups} only (no
+   password hash or preferences in this copy) */
+static json_t *s_keep(xoc_api_acl_db_t db, const json_t *record)
+{
+    if (db != XOC_API_ACL_DB_USERS)
+        return json_deep_copy(record);
+    json_t *u = json_object();
+    const char *keys[] = {"id", "permission", "groups"};
+    for (size_t i = 0; u && i < 3; i++) {
+        json_t *v = json_object_get(record, keys[i]);
+        if (v)
+            json_object_set_new(u, keys[i], json_deep_copy(v));
+    }
+    return u;
+}
+
 void xoc_api_acl_db_replace(xoc_api_acl_t *self, xoc_api_acl_db_t db, const json_t *items)
 {
-    json_t *copy = json_is_object(items) ? json_deep_copy(items) : json_object();
+    json_t *copy = json_object();
+    const char *key;
+    json_t *rec;
+    json_object_foreach((json_t *)items, key, rec) if (json_is_object(rec))
+        json_object_set_new(copy, key, s_keep(db, rec));
     if (!copy)
         return;
     json_decref(self->db[db]);
@@ -395,7 +415,7 @@ void xoc_api_acl_db_set(xoc_api_acl_t *self, xoc_api_acl_db_t db, const char *ke
                         const json_t *record)
 {
     if (record)
-        json_object_set_new(self->db[db], key, json_deep_copy(record));
+        json_object_set_new(self->db[db], key, s_keep(db, record));
     else
         json_object_del(self->db[db], key);
     self->cfg_gen++;
