@@ -5,9 +5,11 @@
     Pushes: the replica reports each change of a batch, then the end of the batch; the
     batch becomes at most two notifications, `enter` (complete objects) then `exit`
     (id: 0), built once and queued by reference on every signed-in connection.
-    ACL hook: s_push() is the one place where a batch reaches a session; the ACL slice
-    adds a per-session filter there (sessions that may see everything keep the shared
-    buffers; the others get their own items, built from the batch's objects).          */
+    ACLs: every object change also feeds the ACL index (xoc_api_acl_object, from the
+    same unpacked map). Super-admin sessions get the shared buffers (s_push); the others
+    get, per user, what xoc_api_access_flush computes at the end of the batch (the
+    changes of what they may view, and what entered or left their view), and
+    xo.getAllObjects returns to a non-admin only what he may view.                       */
 #include <string.h>
 
 #include "xoc_api_int.h"
