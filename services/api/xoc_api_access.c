@@ -220,8 +220,13 @@ void xoc_api_access_session(xoc_api_server_t *srv, xoc_api_session_t *s)
     if (!srv->acl)
         return;
     xoc_api_acl_user_release(srv->acl, &s->acl);
-    if (s->user_id[0])
-        s->acl = xoc_api_acl_user_acquire(srv->acl, s->user_id);
+    if (!s->user_id[0])
+        return;
+    int64_t t0 = zclock_usecs();
+    s->acl = xoc_api_acl_user_acquire(srv->acl, s->user_id);
+    xoc_debug("acl: session follows user=%s admin=%d us=%lld conn=%llu", s->user_id,
+              xoc_api_acl_user_admin(s->acl), (long long)(zclock_usecs() - t0),
+              (unsigned long long)s->conn);
 }
 
 typedef struct {
@@ -265,9 +270,12 @@ void xoc_api_access_flush(xoc_api_server_t *srv)
     if (!srv->acl)
         return;
     s_flush_t f = {srv, NULL};
+    int64_t t0 = zclock_usecs();
     xoc_api_acl_flush(srv->acl, s_on_diff, &f);
     if (!f.out)
         return;
+    xoc_debug("acl: views changed users=%zu us=%lld", zhashx_size(f.out),
+              (long long)(zclock_usecs() - t0));
     for (xoc_api_session_t *s = zhashx_first(srv->sessions); s; s = zhashx_next(srv->sessions)) {
         s_out_t *o = s->acl ? zhashx_lookup(f.out, xoc_api_acl_user_id(s->acl)) : NULL;
         if (!o)
