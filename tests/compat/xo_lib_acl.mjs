@@ -292,7 +292,20 @@ try {
   const noSubject = await errorOf(admin.call('acl.add', { subject: 'nobody', object: vm.id, action: 'viewer' }))
   check('acl.add for an unknown subject → 1', noSubject && noSubject.code === 1)
 
-  // 8. user.delete drops his ACLs
+  // 8. he becomes a super-admin (user.set: the frontend learns it from the config.users event):
+  //    everything enters; and back: what his ACLs do not give exits
+  await admin.call('user.set', { id: uid, permission: 'admin' })
+  let lastAdmin = ''
+  const asAdmin = await deadline(10000, 'super-admin view', async () => {
+    const all = await admin.call('xo.getAllObjects')
+    lastAdmin = setDiff(view.ids, new Set(Object.keys(all)))
+    return sameSet(view.ids, new Set(Object.keys(all)))
+  })
+  check('made super-admin: every object enters his view by push', !!asAdmin, lastAdmin)
+  await admin.call('user.set', { id: uid, permission: 'none' })
+  await expectView('back to none: only what his ACLs give (exit pushes)', admin, carol, view, acls)
+
+  // 9. user.delete drops his ACLs
   await admin.call('user.delete', { id: uid })
   check('user.delete drops his ACLs', !(await admin.call('acl.get')).some(a => a.subject === uid))
 } catch (e) {
