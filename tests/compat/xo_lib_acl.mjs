@@ -305,7 +305,38 @@ try {
   await admin.call('user.set', { id: uid, permission: 'none' })
   await expectView('back to none: only what his ACLs give (exit pushes)', admin, carol, view, acls)
 
-  // 9. user.delete drops his ACLs
+  // 9. a second frontend on the same bus learns ACL changes from the config.acls events
+  if (process.env.XOC_API2_URL) {
+    const c2 = new Xo({ url: process.env.XOC_API2_URL })
+    c2.on('error', () => {})
+    clients.push(c2)
+    await c2.open()
+    await c2.signIn({ email: 'carol@example.net', password: 'carol-secret' })
+    const v2 = follow(c2)
+    for (const id of Object.keys(await c2.call('xo.getAllObjects'))) v2.ids.add(id)
+    const seen2 = async want => deadline(5000, 'second frontend', async () => {
+      const got = new Set(Object.keys(await c2.call('xo.getAllObjects')))
+      return sameSet(got, want) && sameSet(v2.ids, want) ? got : null
+    })
+    const before = visibleSet(await admin.call('xo.getAllObjects'), permsOf(acls))
+    check('second frontend: the same view', !!(await seen2(before)))
+    const extra = { subject: uid, object: h2.id, action: 'viewer' }
+    await admin.call('acl.add', extra)
+    const all2 = await admin.call('xo.getAllObjects')
+    const want2 = visibleSet(all2, permsOf([...acls, extra]))
+    const got2 = await seen2(want2)
+    const entered2 = await deadline(5000, 'enter on the second frontend', () =>
+      v2.enters.includes(h2.id))
+    check('second frontend: an ACL added on the first enters by push', !!got2 && !!entered2,
+      got2 ? `${want2.size} objects` : 'views differ')
+    await admin.call('acl.remove', extra)
+    const exited2 = await deadline(5000, 'exit on the second frontend', () =>
+      v2.exits.includes(h2.id))
+    check('second frontend: an ACL removed on the first exits by push', !!exited2 &&
+      !!(await seen2(before)))
+  }
+
+  // 10. user.delete drops his ACLs
   await admin.call('user.delete', { id: uid })
   check('user.delete drops his ACLs', !(await admin.call('acl.get')).some(a => a.subject === uid))
 } catch (e) {
