@@ -48,8 +48,8 @@ static int s_apply_list(xoc_api_server_t *srv, int db, xoc_reply_t *reply)
         return rc;
     if (m.cfg.rev < srv->acl_rev[db])
         return 0; /* events took us further meanwhile: the next list will do */
-    json_t *items = m.cfg.items.len ? xoc_json_from_mp(m.cfg.items.ptr, m.cfg.items.len)
-                                    : json_object();
+    json_t *items =
+        m.cfg.items.len ? xoc_json_from_mp(m.cfg.items.ptr, m.cfg.items.len) : json_object();
     if (!items)
         return XOC_ENOMEM;
     xoc_api_acl_db_replace(srv->acl, db, items);
@@ -261,8 +261,8 @@ static void s_on_diff(xoc_api_acl_user_t *user, const char *const *enter, size_t
     o->enter = n_enter ? xoc_api_objects_notification(f->srv, true, enter, n_enter) : NULL;
     o->exit = n_exit ? xoc_api_objects_notification(f->srv, false, exit, n_exit) : NULL;
     zhashx_update(f->out, xoc_api_acl_user_id(user), o);
-    xoc_debug("acl: view changed user=%s enter=%zu exit=%zu", xoc_api_acl_user_id(user),
-              n_enter, n_exit);
+    xoc_debug("acl: view changed user=%s enter=%zu exit=%zu", xoc_api_acl_user_id(user), n_enter,
+              n_exit);
 }
 
 void xoc_api_access_flush(xoc_api_server_t *srv)
@@ -311,18 +311,18 @@ typedef void(s_job_fn)(s_job_t *job);
 
 struct s_job {
     xoc_api_server_t *srv;
-    xoc_api_call_t *call;     /* answered by the last stage (NULL: an internal job) */
+    xoc_api_call_t *call; /* answered by the last stage (NULL: an internal job) */
     size_t pending;
     int status;
-    s_job_fn *done;           /* the next stage */
-    s_job_fn *final;          /* after the reload of s_job_commit */
-    unsigned reload;          /* 1: acls, 2: groups */
-    json_t *record;           /* the record being edited */
-    json_t *users;            /* group member list being written */
+    s_job_fn *done;  /* the next stage */
+    s_job_fn *final; /* after the reload of s_job_commit */
+    unsigned reload; /* 1: acls, 2: groups */
+    json_t *record;  /* the record being edited */
+    json_t *users;   /* group member list being written */
     char id[256];
     char aux[256];
     bool flag;
-    bool free32;              /* acl.add: the 32-bit id of the triple is free */
+    bool free32; /* acl.add: the 32-bit id of the triple is free */
     xoc_api_access_done_fn *after;
     void *after_arg;
 };
@@ -521,8 +521,8 @@ int xoc_api_m_acl_add(xoc_api_call_t *call)
     s_job_t *j = s_job_new(call->srv, call);
     if (!j)
         return XOC_ENOMEM;
-    if (xoc_api_cfg(call->srv, "get", "users", s_param(call, "subject"), NULL, s_on_subject,
-                    j) != 0) {
+    if (xoc_api_cfg(call->srv, "get", "users", s_param(call, "subject"), NULL, s_on_subject, j) !=
+        0) {
         s_job_free(j);
         return XOC_EIO;
     }
@@ -585,8 +585,8 @@ static void s_on_drop_groups(xoc_api_server_t *unused, int status, json_t *items
         json_t *kept = json_array();
         size_t i;
         json_t *u;
-        json_array_foreach(users, i, u) if (!json_is_string(u) ||
-                                            strcmp(json_string_value(u), j->id))
+        json_array_foreach(users, i,
+                           u) if (!json_is_string(u) || strcmp(json_string_value(u), j->id))
             json_array_append(kept, u);
         if (json_array_size(kept) != json_array_size(users)) {
             json_t *rec = json_copy(g);
@@ -677,8 +677,7 @@ static void s_group_created(s_job_t *j)
     s_job_answer(j, j->status ? NULL : json_string(j->id));
 }
 
-static void s_on_groups_for_create(xoc_api_server_t *unused, int status, json_t *groups,
-                                   void *arg)
+static void s_on_groups_for_create(xoc_api_server_t *unused, int status, json_t *groups, void *arg)
 {
     s_job_t *j = arg;
     const char *name = s_param(j->call, "name");
@@ -791,8 +790,8 @@ static bool s_has(const json_t *a, const char *s)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(a, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), s))
-        return true;
+    json_array_foreach(a, i,
+                       v) if (json_is_string(v) && !strcmp(json_string_value(v), s)) return true;
     return false;
 }
 
@@ -813,8 +812,7 @@ static void s_group_write_users(s_job_t *j)
 }
 
 /* the new member list must only name existing users */
-static void s_on_users_for_members(xoc_api_server_t *unused, int status, json_t *users,
-                                   void *arg)
+static void s_on_users_for_members(xoc_api_server_t *unused, int status, json_t *users, void *arg)
 {
     s_job_t *j = arg;
     if (status != 0) {
@@ -878,8 +876,7 @@ static json_t *s_new_users(xoc_api_call_t *call, const json_t *old)
 
 static void s_on_group_for_set(xoc_api_server_t *unused, int status, json_t *g, void *arg);
 
-static void s_on_groups_for_rename(xoc_api_server_t *unused, int status, json_t *groups,
-                                   void *arg)
+static void s_on_groups_for_rename(xoc_api_server_t *unused, int status, json_t *groups, void *arg)
 {
     s_job_t *j = arg;
     const char *name = s_param(j->call, "name");
@@ -921,8 +918,7 @@ static void s_on_group_for_set(xoc_api_server_t *unused, int status, json_t *g, 
         rc = xoc_api_cfg(j->srv, "list", "groups", NULL, NULL, s_on_groups_for_rename, j);
     } else {
         j->users = s_new_users(j->call, json_object_get(g, "users"));
-        rc = j->users ? xoc_api_cfg(j->srv, "list", "users", NULL, NULL,
-                                    s_on_users_for_members, j)
+        rc = j->users ? xoc_api_cfg(j->srv, "list", "users", NULL, NULL, s_on_users_for_members, j)
                       : XOC_EINVAL;
     }
     if (rc)

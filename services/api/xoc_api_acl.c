@@ -31,14 +31,14 @@ struct s_node {
     uint8_t flags;          /* S_SELF, S_AND */
     uint16_t n_eval, n_via; /* deps: n_eval parents, then n_via VBDs (their vm is read) */
     s_node_t **deps;
-    s_node_t *vm;           /* a VBD's VM (read by its VDI's evaluation) */
-    s_node_t **kids;        /* nodes that read this one */
+    s_node_t *vm;    /* a VBD's VM (read by its VDI's evaluation) */
+    s_node_t **kids; /* nodes that read this one */
     uint32_t n_kids, cap_kids;
-    uint64_t dirty_gen;     /* == gen: re-evaluate in this flush */
-    uint64_t changed_gen;   /* == gen: its content changed (or it exited) since the last flush */
+    uint64_t dirty_gen;   /* == gen: re-evaluate in this flush */
+    uint64_t changed_gen; /* == gen: its content changed (or it exited) since the last flush */
     uint64_t memo_round;
     uint8_t memo;
-    bool gone;              /* queued for freeing */
+    bool gone; /* queued for freeing */
 };
 
 typedef struct {
@@ -50,22 +50,22 @@ struct _xoc_api_acl_user_t {
     char *id;
     size_t refs;
     bool admin;
-    bool valid;             /* eff holds the effective bits of every slot */
-    uint64_t cfg_gen;       /* config generation of direct/admin */
-    zhashx_t *direct;       /* object id -> bits (as a pointer) */
+    bool valid;       /* eff holds the effective bits of every slot */
+    uint64_t cfg_gen; /* config generation of direct/admin */
+    zhashx_t *direct; /* object id -> bits (as a pointer) */
     uint8_t *eff;
     size_t cap;
 };
 
 struct _xoc_api_acl_t {
-    zhashx_t *nodes;        /* id -> s_node_t (the key is the node's id) */
+    zhashx_t *nodes; /* id -> s_node_t (the key is the node's id) */
     s_node_t **slots;
     uint32_t nslots, cap;
     uint32_t *free_slots;
     uint32_t nfree;
     json_t *db[3];
     uint64_t cfg_gen;
-    zhashx_t *users;        /* user id -> xoc_api_acl_user_t */
+    zhashx_t *users; /* user id -> xoc_api_acl_user_t */
     uint64_t gen, round;
     s_vec_t linked, changed, gone; /* since the last flush */
 };
@@ -75,9 +75,12 @@ struct _xoc_api_acl_t {
 const char *xoc_api_acl_perm_name(xoc_api_acl_perm_t perm)
 {
     switch (perm) {
-    case XOC_API_ACL_VIEW: return "view";
-    case XOC_API_ACL_OPERATE: return "operate";
-    case XOC_API_ACL_ADMINISTRATE: return "administrate";
+    case XOC_API_ACL_VIEW:
+        return "view";
+    case XOC_API_ACL_OPERATE:
+        return "operate";
+    case XOC_API_ACL_ADMINISTRATE:
+        return "administrate";
     }
     return "?";
 }
@@ -288,8 +291,7 @@ static void s_collect(xoc_api_acl_t *self, const msgpack_object *v, s_vec_t *out
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *s = v->type == MSGPACK_OBJECT_ARRAY ? &v->via.array.ptr[i] : v;
         char id[256];
-        if (s->type != MSGPACK_OBJECT_STR || s->via.str.size == 0 ||
-            s->via.str.size >= sizeof id)
+        if (s->type != MSGPACK_OBJECT_STR || s->via.str.size == 0 || s->via.str.size >= sizeof id)
             continue;
         memcpy(id, s->via.str.ptr, s->via.str.size);
         id[s->via.str.size] = '\0';
@@ -322,8 +324,8 @@ static bool s_same_links(const s_node_t *n, uint8_t flags, const s_vec_t *deps, 
     return deps->n == 0 || memcmp(n->deps, deps->items, deps->n * sizeof(void *)) == 0;
 }
 
-void xoc_api_acl_object(xoc_api_acl_t *self, const char *id, const char *type,
-                        const char *pool, const msgpack_object *map)
+void xoc_api_acl_object(xoc_api_acl_t *self, const char *id, const char *type, const char *pool,
+                        const msgpack_object *map)
 {
     s_node_t *n = s_node(self, id, map != NULL);
     if (!n)
@@ -430,8 +432,8 @@ static bool s_array_has(const json_t *a, const char *s)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(a, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), s))
-        return true;
+    json_array_foreach(a, i,
+                       v) if (json_is_string(v) && !strcmp(json_string_value(v), s)) return true;
     return false;
 }
 
@@ -525,7 +527,7 @@ typedef struct {
     xoc_api_acl_t *acl;
     const xoc_api_acl_user_t *user; /* NULL: evaluate everything (no stored bits) */
     zhashx_t *direct;
-    bool full;                      /* every node is re-evaluated (else: the dirty ones) */
+    bool full; /* every node is re-evaluated (else: the dirty ones) */
 } s_ctx_t;
 
 static unsigned s_eval(s_ctx_t *c, s_node_t *n, int depth)
@@ -634,8 +636,7 @@ static void s_user_eval(xoc_api_acl_t *self, xoc_api_acl_user_t *u, bool full, s
         u->eff[node->slot] = (uint8_t)bits;
         if (!diff)
             continue;
-        if ((bits & S_VIEW) && node->present &&
-            (!(old & S_VIEW) || node->changed_gen == self->gen))
+        if ((bits & S_VIEW) && node->present && (!(old & S_VIEW) || node->changed_gen == self->gen))
             s_push(&diff->enter, node->id);
         else if ((old & S_VIEW) && !(bits & S_VIEW))
             s_push(&diff->exit, node->id);
@@ -706,7 +707,8 @@ bool xoc_api_acl_user_sees(const xoc_api_acl_t *self, const xoc_api_acl_user_t *
     return user->valid && n->slot < user->cap && (user->eff[n->slot] & S_VIEW);
 }
 
-/* ---- flush ------------------------------------------------------------------------------------ */
+/* ---- flush ------------------------------------------------------------------------------------
+ */
 
 /* marks the dirty closure: what moved and everything that reads it, transitively */
 static void s_closure(xoc_api_acl_t *self, s_vec_t *dirty)
@@ -725,8 +727,7 @@ static void s_closure(xoc_api_acl_t *self, s_vec_t *dirty)
 }
 
 /* a user's view after config and object changes */
-static void s_user_flush(xoc_api_acl_t *self, xoc_api_acl_user_t *u, s_vec_t *dirty,
-                         s_diff_t *diff)
+static void s_user_flush(xoc_api_acl_t *self, xoc_api_acl_user_t *u, s_vec_t *dirty, s_diff_t *diff)
 {
     bool was_admin = u->admin, was_valid = u->valid;
     bool direct_changed = u->cfg_gen != self->cfg_gen && s_user_config(self, u);
@@ -793,7 +794,8 @@ void xoc_api_acl_flush(xoc_api_acl_t *self, xoc_api_acl_diff_fn *fn, void *arg)
     self->gone.n = 0;
 }
 
-/* ---- life ------------------------------------------------------------------------------------- */
+/* ---- life -------------------------------------------------------------------------------------
+ */
 
 xoc_api_acl_t *xoc_api_acl_new(void)
 {
@@ -842,7 +844,8 @@ void xoc_api_acl_destroy(xoc_api_acl_t **self_p)
     *self_p = NULL;
 }
 
-/* ---- the server's checks ----------------------------------------------------------------------- */
+/* ---- the server's checks -----------------------------------------------------------------------
+ */
 
 bool xoc_api_acl_allows(xoc_api_server_t *srv, const json_t *user, const char *object_id,
                         xoc_api_acl_perm_t perm)

@@ -119,14 +119,15 @@ static void test_roles_and_ids(void **state)
     xoc_api_acl_id("u", "o", "viewer", false, a, sizeof a);
     xoc_api_acl_id("u", "o", "viewer", false, b, sizeof b);
     xoc_api_acl_id("u", "o", "admin", false, c, sizeof c);
-    assert_string_equal(a, b); /* idempotent */
+    assert_string_equal(a, b);      /* idempotent */
     assert_int_equal(strlen(a), 6); /* 32 bits, base64url */
     assert_string_not_equal(a, c);
     xoc_api_acl_id("uo", "", "viewer", false, c, sizeof c); /* the separator matters */
     assert_string_not_equal(a, c);
     xoc_api_acl_id("u", "o", "viewer", true, c, sizeof c);
     assert_int_equal(strlen(c), 11);
-    assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", a[0]));
+    assert_non_null(
+        strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", a[0]));
 }
 
 static void test_super_admin(void **state)
@@ -204,8 +205,8 @@ static void test_groups(void **state)
     json_t *g2 = json_pack("{s:s,s:s,s:[]}", "id", "g2", "name", "two", "users");
     xoc_api_acl_db_set(acl, XOC_API_ACL_DB_GROUPS, "g1", g1);
     xoc_api_acl_db_set(acl, XOC_API_ACL_DB_GROUPS, "g2", g2);
-    s_user(acl, "amy", "none", "[]");       /* member of g1 on the group's side only */
-    s_user(acl, "ben", "none", "[\"g2\"]"); /* member of g2 on the user's side only */
+    s_user(acl, "amy", "none", "[]");         /* member of g1 on the group's side only */
+    s_user(acl, "ben", "none", "[\"g2\"]");   /* member of g2 on the user's side only */
     s_user(acl, "cat", "none", "[\"gone\"]"); /* a group that does not exist */
     s_acl(acl, "g1", "V3", "viewer");
     s_acl(acl, "g2", "SR1", "viewer");
@@ -237,7 +238,8 @@ static void test_literal_and_permissions(void **state)
     json_t *u = json_pack("{s:s}", "id", "lit");
     json_t *perms = xoc_api_acl_permissions(acl, u);
     json_t *want = json_loads("{\"V1\":{\"custom\":1},\"V2\":{\"operate\":1},"
-                              "\"P1\":{\"view\":1}}", 0, NULL);
+                              "\"P1\":{\"view\":1}}",
+                              0, NULL);
     assert_true(json_equal(perms, want));
     /* a literal gives nothing but itself; "operate" alone does not give view */
     assert_true(xoc_api_acl_may(acl, u, "V2", XOC_API_ACL_OPERATE));
