@@ -28,6 +28,8 @@ const xoc_cfg_key_t xoc_api_cfg_keys[] = {
     {"api.bus_timeout_ms", XOC_CFG_INT, "10000", 100, 600000, "deadline of bus requests"},
     {"api.xapi_timeout_ms", XOC_CFG_INT, "300000", 1000, 3600000,
      "deadline of one XAPI call made for an action (vm.start, ...)"},
+    {"api.acl_refresh_s", XOC_CFG_INT, "30", 1, 86400,
+     "reload the config dbs acls, groups and users this often (repairs a lost change event)"},
     XOC_CFG_END};
 
 /* ---- replies ---------------------------------------------------------------------------------- */
@@ -131,6 +133,7 @@ void xoc_api_session_set_user(xoc_api_server_t *srv, xoc_api_session_t *s, const
     s->expiration_ms = user_id ? expiration_ms : 0;
     if (s->user_id[0])
         srv->signed_in++;
+    xoc_api_access_session(srv, s); /* follow this user's permissions (or stop) */
 }
 
 static void s_session_open(xoc_api_server_t *srv, uint64_t conn, const char *peer)
@@ -349,6 +352,8 @@ static int s_init(xoc_api_server_t *srv, zsock_t *pipe, xoc_cfg_t *cfg)
     if ((rc = xoc_api_users_bootstrap(srv)) != 0)
         xoc_warn("no admin user could be checked or created: %s (retry by restarting)",
                  xoc_strerror(rc));
+    if ((rc = xoc_api_access_start(srv)) != 0)
+        return rc;
     xoc_replica_set_callbacks(srv->replica, xoc_api_objects_change, xoc_api_objects_batch, srv);
     if (xoc_client_attach(srv->client, srv->node.loop) != 0 ||
         xoc_replica_attach(srv->replica, srv->node.loop) != 0)
@@ -366,6 +371,7 @@ static void s_fini(xoc_api_server_t *srv)
     xoc_api_work_destroy(&srv->work);
     xoc_api_acts_fini(srv);
     xoc_replica_destroy(&srv->replica);
+    xoc_api_access_stop(srv);
     xoc_client_destroy(&srv->client);
     zhashx_destroy(&srv->sessions);
     zhashx_destroy(&srv->throttle);

@@ -48,7 +48,9 @@ typedef struct {
     char ip[128];
     char user_id[64];             /* empty: not signed in */
     int64_t expiration_ms;        /* wall-clock ms; 0: none (token sign-in sets it) */
-    /* ACL slice: a per-session object filter goes here (see xoc_api_objects.c, s_push) */
+    /* the signed-in user's resolved permissions (xoc_api_access.c): super-admins get the
+       shared pushes, the others what they may view (NULL: nothing) */
+    xoc_api_acl_user_t *acl;
 } xoc_api_session_t;
 
 typedef struct {
@@ -76,6 +78,13 @@ typedef struct {
     zlistx_t *act_waiters;
     int act_timer;                /* zloop timer while there are waiters, else -1 */
     int xapi_timeout_ms;          /* deadline of one xapi.call */
+    /* ACLs (xoc_api_access.c): the resolver, fed by the config dbs acls/groups/users */
+    xoc_api_acl_t *acl;
+    zsock_t *acl_sub;             /* config.acls / config.groups / config.users events */
+    uint64_t acl_rev[3];          /* configuration revision each db is at */
+    unsigned acl_loaded;          /* bit per db: listed once at least */
+    int64_t acl_refresh_at;       /* next full reload (monotonic ms) */
+    int acl_timer;
 } xoc_api_server_t;
 
 typedef struct {
@@ -145,6 +154,10 @@ void xoc_api_objects_change(xoc_replica_t *replica, bool enter, const xoc_replic
 void xoc_api_objects_batch(xoc_replica_t *replica, uint64_t rev, void *arg);
 /*  Does obj match a filter object (lodash-like partial match on its fields)?              */
 bool xoc_api_objects_match(const xoc_replica_obj_t *obj, const json_t *filter);
+/*  A complete `all` notification of type "enter" (the objects, from the JSON cache) or
+    "exit" (id: 0) for these ids; NULL if none could be written.                          */
+xoc_api_buf_t *xoc_api_objects_notification(xoc_api_server_t *srv, bool enter,
+                                            const char *const *ids, size_t n);
 
 /* ---- xoc_api_acl.c: object-level permissions (§8.4) ---------------------------------------------- */
 
@@ -157,6 +170,37 @@ bool xoc_api_acl_allows(xoc_api_server_t *srv, const json_t *user, const char *o
     unless the caller may exercise perm on object_id. Returns 0 when allowed; otherwise the
     call is answered and freed, and XOC_EPERM is returned (do not touch the call again). */
 int xoc_api_acl_check(xoc_api_call_t *call, const char *object_id, xoc_api_acl_perm_t perm);
+
+/* ---- xoc_api_access.c: ACLs and groups in the server (§8.1, §8.4, §4.3 acl.* group.*) ------ */
+
+/*  Creates the resolver, subscribes to config.acls/groups/users, loads the three dbs
+    (blocking: at start, before serving) and refreshes them every api.acl_refresh_s.     */
+int xoc_api_access_start(xoc_api_server_t *srv);
+void xoc_api_access_stop(xoc_api_server_t *srv);
+/*  The session's user changed (sign-in / sign-out / close): follows the new user.        */
+void xoc_api_access_session(xoc_api_server_t *srv, xoc_api_session_t *s);
+/*  After object or config changes: sends each non-admin session the `enter`/`exit` of
+    what became visible or invisible to him (and the changes of what he sees).           */
+void xoc_api_access_flush(xoc_api_server_t *srv);
+/*  The view to filter objects with for this call: NULL for a super-admin; otherwise the
+    caller's resolved permissions. *deny is set when the caller may see nothing at all.  */
+xoc_api_acl_user_t *xoc_api_access_view(xoc_api_call_t *call, bool *deny);
+/*  Removes every ACL whose subject (a deleted user or group) or object (a deleted VM) is
+    id, and the memberships of a subject; then done(arg, status).                        */
+typedef void(xoc_api_access_done_fn)(void *arg, int status);
+void xoc_api_access_drop(xoc_api_server_t *srv, const char *id, bool object,
+                         xoc_api_access_done_fn *done, void *arg);
+int xoc_api_m_acl_add(xoc_api_call_t *call);
+int xoc_api_m_acl_remove(xoc_api_call_t *call);
+int xoc_api_m_acl_get(xoc_api_call_t *call);
+int xoc_api_m_acl_get_current_permissions(xoc_api_call_t *call);
+int xoc_api_m_group_create(xoc_api_call_t *call);
+int xoc_api_m_group_delete(xoc_api_call_t *call);
+int xoc_api_m_group_get_all(xoc_api_call_t *call);
+int xoc_api_m_group_set(xoc_api_call_t *call);
+int xoc_api_m_group_set_users(xoc_api_call_t *call);
+int xoc_api_m_group_add_user(xoc_api_call_t *call);
+int xoc_api_m_group_remove_user(xoc_api_call_t *call);
 
 /* ---- xoc_api_work.c: a thread for blocking work (password hashing) ------------------------------ */
 

@@ -162,6 +162,22 @@ static const xoc_api_param_t p_server_set[] = {
     {"readOnly", S_BOOL, true, false, NULL},
     {"httpProxy", S_STR, true, true, NULL},
     S_END};
+static const xoc_api_param_t p_acl[] = {
+    {"subject", S_STR, false, false, "user or group id"},
+    {"object", S_STR, false, false, "object id"},
+    {"action", S_STR, false, false, "viewer | operator | admin"},
+    S_END};
+static const xoc_api_param_t p_group_create[] = {{"name", S_STR, false, false, NULL}, S_END};
+static const xoc_api_param_t p_group_set[] = {
+    {"id", S_STR, false, false, NULL}, {"name", S_STR, true, false, NULL}, S_END};
+static const xoc_api_param_t p_group_set_name[] = {
+    {"id", S_STR, false, false, NULL}, {"name", S_STR, false, false, NULL}, S_END};
+static const xoc_api_param_t p_group_user[] = {
+    {"id", S_STR, false, false, NULL}, {"userId", S_STR, false, false, NULL}, S_END};
+static const xoc_api_param_t p_group_users[] = {
+    {"id", S_STR, false, false, NULL},
+    {"userIds", S_ARR, false, false, "user ids (the whole member list)"},
+    S_END};
 
 #define S_PUBLIC XOC_API_PERM_PUBLIC
 #define S_USER XOC_API_PERM_SIGNED_IN
@@ -169,6 +185,29 @@ static const xoc_api_param_t p_server_set[] = {
 
 /* sorted by name (strcmp) */
 static const xoc_api_method_t s_methods[] = {
+    {"acl.add", "grants a role (viewer, operator, admin) on an object to a user or group",
+     S_ADMIN, {p_acl, false}, xoc_api_m_acl_add, "cache"},
+    {"acl.get", "every ACL [{id, subject, object, action}]", S_ADMIN, {p_none, false},
+     xoc_api_m_acl_get, "cache"},
+    {"acl.getCurrentPermissions", "the caller's permissions {objectId: {perm: 1}}", S_USER,
+     {p_none, false}, xoc_api_m_acl_get_current_permissions, NULL},
+    {"acl.remove", "removes an ACL", S_ADMIN, {p_acl, false}, xoc_api_m_acl_remove, "cache"},
+    {"group.addUser", "adds a user to a group", S_ADMIN, {p_group_user, false},
+     xoc_api_m_group_add_user, "cache"},
+    {"group.create", "creates a group; returns its id", S_ADMIN, {p_group_create, false},
+     xoc_api_m_group_create, "cache"},
+    {"group.delete", "deletes a group (its ACLs and memberships too)", S_ADMIN, {p_id, false},
+     xoc_api_m_group_delete, "cache"},
+    {"group.getAll", "every group [{id, name, users}]", S_ADMIN, {p_none, false},
+     xoc_api_m_group_get_all, "cache"},
+    {"group.removeUser", "removes a user from a group", S_ADMIN, {p_group_user, false},
+     xoc_api_m_group_remove_user, "cache"},
+    {"group.set", "renames a group", S_ADMIN, {p_group_set, false}, xoc_api_m_group_set,
+     "cache"},
+    {"group.setName", "renames a group", S_ADMIN, {p_group_set_name, false},
+     xoc_api_m_group_set, "cache"},
+    {"group.setUsers", "sets the members of a group", S_ADMIN, {p_group_users, false},
+     xoc_api_m_group_set_users, "cache"},
     {"host.disable", "disables a host (no new VM starts on it)", S_USER, {p_host_disable, false},
      xoc_api_m_host_enable, "xapi.<pool>"},
     {"host.enable", "enables a host", S_USER, {p_id, false}, xoc_api_m_host_enable, "xapi.<pool>"},

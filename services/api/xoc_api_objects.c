@@ -5,9 +5,11 @@
     Pushes: the replica reports each change of a batch, then the end of the batch; the
     batch becomes at most two notifications, `enter` (complete objects) then `exit`
     (id: 0), built once and queued by reference on every signed-in connection.
-    ACL hook: s_push() is the one place where a batch reaches a session; the ACL slice
-    adds a per-session filter there (sessions that may see everything keep the shared
-    buffers; the others get their own items, built from the batch's objects).          */
+    ACLs: every object change also feeds the ACL index (xoc_api_acl_object, from the
+    same unpacked map). Super-admin sessions get the shared buffers (s_push); the others
+    get, per user, what xoc_api_access_flush computes at the end of the batch (the
+    changes of what they may view, and what entered or left their view), and
+    xo.getAllObjects returns to a non-admin only what he may view.                       */
 #include <string.h>
 
 #include "xoc_api_cm.h"
@@ -138,6 +140,7 @@ static int s_copy_obj(xoc_api_server_t *srv, xoc_api_buf_t *out, const xoc_repli
 
 typedef struct {
     xoc_api_server_t *srv;
+    xoc_api_acl_user_t *view;     /* non-admin caller: only what he may view */
     xoc_api_buf_t *out;
     const json_t *filter;
     xoc_api_cm_t *cm;             /* a string filter (complex-matcher), or NULL */
@@ -164,6 +167,8 @@ static int s_each(const xoc_replica_obj_t *obj, void *arg)
     s_all_t *a = arg;
     if (a->limit && a->count >= a->limit)
         return 1;
+    if (a->view && !xoc_api_acl_user_sees(a->srv->acl, a->view, obj->id))
+        return 0;
     if (a->filter && !xoc_api_objects_match(obj, a->filter))
         return 0;
     if (a->cm && (a->seen++ & 255) == 0 && zclock_usecs() > a->deadline_us) {
@@ -198,9 +203,15 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
         return XOC_ENOTIMPL; /* ndjson: a later slice */
     if (limit && json_number_value(limit) < 0)
         return XOC_EINVAL;
+    bool deny = false;
     s_all_t a = {.srv = srv,
+                 .view = xoc_api_access_view(call, &deny),
                  .filter = json_object_size(filter) ? filter : NULL,
                  .limit = limit ? (size_t)json_number_value(limit) : 0};
+    if (deny) {
+        xoc_api_call_done(call, json_object()); /* signed in, but followed by nobody */
+        return 0;
+    }
     if (json_is_string(filter)) { /* complex-matcher syntax, parsed once per call */
         a.filter = NULL;
         char err[256];
@@ -260,15 +271,19 @@ static const xoc_api_json_t *s_cache(xoc_api_server_t *srv, bool enter,
 {
     if (!enter) {
         zhashx_delete(srv->json, obj->id);
+        if (srv->acl)
+            xoc_api_acl_object(srv->acl, obj->id, obj->type, obj->pool, NULL);
         return NULL;
     }
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     xoc_api_buf_reset(srv->scratch);
     xoc_api_json_t *j = NULL;
-    if (msgpack_unpack_next(&up, (const char *)obj->data, obj->size, NULL) ==
-            MSGPACK_UNPACK_SUCCESS &&
-        xoc_api_buf_json_mp(srv->scratch, &up.data) == 0) {
+    bool ok = msgpack_unpack_next(&up, (const char *)obj->data, obj->size, NULL) ==
+              MSGPACK_UNPACK_SUCCESS;
+    if (srv->acl) /* the ACL index follows every object's links */
+        xoc_api_acl_object(srv->acl, obj->id, obj->type, obj->pool, ok ? &up.data : NULL);
+    if (ok && xoc_api_buf_json_mp(srv->scratch, &up.data) == 0) {
         size_t len = xoc_api_buf_len(srv->scratch);
         if ((j = malloc(sizeof *j + len)) != NULL) {
             j->len = len;
@@ -320,10 +335,37 @@ static xoc_api_buf_t *s_notification(const char *type, const xoc_api_buf_t *item
     return doc;
 }
 
-/* the one place a batch reaches a session (ACL filtering goes here) */
+xoc_api_buf_t *xoc_api_objects_notification(xoc_api_server_t *srv, bool enter,
+                                            const char *const *ids, size_t n)
+{
+    xoc_api_buf_t *items = xoc_api_buf_new(enter ? n * 1024 : n * 48);
+    size_t written = 0;
+    for (size_t i = 0; items && i < n; i++) {
+        const xoc_api_json_t *j = enter ? zhashx_lookup(srv->json, ids[i]) : NULL;
+        if (enter && !j)
+            continue;
+        if (written++)
+            xoc_api_buf_putc(items, ',');
+        xoc_api_buf_json_str(items, ids[i], strlen(ids[i]));
+        xoc_api_buf_putc(items, ':');
+        if (j)
+            xoc_api_buf_put(items, j->text, j->len);
+        else
+            xoc_api_buf_putc(items, '0');
+    }
+    xoc_api_buf_t *doc = written ? s_notification(enter ? "enter" : "exit", items) : NULL;
+    xoc_api_buf_unref(&items);
+    return doc;
+}
+
+/* the one place a batch reaches a session: super-admins get the shared batch; the others
+   get theirs from xoc_api_access_flush (what they may view, and what entered or left
+   their view) */
 static void s_push(xoc_api_server_t *srv, xoc_api_session_t *s, xoc_api_buf_t *enter,
                    xoc_api_buf_t *exit)
 {
+    if (!xoc_api_acl_user_admin(s->acl))
+        return;
     if (enter)
         xoc_api_send(srv, s->conn, enter);
     if (exit)
@@ -334,6 +376,7 @@ static void s_push(xoc_api_server_t *srv, xoc_api_session_t *s, xoc_api_buf_t *e
 void xoc_api_objects_batch(xoc_replica_t *replica, uint64_t rev, void *arg)
 {
     xoc_api_server_t *srv = arg;
+    xoc_api_access_flush(srv); /* non-admin sessions */
     if (srv->push_n_enter == 0 && srv->push_n_exit == 0)
         return;
     xoc_api_buf_t *enter = srv->push_n_enter ? s_notification("enter", srv->push_enter) : NULL;

@@ -607,6 +607,16 @@ static void s_close_user_sessions(xoc_api_server_t *srv, const char *user_id)
             xoc_api_ws_close(srv->ws, s->conn, 1008, "user deleted");
 }
 
+/* the user's ACLs and memberships are gone: answer */
+static void s_on_user_dropped(void *arg, int status)
+{
+    xoc_api_call_t *call = arg;
+    if (status != 0)
+        xoc_api_call_fail(call, status, NULL, NULL);
+    else
+        xoc_api_call_done(call, NULL);
+}
+
 static void s_on_user_deleted(xoc_api_server_t *unused, int status, json_t *v, void *arg)
 {
     xoc_api_call_t *call = arg;
@@ -614,9 +624,9 @@ static void s_on_user_deleted(xoc_api_server_t *unused, int status, json_t *v, v
         xoc_api_call_fail(call, status, NULL, NULL);
         return;
     }
-    s_close_user_sessions(call->srv,
-                          json_string_value(json_object_get(call->params, "id")));
-    xoc_api_call_done(call, NULL);
+    const char *id = json_string_value(json_object_get(call->params, "id"));
+    s_close_user_sessions(call->srv, id);
+    xoc_api_access_drop(call->srv, id, false, s_on_user_dropped, call);
 }
 
 int xoc_api_m_user_delete(xoc_api_call_t *call)

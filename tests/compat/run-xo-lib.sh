@@ -70,6 +70,12 @@ start api "xoc-api: ready" "$BUILD/services/api/xoc-api" --bus.endpoint "$BUS" \
   --log.level "${XO_LIB_API_LOG:-warn}"
 API=$(sed -n 's/^xoc-api: ready url=//p' "$RUN/api.out")
 SIM=$(sed -n 's/.*master=1 url=\(.*\)$/\1/p' "$RUN/sim.out" | head -1)
+if [ "${XO_LIB_API2:-}" != "" ]; then # a second frontend on the same bus: $XOC_API2_URL
+  start api2 "xoc-api: ready" "$BUILD/services/api/xoc-api" --bus.endpoint "$BUS" \
+    --api.listen 127.0.0.1:0 --log.level "${XO_LIB_API_LOG:-warn}"
+  XOC_API2_URL=$(sed -n 's/^xoc-api: ready url=//p' "$RUN/api2.out")
+  export XOC_API2_URL
+fi
 
 "$BUILD/tools/xoc-call/xoc-call" --bus.endpoint "$BUS" cache config.set \
   '{"t":"cfg","db":"servers","key":"sim1","value":{"host":"'"$SIM"'","username":"root","password":"password","label":"compat"}}' \
