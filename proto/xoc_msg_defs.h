@@ -147,6 +147,7 @@
     F(S, U64, rev, OPT, "configuration revision after the change (replies and events)")        \
     F(S, STR, op, OPT, "event: set | delete")                                                  \
     F(S, BOOL, reveal, OPT, "request: include secret fields in clear (collector only)")        \
+    F(S, BOOL, create, OPT, "config.set: only when the key is absent (else already-exists)")   \
     F(S, MP, items, OPT, "config.list reply: map of key -> record")
 
 /* ---- collector ------------------------------------------------------------------------ */

@@ -272,6 +272,10 @@ static int s_set_txn(xoc_cache_config_t *self, MDB_txn *txn, MDB_dbi dbi,
     msgpack_zone_init(&zone, 1024);
     msgpack_object old = {.type = MSGPACK_OBJECT_NIL};
     int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == 0 && req->create) {
+        msgpack_zone_destroy(&zone);
+        return XOC_EEXIST; /* create only: someone else made it first */
+    }
     if (rc == 0 && s_unpack_map(&zone, v.mv_data, v.mv_size, &old) != 0)
         old.type = MSGPACK_OBJECT_NIL;
     rc = rc == MDB_NOTFOUND ? 0 : rc;

@@ -24,7 +24,8 @@ void xoc_cache_config_destroy(xoc_cache_config_t **self_p);
 
 /*  Each encodes its cfg reply into `reply`; set and delete also encode the event for
     config.<db> into `event`. Errors: XOC_EINVAL (bad db, key or value; why says which),
-    XOC_ENOENT (no such record), XOC_ETOOBIG (list), an LMDB code.                         */
+    XOC_ENOENT (no such record), XOC_EEXIST (set with `create` of a key already there),
+    XOC_ETOOBIG (list), an LMDB code.                                                      */
 int xoc_cache_config_set(xoc_cache_config_t *self, const xoc_msg_cfg_t *req,
                          msgpack_sbuffer *reply, msgpack_sbuffer *event, char *why, size_t ws);
 int xoc_cache_config_get(xoc_cache_config_t *self, const xoc_msg_cfg_t *req,

@@ -569,6 +569,15 @@ static void test_config_and_secrets(void **state)
     assert_false(s_bin_has(m.cfg.value, "hunter2"));
     zframe_destroy(&body);
     zmsg_destroy(&ev);
+    /* create only: refused on a key that is there, done on a new one */
+    c.create = true;
+    assert_int_equal(s_cfg(env, "config.set", &c, &r, &m), XOC_EEXIST);
+    xoc_reply_clear(&r);
+    c.key = XOC_STR("s1-created");
+    assert_int_equal(s_cfg(env, "config.set", &c, &r, &m), 0);
+    xoc_reply_clear(&r);
+    c.create = false;
+    c.key = XOC_STR("s1");
     /* get: obfuscated; with reveal: in clear */
     xoc_msg_cfg_t g = {.db = XOC_STR("servers"), .key = XOC_STR("s1")};
     assert_int_equal(s_cfg(env, "config.get", &g, &r, &m), 0);
