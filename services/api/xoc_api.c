@@ -275,6 +275,7 @@ static int s_cron(zloop_t *loop, int timer_id, void *arg)
         if (now - (int64_t)(intptr_t)zhashx_lookup(srv->throttle, k) > srv->signin_delay_ms)
             zhashx_delete(srv->throttle, k);
     zlistx_destroy(&keys);
+    xoc_api_ws_set_ready(srv->ws, xoc_replica_synced(srv->replica)); /* GET /healthz */
     return 0;
 }
 
