@@ -48,6 +48,6 @@ until [ -S "$RUN/haproxy.sock" ]; do
   sleep 0.05
 done
 
-NODE_PATH="$PREFIX/node_modules" node "$SRC/tests/compat/xo_lib_scale.mjs" "$PREFIX/node_modules" \
+NODE_PATH="$PREFIX/node_modules" stack_run node "$SRC/tests/compat/xo_lib_scale.mjs" "$PREFIX/node_modules" \
   "$API_A" "$API_B" "http://127.0.0.1:$HP" "$API_C" "$SIM" "$XOC_ADMIN_PASSWORD" "$VMS" \
   "$RUN/haproxy.sock" "$PID_A" "$PID_B"

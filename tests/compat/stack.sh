@@ -69,6 +69,17 @@ stack_api() {
   API_URL=$(sed -n 's/^xoc-api: ready url=//p' "$RUN/$_name.out")
 }
 
+# stack_run CMD...: runs CMD in the background and waits for it (so that a TERM or INT sent
+# to the script stops the stack at once instead of after CMD); returns CMD's status.
+stack_run() {
+  "$@" &
+  _run=$!
+  STACK_PIDS="$_run $STACK_PIDS"
+  _rc=0
+  wait "$_run" || _rc=$?
+  return $_rc
+}
+
 # stack_npm PREFIX PKG@VERSION...: installs the npm packages once into PREFIX.
 stack_npm() {
   _prefix=$1
