@@ -6,7 +6,9 @@
 // (simulator, collector, cache, bus, xoc-api's replica, JSON, fan-out, loopback TCP, the
 // client's WebSocket parsing); and per stamp the spread from the first client to the last.
 // Baseline in the same run: the same churn and stamps with ONE client (the delivery latency
-// of the pipeline without fan-out). Clients run in child processes (2 by default), the
+// of the pipeline without fan-out), and the same N clients on a minimal Node `ws` broadcast
+// server (bench_api_ws_broadcast.mjs) that is itself one client of xoc-api and re-sends every
+// push it gets (same bytes; one more hop than xoc-api's own fan-out). Clients run in child processes (2 by default), the
 // monotonic clock is the machine's (CLOCK_MONOTONIC) in every process.
 // Usage: node bench_api_fanout.mjs <node_modules> <api url> <sim url> <password> <vms> <run dir>
 //   env: BENCH_CLIENTS (1000), BENCH_SECONDS (10), BENCH_CHURN (1000), BENCH_WORKERS (2)
@@ -80,12 +82,20 @@ async function simLogin() {
   return { session: s, vms }
 }
 
-async function phase(label, nClients, token, simS, seqBase) {
+async function phase(label, nClients, token, simS, seqBase, viaNode = false) {
+  let url = apiUrl
+  let broadcaster = null
+  if (viaNode) {
+    broadcaster = fork(new URL('./bench_api_ws_broadcast.mjs', import.meta.url).pathname,
+      [modules, apiUrl, token], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+    const port = await new Promise(r => broadcaster.stdout.once('data', d => r(String(d).trim())))
+    url = `ws://127.0.0.1:${port}/api/`
+  }
   const per = Math.ceil(nClients / Math.min(WORKERS, nClients))
   const workers = []
   for (let left = nClients; left > 0; left -= per) {
     const w = fork(new URL(import.meta.url).pathname,
-      ['--worker', modules, apiUrl, token, String(Math.min(per, left)), String(seqBase)], { stdio: 'inherit' })
+      ['--worker', modules, url, token, String(Math.min(per, left)), String(seqBase)], { stdio: 'inherit' })
     workers.push({ w, ready: new Promise(r => w.on('message', m => m.ready && r())) })
   }
   const t0 = Date.now()
@@ -111,6 +121,7 @@ async function phase(label, nClients, token, simS, seqBase) {
     x.w.on('message', m => m.lat && r(m))
     x.w.send({ report: true })
   })))
+  if (broadcaster) broadcaster.kill()
   const lat = reports.flatMap(r => r.lat).map(ns => ns / 1e6).sort((a, b) => a - b)
   const spans = new Map()
   for (const r of reports)
@@ -144,8 +155,10 @@ async function main() {
   const simS = await simLogin()
   const one = await phase('baseline', 1, token, simS, 0)
   const many = await phase('fan-out', CLIENTS, token, simS, 10000)
+  const node = await phase('Node ws broadcast fed by one xoc-api client', CLIENTS, token, simS, 20000, true)
   console.log(`fanout: ratio p99 ${CLIENTS} clients / 1 client ${(many.p99 / one.p99).toFixed(2)}, ` +
-    `p50 ${(many.p50 / one.p50).toFixed(2)}`)
+    `p50 ${(many.p50 / one.p50).toFixed(2)}; ratio xoc-api / Node broadcast p99 ` +
+    `${(many.p99 / node.p99).toFixed(2)}, p50 ${(many.p50 / node.p50).toFixed(2)}`)
   console.log(`  stamp -> each of ${CLIENTS} clients p99 ${many.p99.toFixed(2)} ms (goal < 50 ms) ` +
     `${many.p99 < 50 && many.complete ? 'ok' : 'MISSED'}${many.complete ? '' : ' (deliveries missing)'}`)
   ctl.ws.close()
