@@ -2,7 +2,7 @@
 # Scale test (issue 5): two xoc-api instances behind haproxy, run with deploy/haproxy.cfg
 # itself (its addresses rewritten to free loopback ports, its stats socket moved to the run
 # directory). Starts xapi-sim, xoc-bus, xoc-cache, xoc-collector, xoc-api A and B, a third
-# xoc-api C that has no bus (its /healthz must say 503), and haproxy; runs xo_lib_scale.mjs
+# xoc-api C on a bus without cache (its /healthz must say 503), and haproxy; runs xo_lib_scale.mjs
 # with the npm xo-lib client; stops every process.
 # Usage: run-scale.sh <build dir> <npm prefix dir> <source dir>
 set -eu
@@ -24,10 +24,14 @@ stack_api "$BUILD" apiA
 API_A=$API_URL PID_A=$STACK_PID
 stack_api "$BUILD" apiB
 API_B=$API_URL PID_B=$STACK_PID
-# C: a bus endpoint where nothing listens, so its replica never loads
-NOBUS="tcp://127.0.0.1:$(stack_free_port)"
-stack_start apiC "xoc-api: ready" "$BUILD/services/api/xoc-api" --bus.endpoint "$NOBUS" \
-  --api.listen 127.0.0.1:0 --api.bus_timeout_ms 300 --log.level error
+# C: on a bus of its own where no cache serves (grace 0: requests fail at once), so its
+# replica never loads
+stack_start bus2 "xoc-bus: ready" "$BUILD/services/bus/xoc-bus" --bus.listen 'tcp://127.0.0.1:*' \
+  --bus.grace_ms 0 --log.level warn
+BUS2=$(sed -n 's/^xoc-bus: ready bus=//p' "$RUN/bus2.out")
+# (its start takes ≈ 15 s: the first-admin check retries that long for the cache)
+stack_start apiC "xoc-api: ready" "$BUILD/services/api/xoc-api" --bus.endpoint "$BUS2" \
+  --api.listen 127.0.0.1:0 --api.bus_timeout_ms 1000 --log.level error
 API_C=$(sed -n 's/^xoc-api: ready url=//p' "$RUN/apiC.out")
 
 HP=$(stack_free_port)

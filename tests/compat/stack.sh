@@ -1,6 +1,6 @@
 # Shell helpers to run a whole xoc stack on loopback for a test or a benchmark (sourced, POSIX sh):
 # `stack_start NAME PREFIX CMD...` runs CMD in the background, its stdout in $RUN/NAME.out and
-# stderr in $RUN/NAME.log, and waits (deadline 20 s) for a stdout line starting with PREFIX;
+# stderr in $RUN/NAME.log, and waits (deadline 40 s) for a stdout line starting with PREFIX;
 # `stack_free_port` prints a free TCP port of 127.0.0.1; every process started is stopped
 # (TERM, then KILL after 5 s) on exit. Needs $RUN (a fresh directory) and $NODE_MODULES for
 # stack_free_port; sets $STACK_PID to the pid of the last process started.
@@ -27,7 +27,7 @@ stack_start() {
   _i=0
   until grep -q "^$_prefix" "$RUN/$_name.out" 2>/dev/null; do
     _i=$((_i + 1))
-    if [ $_i -gt 400 ] || ! kill -0 "$STACK_PID" 2>/dev/null; then
+    if [ $_i -gt 800 ] || ! kill -0 "$STACK_PID" 2>/dev/null; then
       echo "$_name did not start; its log:" >&2
       tail -n 20 "$RUN/$_name.log" >&2
       exit 1

@@ -1,5 +1,5 @@
 // Scale test: two xoc-api instances (A, B) behind haproxy, clients with the npm `xo-lib`.
-// Usage: node xo_lib_scale.mjs <node_modules> <url A> <url B> <url haproxy> <url C (no bus)>
+// Usage: node xo_lib_scale.mjs <node_modules> <url A> <url B> <url haproxy> <url C (no cache)>
 //        <sim master url> <admin password> <vms> <haproxy stats socket> <pid A> <pid B>
 // Prints one line per check and `scale: N passed, M failed`; exits non-zero on failure.
 import { createRequire } from 'node:module'
@@ -89,7 +89,7 @@ try {
   const hA = await fetch(urlA + '/healthz')
   const hB = await fetch(urlB + '/healthz')
   const hC = await fetch(urlC + '/healthz')
-  check('/healthz: 200 on A and B (replica loaded), 503 on C (no bus)',
+  check('/healthz: 200 on A and B (replica loaded), 503 on C (no cache)',
     hA.status === 200 && hB.status === 200 && hC.status === 503,
     `${hA.status} ${hB.status} ${hC.status}`)
   const up = await deadline(20000, 'both backends UP', async () => {
