@@ -50,6 +50,12 @@ console.log(`getall: ${count} objects, ${(bytes / 1e6).toFixed(1)} MB of JSON, $
 console.log(`  xoc-api xo.getAllObjects                      ${fmt(times.xoc)}`)
 console.log(`  Node ws server, the same bytes prepared once  ${fmt(times.bytes)}`)
 console.log(`  Node ws server, JSON.stringify + send         ${fmt(times.stringify)}`)
+// the answer's assembly inside xoc-api (its debug line per call), the last RUNS calls
+const built = fs.readFileSync(path.join(runDir, 'api.log'), 'utf8').split('\n')
+  .map(l => /getAllObjects objects=(\d+) bytes=\d+ us=(\d+)/.exec(l))
+  .filter(x => x && Number(x[1]) === count).map(x => Number(x[2]) / 1000).slice(-RUNS)
+if (built.length)
+  console.log(`  of which xoc-api building the answer (its log) ${fmt(built)}`)
 const m = median(times.xoc)
 console.log(`  ratio xoc / same-bytes baseline ${(m / median(times.bytes)).toFixed(2)}, ` +
   `xoc / JSON.stringify baseline ${(m / median(times.stringify)).toFixed(2)}`)

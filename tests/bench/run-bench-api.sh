@@ -25,7 +25,10 @@ rss) VMS=${BENCH_VMS:-10000}; stack_core "$BUILD" "$VMS" ;;
 fanout) VMS=${BENCH_VMS:-100}; stack_core "$BUILD" "$VMS" --hosts 2 ;;
 *) echo "unknown mode $MODE" >&2; exit 2 ;;
 esac
-stack_api "$BUILD" api --api.send_queue_max 268435456
+# getall: debug log, for the time xoc-api spends building each answer (`getAllObjects ... us=`)
+LEVEL=warn
+[ "$MODE" = getall ] && LEVEL=debug
+stack_api "$BUILD" api --api.send_queue_max 268435456 --log.level $LEVEL
 API_PID=$STACK_PID
 NODE_PATH="$PREFIX/node_modules" stack_run node "$SRC/tests/bench/bench_api_$MODE.mjs" "$PREFIX/node_modules" \
   "$API_URL" "$SIM" "$XOC_ADMIN_PASSWORD" "$VMS" "$RUN" "$API_PID" "$BUILD" "$BUS"
