@@ -281,13 +281,14 @@ static int s_cron(zloop_t *loop, int timer_id, void *arg)
         if (now - (int64_t)(intptr_t)zhashx_lookup(srv->throttle, k) > srv->signin_delay_ms)
             zhashx_delete(srv->throttle, k);
     zlistx_destroy(&keys);
+    xoc_api_ws_set_ready(srv->ws, xoc_replica_synced(srv->replica)); /* GET /healthz */
     return 0;
 }
 
 static void s_stats(msgpack_packer *pk, void *arg)
 {
     xoc_api_server_t *srv = arg;
-    msgpack_pack_map(pk, 4);
+    msgpack_pack_map(pk, 5);
     msgpack_pack_str_with_body(pk, "connections", 11);
     msgpack_pack_uint64(pk, zhashx_size(srv->sessions));
     msgpack_pack_str_with_body(pk, "signed_in", 9);
@@ -296,6 +297,8 @@ static void s_stats(msgpack_packer *pk, void *arg)
     msgpack_pack_uint64(pk, srv->calls);
     msgpack_pack_str_with_body(pk, "objects", 7);
     msgpack_pack_uint64(pk, srv->replica ? xoc_replica_count(srv->replica) : 0);
+    msgpack_pack_str_with_body(pk, "replica_bytes", 13); /* xoc_replica_bytes (bench_api rss) */
+    msgpack_pack_uint64(pk, srv->replica ? xoc_replica_bytes(srv->replica) : 0);
 }
 
 static int s_start_ws(xoc_api_server_t *srv, xoc_cfg_t *cfg)

@@ -20,6 +20,7 @@ typedef struct {
     xoc_api_cfg_fn *fn;
     void *arg;
     bool list;
+    xoc_api_server_t *srv;
 } s_cfg_req_t;
 
 static void s_on_cfg(xoc_client_t *client, xoc_reply_t *reply, void *arg)
@@ -35,7 +36,7 @@ static void s_on_cfg(xoc_client_t *client, xoc_reply_t *reply, void *arg)
     }
     if (status == 0 && r->list && !value)
         value = json_object();
-    r->fn(NULL, status, value, r->arg);
+    r->fn(r->srv, status, value, r->arg);
     json_decref(value);
     free(r);
 }
@@ -53,7 +54,7 @@ int xoc_api_cfg(xoc_api_server_t *srv, const char *verb, const char *db, const c
         rc = xoc_msg_cfg_encode(&m, &body);
     s_cfg_req_t *r = rc == 0 ? calloc(1, sizeof *r) : NULL;
     if (r) {
-        *r = (s_cfg_req_t){fn, arg, strcmp(verb, "list") == 0};
+        *r = (s_cfg_req_t){fn, arg, strcmp(verb, "list") == 0, srv};
         char method[32];
         snprintf(method, sizeof method, "config.%s", verb);
         rc = xoc_client_send(srv->client, "cache", method, body.data, body.size,

@@ -53,6 +53,7 @@ struct _xoc_api_ws_t {
     pthread_t thread;
     bool running;
     atomic_bool stop;
+    atomic_bool ready;      /* GET /healthz: 200 when true, 503 otherwise */
     int port;
     zsock_t *ev_in;         /* actor side */
     zsock_t *ev_out;        /* lws thread side */
@@ -334,6 +335,12 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
     case LWS_CALLBACK_CLOSED: s_conn_closed(self, c); return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: s_drain_ops(self); return 0;
     case LWS_CALLBACK_HTTP:
+        if (in && strcmp(in, "/healthz") == 0) { /* load balancers' check (deploy/haproxy.cfg) */
+            bool ready = atomic_load(&self->ready);
+            if (lws_return_http_status(wsi, ready ? 200 : 503, ready ? "ready" : "not loaded"))
+                return -1;
+            return lws_http_transaction_completed(wsi) ? -1 : 0;
+        }
         /* plain HTTP: nothing is served yet (REST, one-shot URLs and /metrics come later) */
         if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "not found"))
             return -1;
@@ -458,3 +465,4 @@ void xoc_api_ws_destroy(xoc_api_ws_t **self_p)
 
 zsock_t *xoc_api_ws_events(xoc_api_ws_t *self) { return self->ev_in; }
 int xoc_api_ws_port(const xoc_api_ws_t *self) { return self->port; }
+void xoc_api_ws_set_ready(xoc_api_ws_t *self, bool ready) { atomic_store(&self->ready, ready); }

@@ -47,4 +47,8 @@ int xoc_api_ws_send(xoc_api_ws_t *self, uint64_t conn, xoc_api_buf_t *buf);
 /*  Closes a connection once its queue is written, with a WebSocket status and reason.    */
 int xoc_api_ws_close(xoc_api_ws_t *self, uint64_t conn, int status, const char *reason);
 
+/*  GET /healthz answers 200 "ready" once set, 503 before (load balancers' health check:
+    an instance whose replica is not loaded gets no client). Thread-safe.                 */
+void xoc_api_ws_set_ready(xoc_api_ws_t *self, bool ready);
+
 #endif
