@@ -352,9 +352,6 @@ static int s_init(xoc_api_server_t *srv, zsock_t *pipe, xoc_cfg_t *cfg)
         return XOC_ENOMEM;
     zhashx_set_destructor(srv->json, (zhashx_destructor_fn *)zstr_free);
     zhashx_set_destructor(srv->sessions, (zhashx_destructor_fn *)zstr_free);
-    if ((rc = xoc_api_users_bootstrap(srv)) != 0)
-        xoc_warn("no admin user could be checked or created: %s (retry by restarting)",
-                 xoc_strerror(rc));
     if ((rc = xoc_api_access_start(srv)) != 0)
         return rc;
     xoc_replica_set_callbacks(srv->replica, xoc_api_objects_change, xoc_api_objects_batch, srv);
@@ -363,6 +360,7 @@ static int s_init(xoc_api_server_t *srv, zsock_t *pipe, xoc_cfg_t *cfg)
         return XOC_EIO;
     if (xoc_api_acts_init(srv) != 0)
         return XOC_ENOMEM;
+    xoc_api_users_bootstrap(srv); /* needs the client on the loop */
     zloop_timer(srv->node.loop, 1000, 0, s_cron, srv);
     xoc_node_set_stats(&srv->node, s_stats, srv);
     return s_start_ws(srv, cfg);
@@ -370,6 +368,7 @@ static int s_init(xoc_api_server_t *srv, zsock_t *pipe, xoc_cfg_t *cfg)
 
 static void s_fini(xoc_api_server_t *srv)
 {
+    xoc_api_users_bootstrap_stop(srv); /* before the WebSocket thread goes */
     xoc_api_ws_destroy(&srv->ws); /* first: no more events */
     xoc_api_work_destroy(&srv->work);
     xoc_api_acts_fini(srv);

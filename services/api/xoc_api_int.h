@@ -74,6 +74,9 @@ typedef struct {
     xoc_api_buf_t *push_enter, *push_exit;
     size_t push_n_enter, push_n_exit;
     uint64_t calls, pushes;
+    /* the first admin (xoc_api_session.c): an attempt in progress, sign-ins waiting for it */
+    bool booting;
+    zlistx_t *boot_waiters;
     /* actions (xoc_api_xapi.c): calls waiting for a new object to reach the replica */
     zlistx_t *act_waiters;
     int act_timer;                /* zloop timer while there are waiters, else -1 */
@@ -131,8 +134,11 @@ typedef void(xoc_api_cfg_fn)(xoc_api_server_t *srv, int status, json_t *value, v
     (list) or NULL, as JSON (borrowed for the call).                                       */
 int xoc_api_cfg(xoc_api_server_t *srv, const char *verb, const char *db, const char *key,
                 const json_t *value, xoc_api_cfg_fn *fn, void *arg);
-/*  Creates the first admin when no user exists (blocking: at start, before serving).      */
-int xoc_api_users_bootstrap(xoc_api_server_t *srv);
+/*  Creates the first admin when no user exists: asynchronous, retried until the cache
+    answers; several frontends starting at once create one admin.                        */
+void xoc_api_users_bootstrap(xoc_api_server_t *srv);
+/*  At the stop: the sign-ins still waiting for the first admin are cancelled.            */
+void xoc_api_users_bootstrap_stop(xoc_api_server_t *srv);
 /*  The public properties of a user record (never pw_hash). New reference.                 */
 json_t *xoc_api_user_public(const json_t *user);
 int xoc_api_m_sign_in(xoc_api_call_t *call);

@@ -48,7 +48,8 @@ int xoc_api_cfg(xoc_api_server_t *srv, const char *verb, const char *db, const c
     msgpack_sbuffer_init(&mp);
     msgpack_sbuffer_init(&body);
     int rc = value ? xoc_json_to_mp(value, &mp) : 0;
-    xoc_msg_cfg_t m = {.db = xoc_str(db), .key = xoc_str(key)};
+    bool create = strcmp(verb, "create") == 0; /* config.set, only if absent */
+    xoc_msg_cfg_t m = {.db = xoc_str(db), .key = xoc_str(key), .create = create};
     m.value = (xoc_bin_t){(const uint8_t *)mp.data, (uint32_t)mp.size};
     if (rc == 0)
         rc = xoc_msg_cfg_encode(&m, &body);
@@ -56,42 +57,13 @@ int xoc_api_cfg(xoc_api_server_t *srv, const char *verb, const char *db, const c
     if (r) {
         *r = (s_cfg_req_t){fn, arg, strcmp(verb, "list") == 0, srv};
         char method[32];
-        snprintf(method, sizeof method, "config.%s", verb);
+        snprintf(method, sizeof method, "config.%s", create ? "set" : verb);
         rc = xoc_client_send(srv->client, "cache", method, body.data, body.size,
                              srv->bus_timeout_ms, s_on_cfg, r);
         if (rc != 0)
             free(r);
     } else if (rc == 0)
         rc = XOC_ENOMEM;
-    msgpack_sbuffer_destroy(&mp);
-    msgpack_sbuffer_destroy(&body);
-    return rc;
-}
-
-/* sync variant, for the start only */
-static int s_cfg_sync(xoc_api_server_t *srv, const char *verb, const char *db, const char *key,
-                      const json_t *value, json_t **out)
-{
-    msgpack_sbuffer mp, body;
-    msgpack_sbuffer_init(&mp);
-    msgpack_sbuffer_init(&body);
-    int rc = value ? xoc_json_to_mp(value, &mp) : 0;
-    xoc_msg_cfg_t m = {.db = xoc_str(db), .key = xoc_str(key)};
-    m.value = (xoc_bin_t){(const uint8_t *)mp.data, (uint32_t)mp.size};
-    if (rc == 0)
-        rc = xoc_msg_cfg_encode(&m, &body);
-    char method[32];
-    snprintf(method, sizeof method, "config.%s", verb);
-    xoc_reply_t reply;
-    memset(&reply, 0, sizeof reply);
-    if (rc == 0)
-        rc = xoc_client_call(srv->client, "cache", method, body.data, body.size,
-                             srv->bus_timeout_ms, &reply);
-    xoc_msg_t msg;
-    if (rc == 0 && out && reply.body && xoc_reply_decode(&reply, XOC_MSG_CFG, &msg) == 0)
-        *out = msg.cfg.items.len ? xoc_json_from_mp(msg.cfg.items.ptr, msg.cfg.items.len)
-                                 : json_object();
-    xoc_reply_clear(&reply);
     msgpack_sbuffer_destroy(&mp);
     msgpack_sbuffer_destroy(&body);
     return rc;
@@ -122,12 +94,14 @@ static char *s_hash(const char *password)
     return hash;
 }
 
-static json_t *s_user_new(const char *email, const char *pw_hash, const char *permission)
+/* id NULL: a new random one */
+static json_t *s_user_new(const char *id, const char *email, const char *pw_hash,
+                          const char *permission)
 {
-    zuuid_t *uuid = zuuid_new();
-    json_t *user = json_pack("{s:s,s:s,s:s,s:s,s:[],s:{}}", "id", zuuid_str_canonical(uuid),
-                             "email", email, "pw_hash", pw_hash, "permission", permission,
-                             "groups", "preferences");
+    zuuid_t *uuid = id ? NULL : zuuid_new();
+    json_t *user = json_pack("{s:s,s:s,s:s,s:s,s:[],s:{}}", "id",
+                             id ? id : zuuid_str_canonical(uuid), "email", email, "pw_hash",
+                             pw_hash, "permission", permission, "groups", "preferences");
     zuuid_destroy(&uuid);
     return user;
 }
@@ -145,50 +119,161 @@ static json_t *s_find_email(json_t *users, const char *email)
     return NULL;
 }
 
-int xoc_api_users_bootstrap(xoc_api_server_t *srv)
-{
-    json_t *users = NULL;
-    int rc = XOC_ETIMEOUT;
-    for (int64_t end = zclock_mono() + 15000; zclock_mono() < end;) {
-        rc = s_cfg_sync(srv, "list", "users", NULL, NULL, &users);
-        if (rc != XOC_ENOSERVICE && rc != XOC_ETIMEOUT)
-            break;
-        zclock_sleep(200); /* the cache is starting: at start only, nothing is served yet */
-    }
-    if (rc != 0 || json_object_size(users) > 0) {
-        json_decref(users);
-        return rc;
-    }
-    json_decref(users);
-    const char *env = getenv("XOC_ADMIN_PASSWORD");
+/*  The first admin, when the users db is empty: asynchronous (the frontend serves
+    meanwhile), retried while the cache is not there. Several frontends may start at once
+    on an empty db: they all use one fixed id and a create-only set, so one of them wins
+    and the others see `already-exists`.                                                 */
+#define S_ADMIN_ID "00000000-0000-4000-8000-00000000ad01"
+#define S_BOOT_RETRY_MS 500
+
+typedef struct {
+    xoc_api_server_t *srv;
     char password[64];
-    if (env && env[0])
-        snprintf(password, sizeof password, "%s", env);
-    else {
+    bool from_env;
+    char *hash;
+} s_boot_t;
+
+static void s_boot_list(xoc_api_server_t *srv);
+
+static int s_boot_retry(zloop_t *loop, int timer_id, void *arg)
+{
+    s_boot_list(arg);
+    return 0;
+}
+
+/* an attempt is over: the sign-ins that waited for it go on */
+static void s_boot_done(xoc_api_server_t *srv)
+{
+    srv->booting = false;
+    xoc_api_call_t *call;
+    while (srv->boot_waiters && (call = zlistx_first(srv->boot_waiters)) != NULL) {
+        zlistx_delete(srv->boot_waiters, NULL);
+        int rc = xoc_api_m_sign_in(call);
+        if (rc < 0)
+            xoc_api_call_fail(call, rc, NULL, NULL);
+    }
+}
+
+static void s_boot_later(xoc_api_server_t *srv, int status)
+{
+    s_boot_done(srv);
+    xoc_debug("first admin: the cache answered %s, asking again in %d ms", xoc_strerror(status),
+              S_BOOT_RETRY_MS);
+    zloop_timer(srv->node.loop, S_BOOT_RETRY_MS, 1, s_boot_retry, srv);
+}
+
+static bool s_transient(int status)
+{
+    return status == XOC_ENOSERVICE || status == XOC_ETIMEOUT || status == XOC_EIO ||
+           status == XOC_EWORKERLOST || status == XOC_EBUSY;
+}
+
+static void s_boot_free(s_boot_t *b)
+{
+    sodium_memzero(b->password, sizeof b->password);
+    free(b->hash);
+    free(b);
+}
+
+static void s_boot_on_create(xoc_api_server_t *srv, int status, json_t *value, void *arg)
+{
+    s_boot_t *b = arg;
+    if (status == 0 && b->from_env)
+        printf("xoc-api: admin user admin@admin.net created (password from XOC_ADMIN_PASSWORD)\n");
+    else if (status == 0)
+        printf("xoc-api: admin user admin@admin.net created, password=%s (shown once)\n",
+               b->password);
+    else if (status == XOC_EEXIST)
+        xoc_info("first admin: created by another frontend");
+    else if (s_transient(status))
+        s_boot_later(srv, status);
+    else
+        xoc_warn("first admin: cannot be created: %s", xoc_strerror(status));
+    fflush(stdout);
+    s_boot_free(b);
+    if (status == 0 || !s_transient(status))
+        s_boot_done(srv);
+}
+
+static void s_boot_hash(void *arg)
+{
+    s_boot_t *b = arg;
+    b->hash = s_hash(b->password);
+}
+
+static void s_boot_hashed(void *arg)
+{
+    s_boot_t *b = arg;
+    json_t *user = b->hash ? s_user_new(S_ADMIN_ID, "admin@admin.net", b->hash, "admin") : NULL;
+    int rc = user ? xoc_api_cfg(b->srv, "create", "users", S_ADMIN_ID, user, s_boot_on_create, b)
+                  : XOC_ENOMEM;
+    json_decref(user);
+    if (rc) {
+        s_boot_later(b->srv, rc);
+        s_boot_free(b);
+    }
+}
+
+static void s_boot_on_list(xoc_api_server_t *srv, int status, json_t *users, void *arg)
+{
+    if (s_transient(status)) {
+        s_boot_later(srv, status);
+        return;
+    }
+    if (status != 0) {
+        xoc_warn("first admin: the users cannot be listed: %s", xoc_strerror(status));
+        s_boot_done(srv);
+        return;
+    }
+    if (json_object_size(users) > 0) {
+        s_boot_done(srv); /* there are users: nothing to do */
+        return;
+    }
+    s_boot_t *b = calloc(1, sizeof *b);
+    if (!b) {
+        s_boot_done(srv);
+        return;
+    }
+    b->srv = srv;
+    const char *env = getenv("XOC_ADMIN_PASSWORD");
+    if (env && env[0]) {
+        snprintf(b->password, sizeof b->password, "%s", env);
+        b->from_env = true;
+    } else {
         unsigned char raw[15];
         randombytes_buf(raw, sizeof raw);
-        sodium_bin2base64(password, sizeof password, raw, sizeof raw,
+        sodium_bin2base64(b->password, sizeof b->password, raw, sizeof raw,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     }
-    char *hash = s_hash(password);
-    json_t *user = hash ? s_user_new("admin@admin.net", hash, "admin") : NULL;
-    free(hash);
-    if (!user)
-        return XOC_ENOMEM;
-    rc = s_cfg_sync(srv, "set", "users", json_string_value(json_object_get(user, "id")), user,
-                    NULL);
-    json_decref(user);
-    if (rc == 0) {
-        if (env && env[0])
-            printf("xoc-api: admin user admin@admin.net created (password from "
-                   "XOC_ADMIN_PASSWORD)\n");
-        else
-            printf("xoc-api: admin user admin@admin.net created, password=%s (shown once)\n",
-                   password);
-        fflush(stdout);
+    /* Argon2id takes a while: off the loop */
+    if (xoc_api_work_run(srv->work, s_boot_hash, s_boot_hashed, b) != 0) {
+        s_boot_free(b);
+        s_boot_later(srv, XOC_EIO);
     }
-    sodium_memzero(password, sizeof password);
-    return rc;
+}
+
+static void s_boot_list(xoc_api_server_t *srv)
+{
+    srv->booting = true;
+    int rc = xoc_api_cfg(srv, "list", "users", NULL, NULL, s_boot_on_list, NULL);
+    if (rc)
+        s_boot_later(srv, rc);
+}
+
+void xoc_api_users_bootstrap(xoc_api_server_t *srv)
+{
+    srv->boot_waiters = zlistx_new();
+    s_boot_list(srv);
+}
+
+void xoc_api_users_bootstrap_stop(xoc_api_server_t *srv)
+{
+    xoc_api_call_t *call;
+    while (srv->boot_waiters && (call = zlistx_first(srv->boot_waiters)) != NULL) {
+        zlistx_delete(srv->boot_waiters, NULL);
+        xoc_api_call_fail(call, XOC_ECANCELED, NULL, NULL);
+    }
+    zlistx_destroy(&srv->boot_waiters);
 }
 
 /* ---- throttling ---------------------------------------------------------------------------------- */
@@ -349,6 +434,10 @@ int xoc_api_m_sign_in(xoc_api_call_t *call)
         xoc_api_call_fail_raw(call, XOC_API_RPC_GENERIC, "too fast authentication tries",
                               NULL);
         return 0;
+    }
+    if (!token && srv->booting && srv->boot_waiters) {
+        /* the first admin may be in the making: this sign-in waits for that attempt */
+        return zlistx_add_end(srv->boot_waiters, call) ? 0 : XOC_ENOMEM;
     }
     s_signin_t *si = calloc(1, sizeof *si);
     if (!si)
@@ -591,7 +680,7 @@ int xoc_api_m_user_create(xoc_api_call_t *call)
         return XOC_ENOMEM;
     u->call = call;
     u->password = strdup(password);
-    u->user = s_user_new(email, "", perm ? perm : "none");
+    u->user = s_user_new(NULL, email, "", perm ? perm : "none");
     if (!u->password || !u->user ||
         xoc_api_cfg(call->srv, "list", "users", NULL, NULL, s_on_users_for_create, u) != 0) {
         u->call = NULL;

@@ -86,6 +86,9 @@ async function vmCount(xo) {
 
 try {
   // 1. health checks: /healthz on each instance, both backends UP in haproxy
+  // (an instance serves at once; /healthz says 200 once its replica is loaded)
+  const healthy = async url => (await fetch(url + '/healthz')).status === 200
+  await deadline(20000, 'A and B healthy', async () => (await healthy(urlA)) && healthy(urlB))
   const hA = await fetch(urlA + '/healthz')
   const hB = await fetch(urlB + '/healthz')
   const hC = await fetch(urlC + '/healthz')
@@ -105,6 +108,10 @@ try {
   await xb.open()
   await xa.signIn({ email: 'admin@admin.net', password })
   await xb.signIn({ email: 'admin@admin.net', password })
+  // A and B started together on an empty users db: one first admin, not two
+  const admins = (await xa.call('user.getAll')).filter(u => u.email === 'admin@admin.net')
+  check('two frontends starting together create one first admin', admins.length === 1,
+    admins.map(u => u.id).join(' '))
   const pa = pushesOf(xa)
   const pb = pushesOf(xb)
   await deadline(30000, 'the pool on A and B', async () =>
