@@ -243,6 +243,34 @@ try {
   check('SSE without credentials → 401', sseNoAuth.status === 401)
   sse.close()
 
+  // a stream client that stops reading is closed once its queue (api.send_queue_max, 1 MiB
+  // here) is full; a reading client on the same frontend goes on
+  const u = new URL(apiUrl)
+  const slow = net.connect(Number(u.port), u.hostname)
+  let slowBytes = 0
+  const slowEnded = new Promise(resolve => {
+    slow.on('data', d => { slowBytes += d.length })
+    slow.on('error', () => resolve('error'))
+    slow.on('close', () => resolve('closed'))
+  })
+  slow.write(`GET /rest/v0/events HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\n\r\n`)
+  await new Promise(r => setTimeout(r, 300))
+  slow.pause()
+  const reader = await openEvents({ cookie })
+  await sim('sim.churn', { rate: 3000 })
+  await new Promise(r => setTimeout(r, 8000))
+  slow.resume() // whatever was buffered is read, then the close must come
+  const slowClosed = await Promise.race([slowEnded,
+    new Promise(r => setTimeout(() => r('open'), 25000))])
+  const readerEvents = reader.events.filter(e => e.event === 'enter').length
+  await sim('sim.churn', { rate: 0 })
+  slow.destroy()
+  check('a stream client that does not read is closed (bounded queue)', slowClosed === 'closed',
+    `${slowClosed}, ${(slowBytes / 1048576).toFixed(1)} MiB read`)
+  check('a reading stream client goes on', !reader.ended && readerEvents > 10,
+    `${readerEvents} enter events`)
+  reader.close()
+
   // ---- $getFrom
   const allObjects = await xo.call('xo.getAllObjects')
   const gf = await xo.call('xo.getAllObjects', { ndjson: true })
