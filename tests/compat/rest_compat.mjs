@@ -77,13 +77,14 @@ async function openEvents(headers) {
   const res = await fetch(apiUrl + '/rest/v0/events', { headers, signal: ctl.signal })
   const events = []
   const state = { status: res.status, type: res.headers.get('content-type'), events, ended: false,
-    close: () => ctl.abort() }
+    bytes: 0, close: () => ctl.abort() }
   if (res.status !== 200) return state
   ;(async () => {
     const dec = new TextDecoder()
     let buf = ''
     try {
       for await (const chunk of res.body) {
+        state.bytes += chunk.length
         buf += dec.decode(chunk, { stream: true })
         let i
         while ((i = buf.indexOf('\n\n')) >= 0) {
@@ -258,7 +259,11 @@ try {
   slow.pause()
   const reader = await openEvents({ cookie })
   await sim('sim.churn', { rate: 3000 })
-  await new Promise(r => setTimeout(r, 8000))
+  // the paused client is sent what the reading one gets: once that is well over what the
+  // kernel buffers and the 1 MiB queue hold, the server must have given up on it
+  try {
+    await deadline(60000, '24 MiB of events', () => reader.bytes > 24 << 20)
+  } catch (e) {}
   slow.resume() // whatever was buffered is read, then the close must come
   const slowClosed = await Promise.race([slowEnded,
     new Promise(r => setTimeout(() => r('open'), 25000))])
