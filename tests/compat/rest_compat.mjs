@@ -317,6 +317,33 @@ try {
   const still = await get('/rest/v0/pools')
   check('still serving after bad input', still.status === 200)
 
+  // a user without ACLs sees nothing (every object goes through the ACL check)
+  const bobId = await xo.call('user.create', { email: 'bob@rest.net', password: 'bob-pw' })
+  const bob = { authorization: basic('bob@rest.net', 'bob-pw') }
+  const bobVms = await get('/rest/v0/vms', bob)
+  check('a non-admin without ACLs: empty collection', bobVms.status === 200 &&
+    Array.isArray(bobVms.json) && bobVms.json.length === 0, `${bobVms.status} ${bobVms.text.slice(0, 80)}`)
+  const bobVm = await get('/rest/v0/vms/' + vmId, bob)
+  check('a non-admin without ACLs: object → 404', bobVm.status === 404, `${bobVm.status}`)
+  const bobAct = await post(`/rest/v0/vms/${vmId}/actions/hard_shutdown`, undefined, bob)
+  check('a non-admin without ACLs: action → 404', bobAct.status === 404, `${bobAct.status}`)
+  const bobSse = await openEvents(bob)
+  const adminSse = await openEvents({ cookie })
+  const ref2 = await sim('sim.add_vm', { name: 'bob-vm', running: false })
+  try {
+    await deadline(15000, 'the admin\'s enter event', () => adminSse.events.some(e =>
+      e.event === 'enter' && e.data.includes('bob-vm')))
+  } catch (e) {}
+  await new Promise(r => setTimeout(r, 500))
+  check('SSE: the admin sees the new VM, the non-admin nothing', adminSse.events.some(e =>
+    e.event === 'enter' && e.data.includes('bob-vm')) && bobSse.status === 200 &&
+    !bobSse.events.some(e => e.event === 'enter' || e.event === 'exit'),
+  `${bobSse.events.map(e => e.event).join()}`)
+  bobSse.close()
+  adminSse.close()
+  await sim('sim.remove_object', { ref: ref2 })
+  await xo.call('user.delete', { id: bobId })
+
   // last: a wrong password throttles this address
   const wrong = await get('/rest/v0/pools', { authorization: basic(ADMIN, 'wrong') })
   check('wrong Basic password → 401', wrong.status === 401, `${wrong.status}`)
