@@ -156,12 +156,24 @@ static void s_field_str(const msgpack_object *map, const char *name, char *out, 
         out[0] = '\0';
 }
 
-/* the object's complete JSON (cached by xoc_api_objects.c, else written from msgpack) */
+/* the object's complete JSON (cached by xoc_api_objects.c, else written from msgpack;
+   map NULL: not unpacked yet) */
 static int s_put_object(xoc_api_server_t *srv, xoc_api_buf_t *out, const xoc_replica_obj_t *obj,
                         const msgpack_object *map)
 {
     const xoc_api_json_t *j = zhashx_lookup(srv->json, obj->id);
-    return j ? xoc_api_buf_put(out, j->text, j->len) : xoc_api_buf_json_mp(out, map);
+    if (j)
+        return xoc_api_buf_put(out, j->text, j->len);
+    if (map)
+        return xoc_api_buf_json_mp(out, map);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    int rc = msgpack_unpack_next(&up, (const char *)obj->data, obj->size, NULL) ==
+                     MSGPACK_UNPACK_SUCCESS
+                 ? xoc_api_buf_json_mp(out, &up.data)
+                 : 0;
+    msgpack_unpacked_destroy(&up);
+    return rc;
 }
 
 static int s_put_href(xoc_api_buf_t *out, const char *collection, const char *id)
@@ -217,6 +229,8 @@ static int s_filter_init(s_filter_t *f, const json_t *filter, const char *text, 
 
 static void s_filter_fini(s_filter_t *f) { (void)f; }
 
+static bool s_filter_needs_map(const s_filter_t *f) { return false; }
+
 static bool s_filter_match(const s_filter_t *f, const xoc_replica_obj_t *obj,
                            const msgpack_object *map)
 {
@@ -245,10 +259,14 @@ static int s_coll_each(const xoc_replica_obj_t *obj, void *arg)
     if (strcmp(obj->type, r->route.type) != 0 ||
         !xoc_api_acl_allows(r->srv, r->user, obj->id, XOC_API_ACL_VIEW))
         return 0;
-    if (msgpack_unpack_next(&a->up, (const char *)obj->data, obj->size, NULL) !=
-        MSGPACK_UNPACK_SUCCESS)
-        return 0;
-    const msgpack_object *map = &a->up.data;
+    /* hrefs and whole objects need no unpacking: only fields, filters and alarms do */
+    const msgpack_object *map = NULL;
+    if (a->alarms || r->q.nfields || s_filter_needs_map(&a->filter)) {
+        if (msgpack_unpack_next(&a->up, (const char *)obj->data, obj->size, NULL) !=
+            MSGPACK_UNPACK_SUCCESS)
+            return 0;
+        map = &a->up.data;
+    }
     if (a->alarms) {
         const msgpack_object *name = s_field(map, "name");
         if (!name || name->type != MSGPACK_OBJECT_STR || name->via.str.size != 5 ||
@@ -577,12 +595,18 @@ static int s_nd_each(const xoc_replica_obj_t *obj, void *arg)
     s_nd_t *a = arg;
     if (a->o->limit >= 0 && a->count >= (size_t)a->o->limit)
         return 1;
-    if (!xoc_api_acl_allows(a->srv, a->o->user, obj->id, XOC_API_ACL_VIEW) ||
-        msgpack_unpack_next(&a->up, (const char *)obj->data, obj->size, NULL) !=
-            MSGPACK_UNPACK_SUCCESS ||
-        !s_filter_match(&a->filter, obj, &a->up.data))
+    if (!xoc_api_acl_allows(a->srv, a->o->user, obj->id, XOC_API_ACL_VIEW))
         return 0;
-    int rc = s_put_object(a->srv, a->out, obj, &a->up.data);
+    const msgpack_object *map = NULL;
+    if (s_filter_needs_map(&a->filter)) {
+        if (msgpack_unpack_next(&a->up, (const char *)obj->data, obj->size, NULL) !=
+            MSGPACK_UNPACK_SUCCESS)
+            return 0;
+        map = &a->up.data;
+    }
+    if (!s_filter_match(&a->filter, obj, map))
+        return 0;
+    int rc = s_put_object(a->srv, a->out, obj, map);
     if (rc == 0)
         rc = xoc_api_buf_putc(a->out, '\n');
     a->count++;
