@@ -213,6 +213,12 @@ try {
   const snap = await post(`/rest/v0/vms/${id}/actions/snapshot`, JSON.stringify({ name_label: 'rest-snap' }),
     { cookie, 'content-type': 'application/json' })
   check('POST actions/snapshot → 202', snap.status === 202, `${snap.status} ${snap.text}`)
+  let snapped = null
+  try {
+    snapped = await deadline(15000, 'the snapshot', async () =>
+      (await get('/rest/v0/vm-snapshots?fields=name_label')).json.find(o => o.name_label === 'rest-snap'))
+  } catch (e) {}
+  check('the snapshot appears with the name of the POST body', !!snapped)
   const getAction = await get(`/rest/v0/vms/${id}/actions/start`)
   check('GET on an action → 405', getAction.status === 405, `${getAction.status}`)
   const noAction = await post(`/rest/v0/vms/${id}/actions/explode`)
