@@ -320,6 +320,10 @@ try {
   check('oversized headers → 4xx or closed', bigHeader === '' || / 4\d\d/.test(bigHeader), bigHeader)
   const garbage = await rawRequest('BLAH\x01\x02 /?? HTTP/9\r\n\r\n')
   check('malformed request line → 4xx or closed', garbage === '' || / 4\d\d/.test(garbage), garbage)
+  const flood = await Promise.all(Array.from({ length: 300 }, (_, i) =>
+    get(i % 2 ? '/rest/v0/hosts' : '/rest/v0/vms?limit=5&fields=name_label')))
+  check('300 concurrent requests all answered', flood.every(r => r.status === 200),
+    flood.map(r => r.status).filter(s => s !== 200).slice(0, 5).join())
   const still = await get('/rest/v0/pools')
   check('still serving after bad input', still.status === 200)
 
