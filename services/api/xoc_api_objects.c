@@ -10,6 +10,7 @@
     buffers; the others get their own items, built from the batch's objects).          */
 #include <string.h>
 
+#include "xoc_api_cm.h"
 #include "xoc_api_int.h"
 #include "xoc_err.h"
 #include "xoc_json.h"
@@ -139,10 +140,24 @@ typedef struct {
     xoc_api_server_t *srv;
     xoc_api_buf_t *out;
     const json_t *filter;
+    xoc_api_cm_t *cm;             /* a string filter (complex-matcher), or NULL */
+    msgpack_zone *zone;           /* for unpacking objects to match cm */
+    size_t seen;
+    int64_t deadline_us;          /* a string filter's work is bounded in time */
     size_t limit, count;
     msgpack_unpacked up;
     int rc;
 } s_all_t;
+
+static bool s_match_cm(s_all_t *a, const xoc_replica_obj_t *obj)
+{
+    msgpack_object o;
+    size_t off = 0;
+    msgpack_zone_clear(a->zone);
+    return msgpack_unpack((const char *)obj->data, obj->size, &off, a->zone, &o) ==
+               MSGPACK_UNPACK_SUCCESS &&
+           xoc_api_cm_match_mp(a->cm, &o);
+}
 
 static int s_each(const xoc_replica_obj_t *obj, void *arg)
 {
@@ -151,9 +166,27 @@ static int s_each(const xoc_replica_obj_t *obj, void *arg)
         return 1;
     if (a->filter && !xoc_api_objects_match(obj, a->filter))
         return 0;
+    if (a->cm && (a->seen++ & 255) == 0 && zclock_usecs() > a->deadline_us) {
+        a->rc = XOC_ETIMEOUT;
+        return 1;
+    }
+    if (a->cm && !s_match_cm(a, obj))
+        return 0;
     a->rc = s_copy_obj(a->srv, a->out, obj, a->count == 0, &a->up);
     a->count++;
     return a->rc;
+}
+
+/* the time a string filter may take over the whole replica (the worst filter the parser's
+   limits allow takes about a second over 40 000 objects; the loop must stay responsive) */
+#define S_CM_BUDGET_MS 5000
+
+/* the data of an invalid string filter: one error in the schema checker's form (§2) */
+static json_t *s_cm_error(const char *message)
+{
+    return json_pack("{s:[{s:s,s:s,s:s,s:{},s:s}]}", "errors", "instancePath", "/filter",
+                     "schemaPath", "#/properties/filter", "keyword", "complex-matcher",
+                     "params", "message", message);
 }
 
 int xoc_api_m_get_all_objects(xoc_api_call_t *call)
@@ -163,18 +196,39 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
         return xoc_api_rest_get_from(call);
     json_t *filter = json_object_get(call->params, "filter");
     json_t *limit = json_object_get(call->params, "limit");
-    if (json_is_string(filter) || json_is_true(json_object_get(call->params, "ndjson")))
-        return XOC_ENOTIMPL; /* complex-matcher strings and ndjson: a later slice */
+    if (json_is_true(json_object_get(call->params, "ndjson")))
+        return XOC_ENOTIMPL; /* ndjson: a later slice */
     if (limit && json_number_value(limit) < 0)
         return XOC_EINVAL;
     s_all_t a = {.srv = srv,
                  .filter = json_object_size(filter) ? filter : NULL,
                  .limit = limit ? (size_t)json_number_value(limit) : 0};
+    if (json_is_string(filter)) { /* complex-matcher syntax, parsed once per call */
+        a.filter = NULL;
+        char err[256];
+        a.cm = xoc_api_cm_parse(json_string_value(filter), json_string_length(filter), err,
+                                sizeof err);
+        if (!a.cm) {
+            xoc_api_call_fail(call, XOC_EINVAL, NULL, s_cm_error(err));
+            return 0;
+        }
+        if (xoc_api_cm_is_empty(a.cm))
+            xoc_api_cm_destroy(&a.cm);
+        else if (!(a.zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE))) {
+            xoc_api_cm_destroy(&a.cm);
+            return XOC_ENOMEM;
+        }
+    }
     a.out = xoc_api_buf_new(xoc_replica_bytes(srv->replica) * 3 / 2 + 4096);
-    if (!a.out)
+    if (!a.out) {
+        xoc_api_cm_destroy(&a.cm);
+        if (a.zone)
+            msgpack_zone_free(a.zone);
         return XOC_ENOMEM;
+    }
     msgpack_unpacked_init(&a.up);
     int64_t t0 = zclock_usecs();
+    a.deadline_us = t0 + S_CM_BUDGET_MS * 1000;
     int rc = xoc_api_call_result_open(call, a.out);
     if (rc == 0)
         rc = xoc_api_buf_putc(a.out, '{');
@@ -182,6 +236,9 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
         xoc_replica_foreach(srv->replica, s_each, &a);
     rc = rc ? rc : a.rc ? a.rc : xoc_api_buf_putc(a.out, '}');
     msgpack_unpacked_destroy(&a.up);
+    xoc_api_cm_destroy(&a.cm);
+    if (a.zone)
+        msgpack_zone_free(a.zone);
     if (rc == 0) {
         xoc_debug("getAllObjects objects=%zu bytes=%zu us=%lld conn=%llu", a.count,
                   xoc_api_buf_len(a.out), (long long)(zclock_usecs() - t0),
@@ -189,6 +246,11 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
         xoc_api_call_done_buf(call, a.out);
     }
     xoc_api_buf_unref(&a.out);
+    if (rc == XOC_ETIMEOUT) {
+        xoc_api_call_fail(call, XOC_ETIMEOUT, "filter too expensive: over its time budget",
+                          json_pack("{s:i}", "budget_ms", S_CM_BUDGET_MS));
+        return 0;
+    }
     return rc;
 }
 

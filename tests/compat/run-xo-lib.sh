@@ -16,6 +16,10 @@ PREFIX=$(cd "$PREFIX" && pwd)
 if [ ! -f "$PREFIX/node_modules/xo-lib/package.json" ] || [ ! -f "$PREFIX/node_modules/ws/package.json" ]; then
   npm install --silent --no-audit --no-fund --prefix "$PREFIX" "xo-lib@$XO_LIB_VERSION" "ws@$WS_VERSION" >&2
 fi
+# the reference implementation of the string filters, the oracle of their checks
+if [ ! -f "$PREFIX/node_modules/complex-matcher/package.json" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$PREFIX" "complex-matcher@0.7.0" >&2
+fi
 
 RUN=$(mktemp -d)
 PIDS=""

@@ -134,6 +134,62 @@ try {
     Object.entries(enter.items).every(([id, o]) => o.id === id && o.type),
     `${pushes.length} pushes`)
 
+  // 5b. string filters (complex-matcher syntax): each result equals what the npm
+  //     complex-matcher selects from the same objects (taken before and after, equal)
+  const CM = require('complex-matcher')
+  // complex-matcher 0.7.0 on npm compares only numbers; its current source (and xoc)
+  // compares any value with JavaScript's conversions: the oracle follows the source
+  CM.Comparison.prototype.match = function (v) { return this._comparator(v, this._value) }
+  const stringFilters = ['type:VM power_state:Running', '|(power_state:Halted type:host)',
+    '!type:VM', 'type:VM !power_state:Running', 'type:/^VM$/i', 'name_label:/^control/i',
+    'CPUs:number:>=1 memory:size:>1000', 'tags?', '!tags?', 'r*ing', '"Control domain"',
+    'type:host |(enabled? !enabled?)', 'boot:order:c', 'CPUs:(number:>0 max:>=1)', '32',
+    'power_state:|(Running Paused) !is_a_template?', '']
+  let snapshot = null
+  let cmResults = null
+  for (let attempt = 0; attempt < 10 && !cmResults; attempt++) {
+    const before = await xo.call('xo.getAllObjects')
+    const results = []
+    for (const f of stringFilters)
+      results.push(await xo.call('xo.getAllObjects', { filter: f }))
+    const after = await xo.call('xo.getAllObjects')
+    if (JSON.stringify(before) === JSON.stringify(after)) {
+      snapshot = before
+      cmResults = results
+    } else {
+      await new Promise(r => setTimeout(r, 500))
+    }
+  }
+  check('string filters: a stable snapshot to compare with', cmResults !== null)
+  if (cmResults) {
+    stringFilters.forEach((f, i) => {
+      const pred = CM.parse(f).createPredicate()
+      const want = Object.keys(snapshot).filter(id => pred(snapshot[id])).sort()
+      const got = Object.keys(cmResults[i]).sort()
+      check(`string filter ${JSON.stringify(f)} = complex-matcher`,
+        JSON.stringify(got) === JSON.stringify(want), `${got.length}/${want.length}`)
+    })
+    const running = cmResults[0]
+    const byObject = await xo.call('xo.getAllObjects', { filter: { type: 'VM', power_state: 'Running' } })
+    check('"type:VM power_state:Running" contains the object filter\'s VMs (and the control domains)',
+      Object.keys(byObject).length > 0 && Object.keys(byObject).every(id => id in running) &&
+      Object.values(running).every(o => o.type === 'VM' || o.type === 'VM-controller'),
+      `${Object.keys(running).length} ⊇ ${Object.keys(byObject).length}`)
+    check('string filters select something and not everything',
+      Object.keys(cmResults[1]).length > 0 && Object.keys(cmResults[2]).length > 0 &&
+      Object.keys(cmResults[2]).length < Object.keys(snapshot).length)
+  }
+  const oneVm = await xo.call('xo.getAllObjects', { filter: 'type:VM', limit: 1 })
+  check('string filter with a limit', Object.keys(oneVm).length === 1 &&
+    Object.values(oneVm)[0].type.startsWith('VM'))
+  const badFilter = await errorOf(xo.call('xo.getAllObjects', { filter: '|(type:VM' }))
+  check('string filter syntax error → 10 with the parser\'s message', badFilter &&
+    badFilter.code === 10 && badFilter.data && badFilter.data.errors &&
+    /missing '\)'.*position 1$/.test(badFilter.data.errors[0].message),
+    badFilter && JSON.stringify(badFilter.data))
+  const badCmp = await errorOf(xo.call('xo.getAllObjects', { filter: 'memory:size:>lots' }))
+  check('string filter: comparison with a non-number → 10', badCmp && badCmp.code === 10)
+
   // 6. users: create, sign in as a non-admin, admin-only methods refused, own preferences,
   //    getUser / signOut, delete (closes the user's connections)
   const uid = await xo.call('user.create', { email: 'bob@example.net', password: 'bob-secret' })
