@@ -23,6 +23,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "xoc_api_cm.h"
 #include "xoc_api_int.h"
 #include "xoc_api_query.h"
 #include "xoc_err.h"
@@ -31,6 +32,7 @@
 #include "xoc_msg.h"
 
 #define S_TOKEN_LEN 43 /* 32 random bytes, base64url */
+#define S_CM_BUDGET_US 5000000 /* a string filter's work is bounded in time */
 
 typedef struct {
     json_t *user;            /* the user record of the caller */
@@ -211,31 +213,39 @@ static int s_put_fields(xoc_api_buf_t *out, const xoc_api_query_t *q, const char
 
 typedef struct {
     const json_t *object;    /* partial match */
-    bool impossible;         /* a string filter: not supported by this build */
+    xoc_api_cm_t *cm;        /* a complex-matcher string, parsed once */
 } s_filter_t;
 
+/* filter: an object, a string, or NULL; or text (the REST filter=) */
 static int s_filter_init(s_filter_t *f, const json_t *filter, const char *text, char *err,
                          size_t errlen)
 {
     memset(f, 0, sizeof *f);
     if (json_is_object(filter) && json_object_size(filter))
         f->object = filter;
-    if (text || json_is_string(filter)) {
-        snprintf(err, errlen, "filter: complex-matcher strings are not supported yet");
-        return XOC_ENOTIMPL;
-    }
+    size_t len = text ? strlen(text) : json_string_length(filter);
+    if (json_is_string(filter))
+        text = json_string_value(filter);
+    if (!text)
+        return 0;
+    f->cm = xoc_api_cm_parse(text, len, err, errlen);
+    if (!f->cm)
+        return XOC_EINVAL;
+    if (xoc_api_cm_is_empty(f->cm))
+        xoc_api_cm_destroy(&f->cm);
     return 0;
 }
 
-static void s_filter_fini(s_filter_t *f) { (void)f; }
+static void s_filter_fini(s_filter_t *f) { xoc_api_cm_destroy(&f->cm); }
 
-static bool s_filter_needs_map(const s_filter_t *f) { return false; }
+static bool s_filter_needs_map(const s_filter_t *f) { return f->cm != NULL; }
 
 static bool s_filter_match(const s_filter_t *f, const xoc_replica_obj_t *obj,
                            const msgpack_object *map)
 {
-    (void)map;
-    return !f->object || xoc_api_objects_match(obj, f->object);
+    if (f->object && !xoc_api_objects_match(obj, f->object))
+        return false;
+    return !f->cm || (map && xoc_api_cm_match_mp(f->cm, map));
 }
 
 /* ---- collections ---------------------------------------------------------------------------------- */
@@ -245,10 +255,17 @@ typedef struct {
     xoc_api_buf_t *out;
     s_filter_t filter;
     bool ndjson, alarms;
-    size_t count;
+    size_t count, seen;
+    int64_t deadline_us;
     msgpack_unpacked up;
     int rc;
 } s_coll_t;
+
+/* true (checked every 256 objects) once a string filter has used its time budget */
+static bool s_over_budget(const s_filter_t *f, size_t *seen, int64_t deadline_us)
+{
+    return f->cm && ((*seen)++ & 255) == 0 && zclock_usecs() > deadline_us;
+}
 
 static int s_coll_each(const xoc_replica_obj_t *obj, void *arg)
 {
@@ -256,6 +273,8 @@ static int s_coll_each(const xoc_replica_obj_t *obj, void *arg)
     s_req_t *r = a->r;
     if (r->q.limit >= 0 && a->count >= (size_t)r->q.limit)
         return 1;
+    if (s_over_budget(&a->filter, &a->seen, a->deadline_us))
+        return a->rc = XOC_ETIMEOUT;
     if (strcmp(obj->type, r->route.type) != 0 ||
         !xoc_api_acl_allows(r->srv, r->user, obj->id, XOC_API_ACL_VIEW))
         return 0;
@@ -296,8 +315,9 @@ static bool s_wants_ndjson(const s_req_t *r)
 static void s_collection(s_req_t *r)
 {
     s_coll_t a = {.r = r, .ndjson = s_wants_ndjson(r),
-                  .alarms = strcmp(r->route.collection, "alarms") == 0};
-    char err[160] = "";
+                  .alarms = strcmp(r->route.collection, "alarms") == 0,
+                  .deadline_us = zclock_usecs() + S_CM_BUDGET_US};
+    char err[256] = "";
     int rc = s_filter_init(&a.filter, NULL, r->q.filter, err, sizeof err);
     if (rc != 0) {
         s_error(r, s_status(rc), err);
@@ -318,6 +338,8 @@ static void s_collection(s_req_t *r)
     s_filter_fini(&a.filter);
     if (rc == 0)
         s_answer(r, 200, a.ndjson ? "application/x-ndjson" : "application/json", NULL, a.out);
+    else if (rc == XOC_ETIMEOUT)
+        s_error(r, 400, "filter too expensive: over its time budget");
     else
         s_error(r, 500, "out of memory");
     xoc_api_buf_unref(&a.out);
@@ -556,10 +578,17 @@ int xoc_api_rest_get_from(xoc_api_call_t *call)
     json_t *limit = json_object_get(call->params, "limit");
     if (limit && json_number_value(limit) < 0)
         return XOC_EINVAL;
-    char err[160];
+    char err[256];
     s_filter_t f;
     int rc = s_filter_init(&f, filter, NULL, err, sizeof err);
     s_filter_fini(&f);
+    if (rc == XOC_EINVAL) { /* the error of xo.getAllObjects for a bad string filter */
+        xoc_api_call_fail(call, XOC_EINVAL, NULL,
+                          json_pack("{s:[{s:s,s:s,s:s,s:{},s:s}]}", "errors", "instancePath",
+                                    "/filter", "schemaPath", "#/properties/filter", "keyword",
+                                    "complex-matcher", "params", "message", err));
+        return 0;
+    }
     if (rc != 0)
         return rc;
     s_oneshot_t *o = calloc(1, sizeof *o);
@@ -585,7 +614,8 @@ typedef struct {
     s_oneshot_t *o;
     s_filter_t filter;
     xoc_api_buf_t *out;
-    size_t count;
+    size_t count, seen;
+    int64_t deadline_us;
     msgpack_unpacked up;
     int rc;
 } s_nd_t;
@@ -595,6 +625,8 @@ static int s_nd_each(const xoc_replica_obj_t *obj, void *arg)
     s_nd_t *a = arg;
     if (a->o->limit >= 0 && a->count >= (size_t)a->o->limit)
         return 1;
+    if (s_over_budget(&a->filter, &a->seen, a->deadline_us))
+        return a->rc = XOC_ETIMEOUT;
     if (!xoc_api_acl_allows(a->srv, a->o->user, obj->id, XOC_API_ACL_VIEW))
         return 0;
     const msgpack_object *map = NULL;
@@ -627,7 +659,7 @@ static void s_oneshot(s_req_t *r, const char *token)
         return;
     }
     zhashx_delete(rest->oneshots, token); /* single use: the entry is ours now */
-    s_nd_t a = {.srv = r->srv, .o = o};
+    s_nd_t a = {.srv = r->srv, .o = o, .deadline_us = zclock_usecs() + S_CM_BUDGET_US};
     char err[160];
     s_filter_init(&a.filter, o->filter, NULL, err, sizeof err);
     a.out = xoc_api_buf_new(xoc_replica_bytes(r->srv->replica) * 3 / 2 + 4096);
@@ -638,6 +670,8 @@ static void s_oneshot(s_req_t *r, const char *token)
     s_filter_fini(&a.filter);
     if (a.out && a.rc == 0)
         s_answer(r, 200, "application/json", NULL, a.out);
+    else if (a.rc == XOC_ETIMEOUT)
+        s_error(r, 400, "filter too expensive: over its time budget");
     else
         s_error(r, 500, "out of memory");
     xoc_api_buf_unref(&a.out);

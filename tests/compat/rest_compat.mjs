@@ -164,11 +164,22 @@ try {
   const tpl = await get('/rest/v0/vm-controllers?fields=type')
   check('vm-controllers are VM-controller objects', tpl.status === 200 &&
     tpl.json.length === 2 && tpl.json.every(o => o.type === 'VM-controller'), tpl.text.slice(0, 100))
+  const running = viaCookie.json.length &&
+    (await get('/rest/v0/vms?fields=power_state')).json.filter(o => o.power_state === 'Running').length
   const filtered = await get('/rest/v0/vms?filter=' + encodeURIComponent('power_state:Running') +
     '&fields=power_state')
-  check('filter= (complex matcher) answered (400 until the matcher is in)',
-    (filtered.status === 200 && filtered.json.every(o => o.power_state === 'Running')) ||
-    filtered.status === 501 || filtered.status === 400, `${filtered.status}`)
+  check('filter= (complex matcher)', filtered.status === 200 && filtered.json.length === running &&
+    filtered.json.every(o => o.power_state === 'Running'), `${filtered.status} ${running}`)
+  const filtered2 = await get('/rest/v0/vms?filter=' + encodeURIComponent('!power_state:Running name_label:/^vm-0000[0-4]$/') + '&ndjson')
+  const lines2 = filtered2.text.split('\n').filter(Boolean)
+  const expect2 = (await get('/rest/v0/vms?fields=power_state,name_label')).json
+    .filter(o => o.power_state !== 'Running' && /^vm-0000[0-4]$/.test(o.name_label)).map(o => o.href).sort()
+  check('filter= with not and regex, ndjson', filtered2.status === 200 &&
+    JSON.stringify(lines2.map(l => JSON.parse(l)).sort()) === JSON.stringify(expect2),
+  `${filtered2.status} ${lines2.length}/${expect2.length}`)
+  const badFilter = await get('/rest/v0/vms?filter=' + encodeURIComponent('|(a'))
+  check('malformed filter → 400 with the parser\'s message', badFilter.status === 400 &&
+    /\(/.test(badFilter.json.error), `${badFilter.status} ${badFilter.text}`)
 
   // ---- single objects
   const vmId = viaCookie.json[0].split('/').pop()
@@ -299,6 +310,13 @@ try {
   const vmLines = (await (await fetch(apiUrl + gfVm.$getFrom)).text()).split('\n').filter(Boolean)
   check('$getFrom with filter and limit', vmLines.length === 5 &&
     vmLines.every(l => JSON.parse(l).type === 'VM'), `${vmLines.length}`)
+  const gfCm = await xo.call('xo.getAllObjects', { ndjson: true, filter: 'type:host' })
+  const hostLines = (await (await fetch(apiUrl + gfCm.$getFrom)).text()).split('\n').filter(Boolean)
+  check('$getFrom with a string filter', hostLines.length === 2 &&
+    hostLines.every(l => JSON.parse(l).type === 'host'), `${hostLines.length}`)
+  let gfBad = null
+  try { await xo.call('xo.getAllObjects', { ndjson: true, filter: '|(a' }) } catch (e) { gfBad = e }
+  check('$getFrom with a malformed string filter → 10', gfBad && gfBad.code === 10, gfBad && gfBad.message)
   const forged = await fetch(apiUrl + '/api/' + 'A'.repeat(43))
   check('an unknown one-shot URL → 404', forged.status === 404)
 
