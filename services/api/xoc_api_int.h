@@ -203,5 +203,7 @@ int xoc_api_sse_open(xoc_api_server_t *srv, uint64_t conn, const json_t *user,
 void xoc_api_sse_closed(xoc_api_server_t *srv, uint64_t conn);
 /*  Keep-alive comments and expirations (once a second).                                   */
 void xoc_api_sse_cron(xoc_api_server_t *srv);
+/*  Ends the streams of a user (deleted).                                                  */
+void xoc_api_sse_close_user(xoc_api_server_t *srv, const char *user_id);
 
 #endif

@@ -648,6 +648,7 @@ static void s_close_user_sessions(xoc_api_server_t *srv, const char *user_id)
     for (xoc_api_session_t *s = zhashx_first(srv->sessions); s; s = zhashx_next(srv->sessions))
         if (strcmp(s->user_id, user_id) == 0)
             xoc_api_ws_close(srv->ws, s->conn, 1008, "user deleted");
+    xoc_api_sse_close_user(srv, user_id);
 }
 
 static void s_on_user_deleted(xoc_api_server_t *unused, int status, json_t *v, void *arg)

@@ -200,6 +200,43 @@ void xoc_api_sse_batch(xoc_api_server_t *srv, uint64_t rev)
     self->batches++;
 }
 
+/* ends the streams of the clients for which drop(c, arg) is true */
+static void s_end_if(xoc_api_server_t *srv, bool (*drop)(const s_client_t *c, const void *arg),
+                     const void *arg, const char *why)
+{
+    struct xoc_api_sse *self = s_self(srv);
+    zlistx_t *gone = zlistx_new();
+    if (!self || !gone) {
+        zlistx_destroy(&gone);
+        return;
+    }
+    for (s_client_t *c = zhashx_first(self->clients); c; c = zhashx_next(self->clients))
+        if (drop(c, arg)) {
+            xoc_api_ws_close(srv->ws, c->conn, 1000, why);
+            zlistx_add_end(gone, (void *)zhashx_cursor(self->clients));
+        }
+    for (const char *k = zlistx_first(gone); k; k = zlistx_next(gone))
+        zhashx_delete(self->clients, k);
+    zlistx_destroy(&gone);
+}
+
+static bool s_is_user(const s_client_t *c, const void *user_id)
+{
+    const char *id = json_string_value(json_object_get(c->user, "id"));
+    return id && strcmp(id, user_id) == 0;
+}
+
+void xoc_api_sse_close_user(xoc_api_server_t *srv, const char *user_id)
+{
+    if (user_id)
+        s_end_if(srv, s_is_user, user_id, "user deleted");
+}
+
+static bool s_expired(const s_client_t *c, const void *now)
+{
+    return c->expiration && c->expiration < *(const int64_t *)now;
+}
+
 void xoc_api_sse_cron(xoc_api_server_t *srv)
 {
     struct xoc_api_sse *self = s_self(srv);
@@ -209,15 +246,8 @@ void xoc_api_sse_cron(xoc_api_server_t *srv)
     bool ping = zclock_mono() >= self->next_ping;
     if (ping)
         self->next_ping = zclock_mono() + self->ping_ms;
-    zlistx_t *expired = zlistx_new();
-    for (s_client_t *c = zhashx_first(self->clients); c; c = zhashx_next(self->clients)) {
-        if (c->expiration && c->expiration < now) {
-            xoc_api_ws_close(srv->ws, c->conn, 1000, "token expired");
-            zlistx_add_end(expired, (void *)zhashx_cursor(self->clients));
-        } else if (ping)
+    s_end_if(srv, s_expired, &now, "token expired");
+    if (ping)
+        for (s_client_t *c = zhashx_first(self->clients); c; c = zhashx_next(self->clients))
             s_send_text(srv, c->conn, ": keep-alive\n\n");
-    }
-    for (const char *k = zlistx_first(expired); k; k = zlistx_next(expired))
-        zhashx_delete(self->clients, k);
-    zlistx_destroy(&expired);
 }

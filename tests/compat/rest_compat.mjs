@@ -367,10 +367,13 @@ try {
     e.event === 'enter' && e.data.includes('bob-vm')) && bobSse.status === 200 &&
     !bobSse.events.some(e => e.event === 'enter' || e.event === 'exit'),
   `${bobSse.events.map(e => e.event).join()}`)
-  bobSse.close()
   adminSse.close()
   await sim('sim.remove_object', { ref: ref2 })
   await xo.call('user.delete', { id: bobId })
+  let bobEnded = false
+  try { bobEnded = await deadline(5000, 'the end of the deleted user\'s stream', () => bobSse.ended) } catch (e) {}
+  check('user.delete ends the user\'s event streams', bobEnded)
+  bobSse.close()
 
   // last: a wrong password throttles this address
   const wrong = await get('/rest/v0/pools', { authorization: basic(ADMIN, 'wrong') })
