@@ -164,7 +164,7 @@ void xoc_api_work_destroy(xoc_api_work_t **self_p);
 int xoc_api_work_run(xoc_api_work_t *self, xoc_api_work_fn *fn, xoc_api_work_fn *done,
                      void *arg);
 
-/* ---- xoc_api_session.c: authentication shared by session.signIn and REST ------------------------ */
+/* ---- xoc_api_session.c: authentication shared by session.signIn and REST --------------------- */
 
 /*  status 0: user (a user record, borrowed for the call) and the expiration of the token
     used (ms, 0: none); XOC_EAUTH: invalid credentials (counted for throttling); another
@@ -179,7 +179,7 @@ int xoc_api_auth_password(xoc_api_server_t *srv, const char *email, const char *
 int xoc_api_auth_token(xoc_api_server_t *srv, const char *token, const char *ip,
                        xoc_api_auth_fn *fn, void *arg);
 
-/* ---- xoc_api_rest.c / xoc_api_sse.c: REST /rest/v0, one-shot URLs, SSE ---------------------------- */
+/* ---- xoc_api_rest.c / xoc_api_sse.c: REST /rest/v0, one-shot URLs, SSE ----------------------- */
 
 int xoc_api_rest_init(xoc_api_server_t *srv);
 void xoc_api_rest_fini(xoc_api_server_t *srv);

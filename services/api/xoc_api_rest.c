@@ -62,7 +62,7 @@ typedef struct {
     char task_ref[128];      /* actions: the XAPI task */
 } s_req_t;
 
-/* ---- answers ------------------------------------------------------------------------------------ */
+/* ---- answers --------------------------------------------------------------------------------- */
 
 static void s_req_free(s_req_t *r)
 {
@@ -132,7 +132,7 @@ static int s_status(int rc)
     }
 }
 
-/* ---- objects ------------------------------------------------------------------------------------- */
+/* ---- objects --------------------------------------------------------------------------------- */
 
 static const msgpack_object *s_field(const msgpack_object *map, const char *name)
 {
@@ -209,7 +209,7 @@ static int s_put_fields(xoc_api_buf_t *out, const xoc_api_query_t *q, const char
     return rc ? rc : xoc_api_buf_putc(out, '}');
 }
 
-/* ---- filters: object (lodash match) or string (complex matcher) --------------------------------- */
+/* ---- filters: object (lodash match) or string (complex matcher) ------------------------------ */
 
 typedef struct {
     const json_t *object;    /* partial match */
@@ -248,7 +248,7 @@ static bool s_filter_match(const s_filter_t *f, const xoc_replica_obj_t *obj,
     return !f->cm || (map && xoc_api_cm_match_mp(f->cm, map));
 }
 
-/* ---- collections ---------------------------------------------------------------------------------- */
+/* ---- collections ----------------------------------------------------------------------------- */
 
 typedef struct {
     s_req_t *r;
@@ -388,7 +388,7 @@ static void s_object(s_req_t *r)
     msgpack_unpacked_destroy(&up);
 }
 
-/* ---- actions ------------------------------------------------------------------------------------- */
+/* ---- actions --------------------------------------------------------------------------------- */
 
 /* VM actions: XAPI method and the parameters after the VM ref */
 static const struct {
@@ -558,7 +558,7 @@ static void s_action(s_req_t *r)
         s_error(r, s_status(rc), xoc_strerror(rc));
 }
 
-/* ---- one-shot URLs ------------------------------------------------------------------------------- */
+/* ---- one-shot URLs --------------------------------------------------------------------------- */
 
 static void s_oneshot_free(void **item)
 {
@@ -679,7 +679,7 @@ static void s_oneshot(s_req_t *r, const char *token)
     s_oneshot_free(&item);
 }
 
-/* ---- authentication and dispatch ----------------------------------------------------------------- */
+/* ---- authentication and dispatch ------------------------------------------------------------- */
 
 static void s_serve(s_req_t *r)
 {
@@ -830,7 +830,7 @@ void xoc_api_rest_closed(xoc_api_server_t *srv, uint64_t conn)
     xoc_api_sse_closed(srv, conn);
 }
 
-/* ---- life ---------------------------------------------------------------------------------------- */
+/* ---- life ------------------------------------------------------------------------------------ */
 
 static int s_cron(zloop_t *loop, int timer_id, void *arg)
 {

@@ -267,7 +267,7 @@ static void s_conn_closed(xoc_api_ws_t *self, s_conn_t *c)
     c->id = 0;
 }
 
-/* ---- plain HTTP ---------------------------------------------------------------------------------- */
+/* ---- plain HTTP ------------------------------------------------------------------------------ */
 
 /* the request line's method and URI (lws parsed them: one of these tokens is set) */
 static const char *s_http_method(struct lws *wsi, enum lws_token_indexes *tok)
