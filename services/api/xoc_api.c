@@ -30,6 +30,15 @@ const xoc_cfg_key_t xoc_api_cfg_keys[] = {
      "deadline of one XAPI call made for an action (vm.start, ...)"},
     {"api.acl_refresh_s", XOC_CFG_INT, "30", 1, 86400,
      "reload the config dbs acls, groups and users this often (repairs a lost change event)"},
+    {"api.http_body_max", XOC_CFG_INT, "1048576", 0, 1073741824,
+     "largest HTTP request body, in bytes (larger: 413)"},
+    {"api.http_header_max", XOC_CFG_INT, "8192", 1024, 65535,
+     "bytes of HTTP request headers (larger: refused by lws)"},
+    {"api.http_timeout_s", XOC_CFG_INT, "30", 1, 3600,
+     "an HTTP answer starts and progresses within this, or the connection is dropped"},
+    {"api.sse_ping_s", XOC_CFG_INT, "30", 1, 3600, "seconds between SSE keep-alive comments"},
+    {"api.get_from_ttl_s", XOC_CFG_INT, "60", 1, 86400,
+     "validity of the one-shot $getFrom URLs of xo.getAllObjects {ndjson: true}"},
     XOC_CFG_END};
 
 /* ---- replies ---------------------------------------------------------------------------------- */
@@ -262,6 +271,10 @@ static int s_on_ws_event(zloop_t *loop, zsock_t *sock, void *arg)
         s_session_open(srv, conn, payload ? (const char *)zframe_data(payload) : "");
     else if (kind && streq(kind, "close"))
         s_session_close(srv, conn);
+    else if (kind && streq(kind, "http"))
+        xoc_api_rest_request(srv, conn, payload, msg);
+    else if (kind && streq(kind, "hclose"))
+        xoc_api_rest_closed(srv, conn);
     zframe_destroy(&payload);
     zstr_free(&id);
     zstr_free(&kind);
@@ -319,6 +332,9 @@ static int s_start_ws(xoc_api_server_t *srv, xoc_cfg_t *cfg)
         .handshake_timeout_s = (int)xoc_cfg_int(cfg, "api.handshake_timeout_s"),
         .ping_s = (int)xoc_cfg_int(cfg, "api.ping_s"),
         .idle_timeout_s = (int)xoc_cfg_int(cfg, "api.idle_timeout_s"),
+        .http_body_max = (size_t)xoc_cfg_int(cfg, "api.http_body_max"),
+        .http_header_max = (int)xoc_cfg_int(cfg, "api.http_header_max"),
+        .http_timeout_s = (int)xoc_cfg_int(cfg, "api.http_timeout_s"),
     };
     srv->ws = xoc_api_ws_new(&o);
     if (!srv->ws) {
@@ -362,6 +378,8 @@ static int s_init(xoc_api_server_t *srv, zsock_t *pipe, xoc_cfg_t *cfg)
         return XOC_ENOMEM;
     xoc_api_users_bootstrap(srv); /* needs the client on the loop */
     zloop_timer(srv->node.loop, 1000, 0, s_cron, srv);
+    if ((rc = xoc_api_rest_init(srv)) != 0)
+        return rc;
     xoc_node_set_stats(&srv->node, s_stats, srv);
     return s_start_ws(srv, cfg);
 }
@@ -370,6 +388,7 @@ static void s_fini(xoc_api_server_t *srv)
 {
     xoc_api_users_bootstrap_stop(srv); /* before the WebSocket thread goes */
     xoc_api_ws_destroy(&srv->ws); /* first: no more events */
+    xoc_api_rest_fini(srv);
     xoc_api_work_destroy(&srv->work);
     xoc_api_acts_fini(srv);
     xoc_replica_destroy(&srv->replica);

@@ -88,6 +88,7 @@ typedef struct {
     unsigned acl_loaded;          /* bit per db: listed once at least */
     int64_t acl_refresh_at;       /* next full reload (monotonic ms) */
     int acl_timer;
+    struct xoc_api_rest *rest;    /* xoc_api_rest.c: HTTP requests, one-shot URLs, SSE */
 } xoc_api_server_t;
 
 typedef struct {
@@ -305,5 +306,46 @@ int xoc_api_m_server_remove(xoc_api_call_t *call);
 int xoc_api_m_server_set(xoc_api_call_t *call);
 int xoc_api_m_server_enable(xoc_api_call_t *call); /* server.enable / server.disable */
 int xoc_api_m_server_get_all(xoc_api_call_t *call);
+/* ---- xoc_api_session.c: authentication shared by session.signIn and REST --------------------- */
+
+/*  status 0: user (a user record, borrowed for the call) and the expiration of the token
+    used (ms, 0: none); XOC_EAUTH: invalid credentials (counted for throttling); another
+    code: the config db could not be read.                                                 */
+typedef void(xoc_api_auth_fn)(xoc_api_server_t *srv, int status, json_t *user,
+                              int64_t expiration_ms, void *arg);
+/*  Verifies email/password (Argon2id on the work thread) or a token. Returns 0 (fn is
+    called exactly once, later), XOC_EBUSY when the user or address is throttled, or
+    another code (fn is not called).                                                      */
+int xoc_api_auth_password(xoc_api_server_t *srv, const char *email, const char *password,
+                          const char *ip, xoc_api_auth_fn *fn, void *arg);
+int xoc_api_auth_token(xoc_api_server_t *srv, const char *token, const char *ip,
+                       xoc_api_auth_fn *fn, void *arg);
+
+/* ---- xoc_api_rest.c / xoc_api_sse.c: REST /rest/v0, one-shot URLs, SSE ----------------------- */
+
+int xoc_api_rest_init(xoc_api_server_t *srv);
+void xoc_api_rest_fini(xoc_api_server_t *srv);
+/*  An HTTP request event of the lws thread (peer, then the frames after it), its end.   */
+void xoc_api_rest_request(xoc_api_server_t *srv, uint64_t conn, zframe_t *peer, zmsg_t *msg);
+void xoc_api_rest_closed(xoc_api_server_t *srv, uint64_t conn);
+/*  xo.getAllObjects {ndjson: true}: answers {"$getFrom": "/api/<token>"}, a one-shot URL
+    bound to the caller (api.get_from_ttl_s) streaming the objects as NDJSON.              */
+int xoc_api_rest_get_from(xoc_api_call_t *call);
+/*  The SSE state's place in the REST state.                                               */
+struct xoc_api_sse **xoc_api_rest_sse(xoc_api_server_t *srv);
+/*  The replica's changes, for the SSE clients (from xoc_api_objects.c).                   */
+void xoc_api_sse_change(xoc_api_server_t *srv, bool enter, const xoc_replica_obj_t *obj);
+void xoc_api_sse_batch(xoc_api_server_t *srv, uint64_t rev);
+int xoc_api_sse_init(xoc_api_server_t *srv);
+void xoc_api_sse_fini(xoc_api_server_t *srv);
+/*  Answers GET /rest/v0/events with the stream's head, for user (borrowed); the stream
+    ends when the client goes, its queue overflows, or the token expires.                 */
+int xoc_api_sse_open(xoc_api_server_t *srv, uint64_t conn, const json_t *user,
+                     int64_t expiration_ms);
+void xoc_api_sse_closed(xoc_api_server_t *srv, uint64_t conn);
+/*  Keep-alive comments and expirations (once a second).                                   */
+void xoc_api_sse_cron(xoc_api_server_t *srv);
+/*  Ends the streams of a user (deleted).                                                  */
+void xoc_api_sse_close_user(xoc_api_server_t *srv, const char *user_id);
 
 #endif

@@ -39,7 +39,7 @@ static const xoc_api_param_t p_method[] = {{"method", S_STR, false, false, NULL}
 static const xoc_api_param_t p_all_objects[] = {
     {"filter", S_OBJ | S_STR, true, true, "partial match on fields (object)"},
     {"limit", S_NUM, true, false, "at most this many objects"},
-    {"ndjson", S_BOOL, true, false, "stream through a $getFrom URL (not supported yet)"},
+    {"ndjson", S_BOOL, true, false, "answer {$getFrom: URL}: one GET streams NDJSON"},
     S_END};
 static const xoc_api_param_t p_token_create[] = {
     {"description", S_STR, true, true, NULL},

@@ -197,6 +197,8 @@ static json_t *s_cm_error(const char *message)
 int xoc_api_m_get_all_objects(xoc_api_call_t *call)
 {
     xoc_api_server_t *srv = call->srv;
+    if (json_is_true(json_object_get(call->params, "ndjson")))
+        return xoc_api_rest_get_from(call);
     json_t *filter = json_object_get(call->params, "filter");
     json_t *limit = json_object_get(call->params, "limit");
     if (json_is_true(json_object_get(call->params, "ndjson")))
@@ -302,6 +304,7 @@ void xoc_api_objects_change(xoc_replica_t *replica, bool enter, const xoc_replic
 {
     xoc_api_server_t *srv = arg;
     const xoc_api_json_t *j = s_cache(srv, enter, obj);
+    xoc_api_sse_change(srv, enter, obj);
     if (srv->signed_in == 0 || (enter && !j))
         return; /* nobody to tell: the initial snapshot only fills the cache */
     xoc_api_buf_t **buf = enter ? &srv->push_enter : &srv->push_exit;
@@ -377,6 +380,7 @@ void xoc_api_objects_batch(xoc_replica_t *replica, uint64_t rev, void *arg)
 {
     xoc_api_server_t *srv = arg;
     xoc_api_access_flush(srv); /* non-admin sessions */
+    xoc_api_sse_batch(srv, rev);
     if (srv->push_n_enter == 0 && srv->push_n_exit == 0)
         return;
     xoc_api_buf_t *enter = srv->push_n_enter ? s_notification("enter", srv->push_enter) : NULL;

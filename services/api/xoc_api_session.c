@@ -297,15 +297,18 @@ static void s_failed(xoc_api_server_t *srv, const char *email, const char *ip)
     zhashx_update(srv->throttle, key, (void *)(intptr_t)zclock_mono());
 }
 
-/* ---- session.signIn ------------------------------------------------------------------------------- */
+/* ---- authentication (session.signIn, REST) --------------------------------------------------- */
 
 typedef struct {
-    xoc_api_call_t *call;
+    xoc_api_server_t *srv;
+    char ip[128];
     char email[256];
     char *password;
     json_t *user;
     bool ok;
     int64_t expiration;
+    xoc_api_auth_fn *fn;
+    void *arg;
 } s_signin_t;
 
 /* a password copy: wiped before it is freed */
@@ -327,24 +330,21 @@ static void s_signin_free(s_signin_t *si)
 
 static void s_signin_succeed(s_signin_t *si)
 {
-    xoc_api_call_t *call = si->call;
-    xoc_api_session_t *s = xoc_api_session(call->srv, call->conn);
-    const char *id = json_string_value(json_object_get(si->user, "id"));
-    if (s && id)
-        xoc_api_session_set_user(call->srv, s, id, si->expiration);
-    xoc_info("signed in user=%s conn=%llu ip=%s", id ? id : "?",
-             (unsigned long long)call->conn, call->ip);
-    xoc_api_call_done(call, xoc_api_user_public(si->user));
+    si->fn(si->srv, 0, si->user, si->expiration, si->arg);
     s_signin_free(si);
 }
 
 static void s_signin_fail(s_signin_t *si)
 {
-    xoc_api_call_t *call = si->call;
-    s_failed(call->srv, si->email[0] ? si->email : NULL, call->ip);
-    xoc_info("sign-in failed email=%s conn=%llu ip=%s", si->email,
-             (unsigned long long)call->conn, call->ip);
-    xoc_api_call_fail(call, XOC_EAUTH, NULL, NULL);
+    s_failed(si->srv, si->email[0] ? si->email : NULL, si->ip);
+    xoc_info("sign-in failed email=%s ip=%s", si->email, si->ip);
+    si->fn(si->srv, XOC_EAUTH, NULL, 0, si->arg);
+    s_signin_free(si);
+}
+
+static void s_signin_error(s_signin_t *si, int status)
+{
+    si->fn(si->srv, status, NULL, 0, si->arg);
     s_signin_free(si);
 }
 
@@ -368,8 +368,7 @@ static void s_on_users_for_signin(xoc_api_server_t *unused, int status, json_t *
 {
     s_signin_t *si = arg;
     if (status != 0) {
-        xoc_api_call_fail(si->call, status, NULL, NULL);
-        s_signin_free(si);
+        s_signin_error(si, status);
         return;
     }
     json_t *u = s_find_email(users, si->email);
@@ -378,10 +377,8 @@ static void s_on_users_for_signin(xoc_api_server_t *unused, int status, json_t *
         return;
     }
     si->user = json_incref(u);
-    if (xoc_api_work_run(si->call->srv->work, s_verify, s_verified, si) != 0) {
-        xoc_api_call_fail(si->call, XOC_EIO, NULL, NULL);
-        s_signin_free(si);
-    }
+    if (xoc_api_work_run(si->srv->work, s_verify, s_verified, si) != 0)
+        s_signin_error(si, XOC_EIO);
 }
 
 /* token sign-in: the token record, then its user */
@@ -406,10 +403,8 @@ static void s_on_token(xoc_api_server_t *unused, int status, json_t *token, void
         return;
     }
     si->expiration = exp;
-    if (xoc_api_cfg(si->call->srv, "get", "users", uid, NULL, s_on_token_user, si) != 0) {
-        xoc_api_call_fail(si->call, XOC_EIO, NULL, NULL);
-        s_signin_free(si);
-    }
+    if (xoc_api_cfg(si->srv, "get", "users", uid, NULL, s_on_token_user, si) != 0)
+        s_signin_error(si, XOC_EIO);
 }
 
 /* the key of a token in db tokens: base64url(BLAKE2b-256(token)) */
@@ -418,6 +413,72 @@ static void s_token_key(const char *token, char *key, size_t size)
     unsigned char h[32];
     crypto_generichash(h, sizeof h, (const unsigned char *)token, strlen(token), NULL, 0);
     sodium_bin2base64(key, size, h, sizeof h, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static s_signin_t *s_signin_new(xoc_api_server_t *srv, const char *ip, xoc_api_auth_fn *fn,
+                                void *arg)
+{
+    s_signin_t *si = calloc(1, sizeof *si);
+    if (si) {
+        si->srv = srv;
+        snprintf(si->ip, sizeof si->ip, "%s", ip);
+        si->fn = fn;
+        si->arg = arg;
+    }
+    return si;
+}
+
+int xoc_api_auth_password(xoc_api_server_t *srv, const char *email, const char *password,
+                          const char *ip, xoc_api_auth_fn *fn, void *arg)
+{
+    if (s_throttled(srv, "u", email) || s_throttled(srv, "a", ip))
+        return XOC_EBUSY;
+    s_signin_t *si = s_signin_new(srv, ip, fn, arg);
+    if (!si)
+        return XOC_ENOMEM;
+    snprintf(si->email, sizeof si->email, "%s", email);
+    si->password = strdup(password);
+    int rc = si->password
+                 ? xoc_api_cfg(srv, "list", "users", NULL, NULL, s_on_users_for_signin, si)
+                 : XOC_ENOMEM;
+    if (rc != 0)
+        s_signin_free(si);
+    return rc;
+}
+
+int xoc_api_auth_token(xoc_api_server_t *srv, const char *token, const char *ip,
+                       xoc_api_auth_fn *fn, void *arg)
+{
+    if (s_throttled(srv, "a", ip))
+        return XOC_EBUSY;
+    s_signin_t *si = s_signin_new(srv, ip, fn, arg);
+    if (!si)
+        return XOC_ENOMEM;
+    char key[64];
+    s_token_key(token, key, sizeof key);
+    int rc = xoc_api_cfg(srv, "get", "tokens", key, NULL, s_on_token, si);
+    if (rc != 0)
+        s_signin_free(si);
+    return rc;
+}
+
+/* ---- session.signIn ------------------------------------------------------------------------------- */
+
+static void s_signed_in(xoc_api_server_t *srv, int status, json_t *user, int64_t expiration,
+                        void *arg)
+{
+    xoc_api_call_t *call = arg;
+    if (status != 0) {
+        xoc_api_call_fail(call, status, NULL, NULL);
+        return;
+    }
+    xoc_api_session_t *s = xoc_api_session(call->srv, call->conn);
+    const char *id = json_string_value(json_object_get(user, "id"));
+    if (s && id)
+        xoc_api_session_set_user(call->srv, s, id, expiration);
+    xoc_info("signed in user=%s conn=%llu ip=%s", id ? id : "?",
+             (unsigned long long)call->conn, call->ip);
+    xoc_api_call_done(call, xoc_api_user_public(user));
 }
 
 int xoc_api_m_sign_in(xoc_api_call_t *call)
@@ -430,34 +491,16 @@ int xoc_api_m_sign_in(xoc_api_call_t *call)
     const char *token = json_string_value(json_object_get(call->params, "token"));
     if (!token && (!email || !password))
         return XOC_EAUTH;
-    if ((email && s_throttled(srv, "u", email)) || s_throttled(srv, "a", call->ip)) {
-        xoc_api_call_fail_raw(call, XOC_API_RPC_GENERIC, "too fast authentication tries",
-                              NULL);
-        return 0;
-    }
     if (!token && srv->booting && srv->boot_waiters) {
         /* the first admin may be in the making: this sign-in waits for that attempt */
         return zlistx_add_end(srv->boot_waiters, call) ? 0 : XOC_ENOMEM;
     }
-    s_signin_t *si = calloc(1, sizeof *si);
-    if (!si)
-        return XOC_ENOMEM;
-    si->call = call;
-    int rc;
-    if (token) {
-        char key[64];
-        s_token_key(token, key, sizeof key);
-        rc = xoc_api_cfg(srv, "get", "tokens", key, NULL, s_on_token, si);
-    } else {
-        snprintf(si->email, sizeof si->email, "%s", email);
-        si->password = strdup(password);
-        rc = si->password ? xoc_api_cfg(srv, "list", "users", NULL, NULL, s_on_users_for_signin,
-                                        si)
-                          : XOC_ENOMEM;
-    }
-    if (rc != 0) {
-        si->call = NULL;
-        s_signin_free(si);
+    int rc = token ? xoc_api_auth_token(srv, token, call->ip, s_signed_in, call)
+                   : xoc_api_auth_password(srv, email, password, call->ip, s_signed_in, call);
+    if (rc == XOC_EBUSY) {
+        xoc_api_call_fail_raw(call, XOC_API_RPC_GENERIC, "too fast authentication tries",
+                              NULL);
+        return 0;
     }
     return rc;
 }
@@ -695,6 +738,7 @@ static void s_close_user_sessions(xoc_api_server_t *srv, const char *user_id)
     for (xoc_api_session_t *s = zhashx_first(srv->sessions); s; s = zhashx_next(srv->sessions))
         if (strcmp(s->user_id, user_id) == 0)
             xoc_api_ws_close(srv->ws, s->conn, 1008, "user deleted");
+    xoc_api_sse_close_user(srv, user_id);
 }
 
 /* the user's ACLs and memberships are gone: answer */

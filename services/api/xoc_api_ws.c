@@ -34,6 +34,15 @@ typedef struct {
     bool close_after;       /* close once the queue is written */
     int close_status;
     char close_reason[96];
+    /* plain HTTP (one transaction; lws frees this struct when the transaction ends) */
+    bool http;
+    bool http_body;         /* the request body is being received */
+    bool http_answered;     /* the actor's answer (status, head) is here */
+    bool http_head_sent;
+    bool http_stream;       /* no content length: chunks until closed */
+    int http_status;
+    char *http_head;        /* "content type\nname: value\n..." from the actor */
+    zmsg_t *http_req;       /* the request event, waiting for its body */
 } s_conn_t;
 
 /* an operation from the actor */
@@ -42,6 +51,8 @@ typedef struct s_op {
     xoc_api_buf_t *buf;     /* send; NULL: close */
     int status;
     char reason[96];
+    char *http_head;        /* an HTTP answer: content type and headers (owned) */
+    bool http_stream;
     struct s_op *next;
 } s_op_t;
 
@@ -249,9 +260,239 @@ static void s_conn_closed(xoc_api_ws_t *self, s_conn_t *c)
     s_conn_free_queue(c);
     free(c->rx);
     c->rx = NULL;
-    s_event(self, "close", c->id, NULL, 0);
+    free(c->http_head);
+    c->http_head = NULL;
+    zmsg_destroy(&c->http_req);
+    s_event(self, c->http ? "hclose" : "close", c->id, NULL, 0);
     xoc_debug("connection closed conn=%llu", (unsigned long long)c->id);
     c->id = 0;
+}
+
+/* ---- plain HTTP ------------------------------------------------------------------------------ */
+
+/* the request line's method and URI (lws parsed them: one of these tokens is set) */
+static const char *s_http_method(struct lws *wsi, enum lws_token_indexes *tok)
+{
+    static const struct {
+        enum lws_token_indexes tok;
+        const char *name;
+    } methods[] = {{WSI_TOKEN_GET_URI, "GET"},         {WSI_TOKEN_POST_URI, "POST"},
+                   {WSI_TOKEN_PUT_URI, "PUT"},         {WSI_TOKEN_PATCH_URI, "PATCH"},
+                   {WSI_TOKEN_DELETE_URI, "DELETE"},   {WSI_TOKEN_HEAD_URI, "HEAD"},
+                   {WSI_TOKEN_OPTIONS_URI, "OPTIONS"}};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (lws_hdr_total_length(wsi, methods[i].tok) > 0) {
+            *tok = methods[i].tok;
+            return methods[i].name;
+        }
+    return NULL;
+}
+
+static void s_add_header(zmsg_t *m, struct lws *wsi, enum lws_token_indexes tok)
+{
+    char v[8192];
+    int n = lws_hdr_copy(wsi, v, sizeof v, tok);
+    zmsg_addmem(m, v, n > 0 ? (size_t)n : 0);
+}
+
+/* answers at once from this thread (malformed or oversized requests) */
+static int s_http_refuse(struct lws *wsi, unsigned status)
+{
+    if (lws_return_http_status(wsi, status, NULL))
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* LWS_CALLBACK_HTTP: the request as one event [http][id][peer][method][path][cookie]
+   [authorization][accept][body][arg]...; sent now, or when its body is complete */
+static int s_http_request(xoc_api_ws_t *self, s_conn_t *c, struct lws *wsi, const char *uri)
+{
+    if (c->id)
+        s_conn_closed(self, c);
+    memset(c, 0, sizeof *c);
+    enum lws_token_indexes tok = WSI_TOKEN_GET_URI;
+    const char *method = s_http_method(wsi, &tok);
+    if (!method || !uri)
+        return s_http_refuse(wsi, HTTP_STATUS_BAD_REQUEST);
+    char clen[32] = "";
+    lws_hdr_copy(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    unsigned long long body = strtoull(clen, NULL, 10);
+    if (body > self->opts.http_body_max)
+        return s_http_refuse(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE);
+    c->id = ++self->next_id;
+    c->wsi = wsi;
+    c->http = true;
+    char key[24], peer[128] = "";
+    s_conn_key(c->id, key, sizeof key);
+    zhashx_insert(self->conns, key, c);
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    zmsg_t *m = zmsg_new();
+    zmsg_addstr(m, "http");
+    zmsg_addstrf(m, "%llu", (unsigned long long)c->id);
+    zmsg_addstr(m, peer);
+    zmsg_addstr(m, method);
+    zmsg_addstr(m, uri);
+    s_add_header(m, wsi, WSI_TOKEN_HTTP_COOKIE);
+    s_add_header(m, wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    s_add_header(m, wsi, WSI_TOKEN_HTTP_ACCEPT);
+    zmsg_addmem(m, NULL, 0); /* the body, filled in later */
+    char arg[4096];
+    for (int i = 0; i < 64; i++) {
+        int n = lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n <= 0)
+            break;
+        zmsg_addmem(m, arg, (size_t)n);
+    }
+    /* the actor answers within http_timeout_s, or the connection is dropped */
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, self->opts.http_timeout_s);
+    if (body > 0 && tok != WSI_TOKEN_GET_URI) {
+        c->http_req = m;
+        c->http_body = true;
+        return 0;
+    }
+    if (zmsg_send(&m, self->ev_out) != 0) {
+        zmsg_destroy(&m);
+        return s_http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE);
+    }
+    return 0;
+}
+
+static int s_http_body(xoc_api_ws_t *self, s_conn_t *c, const void *in, size_t len)
+{
+    if (!c->http_body || !c->http_req)
+        return 0;
+    if (c->rx_len + len > self->opts.http_body_max)
+        return -1; /* more than Content-Length said: drop the connection */
+    if (c->rx_len + len > c->rx_cap) {
+        size_t cap = c->rx_cap ? c->rx_cap * 2 : 4096;
+        while (cap < c->rx_len + len)
+            cap *= 2;
+        char *rx = realloc(c->rx, cap);
+        if (!rx)
+            return -1;
+        c->rx = rx;
+        c->rx_cap = cap;
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    return 0;
+}
+
+/* the request with its body in frame 8 */
+static int s_http_body_done(xoc_api_ws_t *self, s_conn_t *c)
+{
+    c->http_body = false;
+    if (!c->http_req)
+        return 0;
+    zmsg_t *m = zmsg_new();
+    int i = 0;
+    for (zframe_t *f = zmsg_first(c->http_req); f; f = zmsg_next(c->http_req), i++)
+        if (i == 8)
+            zmsg_addmem(m, c->rx, c->rx_len);
+        else
+            zmsg_addmem(m, zframe_data(f), zframe_size(f));
+    zmsg_destroy(&c->http_req);
+    if (zmsg_send(&m, self->ev_out) != 0) {
+        zmsg_destroy(&m);
+        return s_http_refuse(c->wsi, HTTP_STATUS_SERVICE_UNAVAILABLE);
+    }
+    return 0;
+}
+
+static void s_http_answer(xoc_api_ws_t *self, s_conn_t *c, s_op_t *op)
+{
+    if (!c->http || c->http_answered)
+        return;
+    c->http_answered = true;
+    c->http_status = op->status;
+    c->http_head = op->http_head;
+    op->http_head = NULL;
+    c->http_stream = op->http_stream;
+    if (op->buf)
+        s_conn_enqueue(self, c, &op->buf);
+    /* a stream lives as long as the actor feeds it; an answer is written within the timeout */
+    if (c->http_stream)
+        lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+    else
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, self->opts.http_timeout_s);
+    lws_callback_on_writable(c->wsi);
+}
+
+/* status line and headers: content type first line, then "name: value" lines */
+static int s_http_write_head(xoc_api_ws_t *self, s_conn_t *c)
+{
+    unsigned char *start = self->scratch + LWS_PRE, *p = start, *end = p + S_CHUNK - 1;
+    char *head = c->http_head;
+    char *nl = strchr(head, '\n');
+    if (nl)
+        *nl = '\0';
+    lws_filepos_t len = c->http_stream ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)c->queued;
+    if (lws_add_http_common_headers(c->wsi, (unsigned)c->http_status, head, len, &p, end))
+        return -1;
+    for (char *line = nl ? nl + 1 : NULL; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        char *colon = strchr(line, ':');
+        if (colon) {
+            char name[64];
+            snprintf(name, sizeof name, "%.*s:", (int)(colon - line), line);
+            const char *v = colon + 1 + (colon[1] == ' ');
+            if (lws_add_http_header_by_name(c->wsi, (const unsigned char *)name,
+                                            (const unsigned char *)v, (int)strlen(v), &p, end))
+                return -1;
+        }
+        line = next;
+    }
+    if (lws_finalize_write_http_header(c->wsi, start, &p, end))
+        return -1;
+    c->http_head_sent = true;
+    return 0;
+}
+
+/* LWS_CALLBACK_HTTP_WRITEABLE; returns -1 to close */
+static int s_http_write(xoc_api_ws_t *self, s_conn_t *c)
+{
+    if (!c->http || c->close_now)
+        return -1;
+    if (!c->http_answered)
+        return c->close_after ? -1 : 0;
+    if (!c->http_head_sent) {
+        if (s_http_write_head(self, c) != 0)
+            return -1;
+        if (!c->http_stream && !c->head)
+            return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    for (int n = 0; n < S_CHUNKS_PER_TURN && c->head && !lws_send_pipe_choked(c->wsi); n++) {
+        s_out_t *o = c->head;
+        size_t total = xoc_api_buf_len(o->buf);
+        size_t chunk = total - o->off < S_CHUNK ? total - o->off : S_CHUNK;
+        bool last = !c->http_stream && o->next == NULL && o->off + chunk == total;
+        memcpy(self->scratch + LWS_PRE, xoc_api_buf_data(o->buf) + o->off, chunk);
+        if (lws_write(c->wsi, self->scratch + LWS_PRE, chunk,
+                      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)chunk)
+            return -1;
+        o->off += chunk;
+        c->queued -= chunk;
+        if (o->off == total) {
+            c->head = o->next;
+            if (!c->head)
+                c->tail = NULL;
+            xoc_api_buf_unref(&o->buf);
+            free(o);
+        }
+        if (last) /* lws frees c when the transaction ends (keep-alive) */
+            return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+    }
+    if (c->head) {
+        if (!c->http_stream) /* progress: the timeout starts again */
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, self->opts.http_timeout_s);
+        lws_callback_on_writable(c->wsi);
+    } else if (c->close_after)
+        return -1;
+    return 0;
 }
 
 /* ---- operations from the actor ------------------------------------------------------------- */
@@ -267,11 +508,14 @@ static void s_drain_ops(xoc_api_ws_t *self)
         char key[24];
         s_conn_key(op->conn, key, sizeof key);
         s_conn_t *c = zhashx_lookup(self->conns, key);
-        if (c && op->buf)
+        if (c && op->http_head)
+            s_http_answer(self, c, op);
+        else if (c && op->buf)
             s_conn_enqueue(self, c, &op->buf);
         else if (c)
             s_conn_close_soon(c, op->status, op->reason, false);
         xoc_api_buf_unref(&op->buf);
+        free(op->http_head);
         free(op);
         op = next;
     }
@@ -297,6 +541,28 @@ int xoc_api_ws_send(xoc_api_ws_t *self, uint64_t conn, xoc_api_buf_t *buf)
         return XOC_ENOMEM;
     op->conn = conn;
     op->buf = xoc_api_buf_ref(buf);
+    return s_push_op(self, op);
+}
+
+int xoc_api_ws_http_answer(xoc_api_ws_t *self, uint64_t conn, int status,
+                           const char *content_type, const char *headers, xoc_api_buf_t *body,
+                           bool stream)
+{
+    s_op_t *op = calloc(1, sizeof *op);
+    if (!op)
+        return XOC_ENOMEM;
+    op->conn = conn;
+    op->status = status;
+    op->http_stream = stream;
+    op->buf = body ? xoc_api_buf_ref(body) : NULL;
+    size_t n = strlen(content_type) + (headers ? strlen(headers) : 0) + 2;
+    op->http_head = malloc(n);
+    if (!op->http_head) {
+        xoc_api_buf_unref(&op->buf);
+        free(op);
+        return XOC_ENOMEM;
+    }
+    snprintf(op->http_head, n, "%s\n%s", content_type, headers ? headers : "");
     return s_push_op(self, op);
 }
 
@@ -341,10 +607,15 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
                 return -1;
             return lws_http_transaction_completed(wsi) ? -1 : 0;
         }
-        /* plain HTTP: nothing is served yet (REST, one-shot URLs and /metrics come later) */
-        if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "not found"))
-            return -1;
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+        return s_http_request(self, c, wsi, in);
+    case LWS_CALLBACK_HTTP_BODY: return s_http_body(self, c, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: return s_http_body_done(self, c);
+    case LWS_CALLBACK_HTTP_WRITEABLE: return s_http_write(self, c);
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL: /* end of a transaction: c is freed after this */
+        if (c && c->http)
+            s_conn_closed(self, c);
+        return 0;
     default: return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
 }
@@ -376,6 +647,8 @@ static int s_listen(xoc_api_ws_t *self)
     info.gid = -1;
     info.uid = -1;
     info.timeout_secs = (unsigned)self->opts.handshake_timeout_s;
+    info.max_http_header_data = (unsigned short)self->opts.http_header_max;
+    info.max_http_header_pool = 64;
     self->retry.secs_since_valid_ping = (uint16_t)self->opts.ping_s;
     self->retry.secs_since_valid_hangup = (uint16_t)self->opts.idle_timeout_s;
     info.retry_and_idle_policy = &self->retry;

@@ -7,6 +7,13 @@
         "msg" (payload: one complete text frame), "close" (no payload);
       - commands (actor -> lws thread): xoc_api_ws_send/close queue an operation under a
         mutex and wake the lws loop with lws_cancel_service() (its one thread-safe call).
+    Plain HTTP requests (anything but the /api/ upgrade) become one event each:
+    [http][<request id>][peer][method][path][cookie][authorization][accept][body][arg]...
+    (path percent-decoded by lws, one frame per query argument "name=value", body only
+    for requests with a Content-Length up to http_body_max); the actor answers with
+    xoc_api_ws_http_answer (a complete body, or a stream fed with xoc_api_ws_send and
+    ended with xoc_api_ws_close); "hclose" tells that the request is over (answered,
+    timed out after http_timeout_s without an answer, or the client went away).
     Transport only: JSON-RPC lives in the actor. Per connection: frames are reassembled up
     to api.max_frame, the send queue is bounded (api.send_queue_max bytes; past the bound
     the connection is closed with 1008 "send queue full"), and big messages go out in
@@ -15,6 +22,7 @@
 #define XOC_API_WS_H
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "xoc_api_buf.h"
@@ -29,6 +37,9 @@ typedef struct {
     int handshake_timeout_s;
     int ping_s;                /* idle seconds before a PING */
     int idle_timeout_s;        /* idle seconds before hanging up */
+    size_t http_body_max;      /* largest HTTP request body (413 above) */
+    int http_header_max;       /* bytes of request headers (lws refuses more) */
+    int http_timeout_s;        /* an HTTP answer is started and progresses within this */
 } xoc_api_ws_opts_t;
 
 /*  Listens and starts the thread. NULL on failure (address in use, ...).                 */
@@ -44,6 +55,13 @@ int xoc_api_ws_port(const xoc_api_ws_t *self);
 /*  Queues a text message for a connection (takes a reference to buf). Unknown or closed
     connections drop it. Returns 0 or XOC_ENOMEM. Thread-safe.                            */
 int xoc_api_ws_send(xoc_api_ws_t *self, uint64_t conn, xoc_api_buf_t *buf);
+/*  Answers an HTTP request: status, content type, extra headers ("Name: value" lines
+    separated by \n, or NULL), body (a reference is taken; NULL: empty). stream: no
+    Content-Length, the connection stays open for xoc_api_ws_send chunks (bounded by
+    send_queue_max like WebSocket messages) until xoc_api_ws_close. Thread-safe.          */
+int xoc_api_ws_http_answer(xoc_api_ws_t *self, uint64_t conn, int status,
+                           const char *content_type, const char *headers, xoc_api_buf_t *body,
+                           bool stream);
 /*  Closes a connection once its queue is written, with a WebSocket status and reason.    */
 int xoc_api_ws_close(xoc_api_ws_t *self, uint64_t conn, int status, const char *reason);
 
