@@ -638,6 +638,74 @@ void xoc_api_access_drop(xoc_api_server_t *srv, const char *id, bool object,
     s_job_end(j);
 }
 
+/* ---- granting an ACL from inside (vm.snapshot / vm.clone of a non-admin) ------------------- */
+
+/* j->record: {subject, object, action}; j->flag: looking at the wide id; j->free32: the
+   32-bit id is free (the same steps as acl.add) */
+static void s_grant_step(s_job_t *j);
+
+static void s_on_grant_get(xoc_api_server_t *unused, int status, json_t *rec, void *arg)
+{
+    s_job_t *j = arg;
+    const char *subject = json_string_value(json_object_get(j->record, "subject"));
+    const char *object = json_string_value(json_object_get(j->record, "object"));
+    const char *action = json_string_value(json_object_get(j->record, "action"));
+    if (status != 0 && status != XOC_ENOENT) {
+        j->status = status;
+        s_drop_done(j);
+        return;
+    }
+    if (status == 0 && s_same_acl(rec, subject, object, action)) {
+        s_drop_done(j); /* already granted */
+        return;
+    }
+    if (!j->flag) { /* not at its 32-bit id: it may be at its wide id (a collision) */
+        j->free32 = status == XOC_ENOENT;
+        j->flag = true;
+        s_grant_step(j);
+        return;
+    }
+    if (!j->free32 && status == 0) { /* both ids taken by other triples */
+        j->status = XOC_EINTERNAL;
+        s_drop_done(j);
+        return;
+    }
+    if (j->free32)
+        xoc_api_acl_id(subject, object, action, false, j->id, sizeof j->id);
+    s_job_commit(j, 1, s_drop_done);
+    json_object_set_new(j->record, "id", json_string(j->id));
+    s_job_cfg(j, "set", "acls", j->id, j->record);
+    s_job_end(j);
+}
+
+static void s_grant_step(s_job_t *j)
+{
+    xoc_api_acl_id(json_string_value(json_object_get(j->record, "subject")),
+                   json_string_value(json_object_get(j->record, "object")),
+                   json_string_value(json_object_get(j->record, "action")), j->flag, j->id,
+                   sizeof j->id);
+    if (xoc_api_cfg(j->srv, "get", "acls", j->id, NULL, s_on_grant_get, j) != 0) {
+        j->status = XOC_EIO;
+        s_drop_done(j);
+    }
+}
+
+void xoc_api_access_grant(xoc_api_server_t *srv, const char *subject, const char *object,
+                          const char *action, xoc_api_access_done_fn *done, void *arg)
+{
+    s_job_t *j = s_job_new(srv, NULL);
+    if (!j || !(j->record = json_pack("{s:s,s:s,s:s}", "subject", subject, "object", object,
+                                      "action", action))) {
+        free(j);
+        if (done)
+            done(arg, XOC_ENOMEM);
+        return;
+    }
+    j->after = done;
+    j->after_arg = arg;
+    s_grant_step(j);
+}
+
 /* ---- group.* --------------------------------------------------------------------------------- */
 
 static json_t *s_group_public(const json_t *g)

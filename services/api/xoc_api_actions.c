@@ -287,6 +287,55 @@ static void s_answer_new_id(xoc_api_act_t *a)
     xoc_api_act_done(a, json_string(xoc_api_act_wait_id(a)));
 }
 
+/* the caller's admin ACL on the new object is written (or could not be: the object exists
+   all the same, so its id is answered; the failure is logged) */
+static void s_granted(void *arg, int status)
+{
+    xoc_api_act_t *a = arg;
+    if (status != 0)
+        xoc_warn("vm: the caller's admin ACL on id=%s could not be written: %s",
+                 xoc_api_act_wait_id(a), xoc_strerror(status));
+    s_answer_new_id(a);
+}
+
+/* the new object is in the replica: a non-admin caller receives an admin ACL on it (§8.4,
+   as xo-server does for vm.snapshot / vm.clone), before the answer, so that the object is
+   in his view (and pushed to him) when he gets its id */
+static void s_grant_new(xoc_api_act_t *a)
+{
+    xoc_api_call_t *call = xoc_api_act_call(a);
+    const char *uid = xoc_api_str(call->user, "id");
+    if (xoc_api_acl_is_admin(call->user) || !*uid) {
+        s_answer_new_id(a);
+        return;
+    }
+    xoc_api_access_grant(call->srv, uid, xoc_api_act_wait_id(a), "admin", s_granted, a);
+}
+
+/* vm.snapshot / vm.clone also need operate on the SRs of the VM's disks (xo-server's
+   check on SRs; super-admins pass). 0, or the call was answered with unauthorized. */
+static int s_check_srs(xoc_api_call_t *call, const json_t *vm)
+{
+    int rc = 0;
+    size_t i;
+    json_t *vbd_id;
+    json_array_foreach(json_object_get(vm, "$VBDs"), i, vbd_id)
+    {
+        json_t *vbd = xoc_api_object(call->srv, json_string_value(vbd_id));
+        json_t *vdi = vbd && !json_is_true(json_object_get(vbd, "is_cd_drive"))
+                          ? xoc_api_object(call->srv, xoc_api_str(vbd, "VDI"))
+                          : NULL;
+        const char *sr = vdi ? xoc_api_str(vdi, "$SR") : "";
+        if (*sr)
+            rc = xoc_api_acl_check(call, sr, S_OPERATE);
+        json_decref(vdi);
+        json_decref(vbd);
+        if (rc)
+            break;
+    }
+    return rc;
+}
+
 /* after VM.get_uuid: wait for the new object in the replica, then answer its id */
 static void s_got_uuid(xoc_api_act_t *a)
 {
@@ -297,7 +346,7 @@ static void s_got_uuid(xoc_api_act_t *a)
     }
     char id[128];
     snprintf(id, sizeof id, "%s", uuid);
-    xoc_api_act_wait(a, id, s_answer_new_id);
+    xoc_api_act_wait(a, id, s_grant_new);
 }
 
 /* the last step returned the new VM's ref: optional description, then its uuid */
@@ -319,7 +368,14 @@ int xoc_api_m_vm_snapshot(xoc_api_call_t *call)
 {
     if (s_flag(call, "saveMemory"))
         return XOC_ENOTIMPL; /* VM.checkpoint: not carried yet */
-    xoc_api_act_t *a = xoc_api_act_new(call, "id", "VM", S_OPERATE);
+    json_t *vm = xoc_api_resolve(call, "id", "VM", S_OPERATE);
+    if (!vm)
+        return 0;
+    if (s_check_srs(call, vm) != 0) {
+        json_decref(vm);
+        return 0;
+    }
+    xoc_api_act_t *a = xoc_api_act_on(call, vm);
     if (!a)
         return 0;
     char name[512];
@@ -360,7 +416,14 @@ int xoc_api_m_vm_revert(xoc_api_call_t *call)
 
 int xoc_api_m_vm_clone(xoc_api_call_t *call)
 {
-    xoc_api_act_t *a = xoc_api_act_new(call, "id", "VM,VM-snapshot,VM-template", S_ADMINISTRATE);
+    json_t *vm = xoc_api_resolve(call, "id", "VM,VM-snapshot,VM-template", S_ADMINISTRATE);
+    if (!vm)
+        return 0;
+    if (s_check_srs(call, vm) != 0) {
+        json_decref(vm);
+        return 0;
+    }
+    xoc_api_act_t *a = xoc_api_act_on(call, vm);
     if (!a)
         return 0;
     const char *ref = xoc_api_act_ref(a), *name = s_param(call, "name");
@@ -396,6 +459,27 @@ static json_t *s_own_disks(xoc_api_server_t *srv, const json_t *vm)
     return refs;
 }
 
+static void s_acls_dropped(void *arg, int status)
+{
+    xoc_api_act_t *a = arg;
+    if (status != 0)
+        xoc_warn("vm.delete: the ACLs on id=%s could not all be removed: %s",
+                 xoc_api_str(xoc_api_act_obj(a), "id"), xoc_strerror(status));
+    /* then the disks (kept), if asked */
+    size_t i;
+    json_t *d;
+    json_array_foreach(xoc_api_act_kept(a), i, d)
+        xoc_api_act_step(a, "VDI.destroy", json_pack("[O]", d));
+    xoc_api_act_run(a, NULL);
+}
+
+/* VM.destroy succeeded: the ACLs whose object is the VM go (§8.1), then the disks */
+static void s_vm_destroyed(xoc_api_act_t *a)
+{
+    xoc_api_access_drop(xoc_api_act_call(a)->srv, xoc_api_str(xoc_api_act_obj(a), "id"), true,
+                        s_acls_dropped, a);
+}
+
 int xoc_api_m_vm_delete(xoc_api_call_t *call)
 {
     json_t *vm = xoc_api_resolve(call, "id", "VM,VM-snapshot,VM-template", S_ADMINISTRATE);
@@ -426,11 +510,8 @@ int xoc_api_m_vm_delete(xoc_api_call_t *call)
     if (strcmp(xoc_api_str(vm, "power_state"), "Halted") && *xoc_api_str(vm, "power_state"))
         xoc_api_act_step(a, "VM.hard_shutdown", json_pack("[s]", ref));
     xoc_api_act_step(a, "VM.destroy", json_pack("[s]", ref));
-    size_t i;
-    json_t *d;
-    json_array_foreach(disks, i, d) xoc_api_act_step(a, "VDI.destroy", json_pack("[O]", d));
-    json_decref(disks);
-    xoc_api_act_run(a, NULL);
+    xoc_api_act_keep(a, disks);
+    xoc_api_act_run(a, s_vm_destroyed);
     return 0;
 }
 

@@ -197,6 +197,11 @@ xoc_api_acl_user_t *xoc_api_access_view(xoc_api_call_t *call, bool *deny);
 typedef void(xoc_api_access_done_fn)(void *arg, int status);
 void xoc_api_access_drop(xoc_api_server_t *srv, const char *id, bool object,
                          xoc_api_access_done_fn *done, void *arg);
+/*  Grants subject (a user id) the role `action` on object (vm.snapshot / vm.clone of a
+    non-admin caller, §8.4): writes the ACL as acl.add does (nothing when it exists), then
+    reloads the acls so that the pushes follow; then done(arg, status).                  */
+void xoc_api_access_grant(xoc_api_server_t *srv, const char *subject, const char *object,
+                          const char *action, xoc_api_access_done_fn *done, void *arg);
 int xoc_api_m_acl_add(xoc_api_call_t *call);
 int xoc_api_m_acl_remove(xoc_api_call_t *call);
 int xoc_api_m_acl_get(xoc_api_call_t *call);

@@ -1,4 +1,4 @@
-// Compatibility test of the actions and server.* methods: the npm `xo-lib` client against the
+// Compatibility test of the actions, their ACL checks and server.* methods: the npm `xo-lib` client against the
 // real stack started by run-xo-lib.sh (xapi-sim, xoc-bus, xoc-cache, xoc-collector, xoc-api).
 // Usage: node xo_lib_actions.mjs <node_modules dir> <api url> <sim master url> <admin password> <vms>
 // $XAPI_SIM: the simulator binary, started here for a second pool (server.add) and stopped.
@@ -355,6 +355,131 @@ try {
   await xo.call('server.enable', { id: sid })
   await deadline(30000, 'the second pool back', () => seen.objects[pool2.id] !== undefined)
   check('server.enable: the pool comes back', true)
+
+  // 9. ACLs and actions (xo-api.md §8.4 capabilities, §8.1): a viewer, an operator of a pool
+  //    and an administrator of a VM, each with his own connection and pushes
+  await deadline(30000, 'the second pool\'s VMs back', async () =>
+    Object.keys(await objectsOf(xo, { type: 'VM', $pool: pool2.id })).length === 4)
+  const all1 = await objectsOf(xo, { $pool: pool1 })
+  const diskSr = v => (v.$VBDs || []).map(b => all1[b]).filter(b => b && !b.is_cd_drive && b.VDI)
+    .map(b => all1[b.VDI]?.$SR).find(Boolean)
+  const spare = Object.values(all1).filter(o => o.type === 'VM' && o.power_state === 'Halted' &&
+    o.id !== vm.id && diskSr(o))
+  const [vA, vB, vC] = spare
+  check('three halted VMs with disks for the ACL checks', vC !== undefined, `${spare.length}`)
+  const otherVm = Object.values(await objectsOf(xo, { type: 'VM', $pool: pool2.id }))[0]
+  const denied2 = (e, permission, id) => !!e && e.code === 2 && e.message === 'not enough permissions' &&
+    e.data?.permission === permission && e.data?.object?.id === id
+  const show = e => e ? JSON.stringify({ code: e.code, message: e.message, data: e.data }) : 'no error'
+  const newUser = async name => {
+    const id = await xo.call('user.create', { email: `${name}@example.net`, password: `${name}-pw` })
+    return [id, await signedIn(`${name}@example.net`, `${name}-pw`)]
+  }
+
+  // 9a. viewer of one VM: sees it, may not operate nor administrate it
+  const [daveId, dave] = await newUser('dave')
+  await xo.call('acl.add', { subject: daveId, object: vA.id, action: 'viewer' })
+  check('viewer: the VM is in his objects', (await dave.call('xo.getAllObjects'))[vA.id] !== undefined)
+  for (const [m, p, perm] of [['vm.start', { id: vA.id }, 'operate'],
+    ['vm.stop', { id: vA.id }, 'operate'],
+    ['vm.set', { id: vA.id, name_label: 'by a viewer' }, 'administrate'],
+    ['vm.snapshot', { id: vA.id }, 'operate'], ['vm.delete', { id: vA.id }, 'administrate']]) {
+    const e = await errorOf(dave.call(m, p))
+    check(`viewer of the VM: ${m} → 2 unauthorized {permission: '${perm}', object: {id}}`,
+      denied2(e, perm, vA.id), show(e))
+  }
+  check('… and the VM did not change', (await objectsOf(xo, { type: 'VM' }))[vA.id]?.power_state ===
+    'Halted')
+
+  // 9b. operator of the first pool
+  const [erinId, erin] = await newUser('erin')
+  const erinSeen = follow(erin)
+  await xo.call('acl.add', { subject: erinId, object: pool1, action: 'operator' })
+  await deadline(10000, 'the pool in her pushes', () => erinSeen.objects[vB.id] !== undefined)
+  check('operator of the pool: vm.start of a VM of the pool → true, Running in HER pushes',
+    (await erin.call('vm.start', { id: vB.id })) === true &&
+    await deadline(10000, 'Running pushed to erin', () =>
+      erinSeen.objects[vB.id]?.power_state === 'Running'))
+  check('… vm.stop → true, Halted in her pushes',
+    (await erin.call('vm.stop', { id: vB.id, force: true })) === true &&
+    await deadline(10000, 'Halted pushed to erin', () =>
+      erinSeen.objects[vB.id]?.power_state === 'Halted'))
+  check('… she does not see the other pool', erinSeen.objects[otherVm.id] === undefined &&
+    (await erin.call('xo.getAllObjects'))[otherVm.id] === undefined)
+  const host1 = Object.values(all1).find(o => o.type === 'host')
+  for (const [m, p, perm, id] of [['vm.delete', { id: vB.id }, 'administrate', vB.id],
+    ['vm.set', { id: vB.id, name_label: 'by an operator' }, 'administrate', vB.id],
+    ['vm.clone', { id: vB.id, name: 'x', full_copy: false }, 'administrate', vB.id],
+    ['vm.start', { id: otherVm.id }, 'operate', otherVm.id],
+    ['host.setMaintenanceMode', { id: host1.id, maintenance: true }, 'administrate', host1.id],
+    ['host.restartAgent', { id: host1.id }, 'administrate', host1.id],
+    ['pool.set', { id: pool1, name_label: 'by an operator' }, 'administrate', pool1]]) {
+    const e = await errorOf(erin.call(m, p))
+    check(`operator of the pool: ${m}${id === otherVm.id ? ' (VM of another pool)' : ''} → 2 ` +
+      `{permission: '${perm}'}`, denied2(e, perm, id), show(e))
+  }
+  for (const [m, p] of [['server.getAll', {}], ['user.getAll', {}],
+    ['acl.add', { subject: erinId, object: otherVm.id, action: 'admin' }]]) {
+    const e = await errorOf(erin.call(m, p))
+    check(`operator of the pool: admin method ${m} → 2 unauthorized`, e && e.code === 2, show(e))
+  }
+  check('… the VM still exists, the host still enabled', (await objectsOf(xo, { type: 'VM' }))[vB.id] &&
+    (await objectsOf(xo, { type: 'host' }))[host1.id]?.enabled === true)
+  check('operator of the pool: sr.scan (operate) → true',
+    (await erin.call('sr.scan', { id: diskSr(vB) })) === true)
+
+  // 9c. administrator of one VM: snapshot and clone give him an admin ACL on the new VM
+  const [frankId, frank] = await newUser('frank')
+  const frankSeen = follow(frank)
+  await xo.call('acl.add', { subject: frankId, object: vC.id, action: 'admin' })
+  const srC = diskSr(vC)
+  const noSr = await errorOf(frank.call('vm.snapshot', { id: vC.id }))
+  check('admin of a VM, nothing on its SR: vm.snapshot → 2 {permission: operate, object: the SR}',
+    denied2(noSr, 'operate', srC), show(noSr))
+  await xo.call('acl.add', { subject: frankId, object: srC, action: 'operator' })
+  let t0 = performance.now()
+  const fSnap = await frank.call('vm.snapshot', { id: vC.id, name: 'frank-snap' })
+  const fSnapMs = performance.now() - t0
+  // the ACL is written and pushed before the answer: no waiting here
+  check('vm.snapshot by a non-admin → id, the snapshot already pushed to him (enter)',
+    typeof fSnap === 'string' && frankSeen.objects[fSnap]?.type === 'VM-snapshot' &&
+    frankSeen.objects[fSnap].$snapshot_of === vC.id, fSnap)
+  check('… and in his xo.getAllObjects', (await frank.call('xo.getAllObjects'))[fSnap] !== undefined)
+  const fPerms = await frank.call('acl.getCurrentPermissions')
+  check('… acl.getCurrentPermissions: admin on the snapshot',
+    JSON.stringify(fPerms[fSnap]) === JSON.stringify({ view: 1, operate: 1, administrate: 1 }),
+    JSON.stringify(fPerms))
+  const aclOn = async id => (await xo.call('acl.get')).filter(a => a.object === id)
+  const snapAcls = await aclOn(fSnap)
+  check('… acl.get lists {subject: him, object: the snapshot, action: admin}',
+    snapAcls.length === 1 && snapAcls[0].subject === frankId && snapAcls[0].action === 'admin',
+    JSON.stringify(snapAcls))
+  const fClone = await frank.call('vm.clone', { id: vC.id, name: 'frank-clone', full_copy: false })
+  check('vm.clone by a non-admin → id, the clone already pushed to him, admin ACL on it',
+    frankSeen.objects[fClone]?.name_label === 'frank-clone' &&
+    (await frank.call('acl.getCurrentPermissions'))[fClone]?.administrate === 1 &&
+    (await aclOn(fClone)).length === 1)
+  t0 = performance.now()
+  const aSnap = await xo.call('vm.snapshot', { id: vC.id, name: 'admin-snap' })
+  console.log(`info vm.snapshot: ${fSnapMs.toFixed(1)} ms by a non-admin (with his ACL written), ` +
+    `${(performance.now() - t0).toFixed(1)} ms by a super-admin`)
+  check('vm.snapshot by a super-admin: no ACL written', (await aclOn(aSnap)).length === 0)
+  await xo.call('vm.delete', { id: aSnap })
+  check('vm.delete by him of the clone he administers → true, its ACL gone (acl.get)',
+    (await frank.call('vm.delete', { id: fClone })) === true &&
+    (await aclOn(fClone)).length === 0)
+  await onPush(frankSeen, () => frankSeen.exits.has(fClone))
+  check('… exit pushed to him', true)
+  check('vm.delete of his snapshot → true, its ACL gone',
+    (await frank.call('vm.delete', { id: fSnap })) === true && (await aclOn(fSnap)).length === 0)
+  check('vm.delete of the VM he was given → true, its ACL gone; his SR ACL stays',
+    (await frank.call('vm.delete', { id: vC.id, deleteDisks: true })) === true &&
+    (await aclOn(vC.id)).length === 0 && (await aclOn(srC)).length === 1)
+  check('… his permissions no longer list the deleted VMs', await deadline(5000, 'permissions',
+    async () => {
+      const p = await frank.call('acl.getCurrentPermissions')
+      return !p[vC.id] && !p[fSnap] && !p[fClone] && p[srC]?.operate === 1
+    }))
   await xo.call('server.remove', { id: sid })
   await deadline(30000, 'the second pool gone', () => seen.exits.has(pool2.id))
   const after = await xo.call('server.getAll')
