@@ -47,4 +47,13 @@ int xoc_api_ws_send(xoc_api_ws_t *self, uint64_t conn, xoc_api_buf_t *buf);
 /*  Closes a connection once its queue is written, with a WebSocket status and reason.    */
 int xoc_api_ws_close(xoc_api_ws_t *self, uint64_t conn, int status, const char *reason);
 
+/*  Figures for /metrics: bytes queued for the clients (total, and the largest queue of one
+    connection) as measured by the lws thread at the previous call (each call asks for a
+    new measure), and clients closed because their queue was full. Thread-safe.           */
+typedef struct {
+    size_t queued, queued_max;
+    uint64_t slow_closed;
+} xoc_api_ws_stats_t;
+void xoc_api_ws_stats(xoc_api_ws_t *self, xoc_api_ws_stats_t *out);
+
 #endif

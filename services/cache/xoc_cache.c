@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "xoc_cache_config.h"
 #include "xoc_cache_cs.h"
@@ -45,8 +46,13 @@ typedef struct {
     uint64_t journal_max, journal_age_ms;
     int64_t snapshot_idle_ms;
     size_t chunk_bytes;
-    uint64_t applies, duplicates, gaps, refused, pruned;
     int timer;
+    struct { /* /metrics; the heartbeat's counters are read from here too */
+        xoc_metrics_family_t *config_ops;
+        xoc_metrics_series_t *applied, *duplicates, *gaps, *refused, *failed, *commit_seconds,
+            *changes, *revision, *objects, *journal, *pruned, *snapshots, *snapshots_open,
+            *chunks, *chunk_bytes;
+    } m;
 } s_cache_t;
 
 typedef void(s_method_fn)(s_cache_t *self, xoc_request_t **req_p);
@@ -108,20 +114,27 @@ static void s_apply(s_cache_t *self, xoc_request_t **req_p)
         return;
     int rc = xoc_cache_cs_parse(&m.changeset, &cs, why, sizeof why);
     if (rc) {
-        self->refused++;
+        xoc_metrics_inc(self->m.refused);
         s_reply(self, req_p, rc, why, NULL);
         return;
     }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = xoc_cache_store_apply(self->store, &cs, &res, why, sizeof why);
-    if (rc == XOC_ESTATE)
-        self->gaps++;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    xoc_metrics_inc(rc == XOC_ESTATE ? self->m.gaps : rc ? self->m.failed : NULL);
     if (rc) {
         xoc_warn("change set refused pool=%.*s epoch=%llu seq=%llu: %s", (int)cs.pool.len,
                  cs.pool.ptr, (unsigned long long)cs.epoch, (unsigned long long)cs.seq, why);
         s_reply(self, req_p, rc, why, NULL);
     } else {
-        self->applies += !res.duplicate;
-        self->duplicates += res.duplicate;
+        xoc_metrics_inc(res.duplicate ? self->m.duplicates : self->m.applied);
+        if (!res.duplicate) {
+            xoc_metrics_observe(self->m.commit_seconds, (double)(t1.tv_sec - t0.tv_sec) +
+                                                            (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+            xoc_metrics_add(self->m.changes, (double)res.count);
+            xoc_metrics_set(self->m.revision, (double)res.rev);
+        }
         s_publish(self, &res);   /* events point into the request: before the reply */
         xoc_trace("applied pool=%.*s epoch=%llu seq=%llu rev=%llu changes=%zu",
                   (int)cs.pool.len, cs.pool.ptr, (unsigned long long)cs.epoch,
@@ -182,6 +195,7 @@ static void s_snapshot(s_cache_t *self, xoc_request_t **req_p)
     msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
     int rc = xoc_cache_snaps_open(self->snaps, &out);
+    xoc_metrics_inc(rc == 0 ? self->m.snapshots : NULL);
     s_reply(self, req_p, rc, rc == XOC_EBUSY ? "too many snapshots open" : NULL, &out);
     msgpack_sbuffer_destroy(&out);
 }
@@ -196,6 +210,10 @@ static void s_snapshot_next(s_cache_t *self, xoc_request_t **req_p)
     msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
     int rc = xoc_cache_snaps_next(self->snaps, m.snap.snapshot, max, &out);
+    if (rc == 0) {
+        xoc_metrics_inc(self->m.chunks);
+        xoc_metrics_add(self->m.chunk_bytes, (double)out.size);
+    }
     s_reply(self, req_p, rc, rc == XOC_ENOENT ? "no such snapshot (finished or expired)" : NULL,
             &out);
     msgpack_sbuffer_destroy(&out);
@@ -243,6 +261,8 @@ static void s_config(s_cache_t *self, xoc_request_t **req_p)
         rc = xoc_cache_config_list(self->config, &m.cfg, S_REPLY_MAX, &out, why, sizeof why);
     if (rc == 0 && event.size)
         s_config_event(self, m.cfg.db, &event);
+    xoc_metrics_inc(xoc_metrics_with(self->m.config_ops, method + 7, rc ? xoc_err_name(s_code(rc))
+                                                                        : "ok"));
     s_reply(self, req_p, rc, why, &out);
     msgpack_sbuffer_destroy(&event);
     msgpack_sbuffer_destroy(&out);
@@ -289,7 +309,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
         xoc_warn("journal pruning failed: %s", xoc_cache_strerror(rc));
     else if (pruned)
         xoc_debug("journal pruned entries=%llu", (unsigned long long)pruned);
-    self->pruned += pruned;
+    xoc_metrics_add(self->m.pruned, (double)pruned);
     xoc_cache_snaps_expire(self->snaps, self->snapshot_idle_ms);
     return 0;
 }
@@ -310,11 +330,65 @@ static void s_stats(msgpack_packer *pk, void *arg)
     s_pack_kv(pk, "objects", objects);
     s_pack_kv(pk, "journal", journal);
     s_pack_kv(pk, "snapshots", xoc_cache_snaps_open_count(self->snaps));
-    s_pack_kv(pk, "applies", self->applies);
-    s_pack_kv(pk, "duplicates", self->duplicates);
-    s_pack_kv(pk, "gaps", self->gaps);
-    s_pack_kv(pk, "refused", self->refused);
-    s_pack_kv(pk, "pruned", self->pruned);
+    s_pack_kv(pk, "applies", (uint64_t)xoc_metrics_get(self->m.applied));
+    s_pack_kv(pk, "duplicates", (uint64_t)xoc_metrics_get(self->m.duplicates));
+    s_pack_kv(pk, "gaps", (uint64_t)xoc_metrics_get(self->m.gaps));
+    s_pack_kv(pk, "refused", (uint64_t)xoc_metrics_get(self->m.refused));
+    s_pack_kv(pk, "pruned", (uint64_t)xoc_metrics_get(self->m.pruned));
+}
+
+/* ---- metrics ------------------------------------------------------------------------- */
+
+static void s_metrics_refresh(xoc_metrics_t *reg, void *arg)
+{
+    s_cache_t *self = arg;
+    uint64_t objects = 0, journal = 0;
+    if (xoc_cache_store_counts(self->store, &objects, &journal) == 0) {
+        xoc_metrics_set(self->m.objects, (double)objects);
+        xoc_metrics_set(self->m.journal, (double)journal);
+    }
+    xoc_metrics_set(self->m.revision, (double)xoc_cache_store_rev(self->store));
+    xoc_metrics_set(self->m.snapshots_open, (double)xoc_cache_snaps_open_count(self->snaps));
+}
+
+static void s_metrics_declare(s_cache_t *self)
+{
+    xoc_metrics_t *reg = self->node.metrics.reg;
+    xoc_metrics_family_t *cs = xoc_metrics_family(
+        reg, XOC_METRICS_COUNTER, "xoc_cache_changesets_total",
+        "change sets received, by outcome: applied (committed), duplicate (a replay, "
+        "acknowledged), gap (refused: not the next in sequence), invalid (refused: malformed), "
+        "failed (store error)",
+        "outcome", NULL, 0);
+    self->m.applied = xoc_metrics_with(cs, "applied");
+    self->m.duplicates = xoc_metrics_with(cs, "duplicate");
+    self->m.gaps = xoc_metrics_with(cs, "gap");
+    self->m.refused = xoc_metrics_with(cs, "invalid");
+    self->m.failed = xoc_metrics_with(cs, "failed");
+    self->m.commit_seconds = xoc_metrics_histogram(
+        reg, "xoc_cache_commit_seconds",
+        "time to apply and commit a change set (one LMDB write transaction)",
+        xoc_metrics_latency_buckets, xoc_metrics_latency_nbuckets);
+    self->m.changes = xoc_metrics_counter(reg, "xoc_cache_object_changes_total",
+                                          "object changes committed (revisions given)");
+    self->m.revision = xoc_metrics_gauge(reg, "xoc_cache_revision", "current revision");
+    self->m.objects = xoc_metrics_gauge(reg, "xoc_cache_objects", "objects stored");
+    self->m.journal = xoc_metrics_gauge(reg, "xoc_cache_journal_entries",
+                                        "changes kept in the journal");
+    self->m.pruned = xoc_metrics_counter(reg, "xoc_cache_journal_pruned_total",
+                                         "journal entries removed by the retention bounds");
+    self->m.config_ops = xoc_metrics_family(
+        reg, XOC_METRICS_COUNTER, "xoc_cache_config_ops_total",
+        "configuration requests, by operation (set, get, delete, list) and outcome (ok or "
+        "the error)",
+        "op,outcome", NULL, 0);
+    self->m.snapshots = xoc_metrics_counter(reg, "xoc_cache_snapshots_total", "snapshots opened");
+    self->m.snapshots_open = xoc_metrics_gauge(reg, "xoc_cache_snapshots_open",
+                                               "snapshots open now");
+    self->m.chunks = xoc_metrics_counter(reg, "xoc_cache_snapshot_chunks_total",
+                                         "snapshot chunks served");
+    self->m.chunk_bytes = xoc_metrics_counter(reg, "xoc_cache_snapshot_bytes_total",
+                                              "bytes of the snapshot chunks served");
 }
 
 static int s_open(s_cache_t *self, const xoc_cfg_t *cfg)
@@ -357,6 +431,8 @@ void xoc_cache_actor(zsock_t *pipe, void *args)
     /* the store opens before the worker registers: no request comes before it is there */
     if (xoc_node_init(&self.node, "cache", pipe, args) == 0 && s_open(&self, args) == 0 &&
         xoc_node_serve(&self.node, 256, s_handle, &self) == 0) {
+        s_metrics_declare(&self);
+        xoc_node_set_metrics(&self.node, s_metrics_refresh, &self);
         xoc_node_set_stats(&self.node, s_stats, &self);
         self.timer = zloop_timer(self.node.loop, S_TICK_MS, 0, s_on_tick, &self);
         xoc_info("cache ready rev=%llu", (unsigned long long)xoc_cache_store_rev(self.store));

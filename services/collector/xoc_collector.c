@@ -29,6 +29,7 @@ typedef struct {
     int64_t retry_at;
     int retry_ms;
     int backoff_min_ms, backoff_max_ms;
+    xoc_collector_metrics_t metrics; /* families; each pool updates its own series */
 } s_collector_t;
 
 /* ---- servers ---------------------------------------------------------------------------- */
@@ -127,7 +128,7 @@ static void s_reconcile(s_collector_t *self, const msgpack_object *items)
         if (pool)
             s_stop_pool(self, srv.id, false); /* changed: a new connection replaces it */
         xoc_info("server=%s connecting to %s", srv.id, srv.url);
-        pool = xoc_collector_pool_new(&srv, &self->node.bus);
+        pool = xoc_collector_pool_new(&srv, &self->node.bus, &self->metrics);
         if (pool)
             zhashx_insert(self->pools, srv.id, pool);
     }
@@ -270,6 +271,41 @@ static void s_stats(msgpack_packer *pk, void *arg)
     msgpack_pack_uint64(pk, objects);
 }
 
+static void s_metrics_declare(s_collector_t *self)
+{
+    xoc_metrics_t *reg = self->node.metrics.reg;
+    xoc_collector_metrics_t *m = &self->metrics;
+#define S_FAMILY(kind, name, help, labels)                                                      \
+    xoc_metrics_family(reg, XOC_METRICS_##kind, name, help, labels, NULL, 0)
+    m->state = S_FAMILY(GAUGE, "xoc_collector_pool_state",
+                        "connection state of each server (pool): 1 for the current one of "
+                        "connected, connecting, disconnected",
+                        "server,state");
+    m->reconnects = S_FAMILY(COUNTER, "xoc_collector_reconnects_total",
+                             "connections started again after the first (failures, reloads)",
+                             "server");
+    m->events = S_FAMILY(COUNTER, "xoc_collector_events_total",
+                         "XAPI events received from event.from", "server");
+    m->sent = S_FAMILY(COUNTER, "xoc_collector_changesets_sent_total",
+                       "change sets sent to the cache", "server");
+    m->acked = S_FAMILY(COUNTER, "xoc_collector_changesets_acked_total",
+                        "change sets acknowledged by the cache", "server");
+    m->in_flight = S_FAMILY(GAUGE, "xoc_collector_changesets_in_flight",
+                            "change sets sent and not acknowledged yet", "server");
+    m->objects = S_FAMILY(GAUGE, "xoc_collector_objects", "xo objects of the pool", "server");
+    m->gateway = S_FAMILY(COUNTER, "xoc_collector_gateway_calls_total",
+                          "xapi.call requests served by the pool's gateway, by outcome (ok, xapi "
+                          "for a XAPI failure, server-unreachable, canceled, invalid)",
+                          "server,outcome");
+#undef S_FAMILY
+    m->xapi_seconds = xoc_metrics_family(reg, XOC_METRICS_HISTOGRAM,
+                                         "xoc_collector_xapi_call_seconds",
+                                         "XAPI calls and their duration, by server and method "
+                                         "(event.from waits up to 60 s by design)",
+                                         "server,method", xoc_metrics_latency_buckets,
+                                         xoc_metrics_latency_nbuckets);
+}
+
 static void s_pool_free(void **item)
 {
     xoc_collector_pool_destroy((xoc_collector_pool_t **)item);
@@ -288,6 +324,7 @@ void xoc_collector_actor(zsock_t *pipe, void *cfg)
         xoc_node_serve(&self.node, 16, s_handle, &self) == 0 &&
         (self.client = xoc_client_new(&self.node.bus)) &&
         (self.sub = xoc_bus_connect(ZMQ_SUB, self.node.bus.sub, &self.node.bus))) {
+        s_metrics_declare(&self);
         zsock_set_subscribe(self.sub, "config.servers");
         xoc_client_attach(self.client, self.node.loop);
         zloop_reader(self.node.loop, self.sub, s_on_sub, &self);
