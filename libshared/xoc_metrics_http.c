@@ -2,10 +2,13 @@
 #include "xoc_metrics_http.h"
 
 #include <libwebsockets.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "xoc_err.h"
 #include "xoc_log.h"
@@ -144,6 +147,30 @@ static bool s_split(const char *listen, char *host, size_t size, int *port)
     return true;
 }
 
+/* resolves host to a numeric address (lws wants one, or an interface name) and checks
+   that host:port can be bound: lws leaks a little when its own bind fails, and this way
+   the error is known before */
+static int s_probe(char *host, size_t size, int port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE}, *ai = NULL;
+    char service[8];
+    snprintf(service, sizeof service, "%d", port);
+    if (getaddrinfo(host, service, &hints, &ai) != 0 || !ai)
+        return XOC_EINVAL;
+    int rc = XOC_EIO, one = 1;
+    int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+        bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+        getnameinfo(ai->ai_addr, ai->ai_addrlen, host, (socklen_t)size, NULL, 0,
+                    NI_NUMERICHOST) == 0)
+        rc = 0;
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return rc;
+}
+
 xoc_metrics_http_t *xoc_metrics_http_new(xoc_metrics_t *reg, const char *listen, int *err)
 {
     int port = 0;
@@ -156,6 +183,8 @@ xoc_metrics_http_t *xoc_metrics_http_new(xoc_metrics_t *reg, const char *listen,
         *err = XOC_EINVAL;
         goto fail;
     }
+    if ((*err = s_probe(self->host, sizeof self->host, port)) != 0)
+        goto fail;
     lws_set_log_level(LLL_ERR, NULL);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);

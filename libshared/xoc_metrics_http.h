@@ -17,8 +17,9 @@
 
 typedef struct _xoc_metrics_http_t xoc_metrics_http_t;
 
-/*  Listens on listen ("host:port", "[v6]:port"; port 0: a free port) and starts the thread.
-    NULL with *err = XOC_EINVAL (bad address) or XOC_EIO (cannot listen), or XOC_ENOMEM. */
+/*  Listens on listen ("host:port", "[v6]:port"; a host name is resolved once; port 0: a
+    free port) and starts the thread. NULL with *err = XOC_EINVAL (bad address), XOC_EIO
+    (cannot listen there: in use, not an address of this machine) or XOC_ENOMEM.          */
 xoc_metrics_http_t *xoc_metrics_http_new(xoc_metrics_t *reg, const char *listen, int *err);
 void xoc_metrics_http_destroy(xoc_metrics_http_t **self_p);
 

@@ -171,6 +171,14 @@ static void test_bad_listen(void **state)
     assert_null(xoc_metrics_http_new(reg, listen_on, &rc));
     assert_int_equal(rc, XOC_EIO);
     close(fd);
+    /* a name is resolved */
+    xoc_metrics_http_t *named = xoc_metrics_http_new(reg, "localhost:0", &rc);
+    assert_non_null(named);
+    assert_int_equal(strncmp(xoc_metrics_http_address(named), "127.0.0.1:", 10) &&
+                         strncmp(xoc_metrics_http_address(named), "[::1]:", 6),
+                     0);
+    assert_int_equal(s_get(NULL, xoc_metrics_http_url(named), "GET", NULL, NULL), 200);
+    xoc_metrics_http_destroy(&named);
     /* an address that is not ours */
     assert_null(xoc_metrics_http_new(reg, "192.0.2.1:0", &rc));
     assert_int_equal(rc, XOC_EIO);
