@@ -129,6 +129,8 @@ static bool s_parse_labels(xoc_metrics_family_t *f, const char *labels)
     return true;
 }
 
+static char *s_clean(const char *v, size_t max);
+
 /* ---- registry ----------------------------------------------------------------------------- */
 
 xoc_metrics_t *xoc_metrics_new(void)
@@ -235,7 +237,7 @@ xoc_metrics_family_t *xoc_metrics_family(xoc_metrics_t *self, xoc_metrics_kind_t
         f->reg = self;
         f->kind = kind;
         f->name = strdup(name);
-        f->help = strdup(help ? help : "");
+        f->help = s_clean(help ? help : "", 4096);
         if (kind == XOC_METRICS_HISTOGRAM) {
             memcpy(f->buckets, buckets, nbuckets * sizeof *buckets);
             f->nbuckets = nbuckets;
@@ -263,10 +265,10 @@ static uint64_t s_hash(const char *const *values, int n)
     return h;
 }
 
-/* a copy of a label value: cut at S_VALUE_MAX bytes, invalid UTF-8 bytes replaced by '?' */
-static char *s_value_copy(const char *v)
+/* a copy of a text: cut at max bytes, invalid UTF-8 bytes replaced by '?' */
+static char *s_clean(const char *v, size_t max)
 {
-    size_t n = strnlen(v, S_VALUE_MAX);
+    size_t n = strnlen(v, max);
     char *out = malloc(n + 1);
     if (!out)
         return NULL;
@@ -303,6 +305,11 @@ static bool s_needs_copy(const char *v)
         if ((unsigned char)v[i] >= 0x80)
             return true;
     return i > S_VALUE_MAX;
+}
+
+static char *s_value_copy(const char *v)
+{
+    return s_clean(v, S_VALUE_MAX);
 }
 
 static xoc_metrics_series_t *s_series_new(xoc_metrics_family_t *f, const char *const *values,

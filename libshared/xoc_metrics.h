@@ -18,7 +18,7 @@
     while it walks the families. A family holds at most XOC_METRICS_SERIES_MAX series: past
     that, new label values all land in one series whose labels are "_other" (label values
     may come from the network). Label values are copied, cut at 200 bytes, and invalid UTF-8
-    bytes are replaced by '?'; rendering escapes \, " and newline.
+    bytes are replaced by '?' (in help texts too); rendering escapes \, " and newline.
 
     Every update function accepts NULL (a metric that could not be declared is a no-op).
     Names follow Prometheus: [a-zA-Z_:][a-zA-Z0-9_:]* for metrics, [a-zA-Z_][a-zA-Z0-9_]*
