@@ -20,6 +20,7 @@
 
 #define S_VALUE_MAX 200 /* bytes of a label value kept */
 #define S_HOOKS_MAX 8
+#define S_INDEX 256     /* hash buckets of a labelled family's series */
 
 const double xoc_metrics_latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                               0.05,   0.1,   0.25,   0.5,   1,    2.5,
@@ -28,7 +29,8 @@ const size_t xoc_metrics_latency_nbuckets =
     sizeof xoc_metrics_latency_buckets / sizeof xoc_metrics_latency_buckets[0];
 
 struct _xoc_metrics_series_t {
-    _Atomic(xoc_metrics_series_t *) next;
+    _Atomic(xoc_metrics_series_t *) next;  /* all series, in creation order */
+    _Atomic(xoc_metrics_series_t *) chain; /* the next in its hash bucket */
     xoc_metrics_family_t *family;
     uint64_t hash;
     char *values[XOC_METRICS_LABELS_MAX];
@@ -45,8 +47,10 @@ struct _xoc_metrics_family_t {
     int nlabels;
     char *labels[XOC_METRICS_LABELS_MAX];
     double buckets[XOC_METRICS_BUCKETS_MAX];
+    char les[XOC_METRICS_BUCKETS_MAX][32]; /* the bounds as rendered */
     size_t nbuckets;
     _Atomic(xoc_metrics_series_t *) head;
+    _Atomic(xoc_metrics_series_t *) *index; /* S_INDEX buckets; labelled families only */
     xoc_metrics_series_t *tail;  /* under the registry's lock */
     size_t count;                /* series, under the lock */
     xoc_metrics_series_t *other; /* the overflow series */
@@ -130,6 +134,7 @@ static bool s_parse_labels(xoc_metrics_family_t *f, const char *labels)
 }
 
 static char *s_clean(const char *v, size_t max);
+static void s_fmt_double(char *buf, size_t size, double v);
 
 /* ---- registry ----------------------------------------------------------------------------- */
 
@@ -162,6 +167,7 @@ static void s_family_free(xoc_metrics_family_t *f)
         s_series_free(f->other);
     for (int i = 0; i < f->nlabels; i++)
         free(f->labels[i]);
+    free(f->index);
     free(f->name);
     free(f->help);
     free(f);
@@ -241,8 +247,12 @@ xoc_metrics_family_t *xoc_metrics_family(xoc_metrics_t *self, xoc_metrics_kind_t
         if (kind == XOC_METRICS_HISTOGRAM) {
             memcpy(f->buckets, buckets, nbuckets * sizeof *buckets);
             f->nbuckets = nbuckets;
+            for (size_t i = 0; i < nbuckets; i++)
+                s_fmt_double(f->les[i], sizeof f->les[i], buckets[i]);
         }
         ok = f->name && f->help && s_parse_labels(f, labels);
+        if (ok && f->nlabels > 0)
+            ok = (f->index = calloc(S_INDEX, sizeof *f->index)) != NULL;
     }
     assert(ok && "bad metric declaration");
     if (!ok) {
@@ -332,8 +342,10 @@ static xoc_metrics_series_t *s_series_new(xoc_metrics_family_t *f, const char *c
 static xoc_metrics_series_t *s_find(xoc_metrics_family_t *f, const char *const *values,
                                     uint64_t hash)
 {
-    for (xoc_metrics_series_t *s = atomic_load_explicit(&f->head, memory_order_acquire); s;
-         s = atomic_load_explicit(&s->next, memory_order_acquire)) {
+    bool indexed = f->index != NULL;
+    for (xoc_metrics_series_t *s = atomic_load_explicit(
+             indexed ? &f->index[hash % S_INDEX] : &f->head, memory_order_acquire);
+         s; s = atomic_load_explicit(indexed ? &s->chain : &s->next, memory_order_acquire)) {
         if (s->hash != hash)
             continue;
         int i = 0;
@@ -386,6 +398,11 @@ xoc_metrics_series_t *xoc_metrics_with_v(xoc_metrics_family_t *f, const char *co
             atomic_store_explicit(&f->head, s, memory_order_release);
         f->tail = s;
         f->count++;
+        if (f->index) {
+            _Atomic(xoc_metrics_series_t *) *bucket = &f->index[hash % S_INDEX];
+            atomic_store_explicit(&s->chain, atomic_load(bucket), memory_order_relaxed);
+            atomic_store_explicit(bucket, s, memory_order_release);
+        }
     }
     pthread_mutex_unlock(&f->reg->lock);
 done:
@@ -500,6 +517,48 @@ int xoc_metrics_on_render(xoc_metrics_t *self, xoc_metrics_hook_fn *fn, void *ar
 
 /* ---- rendering ------------------------------------------------------------------------------- */
 
+/* the text being built (stdio's FILE costs a lock per character) */
+typedef struct {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} s_out_t;
+
+static void s_put(s_out_t *o, const char *text, size_t n)
+{
+    if (o->failed)
+        return;
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 16384;
+        while (cap < o->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(o->data, cap);
+        if (!grown) {
+            o->failed = true;
+            return;
+        }
+        o->data = grown;
+        o->cap = cap;
+    }
+    memcpy(o->data + o->len, text, n);
+    o->len += n;
+    o->data[o->len] = '\0';
+}
+
+static void s_puts(s_out_t *o, const char *text)
+{
+    s_put(o, text, strlen(text));
+}
+
+static void s_put_u64(s_out_t *o, uint64_t v)
+{
+    char buf[24], *p = buf + sizeof buf;
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10));
+    s_put(o, p, (size_t)(buf + sizeof buf - p));
+}
+
 /* Go's ParseFloat syntax: NaN, +Inf, -Inf, or the shortest decimal that reads back the same */
 static void s_fmt_double(char *buf, size_t size, double v)
 {
@@ -522,86 +581,110 @@ static void s_fmt_double(char *buf, size_t size, double v)
     }
 }
 
-/* text with \ and newline escaped (HELP), and " too (label values) */
-static void s_escaped(FILE *out, const char *text, bool quote)
+static void s_put_double(s_out_t *o, double v)
 {
-    for (const char *p = text; *p; p++) {
-        if (*p == '\\')
-            fputs("\\\\", out);
-        else if (*p == '\n')
-            fputs("\\n", out);
-        else if (quote && *p == '"')
-            fputs("\\\"", out);
-        else
-            fputc(*p, out);
+    if (v >= 0 && v < 1e15 && v == floor(v)) {
+        s_put_u64(o, (uint64_t)v);
+        return;
+    }
+    char num[40];
+    s_fmt_double(num, sizeof num, v);
+    s_puts(o, num);
+}
+
+/* text with \ and newline escaped (HELP), and " too (label values) */
+static void s_escaped(s_out_t *o, const char *text, bool quote)
+{
+    const char *run = text;
+    for (const char *p = text;; p++) {
+        const char *esc = *p == '\\' ? "\\\\" : *p == '\n' ? "\\n" : quote && *p == '"' ? "\\\"" : NULL;
+        if (!esc && *p)
+            continue;
+        s_put(o, run, (size_t)(p - run));
+        if (!*p)
+            return;
+        s_put(o, esc, 2);
+        run = p + 1;
     }
 }
 
 /* name{l1="v1",...[,le="x"]} */
-static void s_sample_name(FILE *out, const xoc_metrics_family_t *f, const char *suffix,
+static void s_sample_name(s_out_t *o, const xoc_metrics_family_t *f, const char *suffix,
                           const xoc_metrics_series_t *s, const char *le)
 {
-    fputs(f->name, out);
-    fputs(suffix, out);
+    s_puts(o, f->name);
+    s_puts(o, suffix);
     if (f->nlabels == 0 && !le)
         return;
-    fputc('{', out);
+    s_put(o, "{", 1);
     for (int i = 0; i < f->nlabels; i++) {
-        fprintf(out, "%s%s=\"", i ? "," : "", f->labels[i]);
-        s_escaped(out, s->values[i], true);
-        fputc('"', out);
+        if (i)
+            s_put(o, ",", 1);
+        s_puts(o, f->labels[i]);
+        s_put(o, "=\"", 2);
+        s_escaped(o, s->values[i], true);
+        s_put(o, "\"", 1);
     }
-    if (le)
-        fprintf(out, "%sle=\"%s\"", f->nlabels ? "," : "", le);
-    fputc('}', out);
+    if (le) {
+        s_puts(o, f->nlabels ? ",le=\"" : "le=\"");
+        s_puts(o, le);
+        s_put(o, "\"", 1);
+    }
+    s_put(o, "}", 1);
 }
 
-static void s_render_histogram(FILE *out, const xoc_metrics_family_t *f,
+static void s_render_histogram(s_out_t *o, const xoc_metrics_family_t *f,
                                const xoc_metrics_series_t *s)
 {
     /* _count is the sum of the buckets read here: +Inf and _count always agree */
     uint64_t cum = 0;
-    char num[40];
     for (size_t i = 0; i <= f->nbuckets; i++) {
         cum += atomic_load_explicit(&s->counts[i], memory_order_relaxed);
-        if (i < f->nbuckets)
-            s_fmt_double(num, sizeof num, f->buckets[i]);
-        s_sample_name(out, f, "_bucket", s, i < f->nbuckets ? num : "+Inf");
-        fprintf(out, " %llu\n", (unsigned long long)cum);
+        s_sample_name(o, f, "_bucket", s, i < f->nbuckets ? f->les[i] : "+Inf");
+        s_put(o, " ", 1);
+        s_put_u64(o, cum);
+        s_put(o, "\n", 1);
     }
-    s_fmt_double(num, sizeof num, s_double(atomic_load_explicit(&s->value, memory_order_relaxed)));
-    s_sample_name(out, f, "_sum", s, NULL);
-    fprintf(out, " %s\n", num);
-    s_sample_name(out, f, "_count", s, NULL);
-    fprintf(out, " %llu\n", (unsigned long long)cum);
+    s_sample_name(o, f, "_sum", s, NULL);
+    s_put(o, " ", 1);
+    s_put_double(o, s_double(atomic_load_explicit(&s->value, memory_order_relaxed)));
+    s_put(o, "\n", 1);
+    s_sample_name(o, f, "_count", s, NULL);
+    s_put(o, " ", 1);
+    s_put_u64(o, cum);
+    s_put(o, "\n", 1);
 }
 
-static void s_render_series(FILE *out, const xoc_metrics_family_t *f,
+static void s_render_series(s_out_t *o, const xoc_metrics_family_t *f,
                             const xoc_metrics_series_t *s)
 {
     if (atomic_load_explicit(&s->hidden, memory_order_relaxed))
         return;
     if (f->kind == XOC_METRICS_HISTOGRAM) {
-        s_render_histogram(out, f, s);
+        s_render_histogram(o, f, s);
         return;
     }
-    char num[40];
-    s_fmt_double(num, sizeof num, s_double(atomic_load_explicit(&s->value, memory_order_relaxed)));
-    s_sample_name(out, f, "", s, NULL);
-    fprintf(out, " %s\n", num);
+    s_sample_name(o, f, "", s, NULL);
+    s_put(o, " ", 1);
+    s_put_double(o, s_double(atomic_load_explicit(&s->value, memory_order_relaxed)));
+    s_put(o, "\n", 1);
 }
 
-static void s_render_family(FILE *out, const xoc_metrics_family_t *f)
+static void s_render_family(s_out_t *o, const xoc_metrics_family_t *f)
 {
-    static const char *const types[] = {"counter", "gauge", "histogram"};
-    fprintf(out, "# HELP %s ", f->name);
-    s_escaped(out, f->help, false);
-    fprintf(out, "\n# TYPE %s %s\n", f->name, types[f->kind]);
+    static const char *const types[] = {" counter\n", " gauge\n", " histogram\n"};
+    s_puts(o, "# HELP ");
+    s_puts(o, f->name);
+    s_put(o, " ", 1);
+    s_escaped(o, f->help, false);
+    s_puts(o, "\n# TYPE ");
+    s_puts(o, f->name);
+    s_puts(o, types[f->kind]);
     for (const xoc_metrics_series_t *s = atomic_load_explicit(&f->head, memory_order_acquire); s;
          s = atomic_load_explicit(&s->next, memory_order_acquire))
-        s_render_series(out, f, s);
+        s_render_series(o, f, s);
     if (f->other)
-        s_render_series(out, f, f->other);
+        s_render_series(o, f, f->other);
 }
 
 char *xoc_metrics_render(xoc_metrics_t *self, size_t *len)
@@ -611,22 +694,19 @@ char *xoc_metrics_render(xoc_metrics_t *self, size_t *len)
     pthread_mutex_unlock(&self->lock);
     for (int i = 0; i < nhooks; i++)
         self->hooks[i].fn(self, self->hooks[i].arg);
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream(&text, &size);
-    if (!out)
-        return NULL;
+    s_out_t o = {NULL, 0, 0, false};
+    s_put(&o, "", 0); /* an empty registry is "" */
     pthread_mutex_lock(&self->lock);
     for (size_t i = 0; i < self->nfamilies; i++)
-        s_render_family(out, self->families[i]);
+        s_render_family(&o, self->families[i]);
     pthread_mutex_unlock(&self->lock);
-    if (fclose(out) != 0) {
-        free(text);
+    if (o.failed) {
+        free(o.data);
         return NULL;
     }
     if (len)
-        *len = size;
-    return text;
+        *len = o.len;
+    return o.data;
 }
 
 /* ---- process metrics -------------------------------------------------------------------------- */
