@@ -64,6 +64,7 @@ int xoc_node_serve(xoc_node_t *node, int capacity, xoc_worker_fn *handler, void 
     node->worker = xoc_worker_new(node->service, &node->bus, capacity, handler, arg);
     if (!node->worker || xoc_worker_attach(node->worker, node->loop) != 0)
         return XOC_EIO;
+    xoc_worker_set_metrics(node->worker, node->metrics.reg);
     return 0;
 }
 

@@ -2,7 +2,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "xoc_cache_config.h"
 #include "xoc_cache_cs.h"
@@ -43,16 +42,16 @@ typedef struct {
     xoc_cache_store_t *store;
     xoc_cache_snaps_t *snaps;
     xoc_cache_config_t *config;
+    struct { /* /metrics (the change set counters are set from the heartbeat's own) */
+        xoc_metrics_family_t *config_ops;
+        xoc_metrics_series_t *applied, *duplicates, *gaps, *refused, *revision, *objects,
+            *journal, *pruned, *snapshots, *snapshots_open, *chunks, *chunk_bytes;
+    } m;
     uint64_t journal_max, journal_age_ms;
     int64_t snapshot_idle_ms;
     size_t chunk_bytes;
+    uint64_t applies, duplicates, gaps, refused, pruned;
     int timer;
-    struct { /* /metrics; the heartbeat's counters are read from here too */
-        xoc_metrics_family_t *config_ops;
-        xoc_metrics_series_t *applied, *duplicates, *gaps, *refused, *failed, *commit_seconds,
-            *changes, *revision, *objects, *journal, *pruned, *snapshots, *snapshots_open,
-            *chunks, *chunk_bytes;
-    } m;
 } s_cache_t;
 
 typedef void(s_method_fn)(s_cache_t *self, xoc_request_t **req_p);
@@ -114,27 +113,20 @@ static void s_apply(s_cache_t *self, xoc_request_t **req_p)
         return;
     int rc = xoc_cache_cs_parse(&m.changeset, &cs, why, sizeof why);
     if (rc) {
-        xoc_metrics_inc(self->m.refused);
+        self->refused++;
         s_reply(self, req_p, rc, why, NULL);
         return;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = xoc_cache_store_apply(self->store, &cs, &res, why, sizeof why);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    xoc_metrics_inc(rc == XOC_ESTATE ? self->m.gaps : rc ? self->m.failed : NULL);
+    if (rc == XOC_ESTATE)
+        self->gaps++;
     if (rc) {
         xoc_warn("change set refused pool=%.*s epoch=%llu seq=%llu: %s", (int)cs.pool.len,
                  cs.pool.ptr, (unsigned long long)cs.epoch, (unsigned long long)cs.seq, why);
         s_reply(self, req_p, rc, why, NULL);
     } else {
-        xoc_metrics_inc(res.duplicate ? self->m.duplicates : self->m.applied);
-        if (!res.duplicate) {
-            xoc_metrics_observe(self->m.commit_seconds, (double)(t1.tv_sec - t0.tv_sec) +
-                                                            (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-            xoc_metrics_add(self->m.changes, (double)res.count);
-            xoc_metrics_set(self->m.revision, (double)res.rev);
-        }
+        self->applies += !res.duplicate;
+        self->duplicates += res.duplicate;
         s_publish(self, &res);   /* events point into the request: before the reply */
         xoc_trace("applied pool=%.*s epoch=%llu seq=%llu rev=%llu changes=%zu",
                   (int)cs.pool.len, cs.pool.ptr, (unsigned long long)cs.epoch,
@@ -309,7 +301,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
         xoc_warn("journal pruning failed: %s", xoc_cache_strerror(rc));
     else if (pruned)
         xoc_debug("journal pruned entries=%llu", (unsigned long long)pruned);
-    xoc_metrics_add(self->m.pruned, (double)pruned);
+    self->pruned += pruned;
     xoc_cache_snaps_expire(self->snaps, self->snapshot_idle_ms);
     return 0;
 }
@@ -330,65 +322,11 @@ static void s_stats(msgpack_packer *pk, void *arg)
     s_pack_kv(pk, "objects", objects);
     s_pack_kv(pk, "journal", journal);
     s_pack_kv(pk, "snapshots", xoc_cache_snaps_open_count(self->snaps));
-    s_pack_kv(pk, "applies", (uint64_t)xoc_metrics_get(self->m.applied));
-    s_pack_kv(pk, "duplicates", (uint64_t)xoc_metrics_get(self->m.duplicates));
-    s_pack_kv(pk, "gaps", (uint64_t)xoc_metrics_get(self->m.gaps));
-    s_pack_kv(pk, "refused", (uint64_t)xoc_metrics_get(self->m.refused));
-    s_pack_kv(pk, "pruned", (uint64_t)xoc_metrics_get(self->m.pruned));
-}
-
-/* ---- metrics ------------------------------------------------------------------------- */
-
-static void s_metrics_refresh(xoc_metrics_t *reg, void *arg)
-{
-    s_cache_t *self = arg;
-    uint64_t objects = 0, journal = 0;
-    if (xoc_cache_store_counts(self->store, &objects, &journal) == 0) {
-        xoc_metrics_set(self->m.objects, (double)objects);
-        xoc_metrics_set(self->m.journal, (double)journal);
-    }
-    xoc_metrics_set(self->m.revision, (double)xoc_cache_store_rev(self->store));
-    xoc_metrics_set(self->m.snapshots_open, (double)xoc_cache_snaps_open_count(self->snaps));
-}
-
-static void s_metrics_declare(s_cache_t *self)
-{
-    xoc_metrics_t *reg = self->node.metrics.reg;
-    xoc_metrics_family_t *cs = xoc_metrics_family(
-        reg, XOC_METRICS_COUNTER, "xoc_cache_changesets_total",
-        "change sets received, by outcome: applied (committed), duplicate (a replay, "
-        "acknowledged), gap (refused: not the next in sequence), invalid (refused: malformed), "
-        "failed (store error)",
-        "outcome", NULL, 0);
-    self->m.applied = xoc_metrics_with(cs, "applied");
-    self->m.duplicates = xoc_metrics_with(cs, "duplicate");
-    self->m.gaps = xoc_metrics_with(cs, "gap");
-    self->m.refused = xoc_metrics_with(cs, "invalid");
-    self->m.failed = xoc_metrics_with(cs, "failed");
-    self->m.commit_seconds = xoc_metrics_histogram(
-        reg, "xoc_cache_commit_seconds",
-        "time to apply and commit a change set (one LMDB write transaction)",
-        xoc_metrics_latency_buckets, xoc_metrics_latency_nbuckets);
-    self->m.changes = xoc_metrics_counter(reg, "xoc_cache_object_changes_total",
-                                          "object changes committed (revisions given)");
-    self->m.revision = xoc_metrics_gauge(reg, "xoc_cache_revision", "current revision");
-    self->m.objects = xoc_metrics_gauge(reg, "xoc_cache_objects", "objects stored");
-    self->m.journal = xoc_metrics_gauge(reg, "xoc_cache_journal_entries",
-                                        "changes kept in the journal");
-    self->m.pruned = xoc_metrics_counter(reg, "xoc_cache_journal_pruned_total",
-                                         "journal entries removed by the retention bounds");
-    self->m.config_ops = xoc_metrics_family(
-        reg, XOC_METRICS_COUNTER, "xoc_cache_config_ops_total",
-        "configuration requests, by operation (set, get, delete, list) and outcome (ok or "
-        "the error)",
-        "op,outcome", NULL, 0);
-    self->m.snapshots = xoc_metrics_counter(reg, "xoc_cache_snapshots_total", "snapshots opened");
-    self->m.snapshots_open = xoc_metrics_gauge(reg, "xoc_cache_snapshots_open",
-                                               "snapshots open now");
-    self->m.chunks = xoc_metrics_counter(reg, "xoc_cache_snapshot_chunks_total",
-                                         "snapshot chunks served");
-    self->m.chunk_bytes = xoc_metrics_counter(reg, "xoc_cache_snapshot_bytes_total",
-                                              "bytes of the snapshot chunks served");
+    s_pack_kv(pk, "applies", self->applies);
+    s_pack_kv(pk, "duplicates", self->duplicates);
+    s_pack_kv(pk, "gaps", self->gaps);
+    s_pack_kv(pk, "refused", self->refused);
+    s_pack_kv(pk, "pruned", self->pruned);
 }
 
 static int s_open(s_cache_t *self, const xoc_cfg_t *cfg)
@@ -424,6 +362,60 @@ static void s_close(s_cache_t *self)
     xoc_cache_store_destroy(&self->store);
 }
 
+/* ---- metrics ------------------------------------------------------------------------- */
+
+/* before each heartbeat; the commit latency of a change set is the worker's
+   xoc_request_seconds{method="cache.apply"} (arrival to acknowledgement) */
+static void s_metrics_refresh(xoc_metrics_t *reg, void *arg)
+{
+    s_cache_t *self = arg;
+    xoc_metrics_set(self->m.applied, (double)self->applies);
+    xoc_metrics_set(self->m.duplicates, (double)self->duplicates);
+    xoc_metrics_set(self->m.gaps, (double)self->gaps);
+    xoc_metrics_set(self->m.refused, (double)self->refused);
+    xoc_metrics_set(self->m.pruned, (double)self->pruned);
+    uint64_t objects = 0, journal = 0;
+    if (xoc_cache_store_counts(self->store, &objects, &journal) == 0) {
+        xoc_metrics_set(self->m.objects, (double)objects);
+        xoc_metrics_set(self->m.journal, (double)journal);
+    }
+    xoc_metrics_set(self->m.revision, (double)xoc_cache_store_rev(self->store));
+    xoc_metrics_set(self->m.snapshots_open, (double)xoc_cache_snaps_open_count(self->snaps));
+}
+
+static void s_metrics_declare(s_cache_t *self)
+{
+    xoc_metrics_t *reg = self->node.metrics.reg;
+    xoc_metrics_family_t *cs = xoc_metrics_family(
+        reg, XOC_METRICS_COUNTER, "xoc_cache_changesets_total",
+        "change sets received, by outcome: applied (committed), duplicate (a replay, "
+        "acknowledged), gap (refused: not the next in sequence), invalid (refused: malformed)",
+        "outcome", NULL, 0);
+    self->m.applied = xoc_metrics_with(cs, "applied");
+    self->m.duplicates = xoc_metrics_with(cs, "duplicate");
+    self->m.gaps = xoc_metrics_with(cs, "gap");
+    self->m.refused = xoc_metrics_with(cs, "invalid");
+    self->m.revision = xoc_metrics_gauge(reg, "xoc_cache_revision", "current revision");
+    self->m.objects = xoc_metrics_gauge(reg, "xoc_cache_objects", "objects stored");
+    self->m.journal = xoc_metrics_gauge(reg, "xoc_cache_journal_entries",
+                                        "changes kept in the journal");
+    self->m.pruned = xoc_metrics_counter(reg, "xoc_cache_journal_pruned_total",
+                                         "journal entries removed by the retention bounds");
+    self->m.config_ops = xoc_metrics_family(
+        reg, XOC_METRICS_COUNTER, "xoc_cache_config_ops_total",
+        "configuration requests, by operation (set, get, delete, list) and outcome (ok or "
+        "the error)",
+        "op,outcome", NULL, 0);
+    self->m.snapshots = xoc_metrics_counter(reg, "xoc_cache_snapshots_total", "snapshots opened");
+    self->m.snapshots_open = xoc_metrics_gauge(reg, "xoc_cache_snapshots_open",
+                                               "snapshots open now");
+    self->m.chunks = xoc_metrics_counter(reg, "xoc_cache_snapshot_chunks_total",
+                                         "snapshot chunks served");
+    self->m.chunk_bytes = xoc_metrics_counter(reg, "xoc_cache_snapshot_bytes_total",
+                                              "bytes of the snapshot chunks served");
+    xoc_node_set_metrics(&self->node, s_metrics_refresh, self);
+}
+
 void xoc_cache_actor(zsock_t *pipe, void *args)
 {
     s_cache_t self;
@@ -432,7 +424,6 @@ void xoc_cache_actor(zsock_t *pipe, void *args)
     if (xoc_node_init(&self.node, "cache", pipe, args) == 0 && s_open(&self, args) == 0 &&
         xoc_node_serve(&self.node, 256, s_handle, &self) == 0) {
         s_metrics_declare(&self);
-        xoc_node_set_metrics(&self.node, s_metrics_refresh, &self);
         xoc_node_set_stats(&self.node, s_stats, &self);
         self.timer = zloop_timer(self.node.loop, S_TICK_MS, 0, s_on_tick, &self);
         xoc_info("cache ready rev=%llu", (unsigned long long)xoc_cache_store_rev(self.store));

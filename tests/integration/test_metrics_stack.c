@@ -429,7 +429,9 @@ static void test_cache_and_collector_move(void **state)
     s_wait_at_least(S_COLLECTOR, "xoc_collector_objects", "{\"server\":\"s1\"}", 20);
     s_wait_at_least(S_CACHE, "xoc_cache_revision", NULL, 1);
     s_wait_at_least(S_CACHE, "xoc_cache_objects", NULL, 20);
-    s_wait_at_least(S_CACHE, "xoc_cache_commit_seconds_count", NULL, 1);
+    s_wait_at_least(S_CACHE, "xoc_request_seconds_count", "{\"method\":\"cache.apply\"}", 1);
+    s_wait_at_least(S_CACHE, "xoc_requests_total", "{\"method\":\"cache.apply\",\"status\":\"ok\"}",
+                    1);
     s_wait_at_least(S_CACHE, "xoc_cache_changesets_total", "{\"outcome\":\"applied\"}", 1);
     s_wait_at_least(S_CACHE, "xoc_cache_config_ops_total", "{\"op\":\"set\",\"outcome\":\"ok\"}",
                     1);
