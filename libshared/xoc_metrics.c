@@ -20,11 +20,10 @@
 
 #define S_VALUE_MAX 200 /* bytes of a label value kept */
 #define S_HOOKS_MAX 8
-#define S_INDEX 256     /* hash buckets of a labelled family's series */
+#define S_INDEX 256 /* hash buckets of a labelled family's series */
 
-const double xoc_metrics_latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                              0.05,   0.1,   0.25,   0.5,   1,    2.5,
-                                              5,      10,    30,     60,    120};
+const double xoc_metrics_latency_buckets[] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 const size_t xoc_metrics_latency_nbuckets =
     sizeof xoc_metrics_latency_buckets / sizeof xoc_metrics_latency_buckets[0];
 
@@ -51,9 +50,9 @@ struct _xoc_metrics_family_t {
     size_t nbuckets;
     _Atomic(xoc_metrics_series_t *) head;
     _Atomic(xoc_metrics_series_t *) *index; /* S_INDEX buckets; labelled families only */
-    xoc_metrics_series_t *tail;  /* under the registry's lock */
-    size_t count;                /* series, under the lock */
-    xoc_metrics_series_t *other; /* the overflow series */
+    xoc_metrics_series_t *tail;             /* under the registry's lock */
+    size_t count;                           /* series, under the lock */
+    xoc_metrics_series_t *other;            /* the overflow series */
 };
 
 typedef struct {
@@ -105,8 +104,8 @@ static bool s_name_ok(const char *name, bool label)
         return false;
     for (const char *p = name; *p; p++) {
         char c = *p;
-        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                     (!label && c == ':');
+        bool alpha =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (!label && c == ':');
         if (!alpha && !(p > name && c >= '0' && c <= '9'))
             return false;
     }
@@ -226,9 +225,8 @@ done:
 }
 
 xoc_metrics_family_t *xoc_metrics_family(xoc_metrics_t *self, xoc_metrics_kind_t kind,
-                                         const char *name, const char *help,
-                                         const char *labels, const double *buckets,
-                                         size_t nbuckets)
+                                         const char *name, const char *help, const char *labels,
+                                         const double *buckets, size_t nbuckets)
 {
     if (!self)
         return NULL;
@@ -425,15 +423,14 @@ xoc_metrics_series_t *xoc_metrics_with(xoc_metrics_family_t *f, ...)
 }
 
 static xoc_metrics_series_t *s_single(xoc_metrics_t *self, xoc_metrics_kind_t kind,
-                                      const char *name, const char *help,
-                                      const double *buckets, size_t nbuckets)
+                                      const char *name, const char *help, const double *buckets,
+                                      size_t nbuckets)
 {
     return xoc_metrics_with_v(xoc_metrics_family(self, kind, name, help, NULL, buckets, nbuckets),
                               NULL);
 }
 
-xoc_metrics_series_t *xoc_metrics_counter(xoc_metrics_t *self, const char *name,
-                                          const char *help)
+xoc_metrics_series_t *xoc_metrics_counter(xoc_metrics_t *self, const char *name, const char *help)
 {
     return s_single(self, XOC_METRICS_COUNTER, name, help, NULL, 0);
 }
@@ -443,9 +440,8 @@ xoc_metrics_series_t *xoc_metrics_gauge(xoc_metrics_t *self, const char *name, c
     return s_single(self, XOC_METRICS_GAUGE, name, help, NULL, 0);
 }
 
-xoc_metrics_series_t *xoc_metrics_histogram(xoc_metrics_t *self, const char *name,
-                                            const char *help, const double *buckets,
-                                            size_t nbuckets)
+xoc_metrics_series_t *xoc_metrics_histogram(xoc_metrics_t *self, const char *name, const char *help,
+                                            const double *buckets, size_t nbuckets)
 {
     return s_single(self, XOC_METRICS_HISTOGRAM, name, help, buckets, nbuckets);
 }
@@ -597,7 +593,10 @@ static void s_escaped(s_out_t *o, const char *text, bool quote)
 {
     const char *run = text;
     for (const char *p = text;; p++) {
-        const char *esc = *p == '\\' ? "\\\\" : *p == '\n' ? "\\n" : quote && *p == '"' ? "\\\"" : NULL;
+        const char *esc = *p == '\\'           ? "\\\\"
+                          : *p == '\n'         ? "\\n"
+                          : quote && *p == '"' ? "\\\""
+                                               : NULL;
         if (!esc && *p)
             continue;
         s_put(o, run, (size_t)(p - run));
@@ -709,7 +708,7 @@ char *xoc_metrics_render(xoc_metrics_t *self, size_t *len)
     return o.data;
 }
 
-/* ---- process metrics -------------------------------------------------------------------------- */
+/* ---- process metrics ------------------------------------------------------------------------- */
 
 static double s_wall_now(void)
 {

@@ -51,9 +51,8 @@ void xoc_metrics_destroy(xoc_metrics_t **self_p);
     Declaring a name again returns the existing family when kind and labels match, NULL
     otherwise.                                                                             */
 xoc_metrics_family_t *xoc_metrics_family(xoc_metrics_t *self, xoc_metrics_kind_t kind,
-                                         const char *name, const char *help,
-                                         const char *labels, const double *buckets,
-                                         size_t nbuckets);
+                                         const char *name, const char *help, const char *labels,
+                                         const double *buckets, size_t nbuckets);
 
 /*  The series of a family for these label values (as many as the family has labels),
     created at the first call. NULL when f is NULL or without memory.                      */
@@ -61,12 +60,10 @@ xoc_metrics_series_t *xoc_metrics_with(xoc_metrics_family_t *f, ...);
 xoc_metrics_series_t *xoc_metrics_with_v(xoc_metrics_family_t *f, const char *const *values);
 
 /*  Shorthands: a family without labels and its one series.                                */
-xoc_metrics_series_t *xoc_metrics_counter(xoc_metrics_t *self, const char *name,
-                                          const char *help);
+xoc_metrics_series_t *xoc_metrics_counter(xoc_metrics_t *self, const char *name, const char *help);
 xoc_metrics_series_t *xoc_metrics_gauge(xoc_metrics_t *self, const char *name, const char *help);
-xoc_metrics_series_t *xoc_metrics_histogram(xoc_metrics_t *self, const char *name,
-                                            const char *help, const double *buckets,
-                                            size_t nbuckets);
+xoc_metrics_series_t *xoc_metrics_histogram(xoc_metrics_t *self, const char *name, const char *help,
+                                            const double *buckets, size_t nbuckets);
 
 /*  Updates. Counters only grow (add ignores negative and NaN values).                     */
 void xoc_metrics_inc(xoc_metrics_series_t *s);

@@ -62,8 +62,8 @@ static int s_on_request(xoc_metrics_http_t *self, struct lws *wsi, s_conn_t *c, 
         lws_return_http_status(wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, NULL);
         return -1;
     }
-    unsigned char *start = self->scratch + LWS_PRE, *p = start, *end = self->scratch +
-                                                                       sizeof self->scratch - 1;
+    unsigned char *start = self->scratch + LWS_PRE, *p = start,
+                  *end = self->scratch + sizeof self->scratch - 1;
     if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, S_CONTENT_TYPE, c->len, &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
@@ -98,14 +98,18 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
     xoc_metrics_http_t *self = lws_context_user(lws_get_context(wsi));
     s_conn_t *c = user;
     switch (reason) {
-    case LWS_CALLBACK_HTTP: return s_on_request(self, wsi, c, in);
-    case LWS_CALLBACK_HTTP_BODY: return 0; /* no GET has one; anything else is a 404 */
-    case LWS_CALLBACK_HTTP_WRITEABLE: return c ? s_on_writable(self, wsi, c) : 0;
+    case LWS_CALLBACK_HTTP:
+        return s_on_request(self, wsi, c, in);
+    case LWS_CALLBACK_HTTP_BODY:
+        return 0; /* no GET has one; anything else is a 404 */
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return c ? s_on_writable(self, wsi, c) : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
         if (c)
             s_conn_reset(c);
         return 0;
-    default: return lws_callback_http_dummy(wsi, reason, user, in, len);
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
 }
 
@@ -152,8 +156,10 @@ static bool s_split(const char *listen, char *host, size_t size, int *port)
    the error is known before */
 static int s_probe(char *host, size_t size, int port)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE}, *ai = NULL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *ai = NULL;
     char service[8];
     snprintf(service, sizeof service, "%d", port);
     if (getaddrinfo(host, service, &hints, &ai) != 0 || !ai)
@@ -162,8 +168,8 @@ static int s_probe(char *host, size_t size, int port)
     int fd = socket(ai->ai_family, SOCK_STREAM, 0);
     if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
         bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-        getnameinfo(ai->ai_addr, ai->ai_addrlen, host, (socklen_t)size, NULL, 0,
-                    NI_NUMERICHOST) == 0)
+        getnameinfo(ai->ai_addr, ai->ai_addrlen, host, (socklen_t)size, NULL, 0, NI_NUMERICHOST) ==
+            0)
         rc = 0;
     if (fd >= 0)
         close(fd);
@@ -203,8 +209,8 @@ xoc_metrics_http_t *xoc_metrics_http_new(xoc_metrics_t *reg, const char *listen,
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     *err = XOC_EIO;
     self->ctx = lws_create_context(&info);
-    int bound = self->ctx ? lws_get_vhost_listen_port(lws_get_vhost_by_name(self->ctx, "default"))
-                          : -1;
+    int bound =
+        self->ctx ? lws_get_vhost_listen_port(lws_get_vhost_by_name(self->ctx, "default")) : -1;
     if (bound <= 0)
         goto fail;
     bool v6 = strchr(self->host, ':') != NULL;

@@ -118,14 +118,14 @@ int xoc_service_metrics_start(xoc_service_metrics_t *m, const char *service, xoc
     char instance[96], host[64] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(instance, sizeof instance, "%s:%d", host, (int)getpid());
-    xoc_metrics_set(xoc_metrics_with(xoc_metrics_family(m->reg, XOC_METRICS_GAUGE,
-                                                        "xoc_service_info",
-                                                        "the service and its instance (always 1)",
-                                                        "service,instance", NULL, 0),
-                                     service, instance),
-                    1);
-    const char *listen = cfg && xoc_cfg_has(cfg, "metrics.listen")
-                             ? xoc_cfg_str(cfg, "metrics.listen") : "";
+    xoc_metrics_set(
+        xoc_metrics_with(xoc_metrics_family(m->reg, XOC_METRICS_GAUGE, "xoc_service_info",
+                                            "the service and its instance (always 1)",
+                                            "service,instance", NULL, 0),
+                         service, instance),
+        1);
+    const char *listen =
+        cfg && xoc_cfg_has(cfg, "metrics.listen") ? xoc_cfg_str(cfg, "metrics.listen") : "";
     if (!*listen)
         return 0;
     int rc = 0;

@@ -43,7 +43,7 @@ int xoc_service_main(const char *name, const char *summary, const xoc_cfg_key_t 
     Returns 0, or the error of xoc_metrics_http_new (the service should not start).       */
 typedef struct {
     xoc_metrics_t *reg;
-    xoc_metrics_http_t *http;              /* NULL: no endpoint */
+    xoc_metrics_http_t *http; /* NULL: no endpoint */
     xoc_metrics_series_t *heartbeats;
 } xoc_service_metrics_t;
 

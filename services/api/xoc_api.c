@@ -87,13 +87,13 @@ static void s_metrics_declare(xoc_api_server_t *srv)
                                       "JSON-RPC error code; method _unknown: not in the table, "
                                       "_invalid: not a valid request)",
                                       "method,status", NULL, 0);
-    srv->m_call_seconds = xoc_metrics_family(reg, XOC_METRICS_HISTOGRAM, "xoc_api_call_seconds",
-                                             "time from a call's arrival to its answer, by method",
-                                             "method", xoc_metrics_latency_buckets,
-                                             xoc_metrics_latency_nbuckets);
+    srv->m_call_seconds =
+        xoc_metrics_family(reg, XOC_METRICS_HISTOGRAM, "xoc_api_call_seconds",
+                           "time from a call's arrival to its answer, by method", "method",
+                           xoc_metrics_latency_buckets, xoc_metrics_latency_nbuckets);
     srv->m_connections = xoc_metrics_gauge(reg, "xoc_api_connections", "WebSocket connections");
-    srv->m_signed_in = xoc_metrics_gauge(reg, "xoc_api_sessions_signed_in",
-                                         "connections signed in");
+    srv->m_signed_in =
+        xoc_metrics_gauge(reg, "xoc_api_sessions_signed_in", "connections signed in");
     srv->m_pushes = xoc_metrics_counter(reg, "xoc_api_push_batches_total",
                                         "`all` notification batches pushed to connections (one "
                                         "batch: an enter and/or an exit message)");
@@ -103,15 +103,15 @@ static void s_metrics_declare(xoc_api_server_t *srv)
                                           "bytes queued for the client with the longest queue");
     srv->m_slow_closed = xoc_metrics_counter(reg, "xoc_api_slow_clients_closed_total",
                                              "clients closed because their send queue was full");
-    srv->m_rev = xoc_metrics_gauge(reg, "xoc_api_replica_revision",
-                                   "revision of the object replica");
+    srv->m_rev =
+        xoc_metrics_gauge(reg, "xoc_api_replica_revision", "revision of the object replica");
     srv->m_seen_rev = xoc_metrics_gauge(reg, "xoc_api_replica_seen_revision",
                                         "highest revision published by the cache seen on the bus");
     srv->m_lag = xoc_metrics_gauge(reg, "xoc_api_replica_revision_lag",
                                    "revisions seen on the bus and not applied to the replica yet");
     srv->m_objects = xoc_metrics_gauge(reg, "xoc_api_replica_objects", "objects in the replica");
-    srv->m_replica_bytes = xoc_metrics_gauge(reg, "xoc_api_replica_bytes",
-                                             "bytes held by the replica's objects");
+    srv->m_replica_bytes =
+        xoc_metrics_gauge(reg, "xoc_api_replica_bytes", "bytes held by the replica's objects");
     srv->m_snapshots = xoc_metrics_counter(reg, "xoc_api_replica_snapshots_total",
                                            "snapshots taken by the replica (1 + resyncs)");
     srv->m_gaps = xoc_metrics_counter(reg, "xoc_api_replica_gaps_total",

@@ -71,8 +71,8 @@ typedef struct {
     /* /metrics (xoc_api.c: s_metrics_*) */
     xoc_metrics_family_t *m_calls, *m_call_seconds;
     xoc_metrics_series_t *m_connections, *m_signed_in, *m_pushes, *m_queued, *m_queued_max,
-        *m_slow_closed, *m_rev, *m_seen_rev, *m_lag, *m_objects, *m_replica_bytes,
-        *m_snapshots, *m_gaps;
+        *m_slow_closed, *m_rev, *m_seen_rev, *m_lag, *m_objects, *m_replica_bytes, *m_snapshots,
+        *m_gaps;
     /* the batch being collected for the `all` pushes */
     xoc_api_buf_t *push_enter, *push_exit;
     size_t push_n_enter, push_n_exit;

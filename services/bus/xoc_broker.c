@@ -170,20 +170,21 @@ static void s_metrics_declare(s_broker_t *self)
         "service,outcome", NULL, 0);
     self->m_workers = xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_bus_workers",
                                          "workers registered, by service", "service", NULL, 0);
-    self->m_queue = xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_bus_queue_depth",
-                                       "requests waiting for a free worker, by service",
-                                       "service", NULL, 0);
-    self->m_seconds = xoc_metrics_family(
-        reg, XOC_METRICS_HISTOGRAM, "xoc_bus_request_seconds",
-        "time from a request's arrival to its worker's reply, by service", "service",
-        xoc_metrics_latency_buckets, xoc_metrics_latency_nbuckets);
-    self->m_in_flight = xoc_metrics_gauge(reg, "xoc_bus_requests_in_flight",
-                                          "requests at a worker or queued");
+    self->m_queue =
+        xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_bus_queue_depth",
+                           "requests waiting for a free worker, by service", "service", NULL, 0);
+    self->m_seconds =
+        xoc_metrics_family(reg, XOC_METRICS_HISTOGRAM, "xoc_bus_request_seconds",
+                           "time from a request's arrival to its worker's reply, by service",
+                           "service", xoc_metrics_latency_buckets, xoc_metrics_latency_nbuckets);
+    self->m_in_flight =
+        xoc_metrics_gauge(reg, "xoc_bus_requests_in_flight", "requests at a worker or queued");
     self->m_clients = xoc_metrics_gauge(reg, "xoc_bus_clients", "clients known (alive)");
     self->m_bad_frames = xoc_metrics_counter(reg, "xoc_bus_bad_frames_total",
                                              "malformed or unexpected messages received");
-    self->m_events = xoc_metrics_counter(reg, "xoc_bus_events_total",
-                                         "events passed through the event proxy (published while a subscriber listened)");
+    self->m_events = xoc_metrics_counter(
+        reg, "xoc_bus_events_total",
+        "events passed through the event proxy (published while a subscriber listened)");
     self->m_event_bytes = xoc_metrics_counter(reg, "xoc_bus_event_bytes_total",
                                               "bytes of the events passed through the event proxy");
 }

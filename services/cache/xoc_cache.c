@@ -44,8 +44,8 @@ typedef struct {
     xoc_cache_config_t *config;
     struct { /* /metrics (the change set counters are set from the heartbeat's own) */
         xoc_metrics_family_t *config_ops;
-        xoc_metrics_series_t *applied, *duplicates, *gaps, *refused, *revision, *objects,
-            *journal, *pruned, *snapshots, *snapshots_open, *chunks, *chunk_bytes;
+        xoc_metrics_series_t *applied, *duplicates, *gaps, *refused, *revision, *objects, *journal,
+            *pruned, *snapshots, *snapshots_open, *chunks, *chunk_bytes;
     } m;
     uint64_t journal_max, journal_age_ms;
     int64_t snapshot_idle_ms;
@@ -253,8 +253,8 @@ static void s_config(s_cache_t *self, xoc_request_t **req_p)
         rc = xoc_cache_config_list(self->config, &m.cfg, S_REPLY_MAX, &out, why, sizeof why);
     if (rc == 0 && event.size)
         s_config_event(self, m.cfg.db, &event);
-    xoc_metrics_inc(xoc_metrics_with(self->m.config_ops, method + 7, rc ? xoc_err_name(s_code(rc))
-                                                                        : "ok"));
+    xoc_metrics_inc(
+        xoc_metrics_with(self->m.config_ops, method + 7, rc ? xoc_err_name(s_code(rc)) : "ok"));
     s_reply(self, req_p, rc, why, &out);
     msgpack_sbuffer_destroy(&event);
     msgpack_sbuffer_destroy(&out);
@@ -397,8 +397,8 @@ static void s_metrics_declare(s_cache_t *self)
     self->m.refused = xoc_metrics_with(cs, "invalid");
     self->m.revision = xoc_metrics_gauge(reg, "xoc_cache_revision", "current revision");
     self->m.objects = xoc_metrics_gauge(reg, "xoc_cache_objects", "objects stored");
-    self->m.journal = xoc_metrics_gauge(reg, "xoc_cache_journal_entries",
-                                        "changes kept in the journal");
+    self->m.journal =
+        xoc_metrics_gauge(reg, "xoc_cache_journal_entries", "changes kept in the journal");
     self->m.pruned = xoc_metrics_counter(reg, "xoc_cache_journal_pruned_total",
                                          "journal entries removed by the retention bounds");
     self->m.config_ops = xoc_metrics_family(
@@ -407,10 +407,10 @@ static void s_metrics_declare(s_cache_t *self)
         "the error)",
         "op,outcome", NULL, 0);
     self->m.snapshots = xoc_metrics_counter(reg, "xoc_cache_snapshots_total", "snapshots opened");
-    self->m.snapshots_open = xoc_metrics_gauge(reg, "xoc_cache_snapshots_open",
-                                               "snapshots open now");
-    self->m.chunks = xoc_metrics_counter(reg, "xoc_cache_snapshot_chunks_total",
-                                         "snapshot chunks served");
+    self->m.snapshots_open =
+        xoc_metrics_gauge(reg, "xoc_cache_snapshots_open", "snapshots open now");
+    self->m.chunks =
+        xoc_metrics_counter(reg, "xoc_cache_snapshot_chunks_total", "snapshot chunks served");
     self->m.chunk_bytes = xoc_metrics_counter(reg, "xoc_cache_snapshot_bytes_total",
                                               "bytes of the snapshot chunks served");
     xoc_node_set_metrics(&self->node, s_metrics_refresh, self);

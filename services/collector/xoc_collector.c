@@ -275,15 +275,15 @@ static void s_metrics_declare(s_collector_t *self)
 {
     xoc_metrics_t *reg = self->node.metrics.reg;
     xoc_collector_metrics_t *m = &self->metrics;
-#define S_FAMILY(kind, name, help, labels)                                                      \
+#define S_FAMILY(kind, name, help, labels)                                                         \
     xoc_metrics_family(reg, XOC_METRICS_##kind, name, help, labels, NULL, 0)
     m->state = S_FAMILY(GAUGE, "xoc_collector_pool_state",
                         "connection state of each server (pool): 1 for the current one of "
                         "connected, connecting, disconnected",
                         "server,state");
-    m->reconnects = S_FAMILY(COUNTER, "xoc_collector_reconnects_total",
-                             "connections started again after the first (failures, reloads)",
-                             "server");
+    m->reconnects =
+        S_FAMILY(COUNTER, "xoc_collector_reconnects_total",
+                 "connections started again after the first (failures, reloads)", "server");
     m->events = S_FAMILY(COUNTER, "xoc_collector_events_total",
                          "XAPI events received from event.from", "server");
     m->sent = S_FAMILY(COUNTER, "xoc_collector_changesets_sent_total",
@@ -298,12 +298,11 @@ static void s_metrics_declare(s_collector_t *self)
                           "for a XAPI failure, server-unreachable, canceled, invalid)",
                           "server,outcome");
 #undef S_FAMILY
-    m->xapi_seconds = xoc_metrics_family(reg, XOC_METRICS_HISTOGRAM,
-                                         "xoc_collector_xapi_call_seconds",
-                                         "XAPI calls and their duration, by server and method "
-                                         "(event.from waits up to 60 s by design)",
-                                         "server,method", xoc_metrics_latency_buckets,
-                                         xoc_metrics_latency_nbuckets);
+    m->xapi_seconds = xoc_metrics_family(
+        reg, XOC_METRICS_HISTOGRAM, "xoc_collector_xapi_call_seconds",
+        "XAPI calls and their duration, by server and method "
+        "(event.from waits up to 60 s by design)",
+        "server,method", xoc_metrics_latency_buckets, xoc_metrics_latency_nbuckets);
 }
 
 static void s_pool_free(void **item)

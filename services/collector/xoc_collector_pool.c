@@ -64,8 +64,8 @@ struct _xoc_collector_pool_t {
     /* metrics: this server's series (NULL without metrics) */
     const xoc_collector_metrics_t *m;
     xoc_collector_call_obs_t obs;
-    xoc_metrics_series_t *m_state[3], *m_reconnects, *m_events, *m_sent, *m_acked,
-        *m_in_flight, *m_objects;
+    xoc_metrics_series_t *m_state[3], *m_reconnects, *m_events, *m_sent, *m_acked, *m_in_flight,
+        *m_objects;
 };
 
 static const char *const s_states[3] = {"connected", "connecting", "disconnected"};

@@ -16,8 +16,11 @@ static int s_utf8_ok(const unsigned char *p, size_t n)
     size_t i = 0;
     while (i < n) {
         unsigned char c = p[i];
-        size_t len = c < 0x80 ? 1 : (c >= 0xc2 && c <= 0xdf) ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                 : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
+        size_t len = c < 0x80                   ? 1
+                     : (c >= 0xc2 && c <= 0xdf) ? 2
+                     : (c & 0xf0) == 0xe0       ? 3
+                     : (c >= 0xf0 && c <= 0xf4) ? 4
+                                                : 0;
         if (!len || i + len > n)
             return 0;
         for (size_t k = 1; k < len; k++)
@@ -54,8 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t alen = strlen(a);
     b = alen < size ? a + alen + 1 : a + alen;
     xoc_metrics_t *reg = xoc_metrics_new();
-    xoc_metrics_family_t *f = xoc_metrics_family(reg, XOC_METRICS_COUNTER, "xoc_fuzz_total", b,
-                                                 "a,b", NULL, 0);
+    xoc_metrics_family_t *f =
+        xoc_metrics_family(reg, XOC_METRICS_COUNTER, "xoc_fuzz_total", b, "a,b", NULL, 0);
     xoc_metrics_series_t *s1 = xoc_metrics_with(f, a, b);
     xoc_metrics_series_t *s2 = xoc_metrics_with(f, a, b);
     if (!s1 || s1 != s2)

@@ -6,15 +6,15 @@
     latencies and acknowledged change sets, the bus's requests by service, the api's calls by
     method and status after JSON-RPC calls over a WebSocket, its connections and replica
     revision. Bad input: unknown paths, other methods, a huge request header.              */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,8 +119,8 @@ static json_t *s_scrape(int svc)
     json_t *samples = json_loadf(p, 0, &err);
     int rc = pclose(p);
     if (rc != 0 || !json_is_array(samples))
-        fail_msg("%s: the exposition does not pass prom_check.py (%s, kept in %s)",
-                 s_names[svc], err.text, path);
+        fail_msg("%s: the exposition does not pass prom_check.py (%s, kept in %s)", s_names[svc],
+                 err.text, path);
     return samples;
 }
 
@@ -172,10 +172,10 @@ typedef struct {
     struct lws_context *ctx;
     struct lws *wsi;
     bool open, closed;
-    const char *to_send;    /* the request waiting for a writable callback */
-    char *rx;               /* the message being received */
+    const char *to_send; /* the request waiting for a writable callback */
+    char *rx;            /* the message being received */
     size_t rx_len;
-    json_t *reply;          /* the last answer (a message with an id) */
+    json_t *reply; /* the last answer (a message with an id) */
 } s_ws_t;
 
 static int s_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -183,7 +183,9 @@ static int s_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 {
     s_ws_t *w = lws_context_user(lws_get_context(wsi));
     switch (reason) {
-    case LWS_CALLBACK_CLIENT_ESTABLISHED: w->open = true; break;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        w->open = true;
+        break;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         if (w->to_send) {
             size_t n = strlen(w->to_send);
@@ -212,14 +214,17 @@ static int s_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
         }
         break;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-    case LWS_CALLBACK_CLIENT_CLOSED: w->closed = true; break;
-    default: break;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        w->closed = true;
+        break;
+    default:
+        break;
     }
     return 0;
 }
 
-static const struct lws_protocols s_ws_protocols[] = {
-    {"xoc-test", s_ws_cb, 0, 1 << 16, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+static const struct lws_protocols s_ws_protocols[] = {{"xoc-test", s_ws_cb, 0, 1 << 16, 0, NULL, 0},
+                                                      {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 static void s_ws_open(s_ws_t *w, const char *host_port)
 {
@@ -305,8 +310,13 @@ static void s_read_metrics_url(int svc)
 
 static void s_start(int svc, const char *bin, const char *ready, char **extra)
 {
-    char *argv[32] = {(char *)xoc_test_bin(bin), "--bus.endpoint", s_env.bus_ep,
-                      "--bus.heartbeat_ms", HB, "--log.level", "warn"};
+    char *argv[32] = {(char *)xoc_test_bin(bin),
+                      "--bus.endpoint",
+                      s_env.bus_ep,
+                      "--bus.heartbeat_ms",
+                      HB,
+                      "--log.level",
+                      "warn"};
     int n = 7;
     for (int i = 0; extra && extra[i]; i++)
         argv[n++] = extra[i];
@@ -320,16 +330,16 @@ static void s_configure_pool(void)
 {
     msgpack_sbuffer val;
     msgpack_sbuffer_init(&val);
-    json_t *rec = json_pack("{s:s,s:s,s:s}", "host", s_env.sim_url, "username", "root",
-                            "password", "password");
+    json_t *rec = json_pack("{s:s,s:s,s:s}", "host", s_env.sim_url, "username", "root", "password",
+                            "password");
     xoc_json_to_mp(rec, &val);
     json_decref(rec);
-    xoc_msg_cfg_t cfg = {.db = XOC_STR("servers"), .key = XOC_STR("s1"),
+    xoc_msg_cfg_t cfg = {.db = XOC_STR("servers"),
+                         .key = XOC_STR("s1"),
                          .value = {(const uint8_t *)val.data, (uint32_t)val.size}};
     xoc_reply_t r;
-    assert_int_equal(xoc_client_call_msg(s_env.client, "cache", "config.set", XOC_MSG_CFG, &cfg,
-                                         5000, &r),
-                     0);
+    assert_int_equal(
+        xoc_client_call_msg(s_env.client, "cache", "config.set", XOC_MSG_CFG, &cfg, 5000, &r), 0);
     xoc_reply_clear(&r);
     msgpack_sbuffer_destroy(&val);
 }
@@ -340,9 +350,8 @@ static void s_read_sim_url(void)
     assert_non_null(hosts);
     size_t i;
     json_t *h;
-    json_array_foreach(hosts, i, h) if (json_is_true(json_object_get(h, "master")))
-        snprintf(s_env.sim_url, sizeof s_env.sim_url, "%s",
-                 json_string_value(json_object_get(h, "url")));
+    json_array_foreach(hosts, i, h) if (json_is_true(json_object_get(h, "master"))) snprintf(
+        s_env.sim_url, sizeof s_env.sim_url, "%s", json_string_value(json_object_get(h, "url")));
     json_decref(hosts);
     assert_true(s_env.sim_url[0]);
 }
@@ -354,9 +363,20 @@ static int s_setup(void **state)
     assert_non_null(mkdtemp(s_env.dir));
     snprintf(s_env.ports_file, sizeof s_env.ports_file, "%s/ports.json", s_env.dir);
     snprintf(s_env.cache_dir, sizeof s_env.cache_dir, "%s/db", s_env.dir);
-    char *sim[] = {(char *)xoc_test_bin("tools/xapi-sim/xapi-sim"), "--pools", "1", "--hosts",
-                   "2", "--vms", "20", "--churn", "5", "--ports-file", s_env.ports_file,
-                   "--log-level", "warn", NULL};
+    char *sim[] = {(char *)xoc_test_bin("tools/xapi-sim/xapi-sim"),
+                   "--pools",
+                   "1",
+                   "--hosts",
+                   "2",
+                   "--vms",
+                   "20",
+                   "--churn",
+                   "5",
+                   "--ports-file",
+                   s_env.ports_file,
+                   "--log-level",
+                   "warn",
+                   NULL};
     s_env.sim = xoc_proc_start(sim, "xapi-sim: ready", 20000);
     assert_non_null(s_env.sim);
     s_read_sim_url();
@@ -422,9 +442,9 @@ static void test_cache_and_collector_move(void **state)
                     "{\"server\":\"s1\",\"state\":\"connected\"}", 1);
     s_wait_at_least(S_COLLECTOR, "xoc_collector_xapi_call_seconds_count",
                     "{\"server\":\"s1\",\"method\":\"VM.get_all_records\"}", 1);
-    s_wait_at_least(S_COLLECTOR, "xoc_collector_xapi_call_seconds_bucket",
-                    "{\"server\":\"s1\",\"method\":\"session.login_with_password\",\"le\":\"+Inf\"}",
-                    1);
+    s_wait_at_least(
+        S_COLLECTOR, "xoc_collector_xapi_call_seconds_bucket",
+        "{\"server\":\"s1\",\"method\":\"session.login_with_password\",\"le\":\"+Inf\"}", 1);
     s_wait_at_least(S_COLLECTOR, "xoc_collector_changesets_acked_total", "{\"server\":\"s1\"}", 1);
     s_wait_at_least(S_COLLECTOR, "xoc_collector_objects", "{\"server\":\"s1\"}", 20);
     s_wait_at_least(S_CACHE, "xoc_cache_revision", NULL, 1);
@@ -461,9 +481,9 @@ static void test_api_moves(void **state)
 
     s_ws_t ws;
     s_ws_open(&ws, s_env.api_url);
-    json_t *r = s_ws_call(&ws, "session.signIn",
-                          json_pack("{s:s,s:s}", "email", "admin@admin.net", "password",
-                                    ADMIN_PASSWORD));
+    json_t *r =
+        s_ws_call(&ws, "session.signIn",
+                  json_pack("{s:s,s:s}", "email", "admin@admin.net", "password", ADMIN_PASSWORD));
     assert_non_null(json_object_get(r, "result"));
     json_decref(r);
     r = s_ws_call(&ws, "xo.getAllObjects", NULL);
@@ -474,8 +494,8 @@ static void test_api_moves(void **state)
     assert_non_null(json_object_get(r, "error"));
     json_decref(r);
 
-    s_wait_at_least(S_API, "xoc_api_calls_total", "{\"method\":\"session.signIn\",\"status\":\"ok\"}",
-                    before + 1);
+    s_wait_at_least(S_API, "xoc_api_calls_total",
+                    "{\"method\":\"session.signIn\",\"status\":\"ok\"}", before + 1);
     s_wait_at_least(S_API, "xoc_api_calls_total",
                     "{\"method\":\"xo.getAllObjects\",\"status\":\"ok\"}", 1);
     s_wait_at_least(S_API, "xoc_api_calls_total", "{\"method\":\"_unknown\",\"status\":\"-32601\"}",

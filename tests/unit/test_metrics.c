@@ -1,10 +1,10 @@
 /*  The metrics registry and its text exposition (xoc_metrics): HELP/TYPE lines, escaping,
     label values from the network (UTF-8, length, cardinality), cumulative histogram buckets
     with +Inf, _sum and _count, number formatting, updates from several threads.          */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
 
 #include <math.h>
 #include <pthread.h>
@@ -66,13 +66,13 @@ static void test_counter_and_gauge(void **state)
 static void test_escaping(void **state)
 {
     xoc_metrics_t *reg = xoc_metrics_new();
-    xoc_metrics_family_t *f = xoc_metrics_family(reg, XOC_METRICS_COUNTER, "xoc_calls_total",
-                                                 "calls\nby \"method\" \\ status", "method,status",
-                                                 NULL, 0);
+    xoc_metrics_family_t *f =
+        xoc_metrics_family(reg, XOC_METRICS_COUNTER, "xoc_calls_total",
+                           "calls\nby \"method\" \\ status", "method,status", NULL, 0);
     assert_non_null(f);
     xoc_metrics_inc(xoc_metrics_with(f, "a\"b\\c\nd", "ok"));
     xoc_metrics_inc(xoc_metrics_with(f, "bad\xff\xc3utf8\xe2\x82", "ok")); /* invalid UTF-8 */
-    xoc_metrics_inc(xoc_metrics_with(f, "caf\xc3\xa9 \xe2\x82\xac", "")); /* valid: kept */
+    xoc_metrics_inc(xoc_metrics_with(f, "caf\xc3\xa9 \xe2\x82\xac", ""));  /* valid: kept */
     char *text = s_render(reg);
     s_has_line(text, "# HELP xoc_calls_total calls\\nby \"method\" \\\\ status");
     s_has_line(text, "# TYPE xoc_calls_total counter");
@@ -86,18 +86,18 @@ static void test_escaping(void **state)
 static void test_labels(void **state)
 {
     xoc_metrics_t *reg = xoc_metrics_new();
-    xoc_metrics_family_t *f = xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_depth", "depth",
-                                                 "service", NULL, 0);
+    xoc_metrics_family_t *f =
+        xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_depth", "depth", "service", NULL, 0);
     xoc_metrics_series_t *a = xoc_metrics_with(f, "cache");
     assert_ptr_equal(a, xoc_metrics_with(f, "cache"));
     assert_ptr_not_equal(a, xoc_metrics_with(f, "api"));
     /* ("ab","") and ("a","b") are two series */
-    xoc_metrics_family_t *two = xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_two", "two",
-                                                   "x,y", NULL, 0);
+    xoc_metrics_family_t *two =
+        xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_two", "two", "x,y", NULL, 0);
     assert_ptr_not_equal(xoc_metrics_with(two, "ab", ""), xoc_metrics_with(two, "a", "b"));
     /* the same declaration again: the same family; another shape: refused */
-    assert_ptr_equal(f, xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_depth", "x", "service",
-                                           NULL, 0));
+    assert_ptr_equal(
+        f, xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_depth", "x", "service", NULL, 0));
     assert_null(xoc_metrics_family(reg, XOC_METRICS_COUNTER, "xoc_depth", "x", "service", NULL, 0));
     assert_null(xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_depth", "x", "other", NULL, 0));
     /* a long value is cut: two values equal over the first 200 bytes are one series */
@@ -151,8 +151,8 @@ static void test_histogram(void **state)
     xoc_metrics_observe(h, 0.001); /* <= 0.005 */
     xoc_metrics_observe(h, 0.1);   /* a value equal to a bound is in that bucket (le) */
     xoc_metrics_observe(h, 0.5);
-    xoc_metrics_observe(h, 7);     /* above every bound: +Inf only */
-    xoc_metrics_observe(h, NAN);   /* ignored */
+    xoc_metrics_observe(h, 7);   /* above every bound: +Inf only */
+    xoc_metrics_observe(h, NAN); /* ignored */
     assert_true(xoc_metrics_get(h) == 4);
     char *text = s_render(reg);
     assert_string_equal(text, "# HELP xoc_call_seconds call latency\n"
@@ -166,9 +166,9 @@ static void test_histogram(void **state)
                               "xoc_call_seconds_count{method=\"VM.start\"} 4\n");
     free(text);
     /* without labels, le is the only label; an empty histogram renders zeros */
-    xoc_metrics_series_t *u = xoc_metrics_histogram(reg, "xoc_commit_seconds", "commits",
-                                                    xoc_metrics_latency_buckets,
-                                                    xoc_metrics_latency_nbuckets);
+    xoc_metrics_series_t *u =
+        xoc_metrics_histogram(reg, "xoc_commit_seconds", "commits", xoc_metrics_latency_buckets,
+                              xoc_metrics_latency_nbuckets);
     assert_non_null(u);
     text = s_render(reg);
     s_has_line(text, "xoc_commit_seconds_bucket{le=\"0.0005\"} 0");
@@ -187,8 +187,8 @@ static void test_histogram(void **state)
 static void test_numbers(void **state)
 {
     xoc_metrics_t *reg = xoc_metrics_new();
-    xoc_metrics_family_t *f = xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_n", "numbers", "k",
-                                                 NULL, 0);
+    xoc_metrics_family_t *f =
+        xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_n", "numbers", "k", NULL, 0);
     xoc_metrics_set(xoc_metrics_with(f, "tenth"), 0.1);
     xoc_metrics_set(xoc_metrics_with(f, "small"), 1e-4);
     xoc_metrics_set(xoc_metrics_with(f, "big"), 1e20);
@@ -252,11 +252,11 @@ static void *s_worker(void *arg)
 static void test_threads(void **state)
 {
     xoc_metrics_t *reg = xoc_metrics_new();
-    xoc_metrics_family_t *f = xoc_metrics_family(reg, XOC_METRICS_COUNTER, "xoc_t_total", "t",
-                                                 "who", NULL, 0);
-    xoc_metrics_family_t *h = xoc_metrics_family(reg, XOC_METRICS_HISTOGRAM, "xoc_t_seconds",
-                                                 "t", "who", xoc_metrics_latency_buckets,
-                                                 xoc_metrics_latency_nbuckets);
+    xoc_metrics_family_t *f =
+        xoc_metrics_family(reg, XOC_METRICS_COUNTER, "xoc_t_total", "t", "who", NULL, 0);
+    xoc_metrics_family_t *h =
+        xoc_metrics_family(reg, XOC_METRICS_HISTOGRAM, "xoc_t_seconds", "t", "who",
+                           xoc_metrics_latency_buckets, xoc_metrics_latency_nbuckets);
     pthread_t threads[S_THREADS];
     s_worker_arg_t args[S_THREADS];
     for (int i = 0; i < S_THREADS; i++) {
@@ -282,10 +282,14 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counter_and_gauge), cmocka_unit_test(test_escaping),
-        cmocka_unit_test(test_labels),            cmocka_unit_test(test_cardinality),
-        cmocka_unit_test(test_histogram),         cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_process),           cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_counter_and_gauge),
+        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_cardinality),
+        cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_process),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,11 +2,11 @@
     exposition (several chunks for a big one, keep-alive), anything else is 404, bad listen
     addresses are refused, and bad clients are cut off: a huge request header is refused, a
     client that never finishes its request is disconnected, and the server goes on serving. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -123,8 +123,8 @@ static void test_not_found(void **state)
     assert_non_null(http);
     char base[128], url[160];
     snprintf(base, sizeof base, "http://%s", xoc_metrics_http_address(http));
-    static const char *const paths[] = {"/", "/metric", "/metrics/", "/metricsx", "/api/",
-                                        "/../metrics", "/%6detrics"};
+    static const char *const paths[] = {"/",     "/metric",     "/metrics/", "/metricsx",
+                                        "/api/", "/../metrics", "/%6detrics"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         snprintf(url, sizeof url, "%s%s", base, paths[i]);
         char *body = NULL;
@@ -148,9 +148,9 @@ static void test_not_found(void **state)
 static void test_bad_listen(void **state)
 {
     xoc_metrics_t *reg = s_registry(1);
-    static const char *const bad[] = {"", "localhost", "127.0.0.1:", "127.0.0.1:x",
-                                      "127.0.0.1:65536", "127.0.0.1:-1", ":80", "[::1:0",
-                                      "[]:0"};
+    static const char *const bad[] = {
+        "",    "localhost", "127.0.0.1:", "127.0.0.1:x", "127.0.0.1:65536", "127.0.0.1:-1",
+        ":80", "[::1:0",    "[]:0"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = 0;
         assert_null(xoc_metrics_http_new(reg, bad[i], &rc));
@@ -190,7 +190,8 @@ static int s_connect(const char *address)
 {
     int port = atoi(strrchr(address, ':') + 1);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     return fd;
