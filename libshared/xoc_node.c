@@ -45,6 +45,7 @@ int xoc_node_init(xoc_node_t *node, const char *service, zsock_t *pipe, void *cf
     int rc = xoc_bus_opts_load(&node->bus, cfg);
     if (rc == 0)
         rc = xoc_service_metrics_start(&node->metrics, service, cfg);
+    node->bus.metrics = node->metrics.reg; /* every worker made with node->bus counts */
     if (rc)
         return rc;
     node->pub = xoc_bus_connect(ZMQ_PUB, node->bus.pub, &node->bus);
@@ -64,7 +65,6 @@ int xoc_node_serve(xoc_node_t *node, int capacity, xoc_worker_fn *handler, void 
     node->worker = xoc_worker_new(node->service, &node->bus, capacity, handler, arg);
     if (!node->worker || xoc_worker_attach(node->worker, node->loop) != 0)
         return XOC_EIO;
-    xoc_worker_set_metrics(node->worker, node->metrics.reg);
     return 0;
 }
 

@@ -77,6 +77,8 @@ xoc_worker_t *xoc_worker_new(const char *service, const xoc_bus_opts_t *opts, in
              service);
     self->capacity = capacity > 0 ? capacity : 64;
     self->opts = opts;
+    if (opts->metrics)
+        xoc_worker_set_metrics(self, opts->metrics);
     self->handler = handler;
     self->arg = arg;
     self->timer = -1;
@@ -175,9 +177,9 @@ int xoc_worker_reply(xoc_worker_t *self, xoc_request_t **req_p, int status, cons
     if (self->m_requests) {
         /* a method the service does not have is not a label value a client may choose */
         const char *method = status == XOC_ENOMETHOD ? "_unknown" : req->method;
-        xoc_metrics_inc(
-            xoc_metrics_with(self->m_requests, method, status ? xoc_err_name(status) : "ok"));
-        xoc_metrics_observe(xoc_metrics_with(self->m_seconds, method),
+        xoc_metrics_inc(xoc_metrics_with(self->m_requests, self->service, method,
+                                         status ? xoc_err_name(status) : "ok"));
+        xoc_metrics_observe(xoc_metrics_with(self->m_seconds, self->service, method),
                             (double)(s_now_us() - req->received_us) / 1e6);
     }
     xoc_request_destroy(req_p);
@@ -188,13 +190,14 @@ void xoc_worker_set_metrics(xoc_worker_t *self, xoc_metrics_t *reg)
 {
     self->m_requests = xoc_metrics_family(
         reg, XOC_METRICS_COUNTER, "xoc_requests_total",
-        "bus requests answered by this service, by method and status (ok or the error; "
-        "method _unknown: not a method of the service)",
-        "method,status", NULL, 0);
+        "bus requests answered, by service (the worker's), method and status (ok or the "
+        "error; method _unknown: not a method of the service)",
+        "service,method,status", NULL, 0);
     self->m_seconds =
         xoc_metrics_family(reg, XOC_METRICS_HISTOGRAM, "xoc_request_seconds",
-                           "time from a request's arrival to its answer, by method", "method",
-                           xoc_metrics_latency_buckets, xoc_metrics_latency_nbuckets);
+                           "time from a request's arrival to its answer, by service and method",
+                           "service,method", xoc_metrics_latency_buckets,
+                           xoc_metrics_latency_nbuckets);
 }
 
 void xoc_request_destroy(xoc_request_t **req_p)

@@ -55,8 +55,9 @@ int xoc_worker_reply_msg(xoc_worker_t *self, xoc_request_t **req_p, xoc_msg_type
 int xoc_worker_decode(xoc_worker_t *self, xoc_request_t **req_p, xoc_msg_type_t type,
                       xoc_msg_t *out);
 
-/*  Counts the requests answered in reg: xoc_requests_total{method,status} and the
-    histogram xoc_request_seconds{method} (arrival to answer). xoc_node does it.          */
+/*  Counts the requests answered in reg: xoc_requests_total{service,method,status} and the
+    histogram xoc_request_seconds{service,method} (arrival to answer). A worker made with
+    bus options that carry a registry (opts->metrics, set by xoc_node) does it already.  */
 void xoc_worker_set_metrics(xoc_worker_t *self, xoc_metrics_t *reg);
 
 const char *xoc_worker_instance(const xoc_worker_t *self);

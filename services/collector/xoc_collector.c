@@ -22,6 +22,7 @@ const xoc_cfg_key_t xoc_collector_cfg_keys[] = {
 typedef struct {
     xoc_node_t node;
     xoc_client_t *client;
+    xoc_collector_metrics_t metrics; /* families; each pool updates its own series */
     zsock_t *sub;
     zhashx_t *pools;        /* server id -> xoc_collector_pool_t */
     bool listing;           /* a config.list is in flight */
@@ -29,7 +30,6 @@ typedef struct {
     int64_t retry_at;
     int retry_ms;
     int backoff_min_ms, backoff_max_ms;
-    xoc_collector_metrics_t metrics; /* families; each pool updates its own series */
 } s_collector_t;
 
 /* ---- servers ---------------------------------------------------------------------------- */
@@ -293,15 +293,11 @@ static void s_metrics_declare(s_collector_t *self)
     m->in_flight = S_FAMILY(GAUGE, "xoc_collector_changesets_in_flight",
                             "change sets sent and not acknowledged yet", "server");
     m->objects = S_FAMILY(GAUGE, "xoc_collector_objects", "xo objects of the pool", "server");
-    m->gateway = S_FAMILY(COUNTER, "xoc_collector_gateway_calls_total",
-                          "xapi.call requests served by the pool's gateway, by outcome (ok, xapi "
-                          "for a XAPI failure, server-unreachable, canceled, invalid)",
-                          "server,outcome");
 #undef S_FAMILY
     m->xapi_seconds = xoc_metrics_family(
         reg, XOC_METRICS_HISTOGRAM, "xoc_collector_xapi_call_seconds",
-        "XAPI calls and their duration, by server and method "
-        "(event.from waits up to 60 s by design)",
+        "XAPI calls of the pool connections (not the gateway's) and their duration, by "
+        "server and method (event.from waits up to 60 s by design)",
         "server,method", xoc_metrics_latency_buckets, xoc_metrics_latency_nbuckets);
 }
 

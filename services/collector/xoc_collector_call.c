@@ -21,23 +21,7 @@ struct _xoc_collector_call_t {
     xoc_worker_t *worker;
     zactor_t *actor;
     uint64_t calls, failures;
-    const xoc_collector_metrics_t *m;
-    xoc_collector_call_obs_t obs;
 };
-
-void xoc_collector_call_observe(const char *method, int rc, double seconds, void *arg)
-{
-    const xoc_collector_call_obs_t *o = arg;
-    if (o->m)
-        xoc_metrics_observe(xoc_metrics_with(o->m->xapi_seconds, o->server, method), seconds);
-}
-
-/* one xapi.call served: ok, xapi (a XAPI failure), or the error sent back */
-static void s_count(xoc_collector_call_t *self, const char *outcome)
-{
-    if (self->m)
-        xoc_metrics_inc(xoc_metrics_with(self->m->gateway, self->server.id, outcome));
-}
 
 static int s_login(xoc_collector_call_t *self)
 {
@@ -110,14 +94,11 @@ static void s_handle(xoc_worker_t *worker, xoc_request_t *req, void *arg)
         return;
     }
     xoc_msg_t m;
-    if (xoc_worker_decode(worker, &req, XOC_MSG_XAPI_CALL, &m) != 0) {
-        s_count(self, "invalid");
+    if (xoc_worker_decode(worker, &req, XOC_MSG_XAPI_CALL, &m) != 0)
         return;
-    }
     if (m.xapi_call.params.len &&
         (m.xapi_call.params.ptr[0] & 0xf0) != 0x90 && m.xapi_call.params.ptr[0] != 0xdc &&
         m.xapi_call.params.ptr[0] != 0xdd) {
-        s_count(self, "invalid");
         xoc_worker_reply(worker, &req, XOC_EINVAL, "params must be an array", NULL, 0);
         return;
     }
@@ -138,11 +119,9 @@ static void s_handle(xoc_worker_t *worker, xoc_request_t *req, void *arg)
     }
     if (rc == XOC_EXAPI && xoc_xapi_fault(self->xapi)->code) {
         self->failures++;
-        s_count(self, "xapi");
         s_reply_fault(self, &req);
     } else if (rc) {
         self->failures++;
-        s_count(self, xoc_err_name(rc == XOC_ECANCELED ? rc : XOC_EUNREACHABLE));
         char why[512];
         snprintf(why, sizeof why, "%s", xoc_xapi_detail(self->xapi));
         xoc_worker_reply(worker, &req, rc == XOC_ECANCELED ? rc : XOC_EUNREACHABLE, why, NULL, 0);
@@ -150,7 +129,6 @@ static void s_handle(xoc_worker_t *worker, xoc_request_t *req, void *arg)
         xoc_msg_xapi_call_t out = {.pool = xoc_str(self->pool), .method = xoc_str(method),
                                    .result = {(const uint8_t *)result.data, (uint32_t)result.size},
                                    .task = xoc_str(task)};
-        s_count(self, "ok");
         xoc_worker_reply_msg(worker, &req, XOC_MSG_XAPI_CALL, &out);
     }
     free(task);
@@ -189,8 +167,7 @@ static void s_actor(zsock_t *pipe, void *arg)
 
 xoc_collector_call_t *xoc_collector_call_new(const xoc_collector_server_t *server,
                                              const char *pool_id, const char *master_url,
-                                             const xoc_bus_opts_t *bus,
-                                             const xoc_collector_metrics_t *metrics)
+                                             const xoc_bus_opts_t *bus)
 {
     xoc_collector_call_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -200,12 +177,9 @@ xoc_collector_call_t *xoc_collector_call_new(const xoc_collector_server_t *serve
     snprintf(self->service, sizeof self->service, "xapi.%s", pool_id);
     snprintf(self->master, sizeof self->master, "%s", master_url);
     self->bus = bus;
-    self->m = metrics;
-    self->obs = (xoc_collector_call_obs_t){metrics, self->server.id};
     pthread_mutex_init(&self->lock, NULL);
     self->xapi = xoc_xapi_new(master_url);
     if (self->xapi) {
-        xoc_xapi_set_observer(self->xapi, xoc_collector_call_observe, &self->obs);
         xoc_xapi_set_tls_verify(self->xapi, !server->allow_unauthorized);
         xoc_xapi_set_timeouts(self->xapi, 5000, 300000);
         self->actor = zactor_new(s_actor, self);

@@ -10,20 +10,10 @@
 
 typedef struct _xoc_collector_call_t xoc_collector_call_t;
 
-/*  Starts the gateway of pool_id, logging in at master_url with the server's credentials.
-    metrics (may be NULL): the collector's families, kept by reference.                    */
+/*  Starts the gateway of pool_id, logging in at master_url with the server's credentials. */
 xoc_collector_call_t *xoc_collector_call_new(const xoc_collector_server_t *server,
                                              const char *pool_id, const char *master_url,
-                                             const xoc_bus_opts_t *bus,
-                                             const xoc_collector_metrics_t *metrics);
-
-/*  Records one XAPI call of a server in xoc_collector_xapi_call_seconds (an
-    xoc_xapi_observe_fn; arg: the xoc_collector_call_obs_t).                               */
-typedef struct {
-    const xoc_collector_metrics_t *m;
-    const char *server;
-} xoc_collector_call_obs_t;
-void xoc_collector_call_observe(const char *method, int rc, double seconds, void *arg);
+                                             const xoc_bus_opts_t *bus);
 
 /*  Tells the gateway where the master is now (after a failover).                          */
 void xoc_collector_call_set_master(xoc_collector_call_t *self, const char *master_url);

@@ -63,12 +63,20 @@ struct _xoc_collector_pool_t {
     s_flight_t flights[S_WINDOW]; /* slot seq % S_WINDOW */
     /* metrics: this server's series (NULL without metrics) */
     const xoc_collector_metrics_t *m;
-    xoc_collector_call_obs_t obs;
     xoc_metrics_series_t *m_state[3], *m_reconnects, *m_events, *m_sent, *m_acked, *m_in_flight,
         *m_objects;
 };
 
 static const char *const s_states[3] = {"connected", "connecting", "disconnected"};
+
+/* every XAPI call of the connection (an xoc_xapi_observe_fn) */
+static void s_observe(const char *method, int rc, double seconds, void *arg)
+{
+    xoc_collector_pool_t *self = arg;
+    if (self->m)
+        xoc_metrics_observe(xoc_metrics_with(self->m->xapi_seconds, self->server.id, method),
+                            seconds);
+}
 
 static void s_metrics_init(xoc_collector_pool_t *self)
 {
@@ -732,7 +740,7 @@ static void s_gateway(xoc_collector_pool_t *self, const char *pool_id, const cha
     if (self->call)
         xoc_collector_call_set_master(self->call, master);
     else
-        self->call = xoc_collector_call_new(&self->server, pool_id, master, self->bus, self->m);
+        self->call = xoc_collector_call_new(&self->server, pool_id, master, self->bus);
 }
 
 static s_outcome_t s_session(xoc_collector_pool_t *self)
@@ -742,7 +750,7 @@ static s_outcome_t s_session(xoc_collector_pool_t *self)
         return S_LOST;
     xoc_xapi_set_tls_verify(x, !self->server.allow_unauthorized);
     xoc_xapi_set_timeouts(x, 5000, 120000);
-    xoc_xapi_set_observer(x, xoc_collector_call_observe, &self->obs);
+    xoc_xapi_set_observer(x, s_observe, self);
     pthread_mutex_lock(&self->lock);
     self->xapi = x;
     pthread_mutex_unlock(&self->lock);
@@ -838,7 +846,6 @@ xoc_collector_pool_t *xoc_collector_pool_new(const xoc_collector_server_t *serve
     self->server = *server;
     self->bus = bus;
     self->m = metrics;
-    self->obs = (xoc_collector_call_obs_t){metrics, self->server.id};
     s_metrics_init(self);
     atomic_init(&self->stop, false);
     pthread_mutex_init(&self->lock, NULL);

@@ -35,8 +35,9 @@ typedef struct {
 } xoc_collector_status_t;
 
 /*  The collector's metric families (declared by xoc_collector; the first label of each is
-    "server", the server id). A pool connection and its gateway update their own series from
-    their threads.                                                                         */
+    "server", the server id). A pool connection updates its own series from its thread.
+    (The gateway's xapi.call requests are counted by its workers: xoc_requests_total and
+    xoc_request_seconds with service "xapi.<poolId>".)                                    */
 typedef struct {
     xoc_metrics_family_t *state;        /* server,state: 1 for the current state */
     xoc_metrics_family_t *reconnects;   /* server */
@@ -44,8 +45,7 @@ typedef struct {
     xoc_metrics_family_t *sent, *acked; /* server: change sets */
     xoc_metrics_family_t *in_flight;    /* server: change sets not acknowledged yet */
     xoc_metrics_family_t *objects;      /* server */
-    xoc_metrics_family_t *xapi_seconds; /* server,method: every XAPI call */
-    xoc_metrics_family_t *gateway;      /* server,outcome: xapi.call requests served */
+    xoc_metrics_family_t *xapi_seconds; /* server,method: the connection's XAPI calls */
 } xoc_collector_metrics_t;
 
 typedef struct _xoc_collector_pool_t xoc_collector_pool_t;

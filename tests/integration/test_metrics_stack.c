@@ -6,14 +6,15 @@
     latencies and acknowledged change sets, the bus's requests by service, the api's calls by
     method and status after JSON-RPC calls over a WebSocket, its connections and replica
     revision. Bad input: unknown paths, other methods, a huge request header.              */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <cmocka.h>
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #include "xoc_bus.h"
 #include "xoc_client.h"
+#include "xoc_err.h"
 #include "xoc_json.h"
 #include "xoc_msg.h"
 #include "xoc_testproc.h"
@@ -449,7 +451,7 @@ static void test_cache_and_collector_move(void **state)
     s_wait_at_least(S_COLLECTOR, "xoc_collector_objects", "{\"server\":\"s1\"}", 20);
     s_wait_at_least(S_CACHE, "xoc_cache_revision", NULL, 1);
     s_wait_at_least(S_CACHE, "xoc_cache_objects", NULL, 20);
-    s_wait_at_least(S_CACHE, "xoc_request_seconds_count", "{\"method\":\"cache.apply\"}", 1);
+    s_wait_at_least(S_CACHE, "xoc_request_seconds_count", "{\"service\":\"cache\",\"method\":\"cache.apply\"}", 1);
     s_wait_at_least(S_CACHE, "xoc_requests_total", "{\"method\":\"cache.apply\",\"status\":\"ok\"}",
                     1);
     s_wait_at_least(S_CACHE, "xoc_cache_changesets_total", "{\"outcome\":\"applied\"}", 1);
@@ -467,6 +469,57 @@ static void test_cache_and_collector_move(void **state)
     s_wait_at_least(S_BUS, "xoc_bus_workers", "{\"service\":\"cache\"}", 1);
     s_wait_at_least(S_BUS, "xoc_bus_request_seconds_count", "{\"service\":\"cache\"}", 1);
     s_wait_at_least(S_BUS, "xoc_bus_events_total", NULL, 1);
+}
+
+/* the pool's XAPI gateway: its xapi.call requests are counted by its workers */
+static void test_gateway_counted(void **state)
+{
+    s_wait_at_least(S_COLLECTOR, "xoc_collector_pool_state",
+                    "{\"server\":\"s1\",\"state\":\"connected\"}", 1);
+    /* the gateway's service name, from the bus's workers */
+    char service[128] = "";
+    long long end = xoc_test_now_ms() + DEADLINE_MS;
+    while (!service[0] && xoc_test_now_ms() < end) {
+        json_t *samples = s_scrape(S_BUS);
+        size_t i;
+        json_t *smp;
+        json_array_foreach(samples, i, smp)
+        {
+            const char *svc = json_string_value(
+                json_object_get(json_array_get(smp, 1), "service"));
+            if (strcmp(json_string_value(json_array_get(smp, 0)), "xoc_bus_workers") == 0 &&
+                svc && strncmp(svc, "xapi.", 5) == 0)
+                snprintf(service, sizeof service, "%s", svc);
+        }
+        json_decref(samples);
+        if (!service[0])
+            usleep(100 * 1000);
+    }
+    assert_true(service[0]);
+    static const uint8_t no_params[] = {0x90};
+    xoc_msg_xapi_call_t call = {.pool = xoc_str(service + 5), .method = XOC_STR("pool.get_all"),
+                                .params = {no_params, sizeof no_params}};
+    xoc_reply_t rep;
+    assert_int_equal(xoc_client_call_msg(s_env.client, service, "xapi.call", XOC_MSG_XAPI_CALL,
+                                         &call, 10000, &rep),
+                     0);
+    xoc_reply_clear(&rep);
+    call.method = XOC_STR("no_such_class.get_all"); /* the host's own error */
+    assert_int_equal(xoc_client_call_msg(s_env.client, service, "xapi.call", XOC_MSG_XAPI_CALL,
+                                         &call, 10000, &rep),
+                     XOC_EXAPI);
+    xoc_reply_clear(&rep);
+    char labels[256];
+    snprintf(labels, sizeof labels,
+             "{\"service\":\"%s\",\"method\":\"xapi.call\",\"status\":\"ok\"}", service);
+    s_wait_at_least(S_COLLECTOR, "xoc_requests_total", labels, 1);
+    snprintf(labels, sizeof labels,
+             "{\"service\":\"%s\",\"method\":\"xapi.call\",\"status\":\"xapi\"}", service);
+    s_wait_at_least(S_COLLECTOR, "xoc_requests_total", labels, 1);
+    snprintf(labels, sizeof labels, "{\"service\":\"%s\",\"method\":\"xapi.call\"}", service);
+    s_wait_at_least(S_COLLECTOR, "xoc_request_seconds_count", labels, 2);
+    snprintf(labels, sizeof labels, "{\"service\":\"%s\",\"outcome\":\"ok\"}", service);
+    s_wait_at_least(S_BUS, "xoc_bus_requests_total", labels, 1);
 }
 
 static void test_api_moves(void **state)
@@ -545,6 +598,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expositions),
         cmocka_unit_test(test_cache_and_collector_move),
+        cmocka_unit_test(test_gateway_counted),
         cmocka_unit_test(test_api_moves),
         cmocka_unit_test(test_bad_requests),
     };

@@ -1,10 +1,11 @@
 /*  The metrics registry and its text exposition (xoc_metrics): HELP/TYPE lines, escaping,
     label values from the network (UTF-8, length, cardinality), cumulative histogram buckets
     with +Inf, _sum and _count, number formatting, updates from several threads.          */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <cmocka.h>
+
 
 #include <math.h>
 #include <pthread.h>

@@ -2,10 +2,11 @@
     exposition (several chunks for a big one, keep-alive), anything else is 404, bad listen
     addresses are refused, and bad clients are cut off: a huge request header is refused, a
     client that never finishes its request is disconnected, and the server goes on serving. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <cmocka.h>
+
 #include <stdint.h>
 
 #include <arpa/inet.h>
