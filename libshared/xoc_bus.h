@@ -27,6 +27,8 @@ typedef struct {
     int spin_us;         /* a waiting sync call polls this long before it sleeps */
     char curve_server_public[41]; /* Z85 public key of the bus; empty: no CurveZMQ */
     zcert_t *curve_cert;          /* this participant's certificate (with secret key) */
+    struct _xoc_metrics_t *metrics; /* the process's registry (xoc_node sets it): the
+                                       workers made with these options count requests */
 } xoc_bus_opts_t;
 
 /*  The configuration keys every bus participant has (bus.*).                              */

@@ -230,6 +230,11 @@ bool xoc_cfg_bool(const xoc_cfg_t *self, const char *name)
     return strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
 }
 
+bool xoc_cfg_has(const xoc_cfg_t *self, const char *name)
+{
+    return s_find(self, name, strlen(name)) >= 0;
+}
+
 int xoc_cfg_set(xoc_cfg_t *self, const char *name, const char *value)
 {
     char err[256];

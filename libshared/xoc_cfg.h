@@ -37,6 +37,9 @@ const char *xoc_cfg_str(const xoc_cfg_t *self, const char *name);
 int64_t xoc_cfg_int(const xoc_cfg_t *self, const char *name);
 bool xoc_cfg_bool(const xoc_cfg_t *self, const char *name);
 
+/*  True when the key was declared (a module that works with or without one).              */
+bool xoc_cfg_has(const xoc_cfg_t *self, const char *name);
+
 /*  Overrides a value (tests); returns 0 or XOC_EINVAL when the key is unknown or invalid.  */
 int xoc_cfg_set(xoc_cfg_t *self, const char *name, const char *value);
 

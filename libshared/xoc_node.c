@@ -15,6 +15,8 @@ static int s_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
 
 static void s_heartbeat(xoc_node_t *node)
 {
+    if (node->metrics_fn)
+        node->metrics_fn(node->metrics.reg, node->metrics_arg);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     if (node->stats_fn) {
@@ -22,7 +24,8 @@ static void s_heartbeat(xoc_node_t *node)
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         node->stats_fn(&pk, node->stats_arg);
     }
-    xoc_sys_publish(node->sys, "heartbeat", NULL, sb.data, sb.size);
+    if (xoc_sys_publish(node->sys, "heartbeat", NULL, sb.data, sb.size) == 0)
+        xoc_metrics_inc(node->metrics.heartbeats);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -40,6 +43,9 @@ int xoc_node_init(xoc_node_t *node, const char *service, zsock_t *pipe, void *cf
     node->pipe = pipe;
     node->hb_timer = -1;
     int rc = xoc_bus_opts_load(&node->bus, cfg);
+    if (rc == 0)
+        rc = xoc_service_metrics_start(&node->metrics, service, cfg);
+    node->bus.metrics = node->metrics.reg; /* every worker made with node->bus counts */
     if (rc)
         return rc;
     node->pub = xoc_bus_connect(ZMQ_PUB, node->bus.pub, &node->bus);
@@ -68,11 +74,21 @@ void xoc_node_set_stats(xoc_node_t *node, xoc_node_stats_fn *fn, void *arg)
     node->stats_arg = arg;
 }
 
+void xoc_node_set_metrics(xoc_node_t *node, xoc_node_metrics_fn *fn, void *arg)
+{
+    node->metrics_fn = fn;
+    node->metrics_arg = arg;
+}
+
 void xoc_node_run(xoc_node_t *node)
 {
     zsock_signal(node->pipe, 0);
     node->ready_signalled = true;
-    xoc_sys_publish(node->sys, "start", NULL, NULL, 0);
+    /* the start event says where the metrics are (discovery from the bus: xoc-events sys.) */
+    char detail[256] = "";
+    if (node->metrics.http)
+        snprintf(detail, sizeof detail, "metrics=%s", xoc_metrics_http_url(node->metrics.http));
+    xoc_sys_publish(node->sys, "start", detail[0] ? detail : NULL, NULL, 0);
     zloop_start(node->loop);
 }
 
@@ -85,6 +101,7 @@ void xoc_node_fini(xoc_node_t *node)
     xoc_sys_destroy(&node->sys);
     zsock_destroy(&node->pub);
     xoc_bus_opts_clear(&node->bus);
+    xoc_service_metrics_stop(&node->metrics);
     if (!node->ready_signalled)
         zsock_signal(node->pipe, 1);
 }

@@ -1,6 +1,10 @@
 /*  xoc_node — the skeleton every service actor stands on: its configuration, its bus
     connections (a PUB for events, a worker for its requests), its zloop with the actor pipe
-    ($TERM stops it) and one periodic timer that publishes sys.<service>.heartbeat.
+    ($TERM stops it), one periodic timer that publishes sys.<service>.heartbeat, and its
+    metrics (node->metrics.reg, served on metrics.listen: see xoc_service_metrics). A service
+    declares its own metrics in node->metrics.reg, updates them where the numbers are known,
+    and may register one refresh function (xoc_node_set_metrics) that sets the gauges derived
+    from its state, called on the node's thread before each heartbeat.
 
         void my_actor(zsock_t *pipe, void *cfg) {
             xoc_node_t node;
@@ -22,6 +26,9 @@
 /*  Returns a msgpack map of counters for the heartbeat, or 0 bytes. May be NULL.         */
 typedef void(xoc_node_stats_fn)(msgpack_packer *pk, void *arg);
 
+/*  Refreshes gauges from the service's state (on the node's thread, every heartbeat).     */
+typedef void(xoc_node_metrics_fn)(xoc_metrics_t *reg, void *arg);
+
 typedef struct {
     char service[64];
     const xoc_cfg_t *cfg;
@@ -33,11 +40,15 @@ typedef struct {
     xoc_worker_t *worker;
     xoc_node_stats_fn *stats_fn;
     void *stats_arg;
+    xoc_service_metrics_t metrics;
+    xoc_node_metrics_fn *metrics_fn;
+    void *metrics_arg;
     bool ready_signalled;
     int hb_timer;
 } xoc_node_t;
 
-/*  Connects to the bus and prepares the loop. Returns 0 or an xoc error.                  */
+/*  Connects to the bus, starts the metrics endpoint (cfg's metrics.listen, rewritten to the
+    address actually listened on) and prepares the loop. Returns 0 or an xoc error.         */
 int xoc_node_init(xoc_node_t *node, const char *service, zsock_t *pipe, void *cfg);
 
 /*  Serves requests of the node's service through `handler`.                                */
@@ -45,6 +56,9 @@ int xoc_node_serve(xoc_node_t *node, int capacity, xoc_worker_fn *handler, void 
 
 /*  Sets the counters included in heartbeats.                                              */
 void xoc_node_set_stats(xoc_node_t *node, xoc_node_stats_fn *fn, void *arg);
+
+/*  Sets the function refreshing the service's gauges before each heartbeat.             */
+void xoc_node_set_metrics(xoc_node_t *node, xoc_node_metrics_fn *fn, void *arg);
 
 /*  Signals "ready" to the actor's creator, publishes sys.<service>.start, runs the loop
     until $TERM.                                                                            */

@@ -36,6 +36,7 @@ struct _xoc_replica_t {
     uint64_t snap_id, snap_rev;
     int64_t retry_at;
     uint64_t hb_rev;          /* revision announced by the cache's heartbeat */
+    uint64_t seen_rev;        /* highest revision seen on the bus */
     int64_t behind_since;
     uint64_t behind_rev;
     size_t bytes;
@@ -183,6 +184,7 @@ static void s_on_heartbeat(xoc_replica_t *self, const xoc_msg_sys_t *sys)
                  (k->via.str.size == 8 && memcmp(k->via.str.ptr, "revision", 8) == 0)))
                 self->hb_rev = v->via.u64;
         }
+        self->seen_rev = self->hb_rev > self->seen_rev ? self->hb_rev : self->seen_rev;
     }
     msgpack_unpacked_destroy(&up);
     if (self->state != S_LIVE)
@@ -212,6 +214,7 @@ static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg)
         else if (m.type == XOC_MSG_SYS && strncmp(topic, "sys.cache.", 10) == 0)
             s_on_heartbeat(self, &m.sys);
         else if (m.type == XOC_MSG_OBJ) {
+            self->seen_rev = m.obj.rev > self->seen_rev ? m.obj.rev : self->seen_rev;
             if (self->state == S_LIVE)
                 s_process(self, &m.obj);
             else if (self->state == S_SYNCING)
@@ -254,6 +257,7 @@ static void s_switch_to_loaded(xoc_replica_t *self)
     for (s_entry_t *e = zhashx_first(self->objects); e; e = zhashx_next(self->objects))
         self->bytes += e->bytes;
     self->rev = self->snap_rev;
+    self->seen_rev = self->hb_rev; /* forget what a former history announced */
     self->synced = true;
     self->state = S_LIVE;
     self->behind_since = 0;
@@ -475,6 +479,11 @@ int xoc_replica_attach(xoc_replica_t *self, zloop_t *loop)
 bool xoc_replica_synced(const xoc_replica_t *self)
 {
     return self->synced;
+}
+
+uint64_t xoc_replica_seen_rev(const xoc_replica_t *self)
+{
+    return self->seen_rev > self->rev ? self->seen_rev : self->rev;
 }
 
 uint64_t xoc_replica_rev(const xoc_replica_t *self)

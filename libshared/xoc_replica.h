@@ -51,6 +51,9 @@ int xoc_replica_attach(xoc_replica_t *self, zloop_t *loop);
 /*  True once a snapshot has been applied (the state is complete at xoc_replica_rev()).    */
 bool xoc_replica_synced(const xoc_replica_t *self);
 uint64_t xoc_replica_rev(const xoc_replica_t *self);
+/*  The highest revision seen on the bus (changes received, the cache's heartbeat): minus
+    xoc_replica_rev(), how far the replica lags behind the cache.                          */
+uint64_t xoc_replica_seen_rev(const xoc_replica_t *self);
 size_t xoc_replica_count(const xoc_replica_t *self);
 /*  Bytes held by objects (ids, types and msgpack data).                                   */
 size_t xoc_replica_bytes(const xoc_replica_t *self);

@@ -13,6 +13,12 @@ const xoc_cfg_key_t xoc_service_cfg_keys[] = {
     {"log.level", XOC_CFG_STR, "info", 0, 0, "error | warn | info | debug | trace"},
     XOC_CFG_END};
 
+const xoc_cfg_key_t xoc_service_metrics_cfg_keys[] = {
+    {"metrics.listen", XOC_CFG_STR, "127.0.0.1:0", 0, 0,
+     "GET /metrics (Prometheus text) on host:port; port 0: a free port, printed at start; "
+     "empty: no endpoint"},
+    XOC_CFG_END};
+
 static volatile sig_atomic_t s_stop_signal;
 
 static void s_on_signal(int sig)
@@ -37,7 +43,8 @@ static void s_catch_signals(void)
 int xoc_service_main(const char *name, const char *summary, const xoc_cfg_key_t *own_keys,
                      zactor_fn *actor_fn, xoc_service_ready_fn *ready, int argc, char **argv)
 {
-    const xoc_cfg_key_t *tables[] = {xoc_service_cfg_keys, xoc_bus_cfg_keys, own_keys, NULL};
+    const xoc_cfg_key_t *tables[] = {xoc_service_cfg_keys, xoc_bus_cfg_keys,
+                                     xoc_service_metrics_cfg_keys, own_keys, NULL};
     char err[512] = "";
     bool help = false;
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
@@ -72,6 +79,10 @@ int xoc_service_main(const char *name, const char *summary, const xoc_cfg_key_t 
     xoc_info("started pid=%d", (int)getpid());
     if (ready)
         ready(actor, cfg);
+    if (*xoc_cfg_str(cfg, "metrics.listen")) { /* the actor wrote back the real address */
+        printf("%s: metrics url=http://%s/metrics\n", name, xoc_cfg_str(cfg, "metrics.listen"));
+        fflush(stdout);
+    }
     /* wait for SIGINT/SIGTERM; the actor may also end by itself (fatal error) */
     while (!s_stop_signal) {
         zsock_t *pipe = zactor_sock(actor);
@@ -94,6 +105,45 @@ int xoc_service_main(const char *name, const char *summary, const xoc_cfg_key_t 
 done:
     xoc_cfg_destroy(&cfg);
     return rc;
+}
+
+int xoc_service_metrics_start(xoc_service_metrics_t *m, const char *service, xoc_cfg_t *cfg)
+{
+    memset(m, 0, sizeof *m);
+    m->reg = xoc_metrics_new();
+    if (!m->reg || xoc_metrics_add_process(m->reg) != 0)
+        return XOC_ENOMEM;
+    m->heartbeats = xoc_metrics_counter(m->reg, "xoc_heartbeats_sent_total",
+                                        "sys.<service>.heartbeat events published");
+    char instance[96], host[64] = "localhost";
+    gethostname(host, sizeof host - 1);
+    snprintf(instance, sizeof instance, "%s:%d", host, (int)getpid());
+    xoc_metrics_set(
+        xoc_metrics_with(xoc_metrics_family(m->reg, XOC_METRICS_GAUGE, "xoc_service_info",
+                                            "the service and its instance (always 1)",
+                                            "service,instance", NULL, 0),
+                         service, instance),
+        1);
+    const char *listen =
+        cfg && xoc_cfg_has(cfg, "metrics.listen") ? xoc_cfg_str(cfg, "metrics.listen") : "";
+    if (!*listen)
+        return 0;
+    int rc = 0;
+    m->http = xoc_metrics_http_new(m->reg, listen, &rc);
+    if (!m->http) {
+        xoc_error("metrics: cannot listen on %s: %s", listen, xoc_strerror(rc));
+        return rc;
+    }
+    xoc_info("metrics url=%s", xoc_metrics_http_url(m->http));
+    xoc_cfg_set(cfg, "metrics.listen", xoc_metrics_http_address(m->http));
+    return 0;
+}
+
+void xoc_service_metrics_stop(xoc_service_metrics_t *m)
+{
+    xoc_metrics_http_destroy(&m->http); /* first: no more rendering */
+    xoc_metrics_destroy(&m->reg);
+    m->heartbeats = NULL;
 }
 
 struct _xoc_sys_t {

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "xoc_err.h"
@@ -9,6 +10,7 @@
 
 struct _xoc_worker_t {
     char service[64];
+    xoc_metrics_family_t *m_requests, *m_seconds; /* xoc_worker_set_metrics */
     char instance[96];
     int capacity;
     const xoc_bus_opts_t *opts;
@@ -27,6 +29,13 @@ struct _xoc_worker_t {
 #define S_DRAIN_MAX 64
 
 static int s_on_socket(zloop_t *loop, zsock_t *sock, void *arg);
+
+static int64_t s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static int s_send_ready(xoc_worker_t *self)
 {
@@ -72,6 +81,8 @@ xoc_worker_t *xoc_worker_new(const char *service, const xoc_bus_opts_t *opts, in
              service);
     self->capacity = capacity > 0 ? capacity : 64;
     self->opts = opts;
+    if (opts->metrics)
+        xoc_worker_set_metrics(self, opts->metrics);
     self->handler = handler;
     self->arg = arg;
     self->timer = -1;
@@ -130,6 +141,7 @@ static void s_dispatch(xoc_worker_t *self, const xoc_msg_req_t *hdr, zmsg_t *msg
     req->id = hdr->id;
     xoc_str_copy(hdr->method, req->method, sizeof req->method);
     req->deadline_ms = xoc_bus_now_ms() + (int64_t)hdr->timeout_ms;
+    req->received_us = s_now_us();
     req->client = zframe_new(hdr->client.ptr, hdr->client.len);
     req->body = zmsg_pop(msg); /* NULL when there is no body frame */
     self->served++;
@@ -183,8 +195,30 @@ int xoc_worker_reply(xoc_worker_t *self, xoc_request_t **req_p, int status, cons
     xoc_msg_rep_t rep = {.id = req->id, .status = status, .reason = xoc_str(reason),
                          .client = {zframe_data(req->client), (uint32_t)zframe_size(req->client)}};
     int rc = xoc_bus_send(self->sock, NULL, XOC_MSG_REP, &rep, body, body_len);
+    if (self->m_requests) {
+        /* a method the service does not have is not a label value a client may choose */
+        const char *method = status == XOC_ENOMETHOD ? "_unknown" : req->method;
+        xoc_metrics_inc(xoc_metrics_with(self->m_requests, self->service, method,
+                                         status ? xoc_err_name(status) : "ok"));
+        xoc_metrics_observe(xoc_metrics_with(self->m_seconds, self->service, method),
+                            (double)(s_now_us() - req->received_us) / 1e6);
+    }
     xoc_request_destroy(req_p);
     return rc;
+}
+
+void xoc_worker_set_metrics(xoc_worker_t *self, xoc_metrics_t *reg)
+{
+    self->m_requests = xoc_metrics_family(
+        reg, XOC_METRICS_COUNTER, "xoc_requests_total",
+        "bus requests answered, by service (the worker's), method and status (ok or the "
+        "error; method _unknown: not a method of the service)",
+        "service,method,status", NULL, 0);
+    self->m_seconds =
+        xoc_metrics_family(reg, XOC_METRICS_HISTOGRAM, "xoc_request_seconds",
+                           "time from a request's arrival to its answer, by service and method",
+                           "service,method", xoc_metrics_latency_buckets,
+                           xoc_metrics_latency_nbuckets);
 }
 
 void xoc_request_destroy(xoc_request_t **req_p)

@@ -11,6 +11,7 @@
 #include <czmq.h>
 
 #include "xoc_bus.h"
+#include "xoc_metrics.h"
 #include "xoc_msg.h"
 
 typedef struct _xoc_worker_t xoc_worker_t;
@@ -22,6 +23,7 @@ typedef struct {
     zframe_t *client;      /* route back to the client */
     zframe_t *body;        /* request body frame, or NULL */
     void *user;            /* free for the handler */
+    int64_t received_us;   /* monotonic µs of its arrival (xoc_request_seconds) */
 } xoc_request_t;
 
 /*  Called for each request. Must eventually call xoc_worker_reply* exactly once.          */
@@ -60,6 +62,11 @@ int xoc_worker_reply_msg(xoc_worker_t *self, xoc_request_t **req_p, xoc_msg_type
     request and returns the error (the caller then just returns).                          */
 int xoc_worker_decode(xoc_worker_t *self, xoc_request_t **req_p, xoc_msg_type_t type,
                       xoc_msg_t *out);
+
+/*  Counts the requests answered in reg: xoc_requests_total{service,method,status} and the
+    histogram xoc_request_seconds{service,method} (arrival to answer). A worker made with
+    bus options that carry a registry (opts->metrics, set by xoc_node) does it already.  */
+void xoc_worker_set_metrics(xoc_worker_t *self, xoc_metrics_t *reg);
 
 const char *xoc_worker_instance(const xoc_worker_t *self);
 uint64_t xoc_worker_served(const xoc_worker_t *self);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "xoc_err.h"
 #include "xoc_log.h"
@@ -31,6 +32,8 @@ struct xoc_xapi_t {
     xoc_xapi_fault_t fault;
     char detail[256];
     int http_status;
+    xoc_xapi_observe_fn *observe; /* after each call (metrics) */
+    void *observe_arg;
     /* per call */
     xoc_xapi_parser_t *parser;
     bool checked;   /* status and content type looked at */
@@ -451,8 +454,22 @@ static bool s_needs_session(const char *method)
            strncmp(method, "system.", 7) != 0;
 }
 
+static double s_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void xoc_xapi_set_observer(xoc_xapi_t *x, xoc_xapi_observe_fn *fn, void *arg)
+{
+    x->observe = fn;
+    x->observe_arg = arg;
+}
+
 static int s_call(xoc_xapi_t *x, const s_call_t *c)
 {
+    double started = x->observe ? s_mono_s() : 0;
     int rc;
     bool needs = c->method && s_needs_session(c->method);
     const char *session = needs ? x->session : NULL;
@@ -470,6 +487,8 @@ static int s_call(xoc_xapi_t *x, const s_call_t *c)
     if (rc == S_FALLBACK)
         rc = XOC_EPROTO;
     s_set_detail(x, c->method ? c->method : "?", rc);
+    if (x->observe && c->method)
+        x->observe(c->method, rc, s_mono_s() - started, x->observe_arg);
     return rc;
 }
 

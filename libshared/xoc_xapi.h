@@ -212,6 +212,11 @@ int xoc_xapi_event_from(xoc_xapi_t *x, const char *const *classes, size_t nclass
                         const char *token, double timeout_s, xoc_xapi_entry_fn *on_event,
                         void *arg, char **new_token, msgpack_sbuffer *valid_ref_counts);
 
+/*  Called after every call with its method, its result (0 or the error) and its duration
+    in seconds (e.g. to count calls and measure latencies). fn NULL: none.                  */
+typedef void(xoc_xapi_observe_fn)(const char *method, int rc, double seconds, void *arg);
+void xoc_xapi_set_observer(xoc_xapi_t *x, xoc_xapi_observe_fn *fn, void *arg);
+
 /*  The last XAPI failure (code NULL if the last call did not fail with XOC_EXAPI).          */
 const xoc_xapi_fault_t *xoc_xapi_fault(const xoc_xapi_t *x);
 

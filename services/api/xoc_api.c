@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 #include <string.h>
+#include <time.h>
 
 #include "xoc_api_int.h"
 #include "xoc_err.h"
@@ -41,6 +42,96 @@ const xoc_cfg_key_t xoc_api_cfg_keys[] = {
      "validity of the one-shot $getFrom URLs of xo.getAllObjects {ndjson: true}"},
     XOC_CFG_END};
 
+/* ---- metrics ---------------------------------------------------------------------------------- */
+
+static int64_t s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* a call answered: "ok" or the JSON-RPC error code */
+static void s_metrics_call(xoc_api_server_t *srv, const char *method, int rpc_code,
+                           int64_t started_us)
+{
+    char status[16] = "ok";
+    if (rpc_code)
+        snprintf(status, sizeof status, "%d", rpc_code);
+    xoc_metrics_inc(xoc_metrics_with(srv->m_calls, method, status));
+    if (started_us)
+        xoc_metrics_observe(xoc_metrics_with(srv->m_call_seconds, method),
+                            (double)(s_now_us() - started_us) / 1e6);
+}
+
+/* gauges from the actor's state (before each heartbeat) */
+static void s_metrics_refresh(xoc_metrics_t *reg, void *arg)
+{
+    xoc_api_server_t *srv = arg;
+    xoc_metrics_set(srv->m_connections, (double)zhashx_size(srv->sessions));
+    xoc_metrics_set(srv->m_signed_in, (double)srv->signed_in);
+    xoc_metrics_set(srv->m_pushes, (double)srv->pushes);
+    if (srv->ws) {
+        xoc_api_ws_stats_t ws;
+        xoc_api_ws_stats(srv->ws, &ws);
+        xoc_metrics_set(srv->m_queued, (double)ws.queued);
+        xoc_metrics_set(srv->m_queued_max, (double)ws.queued_max);
+        xoc_metrics_set(srv->m_slow_closed, (double)ws.slow_closed);
+    }
+    if (srv->replica) {
+        uint64_t rev = xoc_replica_rev(srv->replica), seen = xoc_replica_seen_rev(srv->replica);
+        xoc_replica_stats_t st;
+        xoc_replica_stats(srv->replica, &st);
+        xoc_metrics_set(srv->m_rev, (double)rev);
+        xoc_metrics_set(srv->m_seen_rev, (double)seen);
+        xoc_metrics_set(srv->m_lag, (double)(seen - rev));
+        xoc_metrics_set(srv->m_objects, (double)xoc_replica_count(srv->replica));
+        xoc_metrics_set(srv->m_replica_bytes, (double)xoc_replica_bytes(srv->replica));
+        xoc_metrics_set(srv->m_snapshots, (double)st.snapshots);
+        xoc_metrics_set(srv->m_gaps, (double)st.gaps);
+    }
+}
+
+static void s_metrics_declare(xoc_api_server_t *srv)
+{
+    xoc_metrics_t *reg = srv->node.metrics.reg;
+    srv->m_calls = xoc_metrics_family(reg, XOC_METRICS_COUNTER, "xoc_api_calls_total",
+                                      "JSON-RPC calls answered, by method and status (ok, or the "
+                                      "JSON-RPC error code; method _unknown: not in the table, "
+                                      "_invalid: not a valid request)",
+                                      "method,status", NULL, 0);
+    srv->m_call_seconds =
+        xoc_metrics_family(reg, XOC_METRICS_HISTOGRAM, "xoc_api_call_seconds",
+                           "time from a call's arrival to its answer, by method", "method",
+                           xoc_metrics_latency_buckets, xoc_metrics_latency_nbuckets);
+    srv->m_connections = xoc_metrics_gauge(reg, "xoc_api_connections", "WebSocket connections");
+    srv->m_signed_in =
+        xoc_metrics_gauge(reg, "xoc_api_sessions_signed_in", "connections signed in");
+    srv->m_pushes = xoc_metrics_counter(reg, "xoc_api_push_batches_total",
+                                        "`all` notification batches pushed to connections (one "
+                                        "batch: an enter and/or an exit message)");
+    srv->m_queued = xoc_metrics_gauge(reg, "xoc_api_send_queue_bytes",
+                                      "bytes queued for the clients, all connections");
+    srv->m_queued_max = xoc_metrics_gauge(reg, "xoc_api_send_queue_max_bytes",
+                                          "bytes queued for the client with the longest queue");
+    srv->m_slow_closed = xoc_metrics_counter(reg, "xoc_api_slow_clients_closed_total",
+                                             "clients closed because their send queue was full");
+    srv->m_rev =
+        xoc_metrics_gauge(reg, "xoc_api_replica_revision", "revision of the object replica");
+    srv->m_seen_rev = xoc_metrics_gauge(reg, "xoc_api_replica_seen_revision",
+                                        "highest revision published by the cache seen on the bus");
+    srv->m_lag = xoc_metrics_gauge(reg, "xoc_api_replica_revision_lag",
+                                   "revisions seen on the bus and not applied to the replica yet");
+    srv->m_objects = xoc_metrics_gauge(reg, "xoc_api_replica_objects", "objects in the replica");
+    srv->m_replica_bytes =
+        xoc_metrics_gauge(reg, "xoc_api_replica_bytes", "bytes held by the replica's objects");
+    srv->m_snapshots = xoc_metrics_counter(reg, "xoc_api_replica_snapshots_total",
+                                           "snapshots taken by the replica (1 + resyncs)");
+    srv->m_gaps = xoc_metrics_counter(reg, "xoc_api_replica_gaps_total",
+                                      "revision gaps that started a new snapshot");
+    xoc_node_set_metrics(&srv->node, s_metrics_refresh, srv);
+}
+
 /* ---- replies ---------------------------------------------------------------------------------- */
 
 void xoc_api_send(xoc_api_server_t *srv, uint64_t conn, xoc_api_buf_t *buf)
@@ -69,6 +160,7 @@ static void s_call_free(xoc_api_call_t *call)
 
 void xoc_api_call_done(xoc_api_call_t *call, json_t *result)
 {
+    s_metrics_call(call->srv, call->method->name, 0, call->started_us);
     if (call->id)
         s_send_text(call->srv, call->conn,
                     xoc_api_rpc_result(call->id, result ? result : json_true()));
@@ -91,6 +183,7 @@ int xoc_api_call_result_open(xoc_api_call_t *call, xoc_api_buf_t *buf)
 
 void xoc_api_call_done_buf(xoc_api_call_t *call, xoc_api_buf_t *buf)
 {
+    s_metrics_call(call->srv, call->method->name, 0, call->started_us);
     if (call->id && xoc_api_buf_putc(buf, '}') == 0)
         xoc_api_send(call->srv, call->conn, buf);
     s_call_free(call);
@@ -101,6 +194,8 @@ void xoc_api_call_fail_raw(xoc_api_call_t *call, int rpc_code, const char *messa
 {
     xoc_debug("call failed method=%s code=%d conn=%llu", call->method ? call->method->name : "?",
               rpc_code, (unsigned long long)call->conn);
+    s_metrics_call(call->srv, call->method ? call->method->name : "_unknown", rpc_code,
+                   call->started_us);
     if (call->id)
         s_send_text(call->srv, call->conn,
                     xoc_api_rpc_error(call->id, xoc_api_rpc_error_raw(rpc_code, message, data)));
@@ -216,6 +311,7 @@ static void s_call_start(xoc_api_server_t *srv, xoc_api_session_t *s, xoc_api_re
     call->id = req->notification ? NULL : json_incref(req->id);
     call->method = m;
     call->params = json_incref(req->params);
+    call->started_us = s_now_us();
     snprintf(call->ip, sizeof call->ip, "%s", s->ip);
     srv->calls++;
     if (m->permission == XOC_API_PERM_PUBLIC)
@@ -238,6 +334,10 @@ static void s_on_message(xoc_api_server_t *srv, uint64_t conn, const char *text,
     xoc_api_req_t req;
     char *error_doc = NULL;
     if (xoc_api_rpc_decode(text, len, &req, &error_doc) != 0) {
+        json_t *doc = error_doc ? json_loads(error_doc, 0, NULL) : NULL;
+        json_t *code = json_object_get(json_object_get(doc, "error"), "code");
+        s_metrics_call(srv, "_invalid", code ? (int)json_integer_value(code) : -32600, 0);
+        json_decref(doc);
         s_send_text(srv, conn, error_doc);
         return;
     }
@@ -245,6 +345,7 @@ static void s_on_message(xoc_api_server_t *srv, uint64_t conn, const char *text,
     if (!m) {
         char msg[200];
         snprintf(msg, sizeof msg, "method not found: %.160s", req.method);
+        s_metrics_call(srv, "_unknown", XOC_API_RPC_METHOD_NOT_FOUND, 0);
         if (!req.notification)
             s_send_text(srv, conn,
                         xoc_api_rpc_error(req.id, xoc_api_rpc_error_raw(
@@ -381,6 +482,7 @@ static int s_init(xoc_api_server_t *srv, zsock_t *pipe, xoc_cfg_t *cfg)
     if ((rc = xoc_api_rest_init(srv)) != 0)
         return rc;
     xoc_node_set_stats(&srv->node, s_stats, srv);
+    s_metrics_declare(srv);
     return s_start_ws(srv, cfg);
 }
 

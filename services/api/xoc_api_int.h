@@ -70,6 +70,11 @@ typedef struct {
        xo.getAllObjects and the pushes copy bytes instead of serializing */
     zhashx_t *json;               /* id -> xoc_api_json_t */
     xoc_api_buf_t *scratch;
+    /* /metrics (xoc_api.c: s_metrics_*) */
+    xoc_metrics_family_t *m_calls, *m_call_seconds;
+    xoc_metrics_series_t *m_connections, *m_signed_in, *m_pushes, *m_queued, *m_queued_max,
+        *m_slow_closed, *m_rev, *m_seen_rev, *m_lag, *m_objects, *m_replica_bytes, *m_snapshots,
+        *m_gaps;
     /* the batch being collected for the `all` pushes */
     xoc_api_buf_t *push_enter, *push_exit;
     size_t push_n_enter, push_n_exit;
@@ -105,6 +110,7 @@ struct xoc_api_call {
     json_t *user;                 /* the caller's user record (reloaded per call), or NULL */
     char ip[128];
     void *state;                  /* free for the handler's asynchronous steps */
+    int64_t started_us;           /* for xoc_api_call_seconds */
 };
 
 /* ---- xoc_api.c: calls and sessions ---------------------------------------------------------- */

@@ -73,6 +73,10 @@ struct _xoc_api_ws_t {
     pthread_mutex_t lock;   /* guards ops */
     s_op_t *ops, *ops_tail;
     unsigned char scratch[LWS_PRE + S_CHUNK];
+    /* xoc_api_ws_stats: measured on the lws thread when asked */
+    atomic_bool measure;
+    atomic_size_t queued, queued_max;
+    atomic_uint_fast64_t slow_closed;
 };
 
 /* ---- events to the actor --------------------------------------------------------------------- */
@@ -138,6 +142,7 @@ static void s_conn_enqueue(xoc_api_ws_t *self, s_conn_t *c, xoc_api_buf_t **buf_
         xoc_warn("closing a slow client conn=%llu queued=%zu", (unsigned long long)c->id,
                  c->queued);
         xoc_api_buf_unref(buf_p);
+        atomic_fetch_add(&self->slow_closed, 1);
         s_conn_close_soon(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "send queue full", true);
         return;
     }
@@ -497,8 +502,31 @@ static int s_http_write(xoc_api_ws_t *self, s_conn_t *c)
 
 /* ---- operations from the actor ------------------------------------------------------------- */
 
+/* the send queues, for xoc_api_ws_stats */
+static void s_measure(xoc_api_ws_t *self)
+{
+    size_t total = 0, max = 0;
+    for (s_conn_t *c = zhashx_first(self->conns); c; c = zhashx_next(self->conns)) {
+        total += c->queued;
+        max = c->queued > max ? c->queued : max;
+    }
+    atomic_store(&self->queued, total);
+    atomic_store(&self->queued_max, max);
+}
+
+void xoc_api_ws_stats(xoc_api_ws_t *self, xoc_api_ws_stats_t *out)
+{
+    out->queued = atomic_load(&self->queued);
+    out->queued_max = atomic_load(&self->queued_max);
+    out->slow_closed = atomic_load(&self->slow_closed);
+    atomic_store(&self->measure, true);
+    lws_cancel_service(self->ctx);
+}
+
 static void s_drain_ops(xoc_api_ws_t *self)
 {
+    if (atomic_exchange(&self->measure, false))
+        s_measure(self);
     pthread_mutex_lock(&self->lock);
     s_op_t *op = self->ops;
     self->ops = self->ops_tail = NULL;

@@ -69,4 +69,13 @@ int xoc_api_ws_close(xoc_api_ws_t *self, uint64_t conn, int status, const char *
     an instance whose replica is not loaded gets no client). Thread-safe.                 */
 void xoc_api_ws_set_ready(xoc_api_ws_t *self, bool ready);
 
+/*  Figures for /metrics: bytes queued for the clients (total, and the largest queue of one
+    connection) as measured by the lws thread at the previous call (each call asks for a
+    new measure), and clients closed because their queue was full. Thread-safe.           */
+typedef struct {
+    size_t queued, queued_max;
+    uint64_t slow_closed;
+} xoc_api_ws_stats_t;
+void xoc_api_ws_stats(xoc_api_ws_t *self, xoc_api_ws_stats_t *out);
+
 #endif

@@ -16,6 +16,7 @@
 #include "xoc_err.h"
 #include "xoc_log.h"
 #include "xoc_msg.h"
+#include "xoc_service.h"
 
 const xoc_cfg_key_t xoc_broker_cfg_keys[] = {
     {"bus.listen", XOC_CFG_STR, "", 0, 0,
@@ -55,6 +56,7 @@ struct s_service_t {
     zlistx_t *workers; /* s_worker_t*, rotated for round robin */
     zlistx_t *queue;   /* s_request_t* waiting for capacity */
     uint64_t requests;
+    xoc_metrics_series_t *m_ok, *m_workers, *m_queue, *m_seconds;
 };
 
 typedef struct {
@@ -65,6 +67,7 @@ typedef struct {
     s_service_t *service;
     s_worker_t *worker;     /* NULL while queued */
     int64_t deadline;
+    int64_t received_us;    /* for xoc_bus_request_seconds */
     zframe_t *body;         /* kept while queued */
     void *deadline_handle;  /* in self->deadlines */
     void *queue_handle;     /* in service->queue while queued */
@@ -102,6 +105,10 @@ typedef struct {
     struct {
         uint64_t requests, replies, timeouts, no_service, busy, worker_lost, bad_frames;
     } stats;
+    /* /metrics (xoc_service_metrics) */
+    xoc_service_metrics_t metrics;
+    xoc_metrics_family_t *m_requests, *m_workers, *m_queue, *m_seconds;
+    xoc_metrics_series_t *m_in_flight, *m_clients, *m_bad_frames, *m_events, *m_event_bytes;
 } s_broker_t;
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -144,6 +151,55 @@ static int64_t s_window(const s_broker_t *self, uint64_t heartbeat_ms)
     return hb * self->opts.liveness;
 }
 
+/* ---- metrics ---------------------------------------------------------------------------- */
+
+static int64_t s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void s_metrics_declare(s_broker_t *self)
+{
+    xoc_metrics_t *reg = self->metrics.reg;
+    self->m_requests = xoc_metrics_family(
+        reg, XOC_METRICS_COUNTER, "xoc_bus_requests_total",
+        "requests routed, by service and outcome (ok, or the error sent to the client: "
+        "no-service, busy, timeout, worker-lost, or the worker's own error)",
+        "service,outcome", NULL, 0);
+    self->m_workers = xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_bus_workers",
+                                         "workers registered, by service", "service", NULL, 0);
+    self->m_queue =
+        xoc_metrics_family(reg, XOC_METRICS_GAUGE, "xoc_bus_queue_depth",
+                           "requests waiting for a free worker, by service", "service", NULL, 0);
+    self->m_seconds =
+        xoc_metrics_family(reg, XOC_METRICS_HISTOGRAM, "xoc_bus_request_seconds",
+                           "time from a request's arrival to its worker's reply, by service",
+                           "service", xoc_metrics_latency_buckets, xoc_metrics_latency_nbuckets);
+    self->m_in_flight =
+        xoc_metrics_gauge(reg, "xoc_bus_requests_in_flight", "requests at a worker or queued");
+    self->m_clients = xoc_metrics_gauge(reg, "xoc_bus_clients", "clients known (alive)");
+    self->m_bad_frames = xoc_metrics_counter(reg, "xoc_bus_bad_frames_total",
+                                             "malformed or unexpected messages received");
+    self->m_events = xoc_metrics_counter(
+        reg, "xoc_bus_events_total",
+        "events passed through the event proxy (published while a subscriber listened)");
+    self->m_event_bytes = xoc_metrics_counter(reg, "xoc_bus_event_bytes_total",
+                                              "bytes of the events passed through the event proxy");
+}
+
+/* a request ended with this status: counted under its service (NULL: an unknown name) */
+static void s_count(s_broker_t *self, s_service_t *svc, int status)
+{
+    if (status == 0 && svc) {
+        xoc_metrics_inc(svc->m_ok);
+        return;
+    }
+    xoc_metrics_inc(xoc_metrics_with(self->m_requests, svc ? svc->name : "_unknown",
+                                     status ? xoc_err_name(status) : "ok"));
+}
+
 /* sends [client][rep][body?] */
 static void s_reply(s_broker_t *self, zframe_t *client, uint64_t id, int status,
                     const char *reason, zframe_t *body)
@@ -174,6 +230,7 @@ static void s_request_free(s_broker_t *self, s_request_t **req_p)
 /* ends a request with an error reply to its client */
 static void s_request_fail(s_broker_t *self, s_request_t *req, int status, const char *reason)
 {
+    s_count(self, req->service, status);
     s_reply(self, req->client, req->id, status, reason, NULL);
     s_request_free(self, &req);
 }
@@ -189,6 +246,10 @@ static s_service_t *s_service_require(s_broker_t *self, const char *name)
     snprintf(svc->name, sizeof svc->name, "%s", name);
     svc->workers = zlistx_new();
     svc->queue = zlistx_new();
+    svc->m_ok = xoc_metrics_with(self->m_requests, svc->name, "ok");
+    svc->m_workers = xoc_metrics_with(self->m_workers, svc->name);
+    svc->m_queue = xoc_metrics_with(self->m_queue, svc->name);
+    svc->m_seconds = xoc_metrics_with(self->m_seconds, svc->name);
     zhashx_insert(self->services, svc->name, svc);
     return svc;
 }
@@ -295,6 +356,7 @@ static void s_on_request(s_broker_t *self, zframe_t *route, const char *route_ke
     int64_t now = xoc_bus_now_ms();
     if ((!svc || zlistx_size(svc->workers) == 0) && now >= self->grace_until) {
         self->stats.no_service++;
+        s_count(self, svc, XOC_ENOSERVICE);
         char why[128];
         snprintf(why, sizeof why, "no worker for service '%s'", name);
         s_reply(self, route, hdr->id, XOC_ENOSERVICE, why, NULL);
@@ -312,6 +374,7 @@ static void s_on_request(s_broker_t *self, zframe_t *route, const char *route_ke
     xoc_str_copy(hdr->method, req->method, sizeof req->method);
     req->service = svc ? svc : s_service_require(self, name);
     req->deadline = now + (int64_t)hdr->timeout_ms;
+    req->received_us = s_now_us();
     req->body = zmsg_pop(rest);
     zhashx_insert(self->requests, req->key, req);
     req->deadline_handle = zlistx_insert(self->deadlines, req, false);
@@ -351,6 +414,8 @@ static void s_on_reply(s_broker_t *self, const char *route_key, const xoc_msg_re
     s_reply(self, req->client, req->id, (int)hdr->status, reason[0] ? reason : NULL, body);
     zframe_destroy(&body);
     s_service_t *svc = req->service;
+    s_count(self, svc, (int)hdr->status);
+    xoc_metrics_observe(svc->m_seconds, (double)(s_now_us() - req->received_us) / 1e6);
     s_request_free(self, &req);
     s_drain_queue(self, svc);
 }
@@ -384,6 +449,7 @@ static int s_on_router(zloop_t *loop, zsock_t *sock, void *arg)
         xoc_msg_t m;
         if (!route || !head || xoc_msg_decode(&m, zframe_data(head), zframe_size(head)) != 0) {
             self->stats.bad_frames++;
+            xoc_metrics_inc(self->m_bad_frames);
             xoc_debug("bad frame from peer: %s", head ? m.why : "missing header");
             if (route && head) /* tell the peer: it may be a client waiting for an answer */
                 s_reply(self, route, 0, XOC_EPROTO, m.why, NULL);
@@ -406,6 +472,7 @@ static int s_on_router(zloop_t *loop, zsock_t *sock, void *arg)
         }
         default:
             self->stats.bad_frames++;
+            xoc_metrics_inc(self->m_bad_frames);
             s_reply(self, route, 0, XOC_EPROTO, "unexpected message type", NULL);
         }
     next:
@@ -486,8 +553,44 @@ static void s_publish_heartbeat(s_broker_t *self, int64_t now)
                          .state = XOC_STR("heartbeat"), .pid = (uint64_t)getpid(),
                          .uptime_ms = (uint64_t)(now - self->started),
                          .stats = {(const uint8_t *)sb.data, (uint32_t)sb.size}};
-    xoc_bus_publish(self->pub, "sys.bus.heartbeat", XOC_MSG_SYS, &sys);
+    if (xoc_bus_publish(self->pub, "sys.bus.heartbeat", XOC_MSG_SYS, &sys) == 0)
+        xoc_metrics_inc(self->metrics.heartbeats);
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* gauges from the broker's state, and the proxy's counters (asked here, answered on the
+   proxy's control socket: s_on_proxy_stats) */
+static void s_metrics_refresh(s_broker_t *self)
+{
+    zlistx_t *list = zhashx_values(self->services);
+    for (s_service_t *svc = zlistx_first(list); svc; svc = zlistx_next(list)) {
+        xoc_metrics_set(svc->m_workers, (double)zlistx_size(svc->workers));
+        xoc_metrics_set(svc->m_queue, (double)zlistx_size(svc->queue));
+    }
+    zlistx_destroy(&list);
+    xoc_metrics_set(self->m_in_flight, (double)zhashx_size(self->requests));
+    xoc_metrics_set(self->m_clients, (double)zhashx_size(self->clients));
+    if (self->proxy_running)
+        zstr_send(self->proxy_peer, "STATISTICS");
+}
+
+/* zmq_proxy_steerable's STATISTICS: 8 uint64 frames, the first two the messages and bytes
+   received on the frontend (XSUB: the events published) */
+static int s_on_proxy_stats(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    s_broker_t *self = arg;
+    zmsg_t *msg = zmsg_recv(sock);
+    zframe_t *in = msg ? zmsg_first(msg) : NULL, *bytes = msg ? zmsg_next(msg) : NULL;
+    uint64_t n = 0, b = 0;
+    if (msg && zmsg_size(msg) == 8 && zframe_size(in) == sizeof n &&
+        zframe_size(bytes) == sizeof b) {
+        memcpy(&n, zframe_data(in), sizeof n);
+        memcpy(&b, zframe_data(bytes), sizeof b);
+        xoc_metrics_set(self->m_events, (double)n);
+        xoc_metrics_set(self->m_event_bytes, (double)b);
+    }
+    zmsg_destroy(&msg);
+    return 0;
 }
 
 static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
@@ -519,6 +622,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     for (s_worker_t *w = zlistx_first(workers); w; w = zlistx_next(workers))
         xoc_bus_send(self->router, w->identity, XOC_MSG_HB, &hb, NULL, 0);
     zlistx_destroy(&workers);
+    s_metrics_refresh(self);
     s_publish_heartbeat(self, now);
     return 0;
 }
@@ -627,10 +731,14 @@ static int s_setup_proxy(s_broker_t *self, const xoc_bus_opts_t *listen)
     return 0;
 }
 
-static int s_setup(s_broker_t *self)
+static int s_setup(s_broker_t *self, xoc_cfg_t *cfg)
 {
     if (xoc_bus_opts_load(&self->opts, self->cfg))
         return XOC_EINVAL;
+    int mrc = xoc_service_metrics_start(&self->metrics, "bus", cfg);
+    if (mrc)
+        return mrc;
+    s_metrics_declare(self);
     xoc_bus_opts_t listen;
     memset(&listen, 0, sizeof listen);
     int rc = s_listen_spec(self, &listen);
@@ -706,6 +814,7 @@ static void s_teardown(s_broker_t *self)
     zactor_destroy(&self->auth);
     zcert_destroy(&self->cert);
     xoc_bus_opts_clear(&self->opts);
+    xoc_service_metrics_stop(&self->metrics);
 }
 
 static int s_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
@@ -732,7 +841,7 @@ void xoc_broker_actor(zsock_t *pipe, void *cfg)
     s_broker_t *self = &self_;
     self->cfg = cfg;
     self->pipe = pipe;
-    if (s_setup(self) != 0) {
+    if (s_setup(self, cfg) != 0) {
         s_teardown(self);
         zsock_signal(pipe, 1);
         return;
@@ -741,6 +850,7 @@ void xoc_broker_actor(zsock_t *pipe, void *cfg)
     zloop_reader(loop, pipe, s_on_pipe, self);
     zloop_reader(loop, self->router, s_on_router, self);
     zloop_timer(loop, S_TICK_MS, 0, s_on_tick, self);
+    zloop_reader(loop, self->proxy_peer, s_on_proxy_stats, self);
     zloop_set_nonstop(loop, true); /* we stop on $TERM, not on the first signal */
     zsock_signal(pipe, 0);
     zloop_start(loop);

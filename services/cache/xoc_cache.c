@@ -44,6 +44,11 @@ typedef struct {
     xoc_cache_store_t *store;
     xoc_cache_snaps_t *snaps;
     xoc_cache_config_t *config;
+    struct { /* /metrics (the change set counters are set from the heartbeat's own) */
+        xoc_metrics_family_t *config_ops;
+        xoc_metrics_series_t *applied, *duplicates, *gaps, *refused, *revision, *objects, *journal,
+            *pruned, *snapshots, *snapshots_open, *chunks, *chunk_bytes;
+    } m;
     uint64_t journal_max, journal_age_ms;
     int64_t snapshot_idle_ms;
     size_t chunk_bytes;
@@ -221,6 +226,7 @@ static void s_snapshot(s_cache_t *self, xoc_request_t **req_p)
     msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
     int rc = xoc_cache_snaps_open(self->snaps, &out);
+    xoc_metrics_inc(rc == 0 ? self->m.snapshots : NULL);
     s_reply(self, req_p, rc, rc == XOC_EBUSY ? "too many snapshots open" : NULL, &out);
     msgpack_sbuffer_destroy(&out);
 }
@@ -235,6 +241,10 @@ static void s_snapshot_next(s_cache_t *self, xoc_request_t **req_p)
     msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
     int rc = xoc_cache_snaps_next(self->snaps, m.snap.snapshot, max, &out);
+    if (rc == 0) {
+        xoc_metrics_inc(self->m.chunks);
+        xoc_metrics_add(self->m.chunk_bytes, (double)out.size);
+    }
     s_reply(self, req_p, rc, rc == XOC_ENOENT ? "no such snapshot (finished or expired)" : NULL,
             &out);
     msgpack_sbuffer_destroy(&out);
@@ -282,6 +292,8 @@ static void s_config(s_cache_t *self, xoc_request_t **req_p)
         rc = xoc_cache_config_list(self->config, &m.cfg, S_REPLY_MAX, &out, why, sizeof why);
     if (rc == 0 && event.size)
         s_config_event(self, m.cfg.db, &event);
+    xoc_metrics_inc(
+        xoc_metrics_with(self->m.config_ops, method + 7, rc ? xoc_err_name(s_code(rc)) : "ok"));
     s_reply(self, req_p, rc, why, &out);
     msgpack_sbuffer_destroy(&event);
     msgpack_sbuffer_destroy(&out);
@@ -392,6 +404,60 @@ static void s_close(s_cache_t *self)
     xoc_cache_store_destroy(&self->store);
 }
 
+/* ---- metrics ------------------------------------------------------------------------- */
+
+/* before each heartbeat; the commit latency of a change set is the worker's
+   xoc_request_seconds{method="cache.apply"} (arrival to acknowledgement) */
+static void s_metrics_refresh(xoc_metrics_t *reg, void *arg)
+{
+    s_cache_t *self = arg;
+    xoc_metrics_set(self->m.applied, (double)self->applies);
+    xoc_metrics_set(self->m.duplicates, (double)self->duplicates);
+    xoc_metrics_set(self->m.gaps, (double)self->gaps);
+    xoc_metrics_set(self->m.refused, (double)self->refused);
+    xoc_metrics_set(self->m.pruned, (double)self->pruned);
+    uint64_t objects = 0, journal = 0;
+    if (xoc_cache_store_counts(self->store, &objects, &journal) == 0) {
+        xoc_metrics_set(self->m.objects, (double)objects);
+        xoc_metrics_set(self->m.journal, (double)journal);
+    }
+    xoc_metrics_set(self->m.revision, (double)xoc_cache_store_rev(self->store));
+    xoc_metrics_set(self->m.snapshots_open, (double)xoc_cache_snaps_open_count(self->snaps));
+}
+
+static void s_metrics_declare(s_cache_t *self)
+{
+    xoc_metrics_t *reg = self->node.metrics.reg;
+    xoc_metrics_family_t *cs = xoc_metrics_family(
+        reg, XOC_METRICS_COUNTER, "xoc_cache_changesets_total",
+        "change sets received, by outcome: applied (committed), duplicate (a replay, "
+        "acknowledged), gap (refused: not the next in sequence), invalid (refused: malformed)",
+        "outcome", NULL, 0);
+    self->m.applied = xoc_metrics_with(cs, "applied");
+    self->m.duplicates = xoc_metrics_with(cs, "duplicate");
+    self->m.gaps = xoc_metrics_with(cs, "gap");
+    self->m.refused = xoc_metrics_with(cs, "invalid");
+    self->m.revision = xoc_metrics_gauge(reg, "xoc_cache_revision", "current revision");
+    self->m.objects = xoc_metrics_gauge(reg, "xoc_cache_objects", "objects stored");
+    self->m.journal =
+        xoc_metrics_gauge(reg, "xoc_cache_journal_entries", "changes kept in the journal");
+    self->m.pruned = xoc_metrics_counter(reg, "xoc_cache_journal_pruned_total",
+                                         "journal entries removed by the retention bounds");
+    self->m.config_ops = xoc_metrics_family(
+        reg, XOC_METRICS_COUNTER, "xoc_cache_config_ops_total",
+        "configuration requests, by operation (set, get, delete, list) and outcome (ok or "
+        "the error)",
+        "op,outcome", NULL, 0);
+    self->m.snapshots = xoc_metrics_counter(reg, "xoc_cache_snapshots_total", "snapshots opened");
+    self->m.snapshots_open =
+        xoc_metrics_gauge(reg, "xoc_cache_snapshots_open", "snapshots open now");
+    self->m.chunks =
+        xoc_metrics_counter(reg, "xoc_cache_snapshot_chunks_total", "snapshot chunks served");
+    self->m.chunk_bytes = xoc_metrics_counter(reg, "xoc_cache_snapshot_bytes_total",
+                                              "bytes of the snapshot chunks served");
+    xoc_node_set_metrics(&self->node, s_metrics_refresh, self);
+}
+
 void xoc_cache_actor(zsock_t *pipe, void *args)
 {
     s_cache_t self;
@@ -399,6 +465,7 @@ void xoc_cache_actor(zsock_t *pipe, void *args)
     /* the store opens before the worker registers: no request comes before it is there */
     if (xoc_node_init(&self.node, "cache", pipe, args) == 0 && s_open(&self, args) == 0 &&
         xoc_node_serve(&self.node, 256, s_handle, &self) == 0) {
+        s_metrics_declare(&self);
         xoc_node_set_stats(&self.node, s_stats, &self);
         xoc_worker_set_drained(self.node.worker, s_on_drained);
         self.timer = zloop_timer(self.node.loop, S_TICK_MS, 0, s_on_tick, &self);

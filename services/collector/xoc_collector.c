@@ -25,6 +25,7 @@ const xoc_cfg_key_t xoc_collector_cfg_keys[] = {
 typedef struct {
     xoc_node_t node;
     xoc_client_t *client;
+    xoc_collector_metrics_t metrics; /* families; each pool updates its own series */
     zsock_t *sub;
     zhashx_t *pools;        /* server id -> xoc_collector_pool_t */
     bool listing;           /* a config.list is in flight */
@@ -133,7 +134,7 @@ static void s_reconcile(s_collector_t *self, const msgpack_object *items)
         if (pool)
             s_stop_pool(self, srv.id, false); /* changed: a new connection replaces it */
         xoc_info("server=%s connecting to %s", srv.id, srv.url);
-        pool = xoc_collector_pool_new(&srv, &self->node.bus);
+        pool = xoc_collector_pool_new(&srv, &self->node.bus, &self->metrics);
         if (pool)
             zhashx_insert(self->pools, srv.id, pool);
     }
@@ -276,6 +277,36 @@ static void s_stats(msgpack_packer *pk, void *arg)
     msgpack_pack_uint64(pk, objects);
 }
 
+static void s_metrics_declare(s_collector_t *self)
+{
+    xoc_metrics_t *reg = self->node.metrics.reg;
+    xoc_collector_metrics_t *m = &self->metrics;
+#define S_FAMILY(kind, name, help, labels)                                                         \
+    xoc_metrics_family(reg, XOC_METRICS_##kind, name, help, labels, NULL, 0)
+    m->state = S_FAMILY(GAUGE, "xoc_collector_pool_state",
+                        "connection state of each server (pool): 1 for the current one of "
+                        "connected, connecting, disconnected",
+                        "server,state");
+    m->reconnects =
+        S_FAMILY(COUNTER, "xoc_collector_reconnects_total",
+                 "connections started again after the first (failures, reloads)", "server");
+    m->events = S_FAMILY(COUNTER, "xoc_collector_events_total",
+                         "XAPI events received from event.from", "server");
+    m->sent = S_FAMILY(COUNTER, "xoc_collector_changesets_sent_total",
+                       "change sets sent to the cache", "server");
+    m->acked = S_FAMILY(COUNTER, "xoc_collector_changesets_acked_total",
+                        "change sets acknowledged by the cache", "server");
+    m->in_flight = S_FAMILY(GAUGE, "xoc_collector_changesets_in_flight",
+                            "change sets sent and not acknowledged yet", "server");
+    m->objects = S_FAMILY(GAUGE, "xoc_collector_objects", "xo objects of the pool", "server");
+#undef S_FAMILY
+    m->xapi_seconds = xoc_metrics_family(
+        reg, XOC_METRICS_HISTOGRAM, "xoc_collector_xapi_call_seconds",
+        "XAPI calls of the pool connections (not the gateway's) and their duration, by "
+        "server and method (event.from waits up to 60 s by design)",
+        "server,method", xoc_metrics_latency_buckets, xoc_metrics_latency_nbuckets);
+}
+
 static void s_pool_free(void **item)
 {
     xoc_collector_pool_destroy((xoc_collector_pool_t **)item);
@@ -295,6 +326,7 @@ void xoc_collector_actor(zsock_t *pipe, void *cfg)
         xoc_node_serve(&self.node, 16, s_handle, &self) == 0 &&
         (self.client = xoc_client_new(&self.node.bus)) &&
         (self.sub = xoc_bus_connect(ZMQ_SUB, self.node.bus.sub, &self.node.bus))) {
+        s_metrics_declare(&self);
         zsock_set_subscribe(self.sub, "config.servers");
         xoc_client_attach(self.client, self.node.loop);
         zloop_reader(self.node.loop, self.sub, s_on_sub, &self);

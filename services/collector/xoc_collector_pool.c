@@ -41,6 +41,7 @@ typedef struct {
     int status;
     char reason[256];
     msgpack_sbuffer bytes; /* the encoded change set, kept for a resend */
+    struct _xoc_collector_pool_t *pool;
 } s_flight_t;
 
 struct _xoc_collector_pool_t {
@@ -60,7 +61,47 @@ struct _xoc_collector_pool_t {
     uint64_t epoch, seq;
     s_batch_t batch;
     s_flight_t flights[S_WINDOW]; /* slot seq % S_WINDOW */
+    /* metrics: this server's series (NULL without metrics) */
+    const xoc_collector_metrics_t *m;
+    xoc_metrics_series_t *m_state[3], *m_reconnects, *m_events, *m_sent, *m_acked, *m_in_flight,
+        *m_objects;
 };
+
+static const char *const s_states[3] = {"connected", "connecting", "disconnected"};
+
+/* every XAPI call of the connection (an xoc_xapi_observe_fn) */
+static void s_observe(const char *method, int rc, double seconds, void *arg)
+{
+    xoc_collector_pool_t *self = arg;
+    if (self->m)
+        xoc_metrics_observe(xoc_metrics_with(self->m->xapi_seconds, self->server.id, method),
+                            seconds);
+}
+
+static void s_metrics_init(xoc_collector_pool_t *self)
+{
+    const xoc_collector_metrics_t *m = self->m;
+    if (!m)
+        return;
+    const char *id = self->server.id;
+    for (int i = 0; i < 3; i++)
+        self->m_state[i] = xoc_metrics_with(m->state, id, s_states[i]);
+    self->m_reconnects = xoc_metrics_with(m->reconnects, id);
+    self->m_events = xoc_metrics_with(m->events, id);
+    self->m_sent = xoc_metrics_with(m->sent, id);
+    self->m_acked = xoc_metrics_with(m->acked, id);
+    self->m_in_flight = xoc_metrics_with(m->in_flight, id);
+    self->m_objects = xoc_metrics_with(m->objects, id);
+}
+
+/* change sets sent and not answered yet */
+static void s_metrics_in_flight(xoc_collector_pool_t *self)
+{
+    int n = 0;
+    for (int i = 0; i < S_WINDOW; i++)
+        n += self->flights[i].busy && !self->flights[i].done;
+    xoc_metrics_set(self->m_in_flight, n);
+}
 
 /* ---- status --------------------------------------------------------------------------- */
 
@@ -79,6 +120,8 @@ static void s_publish_status(xoc_collector_pool_t *self)
 
 static void s_set_status(xoc_collector_pool_t *self, const char *status, const char *error)
 {
+    for (int i = 0; i < 3; i++)
+        xoc_metrics_set(self->m_state[i], strcmp(status, s_states[i]) == 0);
     pthread_mutex_lock(&self->lock);
     snprintf(self->status.status, sizeof self->status.status, "%s", status);
     /* the last error stays visible while reconnecting; a connection clears it */
@@ -158,6 +201,9 @@ static void s_on_ack(xoc_client_t *client, xoc_reply_t *reply, void *arg)
     f->done = true;
     f->status = reply->status;
     snprintf(f->reason, sizeof f->reason, "%s", reply->reason);
+    if (f->status == 0)
+        xoc_metrics_inc(f->pool->m_acked);
+    s_metrics_in_flight(f->pool);
 }
 
 static void s_flight_release(s_flight_t *f)
@@ -170,6 +216,14 @@ static void s_flights_reset(xoc_collector_pool_t *self)
 {
     for (int i = 0; i < S_WINDOW; i++)
         s_flight_release(&self->flights[i]);
+    s_metrics_in_flight(self);
+}
+
+/* a change set's outcome was consumed: acknowledged */
+static void s_acked(xoc_collector_pool_t *self, s_flight_t *f)
+{
+    s_flight_release(f);
+    s_metrics_in_flight(self);
 }
 
 /* resends one change set until the cache acknowledges it (or refuses it, or we stop) */
@@ -183,8 +237,10 @@ static s_outcome_t s_resend(xoc_collector_pool_t *self, s_flight_t *f)
         char reason[256];
         snprintf(reason, sizeof reason, "%s", r.reason);
         xoc_reply_clear(&r);
-        if (rc == 0)
+        if (rc == 0) {
+            xoc_metrics_inc(self->m_acked);
             return S_OK;
+        }
         if (rc == XOC_ESTATE || rc == XOC_EINVAL || rc == XOC_EPROTO || rc == XOC_EMISSING) {
             /* the cache refuses this sequence: start again with a new epoch and full image */
             xoc_error("server=%s pool=%s seq=%llu refused by the cache: %s (%s)",
@@ -229,7 +285,7 @@ static s_outcome_t s_recover(xoc_collector_pool_t *self)
         if (f->status != 0)
             out = s_resend(self, f);
         if (out == S_OK)
-            s_flight_release(f);
+            s_acked(self, f);
     }
     if (out != S_OK)
         s_flights_reset(self);
@@ -248,7 +304,7 @@ static s_outcome_t s_settle(xoc_collector_pool_t *self, s_flight_t *f)
         return S_OK;
     if (f->status != 0)
         return s_recover(self);
-    s_flight_release(f);
+    s_acked(self, f);
     return S_OK;
 }
 
@@ -309,6 +365,8 @@ static s_outcome_t s_send(xoc_collector_pool_t *self, const char *kind)
     self->status.changesets++;
     self->status.seq = self->seq;
     pthread_mutex_unlock(&self->lock);
+    xoc_metrics_inc(self->m_sent);
+    s_metrics_in_flight(self);
     s_batch_reset(b);
     return S_OK;
 }
@@ -497,6 +555,7 @@ static bool s_str(const msgpack_object *o, char *buf, size_t size)
 static int s_on_event(const char *key, size_t key_len, const void *mp, size_t mp_len, void *arg)
 {
     s_load_ctx_t *ctx = arg;
+    xoc_metrics_inc(ctx->pool->m_events);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     char cls[64], op[16], ref[256];
@@ -631,6 +690,7 @@ static s_outcome_t s_load(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform_t
     pthread_mutex_lock(&self->lock);
     self->status.objects = xoc_xform_count(xform); /* known once emitted */
     pthread_mutex_unlock(&self->lock);
+    xoc_metrics_set(self->m_objects, (double)xoc_xform_count(xform));
     s_outcome_t out = s_send(self, "image_end");
     if (out == S_OK)
         out = s_drain(self); /* connected once the whole image is acknowledged */
@@ -674,6 +734,7 @@ static s_outcome_t s_follow(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform
         pthread_mutex_lock(&self->lock);
         self->status.objects = xoc_xform_count(xform);
         pthread_mutex_unlock(&self->lock);
+        xoc_metrics_set(self->m_objects, (double)xoc_xform_count(xform));
     }
     return S_STOP;
 }
@@ -696,6 +757,7 @@ static s_outcome_t s_session(xoc_collector_pool_t *self)
         return S_LOST;
     xoc_xapi_set_tls_verify(x, !self->server.allow_unauthorized);
     xoc_xapi_set_timeouts(x, 5000, 120000);
+    xoc_xapi_set_observer(x, s_observe, self);
     pthread_mutex_lock(&self->lock);
     self->xapi = x;
     pthread_mutex_unlock(&self->lock);
@@ -743,14 +805,18 @@ static void *s_main(void *arg)
     msgpack_sbuffer_init(&self->batch.items);
     msgpack_packer_init(&self->batch.pk, &self->batch.items, msgpack_sbuffer_write);
     s_batch_reset(&self->batch);
-    for (int i = 0; i < S_WINDOW; i++)
+    for (int i = 0; i < S_WINDOW; i++) {
         msgpack_sbuffer_init(&self->flights[i].bytes);
+        self->flights[i].pool = self;
+    }
     int backoff_min = self->server.backoff_min_ms > 0 ? self->server.backoff_min_ms
                                                       : S_BACKOFF_MIN_MS;
     int backoff_max = self->server.backoff_max_ms > 0 ? self->server.backoff_max_ms
                                                       : S_BACKOFF_MAX_MS;
     int backoff = backoff_min;
-    while (!atomic_load(&self->stop) && self->client && self->pub) {
+    for (int sessions = 0; !atomic_load(&self->stop) && self->client && self->pub; sessions++) {
+        if (sessions > 0)
+            xoc_metrics_inc(self->m_reconnects);
         s_outcome_t out = s_session(self);
         if (out == S_STOP)
             break;
@@ -778,13 +844,16 @@ static void *s_main(void *arg)
 }
 
 xoc_collector_pool_t *xoc_collector_pool_new(const xoc_collector_server_t *server,
-                                             const xoc_bus_opts_t *bus)
+                                             const xoc_bus_opts_t *bus,
+                                             const xoc_collector_metrics_t *metrics)
 {
     xoc_collector_pool_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->server = *server;
     self->bus = bus;
+    self->m = metrics;
+    s_metrics_init(self);
     atomic_init(&self->stop, false);
     pthread_mutex_init(&self->lock, NULL);
     pthread_cond_init(&self->wake, NULL);
@@ -810,6 +879,11 @@ void xoc_collector_pool_destroy(xoc_collector_pool_t **self_p)
     pthread_cond_broadcast(&self->wake);
     pthread_mutex_unlock(&self->lock);
     pthread_join(self->thread, NULL);
+    /* a removed server's gauges leave the output (its counters stay until it comes back) */
+    for (int i = 0; i < 3; i++)
+        xoc_metrics_hide(self->m_state[i]);
+    xoc_metrics_hide(self->m_in_flight);
+    xoc_metrics_hide(self->m_objects);
     pthread_mutex_destroy(&self->lock);
     pthread_cond_destroy(&self->wake);
     free(self);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "xoc_bus.h"
+#include "xoc_metrics.h"
 
 typedef struct {
     char id[128];          /* server id (configuration key) */
@@ -35,11 +36,27 @@ typedef struct {
     uint64_t changesets;
 } xoc_collector_status_t;
 
+/*  The collector's metric families (declared by xoc_collector; the first label of each is
+    "server", the server id). A pool connection updates its own series from its thread.
+    (The gateway's xapi.call requests are counted by its workers: xoc_requests_total and
+    xoc_request_seconds with service "xapi.<poolId>".)                                    */
+typedef struct {
+    xoc_metrics_family_t *state;        /* server,state: 1 for the current state */
+    xoc_metrics_family_t *reconnects;   /* server */
+    xoc_metrics_family_t *events;       /* server: event.from events received */
+    xoc_metrics_family_t *sent, *acked; /* server: change sets */
+    xoc_metrics_family_t *in_flight;    /* server: change sets not acknowledged yet */
+    xoc_metrics_family_t *objects;      /* server */
+    xoc_metrics_family_t *xapi_seconds; /* server,method: the connection's XAPI calls */
+} xoc_collector_metrics_t;
+
 typedef struct _xoc_collector_pool_t xoc_collector_pool_t;
 
-/*  Starts the connection thread. bus: the bus options (kept by reference).                */
+/*  Starts the connection thread. bus: the bus options (kept by reference); metrics: kept by
+    reference (may be NULL).                                                                */
 xoc_collector_pool_t *xoc_collector_pool_new(const xoc_collector_server_t *server,
-                                             const xoc_bus_opts_t *bus);
+                                             const xoc_bus_opts_t *bus,
+                                             const xoc_collector_metrics_t *metrics);
 
 /*  Stops the thread (cancelling a blocked XAPI call at once) and frees.                   */
 void xoc_collector_pool_destroy(xoc_collector_pool_t **self_p);

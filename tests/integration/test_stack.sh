@@ -29,6 +29,12 @@ if [ -x "$build/services/collector/xoc-collector" ] && [ -x "$build/tools/xapi-s
     check "object changes flow on the bus (xoc-events obj.)" \
         '"$build/tools/xoc-events/xoc-events" --bus.endpoint "$ep" --count 1 --timeout 20 obj. | grep -q "\"t\":\"obj\""'
 fi
+urls=$(sed -n 's|^ *xoc-[a-z]* *\(http://[^ ]*/metrics\)$|\1|p' "$run/a.out")
+check "metrics URLs printed for every service ($(echo $urls | wc -w))" '[ "$(echo $urls | wc -w)" -ge 2 ]'
+for u in $urls; do
+    check "$u answers the Prometheus text format" \
+        'curl -sf --max-time 10 "$u" | grep -q "^# TYPE xoc_service_info gauge"'
+done
 kill -TERM $launcher; wait $launcher; rc=$?
 check "SIGTERM (as Ctrl-C) stops the launcher cleanly (rc=$rc)" '[ $rc -eq 130 ] || [ $rc -eq 143 ] || [ $rc -eq 0 ]'
 alive=""
