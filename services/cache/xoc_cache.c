@@ -47,7 +47,7 @@ typedef struct {
     struct { /* /metrics (the change set counters are set from the heartbeat's own) */
         xoc_metrics_family_t *config_ops;
         xoc_metrics_series_t *applied, *duplicates, *gaps, *refused, *revision, *objects, *journal,
-            *pruned, *snapshots, *snapshots_open, *chunks, *chunk_bytes;
+            *pruned, *snapshots, *snapshots_open, *chunks, *chunk_bytes, *commits;
     } m;
     uint64_t journal_max, journal_age_ms;
     int64_t snapshot_idle_ms;
@@ -416,6 +416,7 @@ static void s_metrics_refresh(xoc_metrics_t *reg, void *arg)
     xoc_metrics_set(self->m.gaps, (double)self->gaps);
     xoc_metrics_set(self->m.refused, (double)self->refused);
     xoc_metrics_set(self->m.pruned, (double)self->pruned);
+    xoc_metrics_set(self->m.commits, (double)self->commits);
     uint64_t objects = 0, journal = 0;
     if (xoc_cache_store_counts(self->store, &objects, &journal) == 0) {
         xoc_metrics_set(self->m.objects, (double)objects);
@@ -437,6 +438,10 @@ static void s_metrics_declare(s_cache_t *self)
     self->m.duplicates = xoc_metrics_with(cs, "duplicate");
     self->m.gaps = xoc_metrics_with(cs, "gap");
     self->m.refused = xoc_metrics_with(cs, "invalid");
+    self->m.commits = xoc_metrics_counter(
+        reg, "xoc_cache_commits_total",
+        "durable LMDB commits of change sets (several change sets arriving together share "
+        "one: group commit)");
     self->m.revision = xoc_metrics_gauge(reg, "xoc_cache_revision", "current revision");
     self->m.objects = xoc_metrics_gauge(reg, "xoc_cache_objects", "objects stored");
     self->m.journal =

@@ -299,6 +299,15 @@ xoc_collector_call_t *xoc_collector_call_new(const xoc_collector_server_t *serve
                                              const char *pool_id, const char *master_url,
                                              const xoc_bus_opts_t *bus)
 {
+    return xoc_collector_call_new_observed(server, pool_id, master_url, bus, NULL, NULL);
+}
+
+xoc_collector_call_t *xoc_collector_call_new_observed(const xoc_collector_server_t *server,
+                                                      const char *pool_id,
+                                                      const char *master_url,
+                                                      const xoc_bus_opts_t *bus,
+                                                      xoc_xapi_observe_fn *observe, void *arg)
+{
     xoc_collector_call_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
@@ -320,6 +329,8 @@ xoc_collector_call_t *xoc_collector_call_new(const xoc_collector_server_t *serve
         self->nlanes++;
         xoc_xapi_set_tls_verify(lane->xapi, !server->allow_unauthorized);
         xoc_xapi_set_timeouts(lane->xapi, 5000, 300000);
+        if (observe)
+            xoc_xapi_set_observer(lane->xapi, observe, arg);
         lane->actor = zactor_new(s_actor, lane);
         if (!lane->actor)
             break;

@@ -9,6 +9,7 @@
 
 #include "xoc_bus.h"
 #include "xoc_collector_pool.h"
+#include "xoc_xapi.h"
 
 typedef struct _xoc_collector_call_t xoc_collector_call_t;
 
@@ -16,6 +17,12 @@ typedef struct _xoc_collector_call_t xoc_collector_call_t;
 xoc_collector_call_t *xoc_collector_call_new(const xoc_collector_server_t *server,
                                              const char *pool_id, const char *master_url,
                                              const xoc_bus_opts_t *bus);
+/*  The same, with an observer of every XAPI call of the lanes (metrics; NULL: none).    */
+xoc_collector_call_t *xoc_collector_call_new_observed(const xoc_collector_server_t *server,
+                                                      const char *pool_id,
+                                                      const char *master_url,
+                                                      const xoc_bus_opts_t *bus,
+                                                      xoc_xapi_observe_fn *observe, void *arg);
 
 /*  Tells the gateway where the master is now (after a failover).                          */
 void xoc_collector_call_set_master(xoc_collector_call_t *self, const char *master_url);

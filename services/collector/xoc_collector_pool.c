@@ -747,7 +747,8 @@ static void s_gateway(xoc_collector_pool_t *self, const char *pool_id, const cha
     if (self->call)
         xoc_collector_call_set_master(self->call, master);
     else
-        self->call = xoc_collector_call_new(&self->server, pool_id, master, self->bus);
+        self->call = xoc_collector_call_new_observed(&self->server, pool_id, master, self->bus,
+                                                     s_observe, self);
 }
 
 static s_outcome_t s_session(xoc_collector_pool_t *self)
