@@ -235,6 +235,7 @@ void xoc_api_session_set_user(xoc_api_server_t *srv, xoc_api_session_t *s, const
         srv->signed_in--;
     snprintf(s->user_id, sizeof s->user_id, "%s", user_id ? user_id : "");
     s->expiration_ms = user_id ? expiration_ms : 0;
+    s->token_key[0] = '\0'; /* a token sign-in sets it afterwards */
     if (s->user_id[0])
         srv->signed_in++;
     xoc_api_access_session(srv, s); /* follow this user's permissions (or stop) */
