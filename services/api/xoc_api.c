@@ -23,7 +23,7 @@ const xoc_cfg_key_t xoc_api_cfg_keys[] = {
     {"api.idle_timeout_s", XOC_CFG_INT, "90", 2, 86400,
      "idle seconds (no frame, no PONG) before hanging up"},
     {"api.signin_throttle_ms", XOC_CFG_INT, "2000", 0, 3600000,
-     "after a failed sign-in, refuse the same user and the same address this long"},
+     "after a wrong password, refuse the same user and the same address this long"},
     {"api.token_validity_s", XOC_CFG_INT, "2592000", 60, 15552000,
      "default validity of token.create (30 days; at most half a year)"},
     {"api.bus_timeout_ms", XOC_CFG_INT, "10000", 100, 600000, "deadline of bus requests"},
