@@ -149,10 +149,15 @@ try {
     !!(await deadline(5000, () => sseTok.init && sseBasic.init)))
   const daveAll = async () => new Set(Object.keys(await davePw.call('xo.getAllObjects')))
   // his WebSocket pushes and both streams build what getAllObjects answers him
-  async function expectViews(name, want) {
+  // (cond: what his getAllObjects must show first — the change reached instance A)
+  async function expectViews(name, want, cond = () => true) {
     let last = ''
     const ok = await deadline(10000, async () => {
       const w = want || await daveAll()
+      if (!cond(w)) {
+        last = 'the change did not reach his getAllObjects'
+        return null
+      }
       last = `ws: ${diff(pwView.ids, w)}; sse: ${diff(sseTok.ids, w)}; sse basic: ${diff(sseBasic.ids, w)}`
       return sameSet(pwView.ids, w) && sameSet(sseTok.ids, w) && sameSet(sseBasic.ids, w) ? w : null
     })
@@ -163,21 +168,24 @@ try {
   // 1. ACLs added on B: what they show enters his streams on A (SSE of a non-admin)
   for (const vm of vms)
     await adminB.call('acl.add', { subject: daveId, object: vm.id, action: 'viewer' })
-  const seen = await expectViews('ACLs added on B: enter by push and by SSE on A')
+  const seen = await expectViews('ACLs added on B: enter by push and by SSE on A', null,
+    w => vms.every(vm => w.has(vm.id)))
   check('... his view is the 3 VMs and what hangs on them', !!seen &&
     vms.every(vm => seen.has(vm.id)) && seen.size < Object.keys(all0).length)
 
   // 2. an object he sees leaves the pool: its exit reaches his streams (the object is
   //    already gone from the replica when the exit is sent)
   await sim('sim.remove_object', { ref: vms[0]._xapiRef })
-  const afterRemove = await expectViews('a visible VM removed: exit by push and by SSE')
+  const afterRemove = await expectViews('a visible VM removed: exit by push and by SSE', null,
+    w => !w.has(vms[0].id))
   check('... the exits name the VM', !!afterRemove && !afterRemove.has(vms[0].id) &&
     sseTok.events.some(e => e.event === 'exit' && e.ids.includes(vms[0].id)) &&
     sseBasic.events.some(e => e.event === 'exit' && e.ids.includes(vms[0].id)))
 
   // 3. an ACL removed on B hides a VM: exit
   await adminB.call('acl.remove', { subject: daveId, object: vms[1].id, action: 'viewer' })
-  const afterAcl = await expectViews('an ACL removed on B: exit by push and by SSE on A')
+  const afterAcl = await expectViews('an ACL removed on B: exit by push and by SSE on A', null,
+    w => !w.has(vms[1].id))
   check('... the VM is no longer his', !!afterAcl && !afterAcl.has(vms[1].id) &&
     afterAcl.has(vms[2].id))
 
@@ -191,7 +199,8 @@ try {
   check('as admin: a new VM reaches his streams', !!newVm && !!(await deadline(10000, () =>
     sseTok.ids.has(newVm.id) && sseBasic.ids.has(newVm.id) && pwView.ids.has(newVm.id))))
   await adminB.call('user.set', { id: daveId, permission: 'none' })
-  const back = await expectViews('back to none on B: what his ACLs do not give exits')
+  const back = await expectViews('back to none on B: what his ACLs do not give exits', null,
+    w => w.size < everything.size)
   check('... only his ACLs again', !!back && !back.has(newVm && newVm.id) && back.has(vms[2].id))
   await sim('sim.remove_object', { ref })
   await sleep(300)
