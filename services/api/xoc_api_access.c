@@ -126,6 +126,8 @@ static int s_on_refresh(zloop_t *loop, int timer_id, void *arg)
     for (int db = 0; db < 3; db++)
         if (all || !(srv->acl_loaded & (1u << db)))
             s_load(srv, db, NULL, NULL);
+    if (all) /* a lost deletion event of a user or a token is repaired here */
+        xoc_api_sessions_sweep(srv);
     return 0;
 }
 

@@ -376,5 +376,11 @@ void xoc_api_token_key(const char *token, char *key, size_t size);
     token's sessions and streams (those signed in / opened with it) too.                  */
 void xoc_api_sessions_revoke(xoc_api_server_t *srv, const char *db, const char *op,
                              const char *key);
+/*  Every api.acl_refresh_s (a lost event): the users of open sessions and streams missing
+    from db users, and their tokens missing from db tokens, are asked again one by one;
+    those really gone are revoked as above.                                               */
+void xoc_api_sessions_sweep(xoc_api_server_t *srv);
+/*  Adds the user ids and token keys of the open streams to users / tokens (key -> "").   */
+void xoc_api_sse_subjects(xoc_api_server_t *srv, zhashx_t *users, zhashx_t *tokens);
 
 #endif

@@ -783,6 +783,74 @@ void xoc_api_sessions_revoke(xoc_api_server_t *srv, const char *db, const char *
     }
 }
 
+/* ---- the sweep: deletions whose event was lost -------------------------------------------------- */
+
+typedef struct {
+    char db[8];
+    char key[256];
+} s_confirm_t;
+
+static void s_on_confirm(xoc_api_server_t *srv, int status, json_t *v, void *arg)
+{
+    s_confirm_t *c = arg;
+    if (status == XOC_ENOENT) {
+        xoc_warn("%s %s gone without an event: revoking", c->db, c->key);
+        xoc_api_sessions_revoke(srv, c->db, "delete", c->key);
+    }
+    free(c);
+}
+
+/* asks the cache again for one record; revoked if it is really gone */
+static void s_confirm(xoc_api_server_t *srv, const char *db, const char *key)
+{
+    s_confirm_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    snprintf(c->db, sizeof c->db, "%s", db);
+    snprintf(c->key, sizeof c->key, "%s", key);
+    if (xoc_api_cfg(srv, "get", db, key, NULL, s_on_confirm, c) != 0)
+        free(c);
+}
+
+static void s_on_tokens_for_sweep(xoc_api_server_t *srv, int status, json_t *items, void *arg)
+{
+    zhashx_t *tokens = arg;
+    for (void *v = zhashx_first(tokens); status == 0 && v; v = zhashx_next(tokens))
+        if (!json_object_get(items, zhashx_cursor(tokens)))
+            s_confirm(srv, "tokens", zhashx_cursor(tokens));
+    zhashx_destroy(&tokens);
+}
+
+void xoc_api_sessions_sweep(xoc_api_server_t *srv)
+{
+    zhashx_t *users = zhashx_new(), *tokens = zhashx_new();
+    if (!users || !tokens) {
+        zhashx_destroy(&users);
+        zhashx_destroy(&tokens);
+        return;
+    }
+    for (xoc_api_session_t *s = zhashx_first(srv->sessions); s; s = zhashx_next(srv->sessions)) {
+        if (s->user_id[0])
+            zhashx_insert(users, s->user_id, "");
+        if (s->token_key[0])
+            zhashx_insert(tokens, s->token_key, "");
+    }
+    xoc_api_sse_subjects(srv, users, tokens);
+    xoc_debug("sessions sweep users=%zu tokens=%zu", zhashx_size(users), zhashx_size(tokens));
+    /* users: against the copy the resolver keeps (reloaded on the same timer) */
+    const json_t *known = srv->acl && (srv->acl_loaded & (1u << XOC_API_ACL_DB_USERS))
+                              ? xoc_api_acl_db(srv->acl, XOC_API_ACL_DB_USERS)
+                              : NULL;
+    for (void *v = known ? zhashx_first(users) : NULL; v; v = zhashx_next(users))
+        if (!json_object_get(known, zhashx_cursor(users)))
+            s_confirm(srv, "users", zhashx_cursor(users));
+    zhashx_destroy(&users);
+    /* tokens: one list, then the missing ones one by one */
+    if (zhashx_size(tokens) == 0 ||
+        xoc_api_cfg(srv, "list", "tokens", NULL, NULL, s_on_tokens_for_sweep, tokens) != 0)
+        zhashx_destroy(&tokens);
+}
+
 /* the user's ACLs and memberships are gone: answer */
 static void s_on_user_dropped(void *arg, int status)
 {

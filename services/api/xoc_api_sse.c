@@ -336,3 +336,16 @@ void xoc_api_sse_view(xoc_api_server_t *srv, const xoc_api_acl_user_t *user,
     xoc_api_buf_unref(&ev_enter);
     xoc_api_buf_unref(&ev_exit);
 }
+
+void xoc_api_sse_subjects(xoc_api_server_t *srv, zhashx_t *users, zhashx_t *tokens)
+{
+    struct xoc_api_sse *self = s_self(srv);
+    for (s_client_t *c = self ? zhashx_first(self->clients) : NULL; c;
+         c = zhashx_next(self->clients)) {
+        const char *uid = json_string_value(json_object_get(c->user, "id"));
+        if (uid)
+            zhashx_insert(users, uid, "");
+        if (c->token_key[0])
+            zhashx_insert(tokens, c->token_key, "");
+    }
+}
