@@ -4,8 +4,9 @@
         event: enter                        event: exit
         data: {"<id>": {object}, ...}       data: {"<id>": 0, ...}
 
-    (one line of JSON each, enter before exit); `event: init` with the stream's id first, and a comment line every api.sse_ping_s as keep-alive. A client's
-    queue is the lws connection's, bounded by api.send_queue_max: a client that does not
+    (one line of JSON each, enter before exit); `event: init` with the stream's id first,
+    and a comment line every api.sse_ping_s as keep-alive. A client's queue is the lws
+    connection's, bounded by api.send_queue_max: a client that does not
     read is closed, it never grows memory. A stream opened with a token ends at the
     token's expiration.
 
