@@ -23,7 +23,7 @@ const xoc_cfg_key_t xoc_api_cfg_keys[] = {
     {"api.idle_timeout_s", XOC_CFG_INT, "90", 2, 86400,
      "idle seconds (no frame, no PONG) before hanging up"},
     {"api.signin_throttle_ms", XOC_CFG_INT, "2000", 0, 3600000,
-     "after a failed sign-in, refuse the same user and the same address this long"},
+     "after a wrong password, refuse the same user and the same address this long"},
     {"api.token_validity_s", XOC_CFG_INT, "2592000", 60, 15552000,
      "default validity of token.create (30 days; at most half a year)"},
     {"api.bus_timeout_ms", XOC_CFG_INT, "10000", 100, 600000, "deadline of bus requests"},
@@ -235,6 +235,7 @@ void xoc_api_session_set_user(xoc_api_server_t *srv, xoc_api_session_t *s, const
         srv->signed_in--;
     snprintf(s->user_id, sizeof s->user_id, "%s", user_id ? user_id : "");
     s->expiration_ms = user_id ? expiration_ms : 0;
+    s->token_key[0] = '\0'; /* a token sign-in sets it afterwards */
     if (s->user_id[0])
         srv->signed_in++;
     xoc_api_access_session(srv, s); /* follow this user's permissions (or stop) */

@@ -9,7 +9,9 @@
     each write of this frontend — a method answers once the list that follows its write
     is applied, so the caller's next call sees the change). Records:
       acls   {id, subject, object, action}   id = xoc_api_acl_id(subject, object, action)
-      groups {id, name, users: [user ids]}   membership also in the user's `groups`    */
+      groups {id, name, users: [user ids]}   membership also in the user's `groups`
+    The SUB also takes config.tokens: deletions of users and tokens go to
+    xoc_api_sessions_revoke (their sessions and event streams end, on every instance).  */
 #include <string.h>
 
 #include "xoc_api_int.h"
@@ -124,6 +126,8 @@ static int s_on_refresh(zloop_t *loop, int timer_id, void *arg)
     for (int db = 0; db < 3; db++)
         if (all || !(srv->acl_loaded & (1u << db)))
             s_load(srv, db, NULL, NULL);
+    if (all) /* a lost deletion event of a user or a token is repaired here */
+        xoc_api_sessions_sweep(srv);
     return 0;
 }
 
@@ -150,6 +154,18 @@ static bool s_apply_event(xoc_api_server_t *srv, const xoc_msg_cfg_t *cfg)
     return true;
 }
 
+/* config.users / config.tokens deletions reach the sessions and streams of this instance */
+static void s_revoke(xoc_api_server_t *srv, const xoc_msg_cfg_t *cfg)
+{
+    char db[16], op[16], key[256];
+    if (!cfg->key.len || cfg->key.len >= sizeof key || cfg->db.len >= sizeof db ||
+        cfg->op.len >= sizeof op)
+        return;
+    xoc_api_sessions_revoke(srv, xoc_str_copy(cfg->db, db, sizeof db),
+                            xoc_str_copy(cfg->op, op, sizeof op),
+                            xoc_str_copy(cfg->key, key, sizeof key));
+}
+
 static int s_on_config(zloop_t *loop, zsock_t *sock, void *arg)
 {
     xoc_api_server_t *srv = arg;
@@ -159,9 +175,10 @@ static int s_on_config(zloop_t *loop, zsock_t *sock, void *arg)
         zframe_t *topic = zmsg_pop(msg);
         zframe_t *body = zmsg_pop(msg);
         xoc_msg_t m;
-        if (body && xoc_msg_decode_as(&m, XOC_MSG_CFG, zframe_data(body), zframe_size(body)) == 0)
+        if (body && xoc_msg_decode_as(&m, XOC_MSG_CFG, zframe_data(body), zframe_size(body)) == 0) {
             changed |= s_apply_event(srv, &m.cfg);
-        else
+            s_revoke(srv, &m.cfg); /* a deleted user or token: its sessions end */
+        } else
             xoc_warn("acl: bad config event");
         zframe_destroy(&topic);
         zframe_destroy(&body);
@@ -186,6 +203,7 @@ int xoc_api_access_start(xoc_api_server_t *srv)
         snprintf(topic, sizeof topic, "config.%s", s_db_names[db]);
         zsock_set_subscribe(srv->acl_sub, topic);
     }
+    zsock_set_subscribe(srv->acl_sub, "config.tokens"); /* deleted tokens (s_revoke) */
     if (zloop_reader(srv->node.loop, srv->acl_sub, s_on_config, srv) != 0)
         return XOC_EIO;
     for (int db = 0; db < 3; db++) {
@@ -253,6 +271,7 @@ static void s_on_diff(xoc_api_acl_user_t *user, const char *const *enter, size_t
                       const char *const *exit, size_t n_exit, void *arg)
 {
     s_flush_t *f = arg;
+    xoc_api_sse_view(f->srv, user, enter, n_enter, exit, n_exit); /* his event streams */
     if (!f->out && (f->out = zhashx_new()) != NULL)
         zhashx_set_destructor(f->out, s_out_free);
     s_out_t *o = f->out ? calloc(1, sizeof *o) : NULL;

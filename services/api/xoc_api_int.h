@@ -51,6 +51,7 @@ typedef struct {
     /* the signed-in user's resolved permissions (xoc_api_access.c): super-admins get the
        shared pushes, the others what they may view (NULL: nothing) */
     xoc_api_acl_user_t *acl;
+    char token_key[64];           /* db tokens key of the token signed in with; "" (password) */
 } xoc_api_session_t;
 
 typedef struct {
@@ -352,11 +353,34 @@ void xoc_api_sse_fini(xoc_api_server_t *srv);
 /*  Answers GET /rest/v0/events with the stream's head, for user (borrowed); the stream
     ends when the client goes, its queue overflows, or the token expires.                 */
 int xoc_api_sse_open(xoc_api_server_t *srv, uint64_t conn, const json_t *user,
-                     int64_t expiration_ms);
+                     int64_t expiration_ms, const char *token_key);
 void xoc_api_sse_closed(xoc_api_server_t *srv, uint64_t conn);
 /*  Keep-alive comments and expirations (once a second).                                   */
 void xoc_api_sse_cron(xoc_api_server_t *srv);
 /*  Ends the streams of a user (deleted).                                                  */
 void xoc_api_sse_close_user(xoc_api_server_t *srv, const char *user_id);
+/*  Ends the streams opened with a token (token_key: its key in db tokens; deleted).      */
+void xoc_api_sse_close_token(xoc_api_server_t *srv, const char *token_key);
+/*  What a followed non-admin user gained (enter) / lost (exit), from xoc_api_access_flush:
+    sent to that user's streams as enter/exit events.                                     */
+void xoc_api_sse_view(xoc_api_server_t *srv, const xoc_api_acl_user_t *user,
+                      const char *const *enter, size_t n_enter, const char *const *exit,
+                      size_t n_exit);
+
+/* ---- xoc_api_session.c: revocation on every instance ------------------------------------------ */
+
+/*  The key of a token in db tokens (base64url of its BLAKE2b-256); key: >= 48 bytes.     */
+void xoc_api_token_key(const char *token, char *key, size_t size);
+/*  A config.<db> event (op "set" / "delete", key; from xoc_api_access.c, on every
+    instance): a deleted user's WebSocket sessions and event streams are closed; a deleted
+    token's sessions and streams (those signed in / opened with it) too.                  */
+void xoc_api_sessions_revoke(xoc_api_server_t *srv, const char *db, const char *op,
+                             const char *key);
+/*  Every api.acl_refresh_s (a lost event): the users of open sessions and streams missing
+    from db users, and their tokens missing from db tokens, are asked again one by one;
+    those really gone are revoked as above.                                               */
+void xoc_api_sessions_sweep(xoc_api_server_t *srv);
+/*  Adds the user ids and token keys of the open streams to users / tokens (key -> "").   */
+void xoc_api_sse_subjects(xoc_api_server_t *srv, zhashx_t *users, zhashx_t *tokens);
 
 #endif

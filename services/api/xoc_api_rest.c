@@ -18,7 +18,9 @@
     Authentication per request: the `authenticationToken` or `token` cookie (a token of
     token.create), or HTTP Basic email:password (Argon2id on the work thread), through
     the functions session.signIn uses; both at once: 400; none or invalid: 401 with
-    WWW-Authenticate. Every object passes xoc_api_acl_allows (view; actions: operate).
+    WWW-Authenticate. A wrong password throttles the user and the address (429 for
+    api.signin_throttle_ms); a stale or unknown token cookie is a plain 401 that blocks
+    nothing. Every object passes xoc_api_acl_allows (view; actions: operate).
     A collection is written once into one buffer that the lws thread sends in chunks.    */
 #include <sodium.h>
 #include <string.h>
@@ -60,6 +62,7 @@ typedef struct {
     json_t *user;
     int64_t expiration;
     char task_ref[128];      /* actions: the XAPI task */
+    char token_key[64];      /* the cookie's token (db tokens key): its SSE ends with it */
 } s_req_t;
 
 /* ---- answers --------------------------------------------------------------------------------- */
@@ -694,7 +697,7 @@ static void s_serve(s_req_t *r)
     case XOC_API_ROUTE_OBJECT: s_object(r); return;
     case XOC_API_ROUTE_ACTION: s_action(r); return;
     case XOC_API_ROUTE_EVENTS:
-        if (xoc_api_sse_open(r->srv, r->conn, r->user, r->expiration) != 0)
+        if (xoc_api_sse_open(r->srv, r->conn, r->user, r->expiration, r->token_key) != 0)
             s_error(r, 503, "cannot open the event stream");
         else
             s_req_free(r);
@@ -732,8 +735,10 @@ static void s_authenticate(s_req_t *r)
         return;
     }
     int rc;
-    if (cookie)
+    if (cookie) {
+        xoc_api_token_key(token, r->token_key, sizeof r->token_key);
         rc = xoc_api_auth_token(r->srv, token, r->ip, s_on_auth, r);
+    }
     else if (basic) {
         char user[256], password[256];
         rc = xoc_api_query_basic(r->authorization, user, sizeof user, password,

@@ -2,8 +2,13 @@
     cache's config dbs `users` and `tokens`. Passwords: Argon2id (crypto_pwhash_str), hashed
     and verified on the work thread. Tokens: 32 random bytes, base64url, stored under the
     BLAKE2b hash of the token (the secret itself is never stored), with an expiration.
-    Sign-in throttling: after a failure, the same user and the same address are refused
-    for api.signin_throttle_ms.                                                           */
+    Sign-in throttling: after a failed password, the same user and the same address are
+    refused for api.signin_throttle_ms. Token checks (session.signIn {token}, the REST
+    cookie) are neither throttled nor counted: a token is 256 random bits, so throttling
+    protects nothing, while a stale cookie would lock its whole address out (xo-server
+    throttles per username only, never tokens).
+    Revocation (xoc_api_sessions_revoke, fed by the config events on every instance): a
+    deleted user's, or a deleted token's, WebSocket sessions and event streams end.    */
 #include <sodium.h>
 #include <string.h>
 #include <strings.h>
@@ -381,12 +386,24 @@ static void s_on_users_for_signin(xoc_api_server_t *unused, int status, json_t *
         s_signin_error(si, XOC_EIO);
 }
 
+/* an unknown, expired or orphan token: invalid credentials, not counted for throttling */
+static void s_token_invalid(s_signin_t *si)
+{
+    xoc_info("token refused ip=%s", si->ip);
+    si->fn(si->srv, XOC_EAUTH, NULL, 0, si->arg);
+    s_signin_free(si);
+}
+
 /* token sign-in: the token record, then its user */
 static void s_on_token_user(xoc_api_server_t *unused, int status, json_t *user, void *arg)
 {
     s_signin_t *si = arg;
-    if (status != 0 || !json_is_object(user)) {
-        s_signin_fail(si);
+    if (status != 0 && status != XOC_ENOENT) {
+        s_signin_error(si, status);
+        return;
+    }
+    if (!json_is_object(user)) {
+        s_token_invalid(si);
         return;
     }
     si->user = json_incref(user);
@@ -398,8 +415,12 @@ static void s_on_token(xoc_api_server_t *unused, int status, json_t *token, void
     s_signin_t *si = arg;
     int64_t exp = json_integer_value(json_object_get(token, "expiration"));
     const char *uid = json_string_value(json_object_get(token, "user_id"));
+    if (status != 0 && status != XOC_ENOENT) {
+        s_signin_error(si, status); /* the cache did not answer: not the client's fault */
+        return;
+    }
     if (status != 0 || !uid || (exp && exp < (int64_t)zclock_time())) {
-        s_signin_fail(si);
+        s_token_invalid(si);
         return;
     }
     si->expiration = exp;
@@ -408,7 +429,7 @@ static void s_on_token(xoc_api_server_t *unused, int status, json_t *token, void
 }
 
 /* the key of a token in db tokens: base64url(BLAKE2b-256(token)) */
-static void s_token_key(const char *token, char *key, size_t size)
+void xoc_api_token_key(const char *token, char *key, size_t size)
 {
     unsigned char h[32];
     crypto_generichash(h, sizeof h, (const unsigned char *)token, strlen(token), NULL, 0);
@@ -449,13 +470,11 @@ int xoc_api_auth_password(xoc_api_server_t *srv, const char *email, const char *
 int xoc_api_auth_token(xoc_api_server_t *srv, const char *token, const char *ip,
                        xoc_api_auth_fn *fn, void *arg)
 {
-    if (s_throttled(srv, "a", ip))
-        return XOC_EBUSY;
     s_signin_t *si = s_signin_new(srv, ip, fn, arg);
     if (!si)
         return XOC_ENOMEM;
     char key[64];
-    s_token_key(token, key, sizeof key);
+    xoc_api_token_key(token, key, sizeof key);
     int rc = xoc_api_cfg(srv, "get", "tokens", key, NULL, s_on_token, si);
     if (rc != 0)
         s_signin_free(si);
@@ -476,6 +495,9 @@ static void s_signed_in(xoc_api_server_t *srv, int status, json_t *user, int64_t
     const char *id = json_string_value(json_object_get(user, "id"));
     if (s && id)
         xoc_api_session_set_user(call->srv, s, id, expiration);
+    const char *token = json_string_value(json_object_get(call->params, "token"));
+    if (s && id && token) /* ends with the token (xoc_api_sessions_revoke) */
+        xoc_api_token_key(token, s->token_key, sizeof s->token_key);
     xoc_info("signed in user=%s conn=%llu ip=%s", id ? id : "?",
              (unsigned long long)call->conn, call->ip);
     xoc_api_call_done(call, xoc_api_user_public(user));
@@ -567,7 +589,7 @@ int xoc_api_m_token_create(xoc_api_call_t *call)
     sodium_bin2base64(t->token, sizeof t->token, raw, sizeof raw,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     char key[64];
-    s_token_key(t->token, key, sizeof key);
+    xoc_api_token_key(t->token, key, sizeof key);
     int64_t now = (int64_t)zclock_time();
     json_t *desc = json_object_get(call->params, "description");
     json_t *rec = json_pack("{s:s,s:O,s:I,s:I}", "id", key, "user_id",
@@ -619,7 +641,7 @@ int xoc_api_m_token_delete(xoc_api_call_t *call)
     json_array_foreach(tokens, i, tok)
     {
         char key[64];
-        s_token_key(json_is_string(tok) ? json_string_value(tok) : "", key, sizeof key);
+        xoc_api_token_key(json_is_string(tok) ? json_string_value(tok) : "", key, sizeof key);
         if (xoc_api_cfg(call->srv, "delete", "tokens", key, NULL, s_on_multi, m) != 0)
             s_on_multi(NULL, XOC_EIO, NULL, m);
     }
@@ -739,6 +761,94 @@ static void s_close_user_sessions(xoc_api_server_t *srv, const char *user_id)
         if (strcmp(s->user_id, user_id) == 0)
             xoc_api_ws_close(srv->ws, s->conn, 1008, "user deleted");
     xoc_api_sse_close_user(srv, user_id);
+}
+
+void xoc_api_sessions_revoke(xoc_api_server_t *srv, const char *db, const char *op,
+                             const char *key)
+{
+    if (strcmp(op, "delete") != 0 || !key[0])
+        return;
+    if (strcmp(db, "users") == 0) {
+        xoc_info("user deleted (config event): closing its sessions user=%s", key);
+        s_close_user_sessions(srv, key);
+    } else if (strcmp(db, "tokens") == 0) {
+        for (xoc_api_session_t *s = zhashx_first(srv->sessions); s;
+             s = zhashx_next(srv->sessions))
+            if (s->token_key[0] && strcmp(s->token_key, key) == 0) {
+                xoc_info("token deleted: closing conn=%llu user=%s",
+                         (unsigned long long)s->conn, s->user_id);
+                xoc_api_ws_close(srv->ws, s->conn, 1008, "token deleted");
+            }
+        xoc_api_sse_close_token(srv, key);
+    }
+}
+
+/* ---- the sweep: deletions whose event was lost -------------------------------------------------- */
+
+typedef struct {
+    char db[8];
+    char key[256];
+} s_confirm_t;
+
+static void s_on_confirm(xoc_api_server_t *srv, int status, json_t *v, void *arg)
+{
+    s_confirm_t *c = arg;
+    if (status == XOC_ENOENT) {
+        xoc_warn("%s %s gone without an event: revoking", c->db, c->key);
+        xoc_api_sessions_revoke(srv, c->db, "delete", c->key);
+    }
+    free(c);
+}
+
+/* asks the cache again for one record; revoked if it is really gone */
+static void s_confirm(xoc_api_server_t *srv, const char *db, const char *key)
+{
+    s_confirm_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    snprintf(c->db, sizeof c->db, "%s", db);
+    snprintf(c->key, sizeof c->key, "%s", key);
+    if (xoc_api_cfg(srv, "get", db, key, NULL, s_on_confirm, c) != 0)
+        free(c);
+}
+
+static void s_on_tokens_for_sweep(xoc_api_server_t *srv, int status, json_t *items, void *arg)
+{
+    zhashx_t *tokens = arg;
+    for (void *v = zhashx_first(tokens); status == 0 && v; v = zhashx_next(tokens))
+        if (!json_object_get(items, zhashx_cursor(tokens)))
+            s_confirm(srv, "tokens", zhashx_cursor(tokens));
+    zhashx_destroy(&tokens);
+}
+
+void xoc_api_sessions_sweep(xoc_api_server_t *srv)
+{
+    zhashx_t *users = zhashx_new(), *tokens = zhashx_new();
+    if (!users || !tokens) {
+        zhashx_destroy(&users);
+        zhashx_destroy(&tokens);
+        return;
+    }
+    for (xoc_api_session_t *s = zhashx_first(srv->sessions); s; s = zhashx_next(srv->sessions)) {
+        if (s->user_id[0])
+            zhashx_insert(users, s->user_id, "");
+        if (s->token_key[0])
+            zhashx_insert(tokens, s->token_key, "");
+    }
+    xoc_api_sse_subjects(srv, users, tokens);
+    xoc_debug("sessions sweep users=%zu tokens=%zu", zhashx_size(users), zhashx_size(tokens));
+    /* users: against the copy the resolver keeps (reloaded on the same timer) */
+    const json_t *known = srv->acl && (srv->acl_loaded & (1u << XOC_API_ACL_DB_USERS))
+                              ? xoc_api_acl_db(srv->acl, XOC_API_ACL_DB_USERS)
+                              : NULL;
+    for (void *v = known ? zhashx_first(users) : NULL; v; v = zhashx_next(users))
+        if (!json_object_get(known, zhashx_cursor(users)))
+            s_confirm(srv, "users", zhashx_cursor(users));
+    zhashx_destroy(&users);
+    /* tokens: one list, then the missing ones one by one */
+    if (zhashx_size(tokens) == 0 ||
+        xoc_api_cfg(srv, "list", "tokens", NULL, NULL, s_on_tokens_for_sweep, tokens) != 0)
+        zhashx_destroy(&tokens);
 }
 
 /* the user's ACLs and memberships are gone: answer */

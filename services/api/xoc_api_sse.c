@@ -4,12 +4,21 @@
         event: enter                        event: exit
         data: {"<id>": {object}, ...}       data: {"<id>": 0, ...}
 
-    (one line of JSON each, enter before exit), filtered per client by
-    xoc_api_acl_allows(view) for the user who opened the stream; `event: init` with the
-    stream's id first, and a comment line every api.sse_ping_s as keep-alive. A client's
-    queue is the lws connection's, bounded by api.send_queue_max: a client that does not
+    (one line of JSON each, enter before exit); `event: init` with the stream's id first,
+    and a comment line every api.sse_ping_s as keep-alive. A client's queue is the lws
+    connection's, bounded by api.send_queue_max: a client that does not
     read is closed, it never grows memory. A stream opened with a token ends at the
     token's expiration.
+
+    A stream follows its user as the WebSocket sessions do (xoc_api_access.c): it holds
+    his resolved permissions (xoc_api_acl_user_acquire), so a permission change made on
+    any instance (config.users event) applies at once. Super-admins get the batch as is;
+    the others get what xoc_api_access_flush computes for them (xoc_api_sse_view): the
+    objects they may view, the exits of those they could see (the object is already
+    gone from the replica, only the per-user byte knows it was visible), and the
+    enter/exit of what an ACL, group or permission change shows or hides. A stream ends
+    when its user is deleted or the token it was opened with is deleted (config.users /
+    config.tokens events, xoc_api_sessions_revoke), on every instance.
 
     The objects' changes come from xoc_api_objects.c (xoc_api_sse_change per change,
     xoc_api_sse_batch at the end of a batch); with no SSE client they cost one test.     */
@@ -23,7 +32,9 @@ typedef struct {
     uint64_t conn;
     json_t *user;
     int64_t expiration;      /* wall-clock ms; 0: none */
-    bool admin;
+    xoc_api_server_t *srv;
+    xoc_api_acl_user_t *acl; /* the user's resolved permissions, followed (NULL: none) */
+    char token_key[64];      /* key in db tokens of the token it was opened with; "" */
 } s_client_t;
 
 struct xoc_api_sse {
@@ -39,6 +50,8 @@ static void s_client_free(void **item)
 {
     s_client_t *c = *item;
     if (c) {
+        if (c->srv->acl)
+            xoc_api_acl_user_release(c->srv->acl, &c->acl);
         json_decref(c->user);
         free(c);
         *item = NULL;
@@ -80,8 +93,14 @@ static void s_send_text(xoc_api_server_t *srv, uint64_t conn, const char *text)
     xoc_api_buf_unref(&buf);
 }
 
+/* a super-admin now (his record in the followed db users)? */
+static bool s_admin(const s_client_t *c)
+{
+    return xoc_api_acl_user_admin(c->acl);
+}
+
 int xoc_api_sse_open(xoc_api_server_t *srv, uint64_t conn, const json_t *user,
-                     int64_t expiration_ms)
+                     int64_t expiration_ms, const char *token_key)
 {
     struct xoc_api_sse *self = s_self(srv);
     s_client_t *c = calloc(1, sizeof *c);
@@ -90,7 +109,10 @@ int xoc_api_sse_open(xoc_api_server_t *srv, uint64_t conn, const json_t *user,
     c->conn = conn;
     c->user = json_incref((json_t *)user);
     c->expiration = expiration_ms;
-    c->admin = xoc_api_acl_is_admin(user);
+    c->srv = srv;
+    snprintf(c->token_key, sizeof c->token_key, "%s", token_key ? token_key : "");
+    const char *uid = json_string_value(json_object_get(user, "id"));
+    c->acl = uid && srv->acl ? xoc_api_acl_user_acquire(srv->acl, uid) : NULL;
     char key[24], head[96];
     snprintf(key, sizeof key, "%llu", (unsigned long long)conn);
     zhashx_update(self->clients, key, c);
@@ -128,10 +150,9 @@ void xoc_api_sse_change(xoc_api_server_t *srv, bool enter, const xoc_replica_obj
     zhashx_update(self->batch, obj->id, (void *)(intptr_t)(enter ? 1 : 2));
 }
 
-/* "event: <kind>\ndata: {items}\n\n" of the batch's ids of that kind the client may see
-   (client NULL: all); NULL when there is none */
-static xoc_api_buf_t *s_event(xoc_api_server_t *srv, struct xoc_api_sse *self,
-                              const s_client_t *c, bool enter)
+/* "event: <kind>\ndata: {items}\n\n" of the batch's ids of that kind; NULL when there
+   is none */
+static xoc_api_buf_t *s_event(xoc_api_server_t *srv, struct xoc_api_sse *self, bool enter)
 {
     xoc_api_buf_t *buf = NULL;
     size_t n = 0;
@@ -140,8 +161,7 @@ static xoc_api_buf_t *s_event(xoc_api_server_t *srv, struct xoc_api_sse *self,
             continue;
         const char *id = zhashx_cursor(self->batch);
         const xoc_api_json_t *j = enter ? zhashx_lookup(srv->json, id) : NULL;
-        if ((enter && !j) ||
-            (c && !c->admin && !xoc_api_acl_allows(srv, c->user, id, XOC_API_ACL_VIEW)))
+        if (enter && !j)
             continue;
         if (!buf) {
             buf = xoc_api_buf_new(4096);
@@ -168,23 +188,20 @@ void xoc_api_sse_batch(xoc_api_server_t *srv, uint64_t rev)
     struct xoc_api_sse *self = s_self(srv);
     if (!self || zhashx_size(self->batch) == 0)
         return;
-    /* the admins' events are built once and shared; the others' per client */
+    /* the admins' events are built once and shared; the others got theirs from
+       xoc_api_access_flush (xoc_api_sse_view), which runs before */
     xoc_api_buf_t *all_enter = NULL, *all_exit = NULL;
     bool built = false;
     for (s_client_t *c = zhashx_first(self->clients); c; c = zhashx_next(self->clients)) {
-        xoc_api_buf_t *enter, *exit;
-        if (c->admin) {
-            if (!built) {
-                all_enter = s_event(srv, self, NULL, true);
-                all_exit = s_event(srv, self, NULL, false);
-                built = true;
-            }
-            enter = all_enter ? xoc_api_buf_ref(all_enter) : NULL;
-            exit = all_exit ? xoc_api_buf_ref(all_exit) : NULL;
-        } else {
-            enter = s_event(srv, self, c, true);
-            exit = s_event(srv, self, c, false);
+        if (!s_admin(c))
+            continue;
+        if (!built) {
+            all_enter = s_event(srv, self, true);
+            all_exit = s_event(srv, self, false);
+            built = true;
         }
+        xoc_api_buf_t *enter = all_enter ? xoc_api_buf_ref(all_enter) : NULL;
+        xoc_api_buf_t *exit = all_exit ? xoc_api_buf_ref(all_exit) : NULL;
         if (enter)
             xoc_api_ws_send(srv->ws, c->conn, enter);
         if (exit)
@@ -250,4 +267,86 @@ void xoc_api_sse_cron(xoc_api_server_t *srv)
     if (ping)
         for (s_client_t *c = zhashx_first(self->clients); c; c = zhashx_next(self->clients))
             s_send_text(srv, c->conn, ": keep-alive\n\n");
+}
+
+static bool s_is_token(const s_client_t *c, const void *key)
+{
+    return c->token_key[0] && strcmp(c->token_key, key) == 0;
+}
+
+void xoc_api_sse_close_token(xoc_api_server_t *srv, const char *token_key)
+{
+    if (token_key && token_key[0])
+        s_end_if(srv, s_is_token, token_key, "token deleted");
+}
+
+/* "event: <kind>\ndata: {items}\n\n" of these ids (enter: the objects from the JSON cache,
+   those not in it are skipped; exit: 0); NULL when there is none */
+static xoc_api_buf_t *s_event_of(xoc_api_server_t *srv, bool enter, const char *const *ids,
+                                 size_t n_ids)
+{
+    xoc_api_buf_t *buf = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < n_ids; i++) {
+        const xoc_api_json_t *j = enter ? zhashx_lookup(srv->json, ids[i]) : NULL;
+        if (enter && !j)
+            continue;
+        if (!buf) {
+            buf = xoc_api_buf_new(4096);
+            if (!buf)
+                return NULL;
+            xoc_api_buf_puts(buf, enter ? "event: enter\ndata: {" : "event: exit\ndata: {");
+        }
+        if (n++)
+            xoc_api_buf_putc(buf, ',');
+        xoc_api_buf_json_str(buf, ids[i], strlen(ids[i]));
+        xoc_api_buf_putc(buf, ':');
+        if (enter)
+            xoc_api_buf_put(buf, j->text, j->len);
+        else
+            xoc_api_buf_putc(buf, '0');
+    }
+    if (buf && xoc_api_buf_puts(buf, "}\n\n") != 0)
+        xoc_api_buf_unref(&buf); /* out of memory: a truncated event is not sent */
+    return buf;
+}
+
+void xoc_api_sse_view(xoc_api_server_t *srv, const xoc_api_acl_user_t *user,
+                      const char *const *enter, size_t n_enter, const char *const *exit,
+                      size_t n_exit)
+{
+    struct xoc_api_sse *self = s_self(srv);
+    if (!self || zhashx_size(self->clients) == 0)
+        return;
+    /* built once for every stream of that user, and only when he has one */
+    xoc_api_buf_t *ev_enter = NULL, *ev_exit = NULL;
+    bool built = false;
+    for (s_client_t *c = zhashx_first(self->clients); c; c = zhashx_next(self->clients)) {
+        if (c->acl != user)
+            continue;
+        if (!built) {
+            ev_enter = n_enter ? s_event_of(srv, true, enter, n_enter) : NULL;
+            ev_exit = n_exit ? s_event_of(srv, false, exit, n_exit) : NULL;
+            built = true;
+        }
+        if (ev_enter)
+            xoc_api_ws_send(srv->ws, c->conn, ev_enter);
+        if (ev_exit)
+            xoc_api_ws_send(srv->ws, c->conn, ev_exit);
+    }
+    xoc_api_buf_unref(&ev_enter);
+    xoc_api_buf_unref(&ev_exit);
+}
+
+void xoc_api_sse_subjects(xoc_api_server_t *srv, zhashx_t *users, zhashx_t *tokens)
+{
+    struct xoc_api_sse *self = s_self(srv);
+    for (s_client_t *c = self ? zhashx_first(self->clients) : NULL; c;
+         c = zhashx_next(self->clients)) {
+        const char *uid = json_string_value(json_object_get(c->user, "id"));
+        if (uid)
+            zhashx_insert(users, uid, "");
+        if (c->token_key[0])
+            zhashx_insert(tokens, c->token_key, "");
+    }
 }
