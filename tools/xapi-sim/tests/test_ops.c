@@ -123,11 +123,11 @@ static void test_host_reboot(void **state)
     s_fails("host.reboot", json_pack("[s,s]", g_sess, h), "HOST_NOT_DISABLED", &err);
     assert_int_equal(json_array_size(err), 1);
     json_decref(err);
-    s_void("host.disable", json_pack("[s,s]", g_sess, h));
-    /* a running guest on it: HOST_IN_USE [host, "vm", vm] */
+    /* a running guest on it (started before it is disabled): HOST_IN_USE [host, "vm", vm] */
     char vm[64];
     s_vm("Halted", vm);
     s_void("VM.start_on", json_pack("[s,s,s,b,b]", g_sess, vm, h, 0, 0));
+    s_void("host.disable", json_pack("[s,s]", g_sess, h));
     s_fails("host.reboot", json_pack("[s,s]", g_sess, h), "HOST_IN_USE", &err);
     assert_string_equal(json_string_value(json_array_get(err, 1)), h);
     assert_string_equal(json_string_value(json_array_get(err, 2)), "vm");
@@ -214,6 +214,65 @@ static void test_memory_order(void **state)
     json_decref(dmax);
 }
 
+/* sim_vm's checks before a power operation, in XAPI's order: blocked_operations, host
+   choice (NO_HOSTS_AVAILABLE, HOST_DISABLED, HOST_OFFLINE), PV drivers and features */
+static void test_vm_checks(void **state)
+{
+    char vm[64], msg[256];
+    s_vm("Halted", vm);
+    s_void("VM.add_to_blocked_operations", json_pack("[s,s,s,s]", g_sess, vm, "start", "why"));
+    json_t *err = NULL;
+    s_fails("VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0), "OPERATION_BLOCKED", &err);
+    snprintf(msg, sizeof msg, "[\"OPERATION_BLOCKED\",\"%s\",\"why\"]", vm);
+    char *text = json_dumps(err, JSON_COMPACT);
+    assert_string_equal(text, msg);
+    free(text);
+    json_decref(err);
+    s_void("VM.remove_from_blocked_operations", json_pack("[s,s,s]", g_sess, vm, "start"));
+
+    const char *h0 = g_pool->hosts[0].ref, *h1 = g_pool->hosts[1].ref;
+    s_void("host.disable", json_pack("[s,s]", g_sess, h0));
+    s_void("host.disable", json_pack("[s,s]", g_sess, h1));
+    s_fails("VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0), "NO_HOSTS_AVAILABLE", &err);
+    assert_int_equal(json_array_size(err), 1);
+    json_decref(err);
+    s_fails("VM.start_on", json_pack("[s,s,s,b,b]", g_sess, vm, h0, 0, 0), "HOST_DISABLED", &err);
+    assert_string_equal(json_string_value(json_array_get(err, 1)), h0);
+    json_decref(err);
+    s_void("host.enable", json_pack("[s,s]", g_sess, h0));
+    s_void("host.enable", json_pack("[s,s]", g_sess, h1));
+    json_t *hm = s_get("host", h1, "metrics");
+    s_void("host_metrics.set_live", json_pack("[s,O,b]", g_sess, hm, 0));
+    s_fails("VM.start_on", json_pack("[s,s,s,b,b]", g_sess, vm, h1, 0, 0), "HOST_OFFLINE", &err);
+    assert_string_equal(json_string_value(json_array_get(err, 1)), h1);
+    json_decref(err);
+    for (int i = 0; i < 8; i++) { /* VM.start never picks the offline host */
+        s_void("VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0));
+        json_t *on = s_get("VM", vm, "resident_on");
+        assert_string_equal(json_string_value(on), h0);
+        json_decref(on);
+        s_void("VM.hard_shutdown", json_pack("[s,s]", g_sess, vm));
+    }
+    s_void("host_metrics.set_live", json_pack("[s,O,b]", g_sess, hm, 1));
+    json_decref(hm);
+
+    /* running: a clean shutdown needs PV drivers, or the shutdown feature */
+    s_void("VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0));
+    json_t *gm = s_get("VM", vm, "guest_metrics");
+    s_void("VM_guest_metrics.set_PV_drivers_version", json_pack("[s,O,{}]", g_sess, gm));
+    s_void("VM_guest_metrics.set_other", json_pack("[s,O,{}]", g_sess, gm));
+    s_fails("VM.clean_shutdown", json_pack("[s,s]", g_sess, vm), "VM_MISSING_PV_DRIVERS", &err);
+    assert_string_equal(json_string_value(json_array_get(err, 1)), vm);
+    json_decref(err);
+    s_void("VM_guest_metrics.set_other", json_pack("[s,O,{s:s}]", g_sess, gm, "feature-balloon", "1"));
+    s_fails("VM.clean_reboot", json_pack("[s,s]", g_sess, vm), "VM_LACKS_FEATURE", NULL);
+    s_fails("VM.clean_shutdown", json_pack("[s,s]", g_sess, vm), "VM_LACKS_FEATURE", NULL);
+    s_void("VM.hard_reboot", json_pack("[s,s]", g_sess, vm)); /* hard: no drivers needed */
+    s_void("VM_guest_metrics.set_other", json_pack("[s,O,{s:s}]", g_sess, gm, "feature-shutdown", "1"));
+    s_void("VM.clean_shutdown", json_pack("[s,s]", g_sess, vm));
+    json_decref(gm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_restart_agent),
         cmocka_unit_test(test_revert),
         cmocka_unit_test(test_memory_order),
+        cmocka_unit_test(test_vm_checks),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
