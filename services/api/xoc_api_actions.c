@@ -257,7 +257,13 @@ int xoc_api_m_vm_set(xoc_api_call_t *call)
     int rc = s_set_memory(a, p, running);
     if (rc) {
         json_decref(affinity);
-        xoc_api_act_fail(a, rc, NULL, NULL);
+        json_t *state = NULL; /* incorrectState {actual, expected, object, property} (§2) */
+        if (rc == XOC_ESTATE)
+            state = json_pack("{s:s,s:s,s:s,s:s}", "actual",
+                              xoc_api_str(xoc_api_act_obj(a), "power_state"), "expected",
+                              "Halted", "object", xoc_api_str(xoc_api_act_obj(a), "id"),
+                              "property", "power_state");
+        xoc_api_act_fail(a, rc, NULL, state);
         return 0;
     }
     json_t *v;
