@@ -9,9 +9,6 @@
 //
 // Codes not provoked here, because no method xoc implements can meet them:
 //   4 alreadyAuthenticated, 6 GenericError: deprecated, xo-server never sends them either.
-//   8 authenticationFailed (SESSION_AUTHENTICATION_FAILED): only a pool login fails so, and
-//     server.add / server.enable answer before connecting (the failure shows in server.getAll's
-//     status "authentication failed"), as server.add does in xo-server.
 //   12 vmIsTemplate (VM_IS_TEMPLATE): every xoc method that makes a VM.start / shutdown / reboot
 //     / suspend call resolves its id as type VM, so a template (VM-template) or a snapshot is
 //     noSuchObject (1) before any XAPI call, as in xo-server (checked below).
@@ -337,6 +334,15 @@ try {
     stillThere && lost?.code === 9 && lost.message === 'server unreachable' &&
     same(lost.data, { objectId: vm2.id }), `${stillThere} ${show(lost)}`)
   await xo.call('server.remove', { id: sid })
+
+  // 8 authenticationFailed: root's password changed on the first pool while connected; once
+  // the gateway's session expires, its new login is refused (SESSION_AUTHENTICATION_FAILED)
+  await simCall(simUrl, 'sim.set_password', { user: 'root', password: 'changed-on-the-host' })
+  await simCall(simUrl, 'sim.expire_sessions', {})
+  const authFailed = await errorOf(xo.call('vm.start', { id: vmB.id }))
+  check('8 an action after the pool\'s password changed: authentication failed, no data',
+    authFailed?.code === 8 && authFailed.message === 'authentication failed' &&
+    authFailed.data === undefined, show(authFailed))
 
   // 28 serviceUnavailable: the cache (users, ACLs, servers) stopped; last, nothing needs it after
   const cachePid = Number(process.env.XOC_CACHE_PID)

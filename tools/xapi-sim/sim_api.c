@@ -141,8 +141,11 @@ static const sim_session_t *s_session(sim_call_t *c)
     return s;
 }
 
-static bool s_auth(const sim_config_t *cfg, const char *user, const char *pw)
+static bool s_auth(const sim_pool_t *p, const char *user, const char *pw)
 {
+    const sim_config_t *cfg = p->cfg;
+    if (p->pw_user[0] && !strcmp(p->pw_user, user)) /* changed by sim.set_password */
+        return !strcmp(p->pw_new, pw);
     for (int i = 0; i < cfg->nusers; i++)
         if (!strcmp(cfg->users[i], user) && !strcmp(cfg->passwords[i], pw))
             return true;
@@ -153,7 +156,7 @@ int sim_api_auth(sim_pool_t *p, const char *session, const char *user, const cha
 {
     if (session && zhashx_lookup(p->sessions, session))
         return 0;
-    return user && pw && s_auth(p->cfg, user, pw) ? 0 : -1;
+    return user && pw && s_auth(p, user, pw) ? 0 : -1;
 }
 
 static int s_login(sim_call_t *c)
@@ -162,7 +165,7 @@ static int s_login(sim_call_t *c)
     const char *user = sim_call_str(c, 0), *pw = sim_call_str(c, 1);
     if (c->host && c->host->index != p->master)
         return sim_call_err(c, "HOST_IS_SLAVE", p->hosts[p->master].ip, NULL);
-    if (!user || !pw || !s_auth(p->cfg, user, pw))
+    if (!user || !pw || !s_auth(p, user, pw))
         return sim_call_err(c, "SESSION_AUTHENTICATION_FAILED", user ? user : "",
                             "Authentication failure", NULL);
     sim_session_t *s = calloc(1, sizeof *s);

@@ -273,6 +273,17 @@ static void test_vm_checks(void **state)
     json_decref(gm);
 }
 
+/* sim.set_password: the old password fails, the new one logs in */
+static void test_set_password(void **state)
+{
+    s_void("sim.set_password", json_pack("[{s:s,s:s}]", "user", "root", "password", "changed"));
+    s_fails("session.login_with_password", json_pack("[s,s]", "root", "password"),
+            "SESSION_AUTHENTICATION_FAILED", NULL);
+    s_void("session.login_with_password", json_pack("[s,s]", "root", "changed"));
+    s_void("sim.set_password", json_pack("[s,s]", "root", "password"));
+    s_void("session.login_with_password", json_pack("[s,s]", "root", "password"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_revert),
         cmocka_unit_test(test_memory_order),
         cmocka_unit_test(test_vm_checks),
+        cmocka_unit_test(test_set_password),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
