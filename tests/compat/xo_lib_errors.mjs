@@ -12,7 +12,6 @@
 //   12 vmIsTemplate (VM_IS_TEMPLATE): every xoc method that makes a VM.start / shutdown / reboot
 //     / suspend call resolves its id as type VM, so a template (VM-template) or a snapshot is
 //     noSuchObject (1) before any XAPI call, as in xo-server (checked below).
-//   15 notSupportedDuringUpgrade: needs a rolling pool upgrade, which xoc does not drive.
 //   17 vdiInUse (VDI_IN_USE): the only VDI call is VDI.destroy in vm.delete {deleteDisks}, after
 //     VM.destroy, and only on disks no other VM uses (per the replica), so never an attached one.
 //   20 patchPrecheckFailed, 22/23 audit records, 24 notEnoughResources (resource sets),
@@ -289,6 +288,14 @@ try {
     forbidden.data.operation === 'destroy', show(forbidden))
   await sim('VM.remove_from_blocked_operations', vmA._xapiRef, 'start')
   await sim('VM.remove_from_blocked_operations', vmA._xapiRef, 'destroy')
+
+  // 15 notSupportedDuringUpgrade: a rolling pool upgrade in progress (XAPI's mark on the pool)
+  await sim('pool.add_to_other_config', pool1._xapiRef, 'rolling_upgrade_in_progress', 'x')
+  const rpu = await errorOf(xo.call('vm.snapshot', { id: vmA.id, name: 'during-rpu' }))
+  check('15 vm.snapshot during a rolling pool upgrade (NOT_SUPPORTED_DURING_UPGRADE): ' +
+    'not supported during upgrade, no data', rpu?.code === 15 &&
+    rpu.message === 'not supported during upgrade' && rpu.data === undefined, show(rpu))
+  await sim('pool.remove_from_other_config', pool1._xapiRef, 'rolling_upgrade_in_progress')
 
   // 7 noHostsAvailable: every host disabled
   for (const h of hosts) await xo.call('host.disable', { id: h.id })

@@ -123,6 +123,16 @@ const char *sim_call_jstr(json_t *rec, const char *field)
     return json_string_value(json_object_get(rec, field)) ?: "";
 }
 
+bool sim_call_rpu(sim_pool_t *p)
+{
+    sim_obj_t *po = sim_store_get(p->store, p->ref);
+    json_t *pr = po ? sim_store_json(po) : NULL;
+    bool rpu = json_object_get(json_object_get(pr, "other_config"),
+                               "rolling_upgrade_in_progress") != NULL;
+    json_decref(pr);
+    return rpu;
+}
+
 int sim_call_void(sim_call_t *c)
 {
     sim_wr_str(c->w, "");

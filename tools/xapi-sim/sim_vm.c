@@ -366,6 +366,8 @@ static int s_vm_clone_kind(sim_call_t *c, s_clone_kind_t kind)
         return -1;
     if (sr && (!strcmp(sr, "") || !strcmp(sr, SIM_NULL_REF)))
         sr = NULL;
+    if (kind == S_SNAPSHOT && sim_call_rpu(p))
+        return sim_call_err(c, "NOT_SUPPORTED_DURING_UPGRADE", NULL);
     json_t *vm = sim_store_json(vmo);
     const char *ps = sim_call_jstr(vm, "power_state");
     if (kind != S_SNAPSHOT && strcmp(ps, "Halted") && strcmp(ps, "Suspended") &&

@@ -273,6 +273,34 @@ static void test_vm_checks(void **state)
     json_decref(gm);
 }
 
+/* a rolling pool upgrade (pool.other_config:rolling_upgrade_in_progress): VM.snapshot and
+   VM.revert refused, VM.start still allowed */
+static void test_rpu(void **state)
+{
+    char vm[64];
+    s_vm("Halted", vm);
+    s_void("pool.add_to_other_config",
+           json_pack("[s,s,s,s]", g_sess, g_pool->ref, "rolling_upgrade_in_progress", "x"));
+    json_t *err = NULL;
+    s_fails("VM.snapshot", json_pack("[s,s,s]", g_sess, vm, "s"), "NOT_SUPPORTED_DURING_UPGRADE",
+            &err);
+    assert_int_equal(json_array_size(err), 1);
+    json_decref(err);
+    s_void("VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0));
+    s_void("VM.hard_shutdown", json_pack("[s,s]", g_sess, vm));
+    s_void("pool.remove_from_other_config",
+           json_pack("[s,s,s]", g_sess, g_pool->ref, "rolling_upgrade_in_progress"));
+    json_t *snap = s_call("VM.snapshot", json_pack("[s,s,s]", g_sess, vm, "s"), NULL);
+    assert_non_null(snap);
+    s_void("pool.add_to_other_config",
+           json_pack("[s,s,s,s]", g_sess, g_pool->ref, "rolling_upgrade_in_progress", "x"));
+    s_fails("VM.revert", json_pack("[s,O]", g_sess, snap), "NOT_SUPPORTED_DURING_UPGRADE", NULL);
+    s_void("pool.remove_from_other_config",
+           json_pack("[s,s,s]", g_sess, g_pool->ref, "rolling_upgrade_in_progress"));
+    s_void("VM.revert", json_pack("[s,O]", g_sess, snap));
+    json_decref(snap);
+}
+
 /* sim.set_password: the old password fails, the new one logs in */
 static void test_set_password(void **state)
 {
@@ -293,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_memory_order),
         cmocka_unit_test(test_vm_checks),
         cmocka_unit_test(test_set_password),
+        cmocka_unit_test(test_rpu),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
