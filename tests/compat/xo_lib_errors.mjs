@@ -11,7 +11,9 @@
 //   4 alreadyAuthenticated, 6 GenericError: deprecated, xo-server never sends them either.
 //   12 vmIsTemplate (VM_IS_TEMPLATE): every xoc method that makes a VM.start / shutdown / reboot
 //     / suspend call resolves its id as type VM, so a template (VM-template) or a snapshot is
-//     noSuchObject (1) before any XAPI call, as in xo-server (checked below).
+//     noSuchObject (1) before any XAPI call, as in xo-server (checked below); vm.delete of a
+//     default template is forbiddenOperation (5), or with forceDeleteDefaultTemplate clears the
+//     flag before VM.destroy (checked below).
 //   17 vdiInUse (VDI_IN_USE): the only VDI call is VDI.destroy in vm.delete {deleteDisks}, after
 //     VM.destroy, and only on disks no other VM uses (per the replica), so never an attached one.
 //   20 patchPrecheckFailed, 22/23 audit records, 24 notEnoughResources (resource sets),
@@ -286,6 +288,22 @@ try {
     '{operation, reason}', forbidden?.code === 5 &&
     forbidden.message === 'forbidden operation: destroy' &&
     forbidden.data.operation === 'destroy', show(forbidden))
+  // … the same with force, and a default template with forceDeleteDefaultTemplate: xoc clears
+  // what XAPI's VM.destroy refuses (OPERATION_BLOCKED, VM_IS_TEMPLATE [vm, destroy]) first
+  await sim('VM.add_to_blocked_operations', gRef, 'destroy', 'compat-keep')
+  await fresh(gId, o => o.blockedOperations?.destroy !== undefined, 'blocked destroy on the guest')
+  const gForbidden = await errorOf(xo.call('vm.delete', { id: gId }))
+  check('… vm.delete {force} of a VM with destroy blocked → true (5 without force)',
+    gForbidden?.code === 5 && (await xo.call('vm.delete', { id: gId, force: true })) === true,
+    show(gForbidden))
+  const dflt = await errorOf(xo.call('vm.delete', { id: tmpl.id }))
+  check('5 vm.delete of a default template: {operation: destroy, reason: VM is default template}',
+    dflt?.code === 5 && same(dflt.data, { operation: 'destroy', reason: 'VM is default template' }),
+    show(dflt))
+  const dfltGone = await errorOf(xo.call('vm.delete', { id: tmpl.id,
+    forceDeleteDefaultTemplate: true }))
+  check('… with forceDeleteDefaultTemplate → true (no VM_IS_TEMPLATE from VM.destroy)',
+    dfltGone === null, show(dfltGone))
   await sim('VM.remove_from_blocked_operations', vmA._xapiRef, 'start')
   await sim('VM.remove_from_blocked_operations', vmA._xapiRef, 'destroy')
 

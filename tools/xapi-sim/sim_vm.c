@@ -461,11 +461,22 @@ static int s_vm_destroy(sim_call_t *c)
         return -1;
     json_t *vm = sim_store_json(vmo);
     const char *ps = sim_call_jstr(vm, "power_state");
+    if (s_blocked(c, vmo, vm, "destroy") != 0) {
+        json_decref(vm);
+        return -1;
+    }
     if (strcmp(ps, "Halted") && strcmp(ps, "Suspended")) {
         char actual[16];
         s_lower(actual, sizeof actual, ps);
         json_decref(vm);
         return sim_call_err(c, "VM_BAD_POWER_STATE", vmo->ref, "halted", actual, NULL);
+    }
+    /* XAPI refuses to destroy a default template (other_config:default_template=true) */
+    if (json_is_true(json_object_get(vm, "is_a_template")) &&
+        !json_is_true(json_object_get(vm, "is_a_snapshot")) &&
+        !strcmp(sim_call_jstr(json_object_get(vm, "other_config"), "default_template"), "true")) {
+        json_decref(vm);
+        return sim_call_err(c, "VM_IS_TEMPLATE", vmo->ref, "destroy", NULL);
     }
     s_remove_refs(p, vm, "VBDs", "VDI", "VBDs");
     s_remove_refs(p, vm, "VIFs", "network", "VIFs");

@@ -301,6 +301,33 @@ static void test_rpu(void **state)
     json_decref(snap);
 }
 
+/* VM.destroy: a blocked destroy (OPERATION_BLOCKED), a default template (VM_IS_TEMPLATE
+   [vm, "destroy"]) until its other_config:default_template goes */
+static void test_destroy_checks(void **state)
+{
+    json_t *all = s_call("VM.get_all_records", json_pack("[s]", g_sess), NULL);
+    const char *k, *tmpl = NULL;
+    json_t *v;
+    json_object_foreach(all, k, v)
+    {
+        const char *d = json_string_value(
+            json_object_get(json_object_get(v, "other_config"), "default_template"));
+        if (d && !strcmp(d, "true"))
+            tmpl = k;
+    }
+    assert_non_null(tmpl);
+    json_t *err = NULL;
+    s_fails("VM.destroy", json_pack("[s,s]", g_sess, tmpl), "VM_IS_TEMPLATE", &err);
+    assert_string_equal(json_string_value(json_array_get(err, 2)), "destroy");
+    json_decref(err);
+    s_void("VM.add_to_blocked_operations", json_pack("[s,s,s,s]", g_sess, tmpl, "destroy", "no"));
+    s_fails("VM.destroy", json_pack("[s,s]", g_sess, tmpl), "OPERATION_BLOCKED", NULL);
+    s_void("VM.remove_from_blocked_operations", json_pack("[s,s,s]", g_sess, tmpl, "destroy"));
+    s_void("VM.remove_from_other_config", json_pack("[s,s,s]", g_sess, tmpl, "default_template"));
+    s_void("VM.destroy", json_pack("[s,s]", g_sess, tmpl));
+    json_decref(all);
+}
+
 /* sim.set_password: the old password fails, the new one logs in */
 static void test_set_password(void **state)
 {
@@ -322,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_vm_checks),
         cmocka_unit_test(test_set_password),
         cmocka_unit_test(test_rpu),
+        cmocka_unit_test(test_destroy_checks),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
