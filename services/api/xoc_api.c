@@ -206,6 +206,10 @@ void xoc_api_call_fail_raw(xoc_api_call_t *call, int rpc_code, const char *messa
 
 void xoc_api_call_fail(xoc_api_call_t *call, int xoc_code, const char *message, json_t *data)
 {
+    if (!data && xoc_err_jsonrpc(xoc_code) == 28) { /* serviceUnavailable {serviceName} (§2) */
+        const char *t = call->method ? call->method->service : NULL;
+        data = json_pack("{s:s}", "serviceName", t && strncmp(t, "xapi.", 5) ? t : "cache");
+    }
     json_t *err = xoc_api_rpc_error_object(xoc_code, message, data);
     json_t *code = json_object_get(err, "code");
     json_t *msg = json_object_get(err, "message");

@@ -859,8 +859,12 @@ int xoc_api_acl_check(xoc_api_call_t *call, const char *object_id, xoc_api_acl_p
 {
     if (xoc_api_acl_allows(call->srv, call->user, object_id, perm))
         return 0;
-    xoc_api_call_fail(call, XOC_EPERM, NULL,
-                      json_pack("{s:s,s:{s:s}}", "permission", xoc_api_acl_perm_name(perm),
-                                "object", "id", object_id ? object_id : ""));
+    json_t *obj = xoc_api_object(call->srv, object_id); /* §2: object {id, type} */
+    json_t *data = json_pack("{s:s,s:{s:s}}", "permission", xoc_api_acl_perm_name(perm),
+                             "object", "id", object_id ? object_id : "");
+    if (json_is_string(json_object_get(obj, "type")))
+        json_object_set(json_object_get(data, "object"), "type", json_object_get(obj, "type"));
+    json_decref(obj);
+    xoc_api_call_fail(call, XOC_EPERM, NULL, data);
     return XOC_EPERM;
 }

@@ -257,7 +257,13 @@ int xoc_api_m_vm_set(xoc_api_call_t *call)
     int rc = s_set_memory(a, p, running);
     if (rc) {
         json_decref(affinity);
-        xoc_api_act_fail(a, rc, NULL, NULL);
+        json_t *state = NULL; /* incorrectState {actual, expected, object, property} (§2) */
+        if (rc == XOC_ESTATE)
+            state = json_pack("{s:s,s:s,s:s,s:s}", "actual",
+                              xoc_api_str(xoc_api_act_obj(a), "power_state"), "expected",
+                              "Halted", "object", xoc_api_str(xoc_api_act_obj(a), "id"),
+                              "property", "power_state");
+        xoc_api_act_fail(a, rc, NULL, state);
         return 0;
     }
     json_t *v;
@@ -507,6 +513,13 @@ int xoc_api_m_vm_delete(xoc_api_call_t *call)
         return 0;
     }
     const char *ref = xoc_api_act_ref(a);
+    /* a forced deletion first clears what XAPI's VM.destroy refuses (OPERATION_BLOCKED,
+       VM_IS_TEMPLATE of a default template), as xo-server does */
+    if (blocked)
+        xoc_api_act_step(a, "VM.remove_from_blocked_operations", json_pack("[s,s]", ref, "destroy"));
+    if (dflt)
+        xoc_api_act_step(a, "VM.remove_from_other_config",
+                         json_pack("[s,s]", ref, "default_template"));
     if (strcmp(xoc_api_str(vm, "power_state"), "Halted") && *xoc_api_str(vm, "power_state"))
         xoc_api_act_step(a, "VM.hard_shutdown", json_pack("[s]", ref));
     xoc_api_act_step(a, "VM.destroy", json_pack("[s]", ref));

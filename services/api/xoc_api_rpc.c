@@ -197,15 +197,20 @@ static json_t *s_types_json(unsigned mask)
     return list;
 }
 
+/* an Ajv error object (xo-api.md §2): instancePath, schemaPath, keyword, params, message */
 static void s_add_error(json_t *errors, const char *name, const char *keyword, json_t *params,
                         const char *message)
 {
-    char path[256];
+    char path[256], schema_path[300];
     snprintf(path, sizeof path, "%s%s", name ? "/" : "", name ? name : "");
-    json_array_append_new(errors, json_pack("{s:s,s:s,s:o,s:s}", "instancePath", path,
-                                            "keyword", keyword, "params",
-                                            params ? params : json_object(), "message",
-                                            message));
+    if (name)
+        snprintf(schema_path, sizeof schema_path, "#/properties/%s/%s", name, keyword);
+    else
+        snprintf(schema_path, sizeof schema_path, "#/%s", keyword);
+    json_array_append_new(errors, json_pack("{s:s,s:s,s:s,s:o,s:s}", "instancePath", path,
+                                            "schemaPath", schema_path, "keyword", keyword,
+                                            "params", params ? params : json_object(),
+                                            "message", message));
 }
 
 static const xoc_api_param_t *s_find(const xoc_api_schema_t *schema, const char *name)
@@ -244,9 +249,12 @@ int xoc_api_rpc_check(const xoc_api_schema_t *schema, const json_t *params, json
         const json_t *v = json_object_get(params, p->name);
         if (v)
             s_check_one(p, v, list);
-        else if (!p->optional)
+        else if (!p->optional) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "must have required property '%.100s'", p->name);
             s_add_error(list, NULL, "required", json_pack("{s:s}", "missingProperty", p->name),
-                        "must have required property");
+                        msg);
+        }
     }
     const char *key;
     const json_t *v;

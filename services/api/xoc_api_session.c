@@ -513,6 +513,10 @@ int xoc_api_m_sign_in(xoc_api_call_t *call)
     const char *token = json_string_value(json_object_get(call->params, "token"));
     if (!token && (!email || !password))
         return XOC_EAUTH;
+    if (!token && !*password) { /* xo-server's plain "empty password", hidden (§1.3, §2) */
+        xoc_api_call_fail_raw(call, XOC_API_RPC_GENERIC, "unknown error from the peer", NULL);
+        return 0;
+    }
     if (!token && srv->booting && srv->boot_waiters) {
         /* the first admin may be in the making: this sign-in waits for that attempt */
         return zlistx_add_end(srv->boot_waiters, call) ? 0 : XOC_ENOMEM;
@@ -520,8 +524,9 @@ int xoc_api_m_sign_in(xoc_api_call_t *call)
     int rc = token ? xoc_api_auth_token(srv, token, call->ip, s_signed_in, call)
                    : xoc_api_auth_password(srv, email, password, call->ip, s_signed_in, call);
     if (rc == XOC_EBUSY) {
-        xoc_api_call_fail_raw(call, XOC_API_RPC_GENERIC, "too fast authentication tries",
-                              NULL);
+        /* a plain error "too fast authentication tries": a caller that is not signed in
+           as an admin sees it as xo-server shows such errors (§1.3, §2) */
+        xoc_api_call_fail_raw(call, XOC_API_RPC_GENERIC, "unknown error from the peer", NULL);
         return 0;
     }
     return rc;

@@ -61,6 +61,8 @@ start bus "xoc-bus: ready" "$BUILD/services/bus/xoc-bus" --bus.listen 'tcp://127
 BUS=$(sed -n 's/^xoc-bus: ready bus=//p' "$RUN/bus.out")
 start cache "xoc-cache: ready" "$BUILD/services/cache/xoc-cache" --bus.endpoint "$BUS" \
   --cache.path "$RUN/cache" --log.level warn
+XOC_CACHE_PID=$pid # for a test that stops it last (xo_lib_errors.mjs: serviceUnavailable)
+export XOC_CACHE_PID
 start collector "xoc-collector: ready" "$BUILD/services/collector/xoc-collector" \
   --bus.endpoint "$BUS" --log.level warn
 XOC_ADMIN_PASSWORD=compat-$$-secret

@@ -123,6 +123,16 @@ const char *sim_call_jstr(json_t *rec, const char *field)
     return json_string_value(json_object_get(rec, field)) ?: "";
 }
 
+bool sim_call_rpu(sim_pool_t *p)
+{
+    sim_obj_t *po = sim_store_get(p->store, p->ref);
+    json_t *pr = po ? sim_store_json(po) : NULL;
+    bool rpu = json_object_get(json_object_get(pr, "other_config"),
+                               "rolling_upgrade_in_progress") != NULL;
+    json_decref(pr);
+    return rpu;
+}
+
 int sim_call_void(sim_call_t *c)
 {
     sim_wr_str(c->w, "");
@@ -141,8 +151,11 @@ static const sim_session_t *s_session(sim_call_t *c)
     return s;
 }
 
-static bool s_auth(const sim_config_t *cfg, const char *user, const char *pw)
+static bool s_auth(const sim_pool_t *p, const char *user, const char *pw)
 {
+    const sim_config_t *cfg = p->cfg;
+    if (p->pw_user[0] && !strcmp(p->pw_user, user)) /* changed by sim.set_password */
+        return !strcmp(p->pw_new, pw);
     for (int i = 0; i < cfg->nusers; i++)
         if (!strcmp(cfg->users[i], user) && !strcmp(cfg->passwords[i], pw))
             return true;
@@ -153,7 +166,7 @@ int sim_api_auth(sim_pool_t *p, const char *session, const char *user, const cha
 {
     if (session && zhashx_lookup(p->sessions, session))
         return 0;
-    return user && pw && s_auth(p->cfg, user, pw) ? 0 : -1;
+    return user && pw && s_auth(p, user, pw) ? 0 : -1;
 }
 
 static int s_login(sim_call_t *c)
@@ -162,7 +175,7 @@ static int s_login(sim_call_t *c)
     const char *user = sim_call_str(c, 0), *pw = sim_call_str(c, 1);
     if (c->host && c->host->index != p->master)
         return sim_call_err(c, "HOST_IS_SLAVE", p->hosts[p->master].ip, NULL);
-    if (!user || !pw || !s_auth(p->cfg, user, pw))
+    if (!user || !pw || !s_auth(p, user, pw))
         return sim_call_err(c, "SESSION_AUTHENTICATION_FAILED", user ? user : "",
                             "Authentication failure", NULL);
     sim_session_t *s = calloc(1, sizeof *s);

@@ -53,6 +53,10 @@ void sim_call_set_del(json_t *rec, const char *field, const char *ref);
 /*  Adds or removes ref in the set field of the object named by owner.                       */
 void sim_call_link(sim_pool_t *p, const char *owner, const char *field, const char *ref, bool add);
 const char *sim_call_jstr(json_t *rec, const char *field);
+/*  A rolling pool upgrade is in progress (the pool's other_config has the key
+    "rolling_upgrade_in_progress", as XAPI marks it): VM operations an older host would not
+    know (snapshot, checkpoint, revert) answer NOT_SUPPORTED_DURING_UPGRADE [].              */
+bool sim_call_rpu(sim_pool_t *p);
 /*  Writes the void result "".                                                                */
 int sim_call_void(sim_call_t *c);
 /*  <class>.destroy: removes the object named by parameter 1.                                 */

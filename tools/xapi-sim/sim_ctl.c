@@ -152,6 +152,22 @@ static int s_sim_remove(sim_call_t *c)
     return 0;
 }
 
+/*  sim.set_password {user, password}: the user's password on this pool changes (as when
+    root's password is changed on a host); open sessions stay valid, new logins need it.     */
+static int s_sim_set_password(sim_call_t *c)
+{
+    json_t *a = json_array_get(c->params, 0);
+    json_t *user = json_is_object(a) ? json_object_get(a, "user") : a;
+    json_t *pw = json_is_object(a) ? json_object_get(a, "password") : json_array_get(c->params, 1);
+    if (!json_is_string(user) || !json_is_string(pw) || json_string_length(user) >= 64 ||
+        json_string_length(pw) >= 64)
+        return sim_call_err(c, "FIELD_TYPE_ERROR", "user, password", NULL);
+    snprintf(c->pool->pw_user, sizeof c->pool->pw_user, "%s", json_string_value(user));
+    snprintf(c->pool->pw_new, sizeof c->pool->pw_new, "%s", json_string_value(pw));
+    sim_wr_str(c->w, "");
+    return 0;
+}
+
 static int s_sim_churn(sim_call_t *c)
 {
     json_t *r = s_opt(c, "rate");
@@ -175,6 +191,7 @@ const sim_method_t sim_ctl_methods[] = {
     {"sim.add_vm", 0, 1, s_sim_add_vm, true, false},
     {"sim.remove_object", 1, 1, s_sim_remove, true, false},
     {"sim.churn", 1, 1, s_sim_churn, true, false},
+    {"sim.set_password", 1, 2, s_sim_set_password, true, false},
 };
 
 const size_t sim_ctl_nmethods = sizeof sim_ctl_methods / sizeof sim_ctl_methods[0];

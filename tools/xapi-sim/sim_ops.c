@@ -154,6 +154,8 @@ static int s_vm_revert(sim_call_t *c)
     sim_obj_t *so = sim_call_obj(c, 1, sim_call_cls("VM"));
     if (!so)
         return -1;
+    if (sim_call_rpu(p))
+        return sim_call_err(c, "NOT_SUPPORTED_DURING_UPGRADE", NULL);
     json_t *snap = sim_store_json(so);
     sim_obj_t *vmo = json_is_true(json_object_get(snap, "is_a_snapshot"))
                          ? sim_store_get(p->store, sim_call_jstr(snap, "snapshot_of"))

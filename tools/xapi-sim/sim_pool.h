@@ -61,6 +61,7 @@ struct sim_pool_t {
     pthread_t ticker;
     bool ticker_started;
     void *gen_ctx; /* sim_gen's state */
+    char pw_user[64], pw_new[64]; /* sim.set_password: this user's password changed */
 };
 
 /*  A call being served.                                                                      */

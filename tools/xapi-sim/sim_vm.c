@@ -115,6 +115,90 @@ static void s_vm_set_state(sim_pool_t *p, sim_obj_t *vmo, json_t *vm, const char
     sim_gen_vm_ops(vm);
 }
 
+/*  Is the host up (its host_metrics.live) and enabled?                                      */
+static bool s_host_live(sim_pool_t *p, const char *host)
+{
+    sim_obj_t *h = sim_store_get(p->store, host);
+    json_t *hr = h ? sim_store_json(h) : NULL;
+    sim_obj_t *m = hr ? sim_store_get(p->store, sim_call_jstr(hr, "metrics")) : NULL;
+    json_t *mr = m ? sim_store_json(m) : NULL;
+    bool live = !mr || !json_is_false(json_object_get(mr, "live")); /* no metrics: up */
+    json_decref(mr);
+    json_decref(hr);
+    return h && live;
+}
+
+static bool s_host_enabled(sim_pool_t *p, const char *host)
+{
+    sim_obj_t *h = sim_store_get(p->store, host);
+    json_t *hr = h ? sim_store_json(h) : NULL;
+    bool on = hr && !json_is_false(json_object_get(hr, "enabled"));
+    json_decref(hr);
+    return on;
+}
+
+/*  XAPI's host choice for VM.start / VM.resume: a random live, enabled host; NULL if none
+    (NO_HOSTS_AVAILABLE). Memory is not accounted here.                                      */
+static sim_obj_t *s_choose_host(sim_pool_t *p)
+{
+    int cls = sim_call_cls_id("host");
+    size_t n = sim_store_count(p->store, cls), ok = 0;
+    sim_obj_t *cand[64];
+    for (size_t i = 0; i < n && ok < 64; i++) {
+        sim_obj_t *h = sim_store_at(p->store, cls, i);
+        if (h && s_host_live(p, h->ref) && s_host_enabled(p, h->ref))
+            cand[ok++] = h;
+    }
+    return ok ? cand[sim_gen_rand(p) % ok] : NULL;
+}
+
+/*  The checks of XAPI's VM.check_operation_error that the simulator models, in XAPI's
+    order: blocked_operations (OPERATION_BLOCKED [vm, reason]) before the power state; then,
+    for a clean shutdown / reboot of a running HVM guest, its PV drivers as its guest
+    metrics report them: a PV_drivers_version means full drivers (every feature); without
+    one, a guest that reports no `feature-*` at all has no drivers (VM_MISSING_PV_DRIVERS
+    [vm]) and one that reports features but not this one lacks it (VM_LACKS_FEATURE [vm]:
+    feature-shutdown, or feature-poweroff / feature-reboot). A VM without guest metrics (a
+    fresh clone: the simulator does not model the guest agent) is not checked.
+    0, or -1 with the error set.                                                            */
+static int s_blocked(sim_call_t *c, sim_obj_t *vmo, json_t *vm, const char *op)
+{
+    json_t *why = json_object_get(json_object_get(vm, "blocked_operations"), op);
+    if (!json_is_string(why))
+        return 0;
+    return sim_call_err(c, "OPERATION_BLOCKED", vmo->ref, json_string_value(why), NULL);
+}
+
+static bool s_has(json_t *other, const char *feature)
+{
+    const char *v = json_string_value(json_object_get(other, feature));
+    return v && strcmp(v, "0") != 0;
+}
+
+static int s_drivers(sim_call_t *c, sim_obj_t *vmo, json_t *vm, const char *op)
+{
+    bool shutdown = !strcmp(op, "clean_shutdown"), reboot = !strcmp(op, "clean_reboot");
+    if ((!shutdown && !reboot) || strcmp(sim_call_jstr(vm, "power_state"), "Running") != 0 ||
+        strcmp(sim_call_jstr(vm, "domain_type"), "pv") == 0)
+        return 0;
+    sim_obj_t *gm = sim_store_get(c->pool->store, sim_call_jstr(vm, "guest_metrics"));
+    if (!gm)
+        return 0;
+    json_t *g = sim_store_json(gm);
+    json_t *other = json_object_get(g, "other");
+    bool full = json_object_size(json_object_get(g, "PV_drivers_version")) > 0;
+    bool any = false;
+    const char *k;
+    json_t *v;
+    json_object_foreach(other, k, v) any |= !strncmp(k, "feature-", 8);
+    bool ok = full || s_has(other, "feature-shutdown") ||
+              s_has(other, shutdown ? "feature-poweroff" : "feature-reboot");
+    json_decref(g);
+    if (ok)
+        return 0;
+    return sim_call_err(c, any ? "VM_LACKS_FEATURE" : "VM_MISSING_PV_DRIVERS", vmo->ref, NULL);
+}
+
 static int s_vm_power(sim_call_t *c, const s_power_t *op)
 {
     sim_pool_t *p = c->pool;
@@ -135,17 +219,33 @@ static int s_vm_power(sim_call_t *c, const s_power_t *op)
         sim_call_err(c, "OPERATION_NOT_ALLOWED", "This operation is not allowed on dom0", NULL);
         goto cleanup_vm;
     }
+    if (s_blocked(c, vmo, vm, op->method + 3) != 0)
+        goto cleanup_vm;
     if (!(s_ps(ps) & op->from)) {
         char actual[16];
         s_lower(actual, sizeof actual, ps);
         sim_call_err(c, "VM_BAD_POWER_STATE", vmo->ref, op->expect, actual, NULL);
         goto cleanup_vm;
     }
+    if (s_drivers(c, vmo, vm, op->method + 3) != 0)
+        goto cleanup_vm;
+    /* a host given (start_on, resume_on) must be up (HOST_OFFLINE, as the master's
+       forwarding reports it) and enabled (HOST_DISABLED) */
+    if (host && !s_host_live(p, host->ref)) {
+        sim_call_err(c, "HOST_OFFLINE", host->ref, NULL);
+        goto cleanup_vm;
+    }
+    if (host && !s_host_enabled(p, host->ref)) {
+        sim_call_err(c, "HOST_DISABLED", host->ref, NULL);
+        goto cleanup_vm;
+    }
     const char *target = host ? host->ref : sim_call_jstr(vm, "resident_on");
     if (!strcmp(target, SIM_NULL_REF)) {
-        sim_obj_t *h =
-            sim_store_at(p->store, sim_call_cls_id("host"),
-                         sim_gen_rand(p) % sim_store_count(p->store, sim_call_cls_id("host")));
+        sim_obj_t *h = s_choose_host(p);
+        if (!h) {
+            sim_call_err(c, "NO_HOSTS_AVAILABLE", NULL);
+            goto cleanup_vm;
+        }
         target = h->ref;
     }
     char tgt[64];
@@ -266,6 +366,8 @@ static int s_vm_clone_kind(sim_call_t *c, s_clone_kind_t kind)
         return -1;
     if (sr && (!strcmp(sr, "") || !strcmp(sr, SIM_NULL_REF)))
         sr = NULL;
+    if (kind == S_SNAPSHOT && sim_call_rpu(p))
+        return sim_call_err(c, "NOT_SUPPORTED_DURING_UPGRADE", NULL);
     json_t *vm = sim_store_json(vmo);
     const char *ps = sim_call_jstr(vm, "power_state");
     if (kind != S_SNAPSHOT && strcmp(ps, "Halted") && strcmp(ps, "Suspended") &&
@@ -359,11 +461,22 @@ static int s_vm_destroy(sim_call_t *c)
         return -1;
     json_t *vm = sim_store_json(vmo);
     const char *ps = sim_call_jstr(vm, "power_state");
+    if (s_blocked(c, vmo, vm, "destroy") != 0) {
+        json_decref(vm);
+        return -1;
+    }
     if (strcmp(ps, "Halted") && strcmp(ps, "Suspended")) {
         char actual[16];
         s_lower(actual, sizeof actual, ps);
         json_decref(vm);
         return sim_call_err(c, "VM_BAD_POWER_STATE", vmo->ref, "halted", actual, NULL);
+    }
+    /* XAPI refuses to destroy a default template (other_config:default_template=true) */
+    if (json_is_true(json_object_get(vm, "is_a_template")) &&
+        !json_is_true(json_object_get(vm, "is_a_snapshot")) &&
+        !strcmp(sim_call_jstr(json_object_get(vm, "other_config"), "default_template"), "true")) {
+        json_decref(vm);
+        return sim_call_err(c, "VM_IS_TEMPLATE", vmo->ref, "destroy", NULL);
     }
     s_remove_refs(p, vm, "VBDs", "VDI", "VBDs");
     s_remove_refs(p, vm, "VIFs", "network", "VIFs");

@@ -123,11 +123,11 @@ static void test_host_reboot(void **state)
     s_fails("host.reboot", json_pack("[s,s]", g_sess, h), "HOST_NOT_DISABLED", &err);
     assert_int_equal(json_array_size(err), 1);
     json_decref(err);
-    s_void("host.disable", json_pack("[s,s]", g_sess, h));
-    /* a running guest on it: HOST_IN_USE [host, "vm", vm] */
+    /* a running guest on it (started before it is disabled): HOST_IN_USE [host, "vm", vm] */
     char vm[64];
     s_vm("Halted", vm);
     s_void("VM.start_on", json_pack("[s,s,s,b,b]", g_sess, vm, h, 0, 0));
+    s_void("host.disable", json_pack("[s,s]", g_sess, h));
     s_fails("host.reboot", json_pack("[s,s]", g_sess, h), "HOST_IN_USE", &err);
     assert_string_equal(json_string_value(json_array_get(err, 1)), h);
     assert_string_equal(json_string_value(json_array_get(err, 2)), "vm");
@@ -214,6 +214,131 @@ static void test_memory_order(void **state)
     json_decref(dmax);
 }
 
+/* sim_vm's checks before a power operation, in XAPI's order: blocked_operations, host
+   choice (NO_HOSTS_AVAILABLE, HOST_DISABLED, HOST_OFFLINE), PV drivers and features */
+static void test_vm_checks(void **state)
+{
+    char vm[64], msg[256];
+    s_vm("Halted", vm);
+    s_void("VM.add_to_blocked_operations", json_pack("[s,s,s,s]", g_sess, vm, "start", "why"));
+    json_t *err = NULL;
+    s_fails("VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0), "OPERATION_BLOCKED", &err);
+    snprintf(msg, sizeof msg, "[\"OPERATION_BLOCKED\",\"%s\",\"why\"]", vm);
+    char *text = json_dumps(err, JSON_COMPACT);
+    assert_string_equal(text, msg);
+    free(text);
+    json_decref(err);
+    s_void("VM.remove_from_blocked_operations", json_pack("[s,s,s]", g_sess, vm, "start"));
+
+    const char *h0 = g_pool->hosts[0].ref, *h1 = g_pool->hosts[1].ref;
+    s_void("host.disable", json_pack("[s,s]", g_sess, h0));
+    s_void("host.disable", json_pack("[s,s]", g_sess, h1));
+    s_fails("VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0), "NO_HOSTS_AVAILABLE", &err);
+    assert_int_equal(json_array_size(err), 1);
+    json_decref(err);
+    s_fails("VM.start_on", json_pack("[s,s,s,b,b]", g_sess, vm, h0, 0, 0), "HOST_DISABLED", &err);
+    assert_string_equal(json_string_value(json_array_get(err, 1)), h0);
+    json_decref(err);
+    s_void("host.enable", json_pack("[s,s]", g_sess, h0));
+    s_void("host.enable", json_pack("[s,s]", g_sess, h1));
+    json_t *hm = s_get("host", h1, "metrics");
+    s_void("host_metrics.set_live", json_pack("[s,O,b]", g_sess, hm, 0));
+    s_fails("VM.start_on", json_pack("[s,s,s,b,b]", g_sess, vm, h1, 0, 0), "HOST_OFFLINE", &err);
+    assert_string_equal(json_string_value(json_array_get(err, 1)), h1);
+    json_decref(err);
+    for (int i = 0; i < 8; i++) { /* VM.start never picks the offline host */
+        s_void("VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0));
+        json_t *on = s_get("VM", vm, "resident_on");
+        assert_string_equal(json_string_value(on), h0);
+        json_decref(on);
+        s_void("VM.hard_shutdown", json_pack("[s,s]", g_sess, vm));
+    }
+    s_void("host_metrics.set_live", json_pack("[s,O,b]", g_sess, hm, 1));
+    json_decref(hm);
+
+    /* running: a clean shutdown needs PV drivers, or the shutdown feature */
+    s_void("VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0));
+    json_t *gm = s_get("VM", vm, "guest_metrics");
+    s_void("VM_guest_metrics.set_PV_drivers_version", json_pack("[s,O,{}]", g_sess, gm));
+    s_void("VM_guest_metrics.set_other", json_pack("[s,O,{}]", g_sess, gm));
+    s_fails("VM.clean_shutdown", json_pack("[s,s]", g_sess, vm), "VM_MISSING_PV_DRIVERS", &err);
+    assert_string_equal(json_string_value(json_array_get(err, 1)), vm);
+    json_decref(err);
+    s_void("VM_guest_metrics.set_other", json_pack("[s,O,{s:s}]", g_sess, gm, "feature-balloon", "1"));
+    s_fails("VM.clean_reboot", json_pack("[s,s]", g_sess, vm), "VM_LACKS_FEATURE", NULL);
+    s_fails("VM.clean_shutdown", json_pack("[s,s]", g_sess, vm), "VM_LACKS_FEATURE", NULL);
+    s_void("VM.hard_reboot", json_pack("[s,s]", g_sess, vm)); /* hard: no drivers needed */
+    s_void("VM_guest_metrics.set_other", json_pack("[s,O,{s:s}]", g_sess, gm, "feature-shutdown", "1"));
+    s_void("VM.clean_shutdown", json_pack("[s,s]", g_sess, vm));
+    json_decref(gm);
+}
+
+/* a rolling pool upgrade (pool.other_config:rolling_upgrade_in_progress): VM.snapshot and
+   VM.revert refused, VM.start still allowed */
+static void test_rpu(void **state)
+{
+    char vm[64];
+    s_vm("Halted", vm);
+    s_void("pool.add_to_other_config",
+           json_pack("[s,s,s,s]", g_sess, g_pool->ref, "rolling_upgrade_in_progress", "x"));
+    json_t *err = NULL;
+    s_fails("VM.snapshot", json_pack("[s,s,s]", g_sess, vm, "s"), "NOT_SUPPORTED_DURING_UPGRADE",
+            &err);
+    assert_int_equal(json_array_size(err), 1);
+    json_decref(err);
+    s_void("VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0));
+    s_void("VM.hard_shutdown", json_pack("[s,s]", g_sess, vm));
+    s_void("pool.remove_from_other_config",
+           json_pack("[s,s,s]", g_sess, g_pool->ref, "rolling_upgrade_in_progress"));
+    json_t *snap = s_call("VM.snapshot", json_pack("[s,s,s]", g_sess, vm, "s"), NULL);
+    assert_non_null(snap);
+    s_void("pool.add_to_other_config",
+           json_pack("[s,s,s,s]", g_sess, g_pool->ref, "rolling_upgrade_in_progress", "x"));
+    s_fails("VM.revert", json_pack("[s,O]", g_sess, snap), "NOT_SUPPORTED_DURING_UPGRADE", NULL);
+    s_void("pool.remove_from_other_config",
+           json_pack("[s,s,s]", g_sess, g_pool->ref, "rolling_upgrade_in_progress"));
+    s_void("VM.revert", json_pack("[s,O]", g_sess, snap));
+    json_decref(snap);
+}
+
+/* VM.destroy: a blocked destroy (OPERATION_BLOCKED), a default template (VM_IS_TEMPLATE
+   [vm, "destroy"]) until its other_config:default_template goes */
+static void test_destroy_checks(void **state)
+{
+    json_t *all = s_call("VM.get_all_records", json_pack("[s]", g_sess), NULL);
+    const char *k, *tmpl = NULL;
+    json_t *v;
+    json_object_foreach(all, k, v)
+    {
+        const char *d = json_string_value(
+            json_object_get(json_object_get(v, "other_config"), "default_template"));
+        if (d && !strcmp(d, "true"))
+            tmpl = k;
+    }
+    assert_non_null(tmpl);
+    json_t *err = NULL;
+    s_fails("VM.destroy", json_pack("[s,s]", g_sess, tmpl), "VM_IS_TEMPLATE", &err);
+    assert_string_equal(json_string_value(json_array_get(err, 2)), "destroy");
+    json_decref(err);
+    s_void("VM.add_to_blocked_operations", json_pack("[s,s,s,s]", g_sess, tmpl, "destroy", "no"));
+    s_fails("VM.destroy", json_pack("[s,s]", g_sess, tmpl), "OPERATION_BLOCKED", NULL);
+    s_void("VM.remove_from_blocked_operations", json_pack("[s,s,s]", g_sess, tmpl, "destroy"));
+    s_void("VM.remove_from_other_config", json_pack("[s,s,s]", g_sess, tmpl, "default_template"));
+    s_void("VM.destroy", json_pack("[s,s]", g_sess, tmpl));
+    json_decref(all);
+}
+
+/* sim.set_password: the old password fails, the new one logs in */
+static void test_set_password(void **state)
+{
+    s_void("sim.set_password", json_pack("[{s:s,s:s}]", "user", "root", "password", "changed"));
+    s_fails("session.login_with_password", json_pack("[s,s]", "root", "password"),
+            "SESSION_AUTHENTICATION_FAILED", NULL);
+    s_void("session.login_with_password", json_pack("[s,s]", "root", "changed"));
+    s_void("sim.set_password", json_pack("[s,s]", "root", "password"));
+    s_void("session.login_with_password", json_pack("[s,s]", "root", "password"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +346,10 @@ int main(void)
         cmocka_unit_test(test_restart_agent),
         cmocka_unit_test(test_revert),
         cmocka_unit_test(test_memory_order),
+        cmocka_unit_test(test_vm_checks),
+        cmocka_unit_test(test_set_password),
+        cmocka_unit_test(test_rpu),
+        cmocka_unit_test(test_destroy_checks),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
