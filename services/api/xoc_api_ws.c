@@ -53,6 +53,8 @@ typedef struct s_op {
     char reason[96];
     char *http_head;        /* an HTTP answer: content type and headers (owned) */
     bool http_stream;
+    uint64_t *conns;        /* send to several connections (owned), conn unused */
+    size_t n_conns;
     struct s_op *next;
 } s_op_t;
 
@@ -535,7 +537,14 @@ static void s_drain_ops(xoc_api_ws_t *self)
         s_op_t *next = op->next;
         char key[24];
         s_conn_key(op->conn, key, sizeof key);
-        s_conn_t *c = zhashx_lookup(self->conns, key);
+        s_conn_t *c = op->conns ? NULL : zhashx_lookup(self->conns, key);
+        for (size_t i = 0; i < op->n_conns; i++) { /* one buffer, several connections */
+            s_conn_key(op->conns[i], key, sizeof key);
+            s_conn_t *to = zhashx_lookup(self->conns, key);
+            xoc_api_buf_t *ref = to ? xoc_api_buf_ref(op->buf) : NULL;
+            if (ref)
+                s_conn_enqueue(self, to, &ref);
+        }
         if (c && op->http_head)
             s_http_answer(self, c, op);
         else if (c && op->buf)
@@ -544,6 +553,7 @@ static void s_drain_ops(xoc_api_ws_t *self)
             s_conn_close_soon(c, op->status, op->reason, false);
         xoc_api_buf_unref(&op->buf);
         free(op->http_head);
+        free(op->conns);
         free(op);
         op = next;
     }
@@ -552,13 +562,15 @@ static void s_drain_ops(xoc_api_ws_t *self)
 static int s_push_op(xoc_api_ws_t *self, s_op_t *op)
 {
     pthread_mutex_lock(&self->lock);
+    bool wake = self->ops == NULL; /* else a wake-up is on its way: the drain takes the list */
     if (self->ops_tail)
         self->ops_tail->next = op;
     else
         self->ops = op;
     self->ops_tail = op;
     pthread_mutex_unlock(&self->lock);
-    lws_cancel_service(self->ctx);
+    if (wake)
+        lws_cancel_service(self->ctx);
     return 0;
 }
 
@@ -568,6 +580,24 @@ int xoc_api_ws_send(xoc_api_ws_t *self, uint64_t conn, xoc_api_buf_t *buf)
     if (!op)
         return XOC_ENOMEM;
     op->conn = conn;
+    op->buf = xoc_api_buf_ref(buf);
+    return s_push_op(self, op);
+}
+
+int xoc_api_ws_send_many(xoc_api_ws_t *self, const uint64_t *conns, size_t n,
+                         xoc_api_buf_t *buf)
+{
+    if (n == 0)
+        return 0;
+    s_op_t *op = calloc(1, sizeof *op);
+    if (op && !(op->conns = malloc(n * sizeof *conns))) {
+        free(op);
+        op = NULL;
+    }
+    if (!op)
+        return XOC_ENOMEM;
+    memcpy(op->conns, conns, n * sizeof *conns);
+    op->n_conns = n;
     op->buf = xoc_api_buf_ref(buf);
     return s_push_op(self, op);
 }

@@ -55,6 +55,10 @@ int xoc_api_ws_port(const xoc_api_ws_t *self);
 /*  Queues a text message for a connection (takes a reference to buf). Unknown or closed
     connections drop it. Returns 0 or XOC_ENOMEM. Thread-safe.                            */
 int xoc_api_ws_send(xoc_api_ws_t *self, uint64_t conn, xoc_api_buf_t *buf);
+/*  The same message for n connections in one operation (the pushes' fan-out): as n
+    xoc_api_ws_send in that order, with one wake-up of the lws thread. Thread-safe.      */
+int xoc_api_ws_send_many(xoc_api_ws_t *self, const uint64_t *conns, size_t n,
+                         xoc_api_buf_t *buf);
 /*  Answers an HTTP request: status, content type, extra headers ("Name: value" lines
     separated by \n, or NULL), body (a reference is taken; NULL: empty). stream: no
     Content-Length, the connection stays open for xoc_api_ws_send chunks (bounded by
