@@ -4,6 +4,7 @@
 #include <libwebsockets.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <pthread.h>
@@ -166,7 +167,7 @@ static void s_conn_enqueue(xoc_api_ws_t *self, s_conn_t *c, xoc_api_buf_t **buf_
 }
 
 /* writes up to S_CHUNKS_PER_TURN fragments; returns -1 to close */
-static int s_conn_write(xoc_api_ws_t *self, s_conn_t *c)
+static int s_conn_write_turn(xoc_api_ws_t *self, s_conn_t *c)
 {
     if (c->close_now) {
         if (lws_send_pipe_choked(c->wsi)) { /* the close frame waits for room (bounded: timeout) */
@@ -203,6 +204,32 @@ static int s_conn_write(xoc_api_ws_t *self, s_conn_t *c)
         lws_callback_on_writable(c->wsi);
     }
     return 0;
+}
+
+/* several messages queued: TCP_CORK while they are written, so that they leave in as few
+   segments as possible (one wake-up of the reader instead of one per message); off
+   again at the end of the turn, which sends what is left at once */
+static void s_cork(s_conn_t *c, int on)
+{
+#ifdef TCP_CORK
+    int fd = (int)lws_get_socket_fd(c->wsi);
+    if (fd >= 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+#else
+    (void)c;
+    (void)on;
+#endif
+}
+
+static int s_conn_write(xoc_api_ws_t *self, s_conn_t *c)
+{
+    bool corked = c->head && c->head->next && !c->close_now;
+    if (corked)
+        s_cork(c, 1);
+    int rc = s_conn_write_turn(self, c);
+    if (corked)
+        s_cork(c, 0);
+    return rc;
 }
 
 /* accumulates a fragment; returns -1 to close */
