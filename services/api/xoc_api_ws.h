@@ -6,7 +6,8 @@
         per event: [kind]["<conn id>"][payload], kind "open" (payload: peer address),
         "msg" (payload: one complete text frame), "close" (no payload);
       - commands (actor -> lws thread): xoc_api_ws_send/close queue an operation under a
-        mutex and wake the lws loop with lws_cancel_service() (its one thread-safe call).
+        mutex and wake the lws loop with lws_cancel_service() (its one thread-safe call),
+        once per batch: only the operation that finds the list empty wakes it.
     Plain HTTP requests (anything but the /api/ upgrade) become one event each:
     [http][<request id>][peer][method][path][cookie][authorization][accept][body][arg]...
     (path percent-decoded by lws, one frame per query argument "name=value", body only
