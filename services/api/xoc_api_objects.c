@@ -407,7 +407,7 @@ void xoc_api_objects_flush(xoc_api_server_t *srv)
     xoc_api_buf_t *exit = n_exit ? s_notification("exit", srv->push_exit) : NULL;
     /* super-admins get the shared notifications, the others theirs from
        xoc_api_access_flush (what they may view, and what entered or left their view) */
-    size_t n = 0, cap = srv->signed_in + 1;
+    size_t n = 0, cap = zhashx_size(srv->sessions) + 1;
     uint64_t *conns = (enter || exit) ? malloc(cap * sizeof *conns) : NULL;
     for (xoc_api_session_t *s = zhashx_first(srv->sessions); conns && s;
          s = zhashx_next(srv->sessions))
