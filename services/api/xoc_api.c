@@ -40,6 +40,10 @@ const xoc_cfg_key_t xoc_api_cfg_keys[] = {
     {"api.sse_ping_s", XOC_CFG_INT, "30", 1, 3600, "seconds between SSE keep-alive comments"},
     {"api.get_from_ttl_s", XOC_CFG_INT, "60", 1, 86400,
      "validity of the one-shot $getFrom URLs of xo.getAllObjects {ndjson: true}"},
+    {"api.push_coalesce_ms", XOC_CFG_INT, "10", 0, 1000,
+     "the object changes of this window become one `all` enter + one exit push (0: per batch)"},
+    {"api.push_coalesce_max_kib", XOC_CFG_INT, "4096", 1, 1048576,
+     "a coalescing window is pushed early once its objects' JSON exceeds this (KiB)"},
     XOC_CFG_END};
 
 /* ---- metrics ---------------------------------------------------------------------------------- */
@@ -507,6 +511,7 @@ static void s_fini(xoc_api_server_t *srv)
     xoc_api_buf_unref(&srv->scratch);
     xoc_api_buf_unref(&srv->push_enter);
     xoc_api_buf_unref(&srv->push_exit);
+    xoc_api_objects_fini(srv);
     xoc_node_fini(&srv->node);
 }
 

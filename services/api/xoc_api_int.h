@@ -95,6 +95,15 @@ typedef struct {
     int64_t acl_refresh_at;       /* next full reload (monotonic ms) */
     int acl_timer;
     struct xoc_api_rest *rest;    /* xoc_api_rest.c: HTTP requests, one-shot URLs, SSE */
+    /* push coalescing (xoc_api_objects.c): the window being collected, id -> 1 (entered)
+       or 2 (exited), its last state only; flushed api.push_coalesce_ms after the previous
+       flush, or at once past api.push_coalesce_max_kib */
+    zhashx_t *push_pending;
+    size_t push_pending_bytes, push_coalesce_max;
+    int64_t push_coalesce_ms, push_last_flush;
+    bool push_armed;              /* a zloop timer (push_timer) will flush the window */
+    int push_timer;
+    uint64_t push_rev, push_windows, push_batches;
 } xoc_api_server_t;
 
 typedef struct {
@@ -382,5 +391,12 @@ void xoc_api_sessions_revoke(xoc_api_server_t *srv, const char *db, const char *
 void xoc_api_sessions_sweep(xoc_api_server_t *srv);
 /*  Adds the user ids and token keys of the open streams to users / tokens (key -> "").   */
 void xoc_api_sse_subjects(xoc_api_server_t *srv, zhashx_t *users, zhashx_t *tokens);
+
+/* ---- xoc_api_objects.c: push coalescing ------------------------------------------------------- */
+
+/*  Pushes the window being collected now (`all` pushes, ACL-filtered sessions, SSE).     */
+void xoc_api_objects_flush(xoc_api_server_t *srv);
+/*  At the stop: cancels the window's timer, frees it.                                     */
+void xoc_api_objects_fini(xoc_api_server_t *srv);
 
 #endif

@@ -299,29 +299,29 @@ static const xoc_api_json_t *s_cache(xoc_api_server_t *srv, bool enter,
     return j;
 }
 
+/* reads the coalescing keys and makes the window's map, once */
+static zhashx_t *s_pending(xoc_api_server_t *srv)
+{
+    if (!srv->push_pending && (srv->push_pending = zhashx_new()) != NULL) {
+        srv->push_coalesce_ms = srv->cfg ? xoc_cfg_int(srv->cfg, "api.push_coalesce_ms") : 0;
+        srv->push_coalesce_max =
+            (size_t)(srv->cfg ? xoc_cfg_int(srv->cfg, "api.push_coalesce_max_kib") : 4096) * 1024;
+    }
+    return srv->push_pending;
+}
+
 void xoc_api_objects_change(xoc_replica_t *replica, bool enter, const xoc_replica_obj_t *obj,
                             void *arg)
 {
     xoc_api_server_t *srv = arg;
     const xoc_api_json_t *j = s_cache(srv, enter, obj);
     xoc_api_sse_change(srv, enter, obj);
-    if (srv->signed_in == 0 || (enter && !j))
+    if (srv->signed_in == 0 || (enter && !j) || !s_pending(srv))
         return; /* nobody to tell: the initial snapshot only fills the cache */
-    xoc_api_buf_t **buf = enter ? &srv->push_enter : &srv->push_exit;
-    size_t *n = enter ? &srv->push_n_enter : &srv->push_n_exit;
-    if (!*buf && !(*buf = xoc_api_buf_new(4096)))
-        return;
-    if (*n == 0)
-        xoc_api_buf_reset(*buf);
-    if (*n)
-        xoc_api_buf_putc(*buf, ',');
-    xoc_api_buf_json_str(*buf, obj->id, strlen(obj->id));
-    xoc_api_buf_putc(*buf, ':');
-    if (enter)
-        xoc_api_buf_put(*buf, j->text, j->len);
-    else
-        xoc_api_buf_putc(*buf, '0');
-    (*n)++;
+    /* the last state of each id only: an object entered then removed in one window is sent
+       as an exit, removed then entered again as an enter (with its JSON at the flush) */
+    zhashx_update(srv->push_pending, obj->id, (void *)(intptr_t)(enter ? 1 : 2));
+    srv->push_pending_bytes += strlen(obj->id) + 8 + (enter ? j->len : 0);
 }
 
 static xoc_api_buf_t *s_notification(const char *type, const xoc_api_buf_t *items)
@@ -361,36 +361,110 @@ xoc_api_buf_t *xoc_api_objects_notification(xoc_api_server_t *srv, bool enter,
     return doc;
 }
 
-/* the one place a batch reaches a session: super-admins get the shared batch; the others
-   get theirs from xoc_api_access_flush (what they may view, and what entered or left
-   their view) */
-static void s_push(xoc_api_server_t *srv, xoc_api_session_t *s, xoc_api_buf_t *enter,
-                   xoc_api_buf_t *exit)
+/* the window's items of one kind ("id":<JSON> or "id":0) into *buf; their count */
+static size_t s_items(xoc_api_server_t *srv, bool enter, xoc_api_buf_t **buf)
 {
-    if (!xoc_api_acl_user_admin(s->acl))
+    size_t n = 0;
+    for (void *v = zhashx_first(srv->push_pending); v; v = zhashx_next(srv->push_pending)) {
+        if ((intptr_t)v != (enter ? 1 : 2))
+            continue;
+        const char *id = zhashx_cursor(srv->push_pending);
+        const xoc_api_json_t *j = enter ? zhashx_lookup(srv->json, id) : NULL;
+        if (enter && !j)
+            continue;
+        if (n == 0) {
+            if (!*buf && !(*buf = xoc_api_buf_new(64 * 1024)))
+                return 0;
+            xoc_api_buf_reset(*buf);
+        } else
+            xoc_api_buf_putc(*buf, ',');
+        xoc_api_buf_json_str(*buf, id, strlen(id));
+        xoc_api_buf_putc(*buf, ':');
+        if (enter)
+            xoc_api_buf_put(*buf, j->text, j->len);
+        else
+            xoc_api_buf_putc(*buf, '0');
+        n++;
+    }
+    return n;
+}
+
+void xoc_api_objects_flush(xoc_api_server_t *srv)
+{
+    if (srv->push_armed) {
+        zloop_timer_end(srv->node.loop, srv->push_timer);
+        srv->push_armed = false;
+    }
+    srv->push_last_flush = zclock_mono();
+    srv->push_windows++;
+    xoc_api_access_flush(srv); /* non-admin sessions */
+    xoc_api_sse_batch(srv, srv->push_rev);
+    if (!srv->push_pending || zhashx_size(srv->push_pending) == 0)
         return;
-    if (enter)
-        xoc_api_send(srv, s->conn, enter);
-    if (exit)
-        xoc_api_send(srv, s->conn, exit);
-    srv->pushes++;
+    size_t n_enter = s_items(srv, true, &srv->push_enter);
+    xoc_api_buf_t *enter = n_enter ? s_notification("enter", srv->push_enter) : NULL;
+    size_t n_exit = s_items(srv, false, &srv->push_exit);
+    xoc_api_buf_t *exit = n_exit ? s_notification("exit", srv->push_exit) : NULL;
+    /* super-admins get the shared notifications, the others theirs from
+       xoc_api_access_flush (what they may view, and what entered or left their view) */
+    size_t n = 0, cap = zhashx_size(srv->sessions) + 1;
+    uint64_t *conns = (enter || exit) ? malloc(cap * sizeof *conns) : NULL;
+    for (xoc_api_session_t *s = zhashx_first(srv->sessions); conns && s;
+         s = zhashx_next(srv->sessions))
+        if (s->user_id[0] && xoc_api_acl_user_admin(s->acl) && n < cap)
+            conns[n++] = s->conn;
+    if (n) {
+        if (enter)
+            xoc_api_ws_send_many(srv->ws, conns, n, enter);
+        if (exit)
+            xoc_api_ws_send_many(srv->ws, conns, n, exit);
+        srv->pushes += n;
+    }
+    free(conns);
+    xoc_trace("pushed window rev=%llu enter=%zu exit=%zu sessions=%zu",
+              (unsigned long long)srv->push_rev, n_enter, n_exit, n);
+    xoc_api_buf_unref(&enter);
+    xoc_api_buf_unref(&exit);
+    zhashx_purge(srv->push_pending);
+    srv->push_pending_bytes = 0;
+    if (srv->push_enter && xoc_api_buf_len(srv->push_enter) > 4 * 1024 * 1024)
+        xoc_api_buf_unref(&srv->push_enter); /* give a big window's buffer back */
+}
+
+static int s_on_window(zloop_t *loop, int timer_id, void *arg)
+{
+    xoc_api_server_t *srv = arg;
+    srv->push_armed = false; /* a one-shot timer: zloop has dropped it */
+    xoc_api_objects_flush(srv);
+    return 0;
 }
 
 void xoc_api_objects_batch(xoc_replica_t *replica, uint64_t rev, void *arg)
 {
     xoc_api_server_t *srv = arg;
-    xoc_api_access_flush(srv); /* non-admin sessions */
-    xoc_api_sse_batch(srv, rev);
-    if (srv->push_n_enter == 0 && srv->push_n_exit == 0)
+    srv->push_rev = rev;
+    srv->push_batches++;
+    s_pending(srv);
+    int64_t wait = srv->push_last_flush + srv->push_coalesce_ms - zclock_mono();
+    /* the first batch after a quiet window goes at once; the next ones wait for the end of
+       the window that follows the previous flush (at most one flush per window) */
+    if (srv->push_coalesce_ms <= 0 || wait <= 0 ||
+        srv->push_pending_bytes >= srv->push_coalesce_max || !srv->node.loop) {
+        xoc_api_objects_flush(srv);
         return;
-    xoc_api_buf_t *enter = srv->push_n_enter ? s_notification("enter", srv->push_enter) : NULL;
-    xoc_api_buf_t *exit = srv->push_n_exit ? s_notification("exit", srv->push_exit) : NULL;
-    for (xoc_api_session_t *s = zhashx_first(srv->sessions); s; s = zhashx_next(srv->sessions))
-        if (s->user_id[0])
-            s_push(srv, s, enter, exit);
-    xoc_trace("pushed batch rev=%llu enter=%zu exit=%zu", (unsigned long long)rev,
-              srv->push_n_enter, srv->push_n_exit);
-    xoc_api_buf_unref(&enter);
-    xoc_api_buf_unref(&exit);
-    srv->push_n_enter = srv->push_n_exit = 0;
+    }
+    if (!srv->push_armed) {
+        srv->push_timer = zloop_timer(srv->node.loop, (size_t)wait, 1, s_on_window, srv);
+        srv->push_armed = srv->push_timer >= 0;
+        if (!srv->push_armed)
+            xoc_api_objects_flush(srv);
+    }
+}
+
+void xoc_api_objects_fini(xoc_api_server_t *srv)
+{
+    if (srv->push_armed && srv->node.loop)
+        zloop_timer_end(srv->node.loop, srv->push_timer);
+    srv->push_armed = false;
+    zhashx_destroy(&srv->push_pending);
 }

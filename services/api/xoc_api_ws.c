@@ -4,6 +4,7 @@
 #include <libwebsockets.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <pthread.h>
@@ -53,6 +54,8 @@ typedef struct s_op {
     char reason[96];
     char *http_head;        /* an HTTP answer: content type and headers (owned) */
     bool http_stream;
+    uint64_t *conns;        /* send to several connections (owned), conn unused */
+    size_t n_conns;
     struct s_op *next;
 } s_op_t;
 
@@ -164,7 +167,7 @@ static void s_conn_enqueue(xoc_api_ws_t *self, s_conn_t *c, xoc_api_buf_t **buf_
 }
 
 /* writes up to S_CHUNKS_PER_TURN fragments; returns -1 to close */
-static int s_conn_write(xoc_api_ws_t *self, s_conn_t *c)
+static int s_conn_write_turn(xoc_api_ws_t *self, s_conn_t *c)
 {
     if (c->close_now) {
         if (lws_send_pipe_choked(c->wsi)) { /* the close frame waits for room (bounded: timeout) */
@@ -201,6 +204,32 @@ static int s_conn_write(xoc_api_ws_t *self, s_conn_t *c)
         lws_callback_on_writable(c->wsi);
     }
     return 0;
+}
+
+/* several messages queued: TCP_CORK while they are written, so that they leave in as few
+   segments as possible (one wake-up of the reader instead of one per message); off
+   again at the end of the turn, which sends what is left at once */
+static void s_cork(s_conn_t *c, int on)
+{
+#ifdef TCP_CORK
+    int fd = (int)lws_get_socket_fd(c->wsi);
+    if (fd >= 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+#else
+    (void)c;
+    (void)on;
+#endif
+}
+
+static int s_conn_write(xoc_api_ws_t *self, s_conn_t *c)
+{
+    bool corked = c->head && c->head->next && !c->close_now;
+    if (corked)
+        s_cork(c, 1);
+    int rc = s_conn_write_turn(self, c);
+    if (corked)
+        s_cork(c, 0);
+    return rc;
 }
 
 /* accumulates a fragment; returns -1 to close */
@@ -535,7 +564,14 @@ static void s_drain_ops(xoc_api_ws_t *self)
         s_op_t *next = op->next;
         char key[24];
         s_conn_key(op->conn, key, sizeof key);
-        s_conn_t *c = zhashx_lookup(self->conns, key);
+        s_conn_t *c = op->conns ? NULL : zhashx_lookup(self->conns, key);
+        for (size_t i = 0; i < op->n_conns; i++) { /* one buffer, several connections */
+            s_conn_key(op->conns[i], key, sizeof key);
+            s_conn_t *to = zhashx_lookup(self->conns, key);
+            xoc_api_buf_t *ref = to ? xoc_api_buf_ref(op->buf) : NULL;
+            if (ref)
+                s_conn_enqueue(self, to, &ref);
+        }
         if (c && op->http_head)
             s_http_answer(self, c, op);
         else if (c && op->buf)
@@ -544,6 +580,7 @@ static void s_drain_ops(xoc_api_ws_t *self)
             s_conn_close_soon(c, op->status, op->reason, false);
         xoc_api_buf_unref(&op->buf);
         free(op->http_head);
+        free(op->conns);
         free(op);
         op = next;
     }
@@ -552,13 +589,15 @@ static void s_drain_ops(xoc_api_ws_t *self)
 static int s_push_op(xoc_api_ws_t *self, s_op_t *op)
 {
     pthread_mutex_lock(&self->lock);
+    bool wake = self->ops == NULL; /* else a wake-up is on its way: the drain takes the list */
     if (self->ops_tail)
         self->ops_tail->next = op;
     else
         self->ops = op;
     self->ops_tail = op;
     pthread_mutex_unlock(&self->lock);
-    lws_cancel_service(self->ctx);
+    if (wake)
+        lws_cancel_service(self->ctx);
     return 0;
 }
 
@@ -568,6 +607,24 @@ int xoc_api_ws_send(xoc_api_ws_t *self, uint64_t conn, xoc_api_buf_t *buf)
     if (!op)
         return XOC_ENOMEM;
     op->conn = conn;
+    op->buf = xoc_api_buf_ref(buf);
+    return s_push_op(self, op);
+}
+
+int xoc_api_ws_send_many(xoc_api_ws_t *self, const uint64_t *conns, size_t n,
+                         xoc_api_buf_t *buf)
+{
+    if (n == 0)
+        return 0;
+    s_op_t *op = calloc(1, sizeof *op);
+    if (op && !(op->conns = malloc(n * sizeof *conns))) {
+        free(op);
+        op = NULL;
+    }
+    if (!op)
+        return XOC_ENOMEM;
+    memcpy(op->conns, conns, n * sizeof *conns);
+    op->n_conns = n;
     op->buf = xoc_api_buf_ref(buf);
     return s_push_op(self, op);
 }

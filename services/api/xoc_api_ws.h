@@ -6,7 +6,8 @@
         per event: [kind]["<conn id>"][payload], kind "open" (payload: peer address),
         "msg" (payload: one complete text frame), "close" (no payload);
       - commands (actor -> lws thread): xoc_api_ws_send/close queue an operation under a
-        mutex and wake the lws loop with lws_cancel_service() (its one thread-safe call).
+        mutex and wake the lws loop with lws_cancel_service() (its one thread-safe call),
+        once per batch: only the operation that finds the list empty wakes it.
     Plain HTTP requests (anything but the /api/ upgrade) become one event each:
     [http][<request id>][peer][method][path][cookie][authorization][accept][body][arg]...
     (path percent-decoded by lws, one frame per query argument "name=value", body only
@@ -55,6 +56,10 @@ int xoc_api_ws_port(const xoc_api_ws_t *self);
 /*  Queues a text message for a connection (takes a reference to buf). Unknown or closed
     connections drop it. Returns 0 or XOC_ENOMEM. Thread-safe.                            */
 int xoc_api_ws_send(xoc_api_ws_t *self, uint64_t conn, xoc_api_buf_t *buf);
+/*  The same message for n connections in one operation (the pushes' fan-out): as n
+    xoc_api_ws_send in that order, with one wake-up of the lws thread. Thread-safe.      */
+int xoc_api_ws_send_many(xoc_api_ws_t *self, const uint64_t *conns, size_t n,
+                         xoc_api_buf_t *buf);
 /*  Answers an HTTP request: status, content type, extra headers ("Name: value" lines
     separated by \n, or NULL), body (a reference is taken; NULL: empty). stream: no
     Content-Length, the connection stays open for xoc_api_ws_send chunks (bounded by

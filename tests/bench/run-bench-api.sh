@@ -28,7 +28,7 @@ esac
 # getall: debug log, for the time xoc-api spends building each answer (`getAllObjects ... us=`)
 LEVEL=warn
 [ "$MODE" = getall ] && LEVEL=debug
-stack_api "$BUILD" api --api.send_queue_max 268435456 --log.level $LEVEL
+stack_api "$BUILD" api --api.send_queue_max 268435456 --log.level $LEVEL ${BENCH_API_ARGS:-}
 API_PID=$STACK_PID
 NODE_PATH="$PREFIX/node_modules" stack_run node "$SRC/tests/bench/bench_api_$MODE.mjs" "$PREFIX/node_modules" \
   "$API_URL" "$SIM" "$XOC_ADMIN_PASSWORD" "$VMS" "$RUN" "$API_PID" "$BUILD" "$BUS"

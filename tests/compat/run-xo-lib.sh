@@ -69,7 +69,7 @@ XOC_ADMIN_PASSWORD=compat-$$-secret
 export XOC_ADMIN_PASSWORD
 start api "xoc-api: ready" "$BUILD/services/api/xoc-api" --bus.endpoint "$BUS" \
   --api.listen 127.0.0.1:0 --api.max_frame 1048576 --api.send_queue_max "${XO_LIB_QUEUE_MAX:-1048576}" \
-  --log.level "${XO_LIB_API_LOG:-warn}"
+  --log.level "${XO_LIB_API_LOG:-warn}" ${XO_LIB_API_ARGS:-}
 API=$(sed -n 's/^xoc-api: ready url=//p' "$RUN/api.out")
 SIM=$(sed -n 's/.*master=1 url=\(.*\)$/\1/p' "$RUN/sim.out" | head -1)
 if [ "${XO_LIB_API2:-}" != "" ]; then # a second frontend on the same bus: $XOC_API2_URL

@@ -147,7 +147,20 @@ static int s_sim_remove(sim_call_t *c)
     sim_obj_t *o = sim_store_get(c->pool->store, json_string_value(ref));
     if (!o)
         return sim_call_err(c, "HANDLE_INVALID", "Object", json_string_value(ref) ?: "", NULL);
+    /* readd: true — the same object (ref, uuid, fields) is added again at once: the event
+       stream carries its del then its add (a client must end up with the object) */
+    bool readd = json_is_true(json_is_object(json_array_get(c->params, 0))
+                                  ? json_object_get(json_array_get(c->params, 0), "readd")
+                                  : NULL);
+    json_t *rec = readd ? sim_store_json(o) : NULL;
+    int cls = o->cls;
+    char keep[64];
+    snprintf(keep, sizeof keep, "%s", o->ref);
     sim_store_remove(c->pool->store, o);
+    if (rec) {
+        sim_store_add(c->pool->store, cls, rec, keep);
+        json_decref(rec);
+    }
     sim_wr_str(c->w, "");
     return 0;
 }
