@@ -196,6 +196,26 @@ try {
   check('… filters apply within the view', Object.keys(hostsSeen).length === 0 &&
     JSON.stringify(Object.keys(vmsSeen)) === JSON.stringify([vm.id]))
 
+  // 2b. the same view through REST and the event stream (Basic credentials)
+  const httpBase = apiUrl.replace(/^ws/, 'http').replace(/\/api\/?$/, '')
+  const auth = { authorization: 'Basic ' + Buffer.from('carol@example.net:carol-secret').toString('base64') }
+  const restVms = await (await fetch(httpBase + '/rest/v0/vms', { headers: auth })).json()
+  check('REST: his VM collection is exactly the VM', JSON.stringify(restVms) ===
+    JSON.stringify([`/rest/v0/vms/${vm.id}`]), JSON.stringify(restVms).slice(0, 200))
+  const restHosts = await (await fetch(httpBase + '/rest/v0/hosts', { headers: auth })).json()
+  const other = objs.find(o => o.type === 'VM' && o.id !== vm.id)
+  const otherStatus = (await fetch(httpBase + `/rest/v0/vms/${other.id}`, { headers: auth })).status
+  const ownStatus = (await fetch(httpBase + `/rest/v0/vms/${vm.id}`, { headers: auth })).status
+  check('REST: no hosts, another VM is 404, his VM is 200', restHosts.length === 0 &&
+    otherStatus === 404 && ownStatus === 200, `${restHosts.length} ${otherStatus} ${ownStatus}`)
+  const sseAbort = new AbortController()
+  const sseRes = await fetch(httpBase + '/rest/v0/events', { headers: auth, signal: sseAbort.signal })
+  let sseText = ''
+  const sseRead = (async () => {
+    const dec = new TextDecoder()
+    try { for await (const chunk of sseRes.body) sseText += dec.decode(chunk) } catch {}
+  })()
+
   // 3. pushes after simulator changes only concern what he sees
   view.log.length = 0
   const adminPushes = adminView.log.length
@@ -218,6 +238,16 @@ try {
     adminView.log.length - adminPushes > view.log.length,
     `${view.log.length} pushes to him (${pushedIds.size} ids), ${adminView.log.length - adminPushes} to the admin, leaked ${JSON.stringify(leaked.slice(0, 3))}`)
   await expectView('his pushes and getAllObjects agree after churn', admin, carol, view, acls)
+  await deadline(5000, 'the VM change on his event stream', () => sseText.includes('changed by the ACL test'))
+  sseAbort.abort()
+  await sseRead
+  const sseIds = new Set()
+  for (const m of sseText.matchAll(/^data: (.*)$/gm)) {
+    try { for (const id of Object.keys(JSON.parse(m[1]))) sseIds.add(id) } catch {}
+  }
+  const sseLeaked = [...sseIds].filter(id => all0[id] && !allowed.has(id))
+  check('SSE: the change of his VM reaches his stream, and only what he may view',
+    sseIds.has(vm.id) && sseLeaked.length === 0, `${sseIds.size} ids, leaked ${JSON.stringify(sseLeaked.slice(0, 3))}`)
 
   // 4. operator on a host: the host's VMs; a VM moving away leaves his view, and comes back
   const [h1, h2] = hosts
