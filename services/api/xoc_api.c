@@ -500,6 +500,7 @@ static void s_fini(xoc_api_server_t *srv)
     zhashx_destroy(&srv->throttle);
     zhashx_destroy(&srv->json);
     xoc_api_buf_unref(&srv->scratch);
+    xoc_api_buf_unref(&srv->all_answer);
     xoc_api_buf_unref(&srv->push_enter);
     xoc_api_buf_unref(&srv->push_exit);
     xoc_node_fini(&srv->node);

@@ -60,15 +60,15 @@ const peers = { bytes: await baseline('bytes'), stringify: await baseline('strin
 const times = { unchanged: [], changed: [], bytes: [], stringify: [], parse: [] }
 let bytes = 0
 for (let i = 0; i < RUNS; i++) {
+  await change()
+  const c = await xoc.call('xo.getAllObjects', {})
+  times.changed.push(c.ms)
   const r = await xoc.call('xo.getAllObjects', {})
   bytes = r.bytes
   times.unchanged.push(r.ms)
   const t = performance.now()
   JSON.parse(r.data.toString())
   times.parse.push(performance.now() - t)
-  await change()
-  const c = await xoc.call('xo.getAllObjects', {})
-  times.changed.push(c.ms)
   if (c.bytes !== r.bytes) throw new Error(`answers of ${r.bytes} and ${c.bytes} bytes`)
   for (const k of Object.keys(peers)) {
     const b = await peers[k].call('x')
@@ -77,15 +77,15 @@ for (let i = 0; i < RUNS; i++) {
   }
 }
 // xoc-api's debug log: per call `getAllObjects objects=N bytes=B us=U ...` then
-// `ws: sent conn=C bytes=B us=U ...`; the last 2 * RUNS calls alternate unchanged / changed
+// `ws: sent conn=C bytes=B us=U ...`; the last 2 * RUNS calls alternate changed / unchanged
 const log = fs.readFileSync(path.join(runDir, 'api.log'), 'utf8').split('\n')
 const built = log.map(l => /getAllObjects objects=(\d+) bytes=(\d+) us=(\d+)/.exec(l))
   .filter(x => x && Number(x[1]) === count && Number(x[2]) === bytes).map(x => Number(x[3]) / 1000)
   .slice(-2 * RUNS)
 const sent = log.map(l => /ws: sent conn=\d+ bytes=(\d+) us=(\d+)/.exec(l))
   .filter(x => x && Number(x[1]) === bytes).map(x => Number(x[2]) / 1000).slice(-2 * RUNS)
-const even = a => a.filter((_, i) => i % 2 === 0)
-const odd = a => a.filter((_, i) => i % 2 === 1)
+const odd = a => a.filter((_, i) => i % 2 === 0) // changed
+const even = a => a.filter((_, i) => i % 2 === 1) // unchanged
 const fmt = a => a.length ? `median ${median(a).toFixed(1)} ms (min ${Math.min(...a).toFixed(1)}, max ${Math.max(...a).toFixed(1)})` : 'n/a'
 console.log(`getall: ${count} objects, ${(bytes / 1e6).toFixed(1)} MB of JSON, ${RUNS} runs each, interleaved`)
 console.log(`  xoc-api, unchanged replica (answer kept)`)
