@@ -13,7 +13,7 @@
 #include "xoc_err.h"
 #include "xoc_log.h"
 
-#define S_CHUNK (64 * 1024)     /* bytes per WebSocket fragment written */
+#define S_CHUNK (1024 * 1024)   /* bytes per WebSocket fragment written */
 #define S_CHUNKS_PER_TURN 16    /* fragments written per writable callback at most */
 #define S_BIG (1024 * 1024)     /* messages from this size on: their end is logged (debug) */
 

@@ -80,7 +80,9 @@ for (let i = 0; i < RUNS; i++) {
 // `ws: sent conn=C bytes=B us=U ...`; the last 2 * RUNS calls alternate changed / unchanged
 const log = fs.readFileSync(path.join(runDir, 'api.log'), 'utf8').split('\n')
 const built = log.map(l => /getAllObjects objects=(\d+) bytes=(\d+) us=(\d+)/.exec(l))
-  .filter(x => x && Number(x[1]) === count && Number(x[2]) === bytes).map(x => Number(x[3]) / 1000)
+  // (bytes - 1: builds before 2026-11-25 logged the length without the closing brace)
+  .filter(x => x && Number(x[1]) === count && Math.abs(Number(x[2]) - bytes) <= 1)
+  .map(x => Number(x[3]) / 1000)
   .slice(-2 * RUNS)
 const sent = log.map(l => /ws: sent conn=\d+ bytes=(\d+) us=(\d+)/.exec(l))
   .filter(x => x && Number(x[1]) === bytes).map(x => Number(x[2]) / 1000).slice(-2 * RUNS)
