@@ -257,10 +257,10 @@ try {
     })
     ws.on('error', reject)
   })
-  const keysOf = a => Object.keys(a.m.result || {}).sort().join()
-  check('xo.getAllObjects repeated: each answer carries its own id, same objects',
-    answers.every(a => a.m.id === a.sent && keysOf(a) === keysOf(answers[0]) &&
-      Object.keys(a.m.result).length === Object.keys(all).length),
+  // (the objects: every VM in each; the churn above may still add a message or a task)
+  const vmsOf = a => Object.values(a.m.result || {}).filter(o => o.type === 'VM').length
+  check('xo.getAllObjects repeated: each answer carries its own id, every VM',
+    answers.every(a => a.m.id === a.sent && vmsOf(a) === VMS),
     answers.map(a => `${JSON.stringify(a.m.id).slice(0, 12)}:${Object.keys(a.m.result || {}).length}`).join(' '))
   const simSession = await sim('session.login_with_password', ['root', 'password'])
   const renamed = Object.values(all).find(o => o.type === 'VM' && o._xapiRef)
