@@ -9,7 +9,9 @@
 //   server          xoc-api's own time, from its debug log: the request frame complete on
 //                   its WebSocket thread -> the answer's last byte handed to the socket
 //                   (`ws: sent ... us=`), and inside it the answer's assembly
-//                   (`getAllObjects ... us=`)
+//                   (`getAllObjects ... us=`). Handed to the socket is not received: the
+//                   kernel's send and receive buffers (tcp_wmem/tcp_rmem, up to 4 + 32 MB
+//                   on Linux loopback) may still hold the end for the client to read.
 //   client parse    this client's toString + JSON.parse of the answer (what a JS client,
 //                   e.g. xo-lib, pays on top of the round trip)
 // xoc-api cases: `unchanged` (the replica did not change since the previous call: the kept
@@ -26,9 +28,14 @@ const WebSocket = requireFrom(modules)('ws')
 const RUNS = 7
 
 let onPush = null
-const xoc = connect(WebSocket, apiUrl, { raw: false, onNotify: data => onPush && onPush(data) })
+const xoc = connect(WebSocket, apiUrl)
 await xoc.opened
 await xoc.call('session.signIn', { email: 'admin@admin.net', password })
+// the timed calls go through a raw connection, as the baselines' (no JSON.parse in the
+// client between calls, whose garbage would slow the next receive): parse timed apart
+const xr = connect(WebSocket, apiUrl, { raw: true, onNotify: data => onPush && onPush(data) })
+await xr.opened
+await xr.call('session.signIn', { email: 'admin@admin.net', password })
 const t0 = Date.now()
 const count = await waitPool(xoc.call, Number(vmsArg))
 console.log(`getall: pool loaded: ${count} objects (${vmsArg} VMs) after ${((Date.now() - t0) / 1000).toFixed(1)} s of waiting`)
@@ -44,7 +51,7 @@ async function change() {
   onPush = null
 }
 await change()
-const sample = await xoc.call('xo.getAllObjects')
+const sample = await xr.call('xo.getAllObjects')
 const file = path.join(runDir, 'all.json')
 fs.writeFileSync(file, sample.data)
 
@@ -57,22 +64,24 @@ async function baseline(mode) {
   return { ...c, child }
 }
 const peers = { bytes: await baseline('bytes'), stringify: await baseline('stringify') }
+// equal sizes but for the id's digits (xoc-api pads it in a fixed slot; main did not)
+const near = (a, b) => Math.abs(a - b) <= 64
 const times = { unchanged: [], changed: [], bytes: [], stringify: [], parse: [] }
 let bytes = 0
 for (let i = 0; i < RUNS; i++) {
   await change()
-  const c = await xoc.call('xo.getAllObjects', {})
+  const c = await xr.call('xo.getAllObjects', {})
   times.changed.push(c.ms)
-  const r = await xoc.call('xo.getAllObjects', {})
+  const r = await xr.call('xo.getAllObjects', {})
   bytes = r.bytes
   times.unchanged.push(r.ms)
   const t = performance.now()
   JSON.parse(r.data.toString())
   times.parse.push(performance.now() - t)
-  if (c.bytes !== r.bytes) throw new Error(`answers of ${r.bytes} and ${c.bytes} bytes`)
+  if (!near(c.bytes, r.bytes)) throw new Error(`answers of ${r.bytes} and ${c.bytes} bytes`)
   for (const k of Object.keys(peers)) {
     const b = await peers[k].call('x')
-    if (b.bytes !== r.bytes && k === 'bytes') throw new Error('baseline sent other bytes')
+    if (!near(b.bytes, r.bytes) && k === 'bytes') throw new Error('baseline sent other bytes')
     times[k].push(b.ms)
   }
 }
@@ -80,12 +89,12 @@ for (let i = 0; i < RUNS; i++) {
 // `ws: sent conn=C bytes=B us=U ...`; the last 2 * RUNS calls alternate changed / unchanged
 const log = fs.readFileSync(path.join(runDir, 'api.log'), 'utf8').split('\n')
 const built = log.map(l => /getAllObjects objects=(\d+) bytes=(\d+) us=(\d+)/.exec(l))
-  // (bytes - 1: builds before 2026-11-25 logged the length without the closing brace)
-  .filter(x => x && Number(x[1]) === count && Math.abs(Number(x[2]) - bytes) <= 1)
+  // (near: main before h-getall logged the length without the closing brace)
+  .filter(x => x && Number(x[1]) === count && near(Number(x[2]), bytes))
   .map(x => Number(x[3]) / 1000)
   .slice(-2 * RUNS)
 const sent = log.map(l => /ws: sent conn=\d+ bytes=(\d+) us=(\d+)/.exec(l))
-  .filter(x => x && Number(x[1]) === bytes).map(x => Number(x[2]) / 1000).slice(-2 * RUNS)
+  .filter(x => x && near(Number(x[1]), bytes)).map(x => Number(x[2]) / 1000).slice(-2 * RUNS)
 const odd = a => a.filter((_, i) => i % 2 === 0) // changed
 const even = a => a.filter((_, i) => i % 2 === 1) // unchanged
 const fmt = a => a.length ? `median ${median(a).toFixed(1)} ms (min ${Math.min(...a).toFixed(1)}, max ${Math.max(...a).toFixed(1)})` : 'n/a'
@@ -109,4 +118,5 @@ console.log(`  xo.getAllObjects server side, worse case median ${srv.toFixed(1)}
 console.log(`  xo.getAllObjects round trip after a change median ${m.toFixed(1)} ms (goal < 150 ms) ${m < 150 ? 'ok' : 'MISSED'}`)
 for (const p of Object.values(peers)) { p.ws.close(); p.child.kill() }
 xoc.ws.close()
+xr.ws.close()
 process.exit(0)
