@@ -40,6 +40,9 @@ const xoc_cfg_key_t xoc_api_cfg_keys[] = {
     {"api.sse_ping_s", XOC_CFG_INT, "30", 1, 3600, "seconds between SSE keep-alive comments"},
     {"api.get_from_ttl_s", XOC_CFG_INT, "60", 1, 86400,
      "validity of the one-shot $getFrom URLs of xo.getAllObjects {ndjson: true}"},
+    {"api.getall_keep", XOC_CFG_BOOL, "true", 0, 0,
+     "keep a super-admin's whole xo.getAllObjects answer and send it again while nothing "
+     "changed (faster; holds about its size in memory)"},
     XOC_CFG_END};
 
 /* ---- metrics ---------------------------------------------------------------------------------- */
@@ -455,6 +458,7 @@ static int s_init(xoc_api_server_t *srv, zsock_t *pipe, xoc_cfg_t *cfg)
         return rc;
     srv->cfg = cfg;
     srv->signin_delay_ms = xoc_cfg_int(cfg, "api.signin_throttle_ms");
+    srv->getall_keep = xoc_cfg_bool(cfg, "api.getall_keep");
     srv->token_validity_ms = xoc_cfg_int(cfg, "api.token_validity_s") * 1000;
     srv->bus_timeout_ms = (int)xoc_cfg_int(cfg, "api.bus_timeout_ms");
     srv->sessions = zhashx_new();

@@ -75,6 +75,7 @@ typedef struct {
     xoc_api_buf_t *all_answer;
     uint64_t all_answer_gen;
     size_t all_answer_count;
+    bool getall_keep;             /* api.getall_keep: keep it at all */
     /* /metrics (xoc_api.c: s_metrics_*) */
     xoc_metrics_family_t *m_calls, *m_call_seconds;
     xoc_metrics_series_t *m_connections, *m_signed_in, *m_pushes, *m_queued, *m_queued_max,

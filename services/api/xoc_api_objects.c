@@ -330,7 +330,7 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
         xoc_debug("getAllObjects objects=%zu bytes=%zu us=%lld conn=%llu", a.count,
                   xoc_api_buf_len(a.out) + 1, (long long)(zclock_usecs() - t0), /* + '}' */
                   (unsigned long long)call->conn);
-        if (whole && (srv->all_answer == a.out || !srv->all_answer)) {
+        if (whole && srv->getall_keep && (srv->all_answer == a.out || !srv->all_answer)) {
             /* kept for the next calls at this generation (+ 1: 0 means none) */
             if (!srv->all_answer)
                 srv->all_answer = xoc_api_buf_ref(a.out);
