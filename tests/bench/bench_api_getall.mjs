@@ -64,6 +64,8 @@ async function baseline(mode) {
   return { ...c, child }
 }
 const peers = { bytes: await baseline('bytes'), stringify: await baseline('stringify') }
+// the baseline servers go with this process, also when it fails
+process.on('exit', () => { for (const p of Object.values(peers)) p.child.kill() })
 // equal sizes but for the id's digits (xoc-api pads it in a fixed slot; main did not)
 const near = (a, b) => Math.abs(a - b) <= 64
 const times = { unchanged: [], changed: [], bytes: [], stringify: [], parse: [] }
