@@ -1,5 +1,6 @@
 #include "xoc_replica.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ typedef enum { S_IDLE, S_SYNCING, S_LIVE } s_state_t;
 typedef struct {
     xoc_replica_obj_t pub;
     size_t bytes;
+    size_t slot; /* its index in the dense array (live objects only) */
     char buf[]; /* id, type, pool (NUL-terminated) then the object bytes */
 } s_entry_t;
 
@@ -29,6 +31,9 @@ struct _xoc_replica_t {
     int timer;
     s_state_t state;
     zhashx_t *objects;  /* id -> s_entry_t */
+    s_entry_t **dense;  /* the same entries in an array, for xoc_replica_foreach's walk */
+    size_t dense_n, dense_cap;
+    bool dense_ok;      /* dense holds every object (false: out of memory once) */
     zhashx_t *loading;  /* the snapshot being received */
     zlistx_t *buffered; /* zframe_t* obj messages received while syncing */
     uint64_t rev;
@@ -40,6 +45,7 @@ struct _xoc_replica_t {
     int64_t behind_since;
     uint64_t behind_rev;
     size_t bytes;
+    uint64_t gen;             /* xoc_replica_gen: bumped by every change of the objects */
     xoc_replica_change_fn *on_change;
     xoc_replica_batch_fn *on_batch;
     void *arg;
@@ -67,6 +73,7 @@ static s_entry_t *s_entry_new(xoc_str_t id, xoc_str_t type, xoc_str_t pool, cons
     e->pub.data = (const uint8_t *)p;
     e->pub.size = size;
     e->pub.rev = rev;
+    e->pub.user = NULL;
     e->bytes = sizeof *e + n;
     return e;
 }
@@ -88,13 +95,67 @@ static zhashx_t *s_table_new(void)
     return h;
 }
 
+/* the dense array follows the table: an entry takes its predecessor's slot, a new one
+   goes at the end, a removed one is replaced by the last. Out of memory, it is dropped
+   (the walk then goes over the table) until the next snapshot rebuilds it. */
+static void s_dense_off(xoc_replica_t *self)
+{
+    free(self->dense);
+    self->dense = NULL;
+    self->dense_n = self->dense_cap = 0;
+    self->dense_ok = false;
+}
+
+static void s_dense_add(xoc_replica_t *self, s_entry_t *e)
+{
+    if (!self->dense_ok)
+        return;
+    if (self->dense_n == self->dense_cap) {
+        size_t cap = self->dense_cap ? self->dense_cap * 2 : 1024;
+        s_entry_t **dense = realloc(self->dense, cap * sizeof *dense);
+        if (!dense) {
+            s_dense_off(self);
+            return;
+        }
+        self->dense = dense;
+        self->dense_cap = cap;
+    }
+    e->slot = self->dense_n;
+    self->dense[self->dense_n++] = e;
+}
+
+/* the array of a table just loaded */
+static void s_dense_rebuild(xoc_replica_t *self)
+{
+    self->dense_n = 0;
+    self->dense_ok = true;
+    for (s_entry_t *e = zhashx_first(self->objects); e && self->dense_ok;
+         e = zhashx_next(self->objects))
+        s_dense_add(self, e);
+}
+
+static void s_delete(xoc_replica_t *self, s_entry_t *old)
+{
+    if (self->dense_ok) {
+        s_entry_t *last = self->dense[--self->dense_n];
+        self->dense[old->slot] = last;
+        last->slot = old->slot;
+    }
+    self->bytes -= old->bytes;
+    zhashx_delete(self->objects, old->pub.id);
+}
+
 static void s_put(xoc_replica_t *self, s_entry_t *e)
 {
     s_entry_t *old = zhashx_lookup(self->objects, e->pub.id);
     if (old) {
+        e->slot = old->slot;
+        if (self->dense_ok)
+            self->dense[e->slot] = e;
         self->bytes -= old->bytes;
         zhashx_delete(self->objects, old->pub.id);
-    }
+    } else
+        s_dense_add(self, e);
     zhashx_insert(self->objects, e->pub.id, e);
     self->bytes += e->bytes;
 }
@@ -119,16 +180,17 @@ static void s_apply(xoc_replica_t *self, const xoc_msg_obj_t *m)
     if (xoc_str_eq(m->op, "exit")) {
         s_entry_t *old = zhashx_lookup(self->objects, id);
         if (old) {
+            self->gen++;
             if (self->on_change)
                 self->on_change(self, false, &old->pub, self->arg);
-            self->bytes -= old->bytes;
-            zhashx_delete(self->objects, id);
+            s_delete(self, old);
         }
     } else {
         s_entry_t *e = s_entry_new(m->id, m->type, m->pool, m->object.ptr, m->object.len, m->rev);
         if (!e)
             return;
         s_put(self, e);
+        self->gen++;
         if (self->on_change)
             self->on_change(self, true, &e->pub, self->arg);
     }
@@ -242,17 +304,26 @@ static void s_switch_to_loaded(xoc_replica_t *self)
 {
     for (s_entry_t *e = zhashx_first(self->loading); e; e = zhashx_next(self->loading)) {
         s_entry_t *old = zhashx_lookup(self->objects, e->pub.id);
-        if ((!old || !s_same(old, e)) && self->on_change)
-            self->on_change(self, true, &e->pub, self->arg);
-        if (old && s_same(old, e))
+        bool same = old && s_same(old, e);
+        if (same) { /* unchanged: not reported, keeps its revision and the consumer's pointer */
             e->pub.rev = old->pub.rev;
+            e->pub.user = old->pub.user;
+        } else {
+            self->gen++;
+            if (self->on_change)
+                self->on_change(self, true, &e->pub, self->arg);
+        }
     }
     for (s_entry_t *old = zhashx_first(self->objects); old; old = zhashx_next(self->objects))
-        if (!zhashx_lookup(self->loading, old->pub.id) && self->on_change)
-            self->on_change(self, false, &old->pub, self->arg);
+        if (!zhashx_lookup(self->loading, old->pub.id)) {
+            self->gen++;
+            if (self->on_change)
+                self->on_change(self, false, &old->pub, self->arg);
+        }
     zhashx_destroy(&self->objects);
     self->objects = self->loading;
     self->loading = NULL;
+    s_dense_rebuild(self);
     self->bytes = 0;
     for (s_entry_t *e = zhashx_first(self->objects); e; e = zhashx_next(self->objects))
         self->bytes += e->bytes;
@@ -424,6 +495,7 @@ xoc_replica_t *xoc_replica_new(const xoc_bus_opts_t *opts)
     self->opts = opts;
     self->timer = -1;
     self->objects = s_table_new();
+    self->dense_ok = true;
     self->buffered = zlistx_new();
     if (self->buffered)
         zlistx_set_destructor(self->buffered, (zlistx_destructor_fn *)zframe_destroy);
@@ -452,6 +524,7 @@ void xoc_replica_destroy(xoc_replica_t **self_p)
     zsock_destroy(&self->sub);
     zhashx_destroy(&self->objects);
     zhashx_destroy(&self->loading);
+    free(self->dense);
     zlistx_destroy(&self->buffered);
     free(self);
     *self_p = NULL;
@@ -514,12 +587,31 @@ void xoc_replica_stats(const xoc_replica_t *self, xoc_replica_stats_t *stats)
 
 int xoc_replica_foreach(const xoc_replica_t *self, xoc_replica_each_fn *fn, void *arg)
 {
+    if (self->dense_ok) { /* an array of pointers rather than the table's chains */
+        for (size_t i = 0; i < self->dense_n; i++) {
+            int rc = fn(&self->dense[i]->pub, arg);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
     for (s_entry_t *e = zhashx_first(self->objects); e; e = zhashx_next(self->objects)) {
         int rc = fn(&e->pub, arg);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+void xoc_replica_set_user(xoc_replica_t *self, const xoc_replica_obj_t *obj, void *user)
+{
+    (void)self; /* obj is the pub of one of our entries, which are not const */
+    ((xoc_replica_obj_t *)(uintptr_t)obj)->user = user;
+}
+
+uint64_t xoc_replica_gen(const xoc_replica_t *self)
+{
+    return self->gen;
 }
 
 void xoc_replica_resync(xoc_replica_t *self)

@@ -24,6 +24,7 @@ typedef struct {
     const uint8_t *data; /* the object, a msgpack map */
     size_t size;
     uint64_t rev;        /* revision of its last change */
+    void *user;          /* the consumer's pointer (xoc_replica_set_user), NULL at first */
 } xoc_replica_obj_t;
 
 /*  One object entered (created or replaced) or exited. On exit, obj is the last state.    */
@@ -63,6 +64,18 @@ void xoc_replica_stats(const xoc_replica_t *self, xoc_replica_stats_t *stats);
 /*  Calls fn for every object (any order); stops when fn returns non-zero.                 */
 typedef int(xoc_replica_each_fn)(const xoc_replica_obj_t *obj, void *arg);
 int xoc_replica_foreach(const xoc_replica_t *self, xoc_replica_each_fn *fn, void *arg);
+
+/*  Attaches the consumer's pointer to an object held by the replica (obj as given by a
+    callback, xoc_replica_get or xoc_replica_foreach), e.g. a rendering of it kept by the
+    change callback, so a walk over the objects needs no lookup. The replica never reads
+    nor frees it: the pointee must stay valid while the object is unchanged, i.e. until
+    the change callback reports this id again (entered: a new object, NULL pointer; or
+    exited). A new snapshot that finds an object unchanged reports nothing and keeps its
+    pointer.                                                                               */
+void xoc_replica_set_user(xoc_replica_t *self, const xoc_replica_obj_t *obj, void *user);
+/*  A number that changes whenever an object enters, changes or exits (not a revision: a
+    new snapshot may change objects at an equal revision). Equal numbers, same objects.   */
+uint64_t xoc_replica_gen(const xoc_replica_t *self);
 
 /*  Forces a new snapshot (tests; an operator's "resync").                                 */
 void xoc_replica_resync(xoc_replica_t *self);

@@ -44,6 +44,9 @@ const xoc_cfg_key_t xoc_api_cfg_keys[] = {
      "the object changes of this window become one `all` enter + one exit push (0: per batch)"},
     {"api.push_coalesce_max_kib", XOC_CFG_INT, "4096", 1, 1048576,
      "a coalescing window is pushed early once its objects' JSON exceeds this (KiB)"},
+    {"api.getall_keep", XOC_CFG_BOOL, "true", 0, 0,
+     "keep a super-admin's whole xo.getAllObjects answer and send it again while nothing "
+     "changed (faster; holds about its size in memory)"},
     XOC_CFG_END};
 
 /* ---- metrics ---------------------------------------------------------------------------------- */
@@ -464,6 +467,7 @@ static int s_init(xoc_api_server_t *srv, zsock_t *pipe, xoc_cfg_t *cfg)
         return rc;
     srv->cfg = cfg;
     srv->signin_delay_ms = xoc_cfg_int(cfg, "api.signin_throttle_ms");
+    srv->getall_keep = xoc_cfg_bool(cfg, "api.getall_keep");
     srv->token_validity_ms = xoc_cfg_int(cfg, "api.token_validity_s") * 1000;
     srv->bus_timeout_ms = (int)xoc_cfg_int(cfg, "api.bus_timeout_ms");
     srv->sessions = zhashx_new();
@@ -509,6 +513,7 @@ static void s_fini(xoc_api_server_t *srv)
     zhashx_destroy(&srv->throttle);
     zhashx_destroy(&srv->json);
     xoc_api_buf_unref(&srv->scratch);
+    xoc_api_buf_unref(&srv->all_answer);
     xoc_api_buf_unref(&srv->push_enter);
     xoc_api_buf_unref(&srv->push_exit);
     xoc_api_objects_fini(srv);

@@ -65,6 +65,21 @@ void xoc_api_buf_truncate(xoc_api_buf_t *self, size_t len)
         self->len = len;
 }
 
+bool xoc_api_buf_shared(const xoc_api_buf_t *self)
+{
+    return atomic_load(&self->refs) != 1;
+}
+
+int xoc_api_buf_patch(xoc_api_buf_t *self, size_t off, const void *data, size_t len)
+{
+    if (xoc_api_buf_shared(self))
+        return XOC_EBUSY;
+    if (off > self->len || len > self->len - off)
+        return XOC_EINVAL;
+    memcpy(self->data + off, data, len);
+    return 0;
+}
+
 static int s_reserve(xoc_api_buf_t *self, size_t more)
 {
     if (self->len + more <= self->cap)

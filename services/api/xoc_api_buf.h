@@ -38,4 +38,12 @@ int xoc_api_buf_json_str(xoc_api_buf_t *self, const char *s, size_t len);
     stringified, bin as base64, NaN/Inf and ext as null).                                   */
 int xoc_api_buf_json_mp(xoc_api_buf_t *self, const msgpack_object *obj);
 
+/*  True while another holder (a connection's send queue) has a reference: the buffer
+    must not change then. A buffer whose last other holder let go may be reused
+    (reset, truncated, patched) by its owner; the atomic count orders the accesses.    */
+bool xoc_api_buf_shared(const xoc_api_buf_t *self);
+/*  Overwrites len bytes at off (off + len <= length) of a buffer that is not shared:
+    0, XOC_EBUSY if shared, XOC_EINVAL out of range.                                     */
+int xoc_api_buf_patch(xoc_api_buf_t *self, size_t off, const void *data, size_t len);
+
 #endif

@@ -71,6 +71,12 @@ typedef struct {
        xo.getAllObjects and the pushes copy bytes instead of serializing */
     zhashx_t *json;               /* id -> xoc_api_json_t */
     xoc_api_buf_t *scratch;
+    /* xo.getAllObjects's last complete answer (super-admin, no filter, no limit), sent
+       again while the replica's generation (xoc_replica_gen + 1; 0: none) is unchanged */
+    xoc_api_buf_t *all_answer;
+    uint64_t all_answer_gen;
+    size_t all_answer_count;
+    bool getall_keep;             /* api.getall_keep: keep it at all */
     /* /metrics (xoc_api.c: s_metrics_*) */
     xoc_metrics_family_t *m_calls, *m_call_seconds;
     xoc_metrics_series_t *m_connections, *m_signed_in, *m_pushes, *m_queued, *m_queued_max,

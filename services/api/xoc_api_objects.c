@@ -121,11 +121,12 @@ static int s_write_obj(xoc_api_buf_t *out, const xoc_replica_obj_t *obj, bool fi
     return rc;
 }
 
-/* appends "id":<cached JSON> ; falls back on writing from msgpack */
-static int s_copy_obj(xoc_api_server_t *srv, xoc_api_buf_t *out, const xoc_replica_obj_t *obj,
-                      bool first, msgpack_unpacked *up)
+/* appends "id":<cached JSON> (s_cache keeps it with the replica's entry: no lookup);
+   falls back on writing from msgpack */
+static int s_copy_obj(xoc_api_buf_t *out, const xoc_replica_obj_t *obj, bool first,
+                      msgpack_unpacked *up)
 {
-    const xoc_api_json_t *j = zhashx_lookup(srv->json, obj->id);
+    const xoc_api_json_t *j = obj->user;
     if (!j)
         return s_write_obj(out, obj, first, up);
     int rc = first ? 0 : xoc_api_buf_putc(out, ',');
@@ -177,7 +178,7 @@ static int s_each(const xoc_replica_obj_t *obj, void *arg)
     }
     if (a->cm && !s_match_cm(a, obj))
         return 0;
-    a->rc = s_copy_obj(a->srv, a->out, obj, a->count == 0, &a->up);
+    a->rc = s_copy_obj(a->out, obj, a->count == 0, &a->up);
     a->count++;
     return a->rc;
 }
@@ -192,6 +193,67 @@ static json_t *s_cm_error(const char *message)
     return json_pack("{s:[{s:s,s:s,s:s,s:{},s:s}]}", "errors", "instancePath", "/filter",
                      "schemaPath", "#/properties/filter", "keyword", "complex-matcher",
                      "params", "message", message);
+}
+
+/* The complete answer to a super-admin without filter nor limit (the usual xo-lib call,
+   the biggest) is kept and sent again while the replica is unchanged: only the call's
+   id is patched in. The id has a fixed slot, padded with spaces (JSON whitespace), so the
+   bytes after it never move. The buffer is reused (no fresh pages) once no connection
+   holds it any more; a call arriving while it is still being sent gets a copy. */
+#define S_ID_SLOT 40
+static const char s_head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+#define S_HEAD_LEN (sizeof s_head - 1)
+
+/* the call's id in the slot; false if it does not fit (then no reuse) */
+static bool s_id_slot(const xoc_api_call_t *call, char slot[S_ID_SLOT])
+{
+    char *id = call->id ? json_dumps(call->id, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    size_t n = id ? strlen(id) : 0;
+    bool ok = id && n <= S_ID_SLOT;
+    if (ok) {
+        memset(slot, ' ', S_ID_SLOT);
+        memcpy(slot, id, n);
+    }
+    free(id);
+    return ok;
+}
+
+/* 1: answered from the kept answer; 0: not possible, build it (into *out: the kept
+   buffer, emptied, when it may be reused) */
+static int s_reuse(xoc_api_call_t *call, const char slot[S_ID_SLOT], xoc_api_buf_t **out)
+{
+    xoc_api_server_t *srv = call->srv;
+    xoc_api_buf_t *kept = srv->all_answer;
+    size_t len = kept ? xoc_api_buf_len(kept) : 0;
+    if (kept && srv->all_answer_gen == xoc_replica_gen(srv->replica) + 1 && len > 0 &&
+        xoc_api_buf_data(kept)[len - 1] == '}') {
+        int64_t t0 = zclock_usecs();
+        len--; /* without its last '}': xoc_api_call_done_buf appends it */
+        xoc_api_buf_t *buf = NULL;
+        if (!xoc_api_buf_shared(kept)) { /* in place: nobody reads it any more */
+            if (xoc_api_buf_patch(kept, S_HEAD_LEN, slot, S_ID_SLOT) == 0) {
+                xoc_api_buf_truncate(kept, len);
+                buf = xoc_api_buf_ref(kept);
+            }
+        } else if ((buf = xoc_api_buf_from(xoc_api_buf_data(kept), len)) != NULL &&
+                   xoc_api_buf_patch(buf, S_HEAD_LEN, slot, S_ID_SLOT) != 0)
+            xoc_api_buf_unref(&buf); /* still being sent: a copy */
+        if (buf) {
+            xoc_debug("getAllObjects objects=%zu bytes=%zu us=%lld conn=%llu reused=%s",
+                      srv->all_answer_count, len + 1, (long long)(zclock_usecs() - t0),
+                      (unsigned long long)call->conn, buf == kept ? "in-place" : "copy");
+            xoc_api_call_done_buf(call, buf);
+            xoc_api_buf_unref(&buf);
+            return 1;
+        }
+    }
+    srv->all_answer_gen = 0;
+    if (kept && !xoc_api_buf_shared(kept)) {
+        xoc_api_buf_reset(kept);
+        *out = xoc_api_buf_ref(kept);
+    } else
+        xoc_api_buf_unref(&srv->all_answer);
+    return 0;
 }
 
 int xoc_api_m_get_all_objects(xoc_api_call_t *call)
@@ -230,7 +292,13 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
             return XOC_ENOMEM;
         }
     }
-    a.out = xoc_api_buf_new(xoc_replica_bytes(srv->replica) * 3 / 2 + 4096);
+    /* everything, for a super-admin: the kept answer, or build one to keep */
+    char slot[S_ID_SLOT];
+    bool whole = !a.view && !a.filter && !a.cm && !a.limit && s_id_slot(call, slot);
+    if (whole && s_reuse(call, slot, &a.out))
+        return 0;
+    if (!a.out)
+        a.out = xoc_api_buf_new(xoc_replica_bytes(srv->replica) * 3 / 2 + 4096);
     if (!a.out) {
         xoc_api_cm_destroy(&a.cm);
         if (a.zone)
@@ -240,7 +308,15 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
     msgpack_unpacked_init(&a.up);
     int64_t t0 = zclock_usecs();
     a.deadline_us = t0 + S_CM_BUDGET_MS * 1000;
-    int rc = xoc_api_call_result_open(call, a.out);
+    int rc;
+    if (whole) {
+        rc = xoc_api_buf_put(a.out, s_head, S_HEAD_LEN);
+        if (rc == 0)
+            rc = xoc_api_buf_put(a.out, slot, S_ID_SLOT);
+        if (rc == 0)
+            rc = xoc_api_buf_puts(a.out, ",\"result\":");
+    } else
+        rc = xoc_api_call_result_open(call, a.out);
     if (rc == 0)
         rc = xoc_api_buf_putc(a.out, '{');
     if (rc == 0)
@@ -252,8 +328,15 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
         msgpack_zone_free(a.zone);
     if (rc == 0) {
         xoc_debug("getAllObjects objects=%zu bytes=%zu us=%lld conn=%llu", a.count,
-                  xoc_api_buf_len(a.out), (long long)(zclock_usecs() - t0),
+                  xoc_api_buf_len(a.out) + 1, (long long)(zclock_usecs() - t0), /* + '}' */
                   (unsigned long long)call->conn);
+        if (whole && srv->getall_keep && (srv->all_answer == a.out || !srv->all_answer)) {
+            /* kept for the next calls at this generation (+ 1: 0 means none) */
+            if (!srv->all_answer)
+                srv->all_answer = xoc_api_buf_ref(a.out);
+            srv->all_answer_gen = xoc_replica_gen(srv->replica) + 1;
+            srv->all_answer_count = a.count;
+        }
         xoc_api_call_done_buf(call, a.out);
     }
     xoc_api_buf_unref(&a.out);
@@ -291,10 +374,13 @@ static const xoc_api_json_t *s_cache(xoc_api_server_t *srv, bool enter,
             j->len = len;
             memcpy(j->text, xoc_api_buf_data(srv->scratch), len);
             zhashx_update(srv->json, obj->id, j);
+            xoc_replica_set_user(srv->replica, obj, j); /* for xo.getAllObjects's walk */
         }
     }
-    if (!j)
+    if (!j) {
         zhashx_delete(srv->json, obj->id);
+        xoc_replica_set_user(srv->replica, obj, NULL); /* it pointed to the text just freed */
+    }
     msgpack_unpacked_destroy(&up);
     return j;
 }

@@ -14,8 +14,9 @@
 #include "xoc_err.h"
 #include "xoc_log.h"
 
-#define S_CHUNK (64 * 1024)     /* bytes per WebSocket fragment written */
+#define S_CHUNK (1024 * 1024)   /* bytes per WebSocket fragment written */
 #define S_CHUNKS_PER_TURN 16    /* fragments written per writable callback at most */
+#define S_BIG (1024 * 1024)     /* messages from this size on: their end is logged (debug) */
 
 typedef struct s_out {
     xoc_api_buf_t *buf;
@@ -44,6 +45,10 @@ typedef struct {
     int http_status;
     char *http_head;        /* "content type\nname: value\n..." from the actor */
     zmsg_t *http_req;       /* the request event, waiting for its body */
+    /* debug log of big answers (bench_api_getall): the last request's arrival, and a big
+       message written whose end is to be logged once lws has flushed it to the socket */
+    int64_t rx_us;
+    size_t big_sent;
 } s_conn_t;
 
 /* an operation from the actor */
@@ -178,6 +183,12 @@ static int s_conn_write_turn(xoc_api_ws_t *self, s_conn_t *c)
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
     }
+    if (c->big_sent) { /* writable again: lws handed its last bytes to the socket */
+        xoc_debug("ws: sent conn=%llu bytes=%zu us=%lld since the last request arrived",
+                  (unsigned long long)c->id, c->big_sent,
+                  (long long)(lws_now_usecs() - c->rx_us));
+        c->big_sent = 0;
+    }
     for (int n = 0; n < S_CHUNKS_PER_TURN && c->head && !lws_send_pipe_choked(c->wsi); n++) {
         s_out_t *o = c->head;
         size_t total = xoc_api_buf_len(o->buf);
@@ -190,6 +201,8 @@ static int s_conn_write_turn(xoc_api_ws_t *self, s_conn_t *c)
         o->off += chunk;
         c->queued -= chunk;
         if (o->off == total) {
+            if (total >= S_BIG && XOC_LOG_DEBUG <= xoc_log_level_current)
+                c->big_sent = total;
             c->head = o->next;
             if (!c->head)
                 c->tail = NULL;
@@ -197,7 +210,7 @@ static int s_conn_write_turn(xoc_api_ws_t *self, s_conn_t *c)
             free(o);
         }
     }
-    if (c->head)
+    if (c->head || c->big_sent)
         lws_callback_on_writable(c->wsi);
     else if (c->close_after) {
         c->close_now = true;
@@ -255,6 +268,7 @@ static int s_conn_receive(xoc_api_ws_t *self, s_conn_t *c, const void *in, size_
     c->rx_len += len;
     if (!lws_is_final_fragment(c->wsi))
         return 0;
+    c->rx_us = lws_now_usecs();
     int rc = s_event(self, "msg", c->id, c->rx, c->rx_len);
     c->rx_len = 0;
     if (c->rx_cap > 1024 * 1024) { /* give a big buffer back */

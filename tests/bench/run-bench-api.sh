@@ -6,6 +6,7 @@
 #   fanout  1 000 clients signed in on one xoc-api receiving `all` pushes while the simulator
 #           makes 1 000 changes/s: stamped change -> each client, vs one client alone
 #   rss     xoc-api's memory at 10 000 VMs next to the replica's bytes and the JSON cache
+# getall: BENCH_KEEP=false runs xoc-api without api.getall_keep (no kept answer).
 # Usage: run-bench-api.sh <build dir> <npm prefix dir> <source dir> getall|fanout|rss
 set -eu
 BUILD=$(cd "$1" && pwd)
@@ -27,8 +28,9 @@ fanout) VMS=${BENCH_VMS:-100}; stack_core "$BUILD" "$VMS" --hosts 2 ;;
 esac
 # getall: debug log, for the time xoc-api spends building each answer (`getAllObjects ... us=`)
 LEVEL=warn
-[ "$MODE" = getall ] && LEVEL=debug
-stack_api "$BUILD" api --api.send_queue_max 268435456 --log.level $LEVEL ${BENCH_API_ARGS:-}
+KEEP=
+[ "$MODE" = getall ] && LEVEL=debug && KEEP="--api.getall_keep=${BENCH_KEEP:-true}"
+stack_api "$BUILD" api --api.send_queue_max 268435456 --log.level $LEVEL $KEEP ${BENCH_API_ARGS:-}
 API_PID=$STACK_PID
 NODE_PATH="$PREFIX/node_modules" stack_run node "$SRC/tests/bench/bench_api_$MODE.mjs" "$PREFIX/node_modules" \
   "$API_URL" "$SIM" "$XOC_ADMIN_PASSWORD" "$VMS" "$RUN" "$API_PID" "$BUILD" "$BUS"

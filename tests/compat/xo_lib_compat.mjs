@@ -234,6 +234,47 @@ try {
   check('invalid request → -32600', invalid.error && invalid.error.code === -32600 &&
     invalid.id === 9)
 
+  // 5b. xo.getAllObjects of everything, again and again while nothing changes (xoc-api sends
+  //     its kept answer with the call's id patched in; an id longer than its slot gets an
+  //     answer built anew), then after a change (the answer is built again)
+  const answers = await new Promise((resolve, reject) => {
+    const ws = new WebSocket(apiUrl.replace(/^http/, 'ws') + '/api/', { maxPayload: 1 << 30 })
+    const ids = [7, 'a-string-id', 'x'.repeat(60), 12345678901234, 8]
+    const got = []
+    const timer = setTimeout(() => { ws.terminate(); reject(new Error('getAllObjects: no answer')) }, 20000)
+    ws.on('open', () => ws.send(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'session.signIn',
+      params: { email: 'admin@admin.net', password: adminPassword } })))
+    ws.on('message', data => {
+      const m = JSON.parse(data.toString())
+      if (m.method) return // a push
+      if (m.id === 0) {
+        for (const id of ids)
+          ws.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'xo.getAllObjects' }))
+        return
+      }
+      got.push({ sent: ids[got.length], m })
+      if (got.length === ids.length) { clearTimeout(timer); ws.close(); resolve(got) }
+    })
+    ws.on('error', reject)
+  })
+  // (the objects: every VM in each; the churn above may still add a message or a task)
+  const vmsOf = a => Object.values(a.m.result || {}).filter(o => o.type === 'VM').length
+  check('xo.getAllObjects repeated: each answer carries its own id, every VM',
+    answers.every(a => a.m.id === a.sent && vmsOf(a) === VMS),
+    answers.map(a => `${JSON.stringify(a.m.id).slice(0, 12)}:${Object.keys(a.m.result || {}).length}`).join(' '))
+  const simSession = await sim('session.login_with_password', ['root', 'password'])
+  const renamed = Object.values(all).find(o => o.type === 'VM' && o._xapiRef)
+  const newName = `renamed-${Date.now()}`
+  const seenPush = deadline(15000, 'the rename pushed', () => pushes.some(p => p.type === 'enter' &&
+    p.items[renamed.id] && p.items[renamed.id].name_label === newName))
+  await sim('VM.set_name_label', [simSession, renamed._xapiRef, newName])
+  await seenPush
+  const after1 = await xo.call('xo.getAllObjects')
+  const after2 = await xo.call('xo.getAllObjects')
+  check('xo.getAllObjects after a change shows it (twice)',
+    after1[renamed.id].name_label === newName && after2[renamed.id].name_label === newName &&
+    Object.keys(after2).length === Object.keys(after1).length, newName)
+
   // limits (run-xo-lib.sh sets api.max_frame and api.send_queue_max to 1 MiB)
   const big = await closeOf(ws => ws.send('{"jsonrpc":"2.0","id":1,"method":"m","params":{"x":"' +
     'a'.repeat(2 << 20) + '"}}'))

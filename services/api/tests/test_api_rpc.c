@@ -249,7 +249,7 @@ static void test_filter(void **state)
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     xoc_json_to_mp(o, &sb);
-    xoc_replica_obj_t obj = {"id1", "VM", "pool", (const uint8_t *)sb.data, sb.size, 1};
+    xoc_replica_obj_t obj = {"id1", "VM", "pool", (const uint8_t *)sb.data, sb.size, 1, NULL};
     const char *yes[] = {"{}", "{\"type\":\"VM\"}", "{\"power_state\":\"Running\"}",
                          "{\"CPUs\":{\"number\":2}}", "{\"tags\":[\"b\"]}", "{\"memory\":1024.0}",
                          "{\"type\":\"VM\",\"power_state\":\"Running\"}"};
