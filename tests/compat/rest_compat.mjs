@@ -5,41 +5,16 @@
 import { createRequire } from 'node:module'
 import net from 'node:net'
 import path from 'node:path'
+import { check, deadline as deadlineEvery, finish, simCall } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword, vmsArg] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
 const Xo = require('xo-lib').default
 const VMS = Number(vmsArg)
 const ADMIN = 'admin@admin.net'
+const deadline = (ms, what, fn) => deadlineEvery(ms, what, fn, 100)
 
-let passed = 0
-let failed = 0
-function check(name, ok, detail = '') {
-  if (ok) passed++
-  else failed++
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`)
-}
-
-async function deadline(ms, what, fn) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error('timeout waiting for ' + what)
-    await new Promise(r => setTimeout(r, 100))
-  }
-}
-
-async function sim(method, params) {
-  const res = await fetch(simUrl + '/jsonrpc', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
-  })
-  const body = await res.json()
-  if (body.error) throw new Error(JSON.stringify(body.error))
-  return body.result
-}
+const sim = (method, params) => simCall(simUrl, method, params)
 
 const basic = (u, p) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64')
 let cookie = ''
@@ -385,5 +360,4 @@ try {
 for (const c of clients) {
   try { await c.close() } catch (e) {}
 }
-console.log(`rest: ${passed} passed, ${failed} failed`)
-process.exit(failed ? 1 : 0)
+finish('rest')

@@ -1,38 +1,14 @@
 // Compatibility test: the npm `xen-api` client (Xen Orchestra's XAPI library) against xapi-sim.
 // Usage: node xen_api_compat.mjs <xen-api index.mjs> <master url> <slave url> <transport>
 // Prints one line per check and `compat: N passed, M failed`; exits non-zero on failure.
+import { check, checkPrefix, deadline as deadlineEvery, finish, simCall } from './lib.mjs'
 const [modPath, masterUrl, slaveUrl, transport] = process.argv.slice(2)
 const { pathToFileURL } = await import('node:url')
 const { createClient } = await import(pathToFileURL(modPath).href)
+checkPrefix(`[${transport}] `)
+const deadline = (ms, what, fn) => deadlineEvery(ms, what, fn, 20)
 
-let passed = 0
-let failed = 0
-function check(name, ok, detail = '') {
-  if (ok) passed++
-  else failed++
-  console.log(`${ok ? 'ok  ' : 'FAIL'} [${transport}] ${name}${detail ? ' — ' + detail : ''}`)
-}
-
-async function sim(method, params = []) {
-  const res = await fetch(masterUrl + '/jsonrpc', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
-  })
-  const body = await res.json()
-  if (body.error) throw new Error(JSON.stringify(body.error))
-  return body.result
-}
-
-async function deadline(ms, what, fn) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error('timeout waiting for ' + what)
-    await new Promise(r => setTimeout(r, 20))
-  }
-}
+const sim = (method, params) => simCall(masterUrl, method, params)
 
 // What the client keeps of a record, comparable with sim.dump (JSON transport only: XML-RPC
 // gives ints as strings and dates as Date objects).
@@ -200,5 +176,4 @@ try {
 } finally {
   await xapi.disconnect().catch(() => {})
 }
-console.log(`compat: ${passed} passed, ${failed} failed`)
-process.exit(failed === 0 ? 0 : 1)
+finish('compat')

@@ -5,38 +5,13 @@
 // Usage: node xo_lib_acl.mjs <node_modules dir> <api url> <sim master url> <admin password> <vms>
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import { check, errorOf, finish, sleep, waitFor } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword, vmsArg] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
 const Xo = require('xo-lib').default
 const VMS = Number(vmsArg)
-
-let passed = 0
-let failed = 0
-function check(name, ok, detail = '') {
-  if (ok) passed++
-  else failed++
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`)
-}
-
-const sleep = ms => new Promise(r => setTimeout(r, ms))
-async function deadline(ms, what, fn) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) return null
-    await sleep(50)
-  }
-}
-async function errorOf(promise) {
-  try {
-    await promise
-    return null
-  } catch (e) {
-    return e
-  }
-}
+const deadline = (ms, what, fn) => waitFor(ms, fn) // null when it times out
 
 // XAPI on the simulator (JSON-RPC)
 let xapiSession
@@ -375,5 +350,4 @@ try {
 for (const c of clients) {
   try { await c.close() } catch (e) {}
 }
-console.log(`acl compat: ${passed} passed, ${failed} failed`)
-process.exit(failed ? 1 : 0)
+finish('acl compat')

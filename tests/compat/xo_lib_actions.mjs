@@ -6,49 +6,14 @@
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import { check, deadline, errorOf, finish, simCall } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
 const Xo = require('xo-lib').default
 
-let passed = 0
-let failed = 0
-function check(name, ok, detail = '') {
-  if (ok) passed++
-  else failed++
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`)
-}
-
-async function deadline(ms, what, fn) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error('timeout waiting for ' + what)
-    await new Promise(r => setTimeout(r, 50))
-  }
-}
-
 // a call on the first simulated pool, as a XAPI client would make it
-async function sim(method, params) {
-  const res = await fetch(simUrl + '/jsonrpc', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
-  })
-  const body = await res.json()
-  if (body.error) throw new Error(JSON.stringify(body.error))
-  return body.result
-}
-
-async function errorOf(promise) {
-  try {
-    await promise
-    return null
-  } catch (e) {
-    return e
-  }
-}
+const sim = (method, params) => simCall(simUrl, method, params)
 
 const clients = []
 async function signedIn(email, password) {
@@ -497,5 +462,4 @@ stopSim2()
 for (const c of clients) {
   try { await c.close() } catch (e) {}
 }
-console.log(`compat: ${passed} passed, ${failed} failed`)
-process.exit(failed ? 1 : 0)
+finish('compat')

@@ -8,29 +8,12 @@
 // Usage: node xo_lib_coalesce.mjs <node_modules dir> <api url> <sim master url> <admin password> <vms>
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import { check, finish, sleep, waitFor } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
 const Xo = require('xo-lib').default
 const WebSocket = require('ws')
-
-let passed = 0
-let failed = 0
-function check(name, ok, detail = '') {
-  if (ok) passed++
-  else failed++
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`)
-}
-const sleep = ms => new Promise(r => setTimeout(r, ms))
-async function deadline(ms, fn) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) return null
-    await sleep(50)
-  }
-}
 
 let xapiSession
 async function xapi(method, ...params) {
@@ -97,7 +80,7 @@ function diff(mine, server) {
 // server's state satisfies ready (the last change made has reached the replica)
 async function expectSame(name, xo, st, ready = () => true) {
   let last = null
-  const ok = await deadline(15000, async () => {
+  const ok = await waitFor(15000, async () => {
     const server = await xo.call('xo.getAllObjects')
     if (!ready(server)) return false
     last = diff(st.objects, server)
@@ -110,7 +93,7 @@ async function expectSame(name, xo, st, ready = () => true) {
 
 async function main() {
   const admin = await signIn({ email: 'admin@admin.net', password: adminPassword })
-  const vms = await deadline(30000, async () => {
+  const vms = await waitFor(30000, async () => {
     const v = Object.values(await admin.call('xo.getAllObjects', { filter: { type: 'VM' } }))
       .filter(o => !o.is_a_template && !o.name_label.startsWith('Control domain'))
     return v.length >= 2 ? v : null
@@ -122,7 +105,7 @@ async function main() {
   const uid = await admin.call('user.create', { email: 'dave@example.net', password: 'dave-secret' })
   await admin.call('acl.add', { subject: uid, object: vm.id, action: 'viewer' })
   const dave = await signIn({ email: 'dave@example.net', password: 'dave-secret' })
-  await deadline(10000, async () => vm.id in (await dave.call('xo.getAllObjects')))
+  await waitFor(10000, async () => vm.id in (await dave.call('xo.getAllObjects')))
   await sleep(500)
   const sa = await follow(admin)
   const sd = await follow(dave)
@@ -177,7 +160,7 @@ async function main() {
     await admin.call('server.disable', { id: servers[0].id })
     await admin.call('server.enable', { id: servers[0].id })
   }
-  await deadline(20000, () => sa.pushes > before2b.pushes)
+  await waitFor(20000, () => sa.pushes > before2b.pushes)
   await sleep(1500)
   await expectSame('pool disconnected + reconnected: admin state = getAllObjects', admin, sa,
     server => vm.id in server && other.id in server)
@@ -232,9 +215,9 @@ async function main() {
   let readBytes = 0
   const onBytes = n => { if (n.method === 'all') readBytes += JSON.stringify(n.params).length }
   admin.on('notification', onBytes)
-  await deadline(30000, () => readBytes > 24 << 20 || closeCode !== null)
+  await waitFor(30000, () => readBytes > 24 << 20 || closeCode !== null)
   slow._socket.resume()
-  await deadline(25000, () => closeCode !== null)
+  await waitFor(25000, () => closeCode !== null)
   await xapi('sim.churn', { rate: 0 })
   // 1008 "send queue full" when the close frame still fits, else the connection is dropped
   check('a client that does not read is closed (bounded queue)', closeCode === 1008 || closeCode === 1006,
@@ -248,11 +231,9 @@ async function main() {
 try {
   await main()
 } catch (e) {
-  failed++
-  console.log('FAIL exception — ' + (e && e.stack || e))
+  check('no exception', false, e && e.stack || String(e))
 } finally {
   await xapi('sim.churn', { rate: 0 }).catch(() => {})
   for (const c of clients) await c.close().catch(() => {})
 }
-console.log(`compat: ${passed} passed, ${failed} failed`)
-process.exit(failed ? 1 : 0)
+finish('compat')

@@ -3,6 +3,7 @@
 // Prints one line per check and `compat: N passed, M failed`; exits non-zero on failure.
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import { check, deadline, errorOf, finish, simCall } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword, vmsArg] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
@@ -10,43 +11,7 @@ const Xo = require('xo-lib').default
 const WebSocket = require('ws')
 const VMS = Number(vmsArg)
 
-let passed = 0
-let failed = 0
-function check(name, ok, detail = '') {
-  if (ok) passed++
-  else failed++
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`)
-}
-
-async function deadline(ms, what, fn) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error('timeout waiting for ' + what)
-    await new Promise(r => setTimeout(r, 50))
-  }
-}
-
-async function sim(method, params) {
-  const res = await fetch(simUrl + '/jsonrpc', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
-  })
-  const body = await res.json()
-  if (body.error) throw new Error(JSON.stringify(body.error))
-  return body.result
-}
-
-async function errorOf(promise) {
-  try {
-    await promise
-    return null
-  } catch (e) {
-    return e
-  }
-}
+const sim = (method, params) => simCall(simUrl, method, params)
 
 // one raw WebSocket exchange: sends text, resolves with the first message parsed
 function raw(text) {
@@ -311,5 +276,4 @@ try {
 for (const c of clients) {
   try { await c.close() } catch (e) {}
 }
-console.log(`compat: ${passed} passed, ${failed} failed`)
-process.exit(failed ? 1 : 0)
+finish('compat')

@@ -25,40 +25,15 @@
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import { check, deadline, errorOf, finish } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
 const Xo = require('xo-lib').default
 const WebSocket = require('ws')
 
-let passed = 0
-let failed = 0
-function check(name, ok, detail = '') {
-  if (ok) passed++
-  else failed++
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`)
-}
 const show = e => e ? JSON.stringify({ code: e.code, message: e.message, data: e.data }) : 'no error'
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b)
-
-async function deadline(ms, what, fn) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error('timeout waiting for ' + what)
-    await new Promise(r => setTimeout(r, 50))
-  }
-}
-
-async function errorOf(promise) {
-  try {
-    await promise
-    return null
-  } catch (e) {
-    return e
-  }
-}
 
 // a XAPI call on a simulated pool (its master URL), as a XAPI client makes it
 let session = null
@@ -393,5 +368,4 @@ stopSim2()
 for (const c of clients) {
   try { await c.close() } catch (e) {}
 }
-console.log(`compat: ${passed} passed, ${failed} failed`)
-process.exit(failed ? 1 : 0)
+finish('compat')

@@ -10,6 +10,7 @@
 // Usage: node xo_lib_revoke.mjs <node_modules dir> <api url> <sim master url> <admin password> <vms>
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import { check, finish, simCall, sleep, waitFor } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword, vmsArg] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
@@ -18,33 +19,8 @@ const VMS = Number(vmsArg)
 const apiB = process.env.XOC_API2_URL
 const ADMIN = 'admin@admin.net'
 
-let passed = 0
-let failed = 0
-function check(name, ok, detail = '') {
-  if (ok) passed++
-  else failed++
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`)
-}
-const sleep = ms => new Promise(r => setTimeout(r, ms))
-async function deadline(ms, fn) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) return null
-    await sleep(50)
-  }
-}
-async function sim(method, params) {
-  const res = await fetch(simUrl + '/jsonrpc', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
-  })
-  const body = await res.json()
-  if (body.error) throw new Error(method + ': ' + JSON.stringify(body.error))
-  return body.result
-}
+const sim = (method, params) => simCall(simUrl, method, params)
+
 const basic = (u, p) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64')
 async function get(url, headers) {
   const res = await fetch(url, { headers })
@@ -128,7 +104,7 @@ try {
   if (!apiB) throw new Error('XOC_API2_URL is not set (XO_LIB_API2=1)')
   const adminA = await signIn(apiUrl, { email: ADMIN, password: adminPassword })
   const adminB = await signIn(apiB, { email: ADMIN, password: adminPassword })
-  const loaded = async xo => deadline(60000, async () => {
+  const loaded = async xo => waitFor(60000, async () => {
     const all = await xo.call('xo.getAllObjects')
     return Object.values(all).filter(o => o.type === 'VM').length === VMS ? all : null
   })
@@ -146,13 +122,13 @@ try {
   const sseTok = await openEvents(apiUrl, { cookie: `authenticationToken=${token}` })
   const sseBasic = await openEvents(apiUrl, daveBasic)
   check('dave: sessions and streams open on A', sseTok.status === 200 && sseBasic.status === 200 &&
-    !!(await deadline(5000, () => sseTok.init && sseBasic.init)))
+    !!(await waitFor(5000, () => sseTok.init && sseBasic.init)))
   const daveAll = async () => new Set(Object.keys(await davePw.call('xo.getAllObjects')))
   // his WebSocket pushes and both streams build what getAllObjects answers him
   // (cond: what his getAllObjects must show first — the change reached instance A)
   async function expectViews(name, want, cond = () => true) {
     let last = ''
-    const ok = await deadline(10000, async () => {
+    const ok = await waitFor(10000, async () => {
       const w = want || await daveAll()
       if (!cond(w)) {
         last = 'the change did not reach his getAllObjects'
@@ -194,9 +170,9 @@ try {
   const everything = new Set(Object.keys(await adminA.call('xo.getAllObjects')))
   await expectViews('made admin on B: everything enters his pushes and streams on A', everything)
   const ref = await sim('sim.add_vm', { name: 'revoke-vm', running: false })
-  const newVm = await deadline(10000, async () => Object.values(
+  const newVm = await waitFor(10000, async () => Object.values(
     await adminA.call('xo.getAllObjects', { filter: { type: 'VM' } })).find(o => o.name_label === 'revoke-vm'))
-  check('as admin: a new VM reaches his streams', !!newVm && !!(await deadline(10000, () =>
+  check('as admin: a new VM reaches his streams', !!newVm && !!(await waitFor(10000, () =>
     sseTok.ids.has(newVm.id) && sseBasic.ids.has(newVm.id) && pwView.ids.has(newVm.id))))
   await adminB.call('user.set', { id: daveId, permission: 'none' })
   const back = await expectViews('back to none on B: what his ACLs do not give exits', null,
@@ -209,7 +185,7 @@ try {
 
   // 5. his token deleted on B: what was opened with it ends on A, the rest stays
   await adminB.call('token.delete', { tokens: [token] })
-  const tokEnded = await deadline(5000, () => sseTok.ended && daveTok.closedAt)
+  const tokEnded = await waitFor(5000, () => sseTok.ended && daveTok.closedAt)
   check('token deleted on B: its session and its stream end on A', !!tokEnded,
     `stream ended ${sseTok.ended}, session closed ${!!daveTok.closedAt}`)
   await sleep(500)
@@ -243,7 +219,7 @@ try {
 
   // 6. dave deleted on B: every session and stream of his on A ends, without a call of his
   await adminB.call('user.delete', { id: daveId })
-  const gone = await deadline(5000, () => sseBasic.ended && davePw.closedAt && reSign.closedAt)
+  const gone = await waitFor(5000, () => sseBasic.ended && davePw.closedAt && reSign.closedAt)
   check('user deleted on B: his sessions and streams on A end at once', !!gone,
     `stream ended ${sseBasic.ended}, sessions closed ${!!davePw.closedAt} ${reSign.status}`)
   check('... the admins stay', adminA.status === 'open' && adminB.status === 'open')
@@ -255,5 +231,4 @@ try {
 for (const c of clients) {
   try { await c.close() } catch (e) {}
 }
-console.log(`revoke: ${passed} passed, ${failed} failed`)
-process.exit(failed ? 1 : 0)
+finish('revoke')

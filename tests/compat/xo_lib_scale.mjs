@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module'
 import net from 'node:net'
 import path from 'node:path'
+import { check, deadline, finish, simCall } from './lib.mjs'
 
 const [modules, urlA, urlB, urlH, urlC, simUrl, password, vmsArg, statsSock, pidA, pidB] =
   process.argv.slice(2)
@@ -13,34 +14,7 @@ const Xo = require('xo-lib').default
 const { createBackoff } = require('jsonrpc-websocket-client')
 const VMS = Number(vmsArg)
 
-let passed = 0
-let failed = 0
-function check(name, ok, detail = '') {
-  if (ok) passed++
-  else failed++
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`)
-}
-
-async function deadline(ms, what, fn) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error('timeout waiting for ' + what)
-    await new Promise(r => setTimeout(r, 50))
-  }
-}
-
-async function sim(method, params) {
-  const res = await fetch(simUrl + '/jsonrpc', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
-  })
-  const body = await res.json()
-  if (body.error) throw new Error(JSON.stringify(body.error))
-  return body.result
-}
+const sim = (method, params) => simCall(simUrl, method, params)
 
 // haproxy's `show stat` as [{pxname, svname, status, scur, ...}]
 function haproxyStat() {
@@ -208,5 +182,4 @@ for (const c of clients) {
   if (onClosed) c.off('closed', onClosed)
   try { await c.close() } catch (e) {}
 }
-console.log(`scale: ${passed} passed, ${failed} failed`)
-process.exit(failed ? 1 : 0)
+finish('scale')
