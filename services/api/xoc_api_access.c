@@ -557,23 +557,9 @@ int xoc_api_m_acl_remove(xoc_api_call_t *call)
     return 0;
 }
 
-static void s_on_acls_all(xoc_api_server_t *unused, int status, json_t *items, void *arg)
-{
-    xoc_api_call_t *call = arg;
-    if (status != 0) {
-        xoc_api_call_fail(call, status, NULL, NULL);
-        return;
-    }
-    json_t *list = json_array();
-    const char *key;
-    json_t *rec;
-    json_object_foreach(items, key, rec) json_array_append(list, rec);
-    xoc_api_call_done(call, list);
-}
-
 int xoc_api_m_acl_get(xoc_api_call_t *call)
 {
-    return xoc_api_cfg(call->srv, "list", "acls", NULL, NULL, s_on_acls_all, call);
+    return xoc_api_cfg_list_answer(call, "acls", NULL);
 }
 
 int xoc_api_m_acl_get_current_permissions(xoc_api_call_t *call)
@@ -799,23 +785,9 @@ int xoc_api_m_group_create(xoc_api_call_t *call)
     return 0;
 }
 
-static void s_on_groups_all(xoc_api_server_t *unused, int status, json_t *items, void *arg)
-{
-    xoc_api_call_t *call = arg;
-    if (status != 0) {
-        xoc_api_call_fail(call, status, NULL, NULL);
-        return;
-    }
-    json_t *list = json_array();
-    const char *key;
-    json_t *g;
-    json_object_foreach(items, key, g) json_array_append_new(list, s_group_public(g));
-    xoc_api_call_done(call, list);
-}
-
 int xoc_api_m_group_get_all(xoc_api_call_t *call)
 {
-    return xoc_api_cfg(call->srv, "list", "groups", NULL, NULL, s_on_groups_all, call);
+    return xoc_api_cfg_list_answer(call, "groups", s_group_public);
 }
 
 /* membership on the user's side: add or remove gid in user uid's `groups` */

@@ -157,6 +157,10 @@ typedef void(xoc_api_cfg_fn)(xoc_api_server_t *srv, int status, json_t *value, v
     (list) or NULL, as JSON (borrowed for the call).                                       */
 int xoc_api_cfg(xoc_api_server_t *srv, const char *verb, const char *db, const char *key,
                 const json_t *value, xoc_api_cfg_fn *fn, void *arg);
+/*  Answers the call with the records of config db `db` as an array, each through `shown`
+    (a new reference; NULL: the record as stored).                                       */
+typedef json_t *(xoc_api_shown_fn)(const json_t *rec);
+int xoc_api_cfg_list_answer(xoc_api_call_t *call, const char *db, xoc_api_shown_fn *shown);
 /*  Creates the first admin when no user exists: asynchronous, retried until the cache
     answers; several frontends starting at once create one admin.                        */
 void xoc_api_users_bootstrap(xoc_api_server_t *srv);

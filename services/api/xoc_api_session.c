@@ -886,23 +886,42 @@ int xoc_api_m_user_delete(xoc_api_call_t *call)
     return xoc_api_cfg(call->srv, "delete", "users", id, NULL, s_on_user_deleted, call);
 }
 
-static void s_on_users_all(xoc_api_server_t *unused, int status, json_t *users, void *arg)
+typedef struct {
+    xoc_api_call_t *call;
+    xoc_api_shown_fn *shown;
+} s_list_t;
+
+static void s_on_list_answer(xoc_api_server_t *unused, int status, json_t *items, void *arg)
 {
-    xoc_api_call_t *call = arg;
+    s_list_t l = *(s_list_t *)arg;
+    free(arg);
     if (status != 0) {
-        xoc_api_call_fail(call, status, NULL, NULL);
+        xoc_api_call_fail(l.call, status, NULL, NULL);
         return;
     }
     json_t *list = json_array();
     const char *key;
-    json_t *u;
-    json_object_foreach(users, key, u) json_array_append_new(list, xoc_api_user_public(u));
-    xoc_api_call_done(call, list);
+    json_t *rec;
+    json_object_foreach(items, key, rec)
+        json_array_append_new(list, l.shown ? l.shown(rec) : json_incref(rec));
+    xoc_api_call_done(l.call, list);
+}
+
+int xoc_api_cfg_list_answer(xoc_api_call_t *call, const char *db, xoc_api_shown_fn *shown)
+{
+    s_list_t *l = malloc(sizeof *l);
+    if (!l)
+        return XOC_ENOMEM;
+    *l = (s_list_t){call, shown};
+    int rc = xoc_api_cfg(call->srv, "list", db, NULL, NULL, s_on_list_answer, l);
+    if (rc)
+        free(l);
+    return rc;
 }
 
 int xoc_api_m_user_get_all(xoc_api_call_t *call)
 {
-    return xoc_api_cfg(call->srv, "list", "users", NULL, NULL, s_on_users_all, call);
+    return xoc_api_cfg_list_answer(call, "users", xoc_api_user_public);
 }
 
 static void s_on_user_for_set(xoc_api_server_t *unused, int status, json_t *user, void *arg)
