@@ -68,6 +68,8 @@ int xoc_service_main(const char *name, const char *summary, const xoc_cfg_key_t 
     zsys_init();
     zsys_set_logstream(NULL);      /* our own log lines only */
     s_catch_signals();             /* after zsys_init, which installs czmq's own handler */
+    if (xoc_cfg_has(cfg, "zmq.io_threads")) /* before the first socket starts the context */
+        zsys_set_io_threads((size_t)xoc_cfg_int(cfg, "zmq.io_threads"));
 
     zactor_t *actor = zactor_new(actor_fn, cfg);
     int rc = 0;

@@ -22,6 +22,9 @@ const xoc_cfg_key_t xoc_broker_cfg_keys[] = {
     {"bus.listen", XOC_CFG_STR, "", 0, 0,
      "endpoints to bind, same forms as bus.endpoint, or tcp://HOST:* for three free ports "
      "(default: bus.endpoint)"},
+    {"zmq.io_threads", XOC_CFG_INT, "2", 1, 16,
+     "ZeroMQ I/O threads of the bus: the event streams in and out and the requests are "
+     "moved by these (2: publishers' and subscribers' TCP on separate threads)"},
     {"bus.hwm", XOC_CFG_INT, "100000", 100, 10000000,
      "high-water mark of the event proxy sockets, in messages"},
     {"bus.queue_max", XOC_CFG_INT, "10000", 1, 10000000,
