@@ -6,6 +6,8 @@
 //   ...
 //   finish('compat')   // prints `compat: N passed, M failed`, exits 1 when a check failed
 
+import { spawn } from 'node:child_process'
+
 let passed = 0
 let failed = 0
 let prefix = ''
@@ -67,4 +69,25 @@ export async function simCall(url, method, params = []) {
   const body = await res.json()
   if (body.error) throw new Error(method + ': ' + JSON.stringify(body.error))
   return body.result
+}
+
+// A simulated pool in a process of its own (the xapi-sim of $XAPI_SIM): returns {proc, url,
+// stop}, url once it is ready; stopped at the latest when this script exits.
+export function startSim({ vms = 4, seed = 7 } = {}) {
+  const proc = spawn(process.env.XAPI_SIM, ['--port', '0', '--hosts', '1', '--vms', String(vms),
+    '--seed', String(seed), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const stop = () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
+  }
+  process.on('exit', stop)
+  return new Promise((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => { stop(); reject(new Error('xapi-sim did not start')) }, 20000)
+    proc.stdout.on('data', d => {
+      out += d
+      const m = /master=1 url=(\S+)/.exec(out)
+      if (m && /xapi-sim: ready/.test(out)) { clearTimeout(timer); resolve({ proc, url: m[1], stop }) }
+    })
+    proc.on('exit', () => { clearTimeout(timer); reject(new Error('xapi-sim exited')) })
+  })
 }

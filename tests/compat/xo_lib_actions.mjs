@@ -3,10 +3,9 @@
 // Usage: node xo_lib_actions.mjs <node_modules dir> <api url> <sim master url> <admin password> <vms>
 // $XAPI_SIM: the simulator binary, started here for a second pool (server.add) and stopped.
 // Prints one line per check and `compat: N passed, M failed`; exits non-zero on failure.
-import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import path from 'node:path'
-import { check, deadline, errorOf, finish, simCall } from './lib.mjs'
+import { check, deadline, errorOf, finish, simCall, startSim } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
@@ -27,24 +26,13 @@ async function signedIn(email, password) {
 
 // a second simulated pool, in its own process (always stopped at the end)
 let sim2 = null
-function startSim2() {
-  return new Promise((resolve, reject) => {
-    sim2 = spawn(process.env.XAPI_SIM, ['--port', '0', '--hosts', '1', '--vms', '4',
-      '--seed', '7', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    const timer = setTimeout(() => reject(new Error('second xapi-sim did not start')), 20000)
-    sim2.stdout.on('data', d => {
-      out += d
-      const m = /master=1 url=(\S+)/.exec(out)
-      if (m && /xapi-sim: ready/.test(out)) { clearTimeout(timer); resolve(m[1]) }
-    })
-    sim2.on('exit', () => { clearTimeout(timer); reject(new Error('second xapi-sim exited')) })
-  })
+async function startSim2() {
+  sim2 = await startSim({ vms: 4, seed: 7 })
+  return sim2.url
 }
 function stopSim2() {
-  if (sim2 && sim2.exitCode === null) sim2.kill('SIGTERM')
+  if (sim2) sim2.stop()
 }
-process.on('exit', stopSim2)
 
 // resolves when pred() holds after a push (checked at each push, no polling), or rejects
 function onPush(seen, pred, ms = 10000) {

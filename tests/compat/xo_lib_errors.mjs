@@ -22,10 +22,9 @@
 //     (bypassMacAddressesCheck is accepted, not checked).
 // The frontend's mapping of those XAPI codes is the same table as for the ones seen here
 // (services/api/xoc_api_xapi.c, s_fail_known).
-import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import path from 'node:path'
-import { check, deadline, errorOf, finish } from './lib.mjs'
+import { check, deadline, errorOf, finish, startSim } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
@@ -74,26 +73,15 @@ function raw(frames) {
   })
 }
 
-// a second simulated pool, in its own process (stopped by the test, and at exit)
+// a second simulated pool, in its own process (always stopped at the end)
 let sim2 = null
-function startSim2() {
-  return new Promise((resolve, reject) => {
-    sim2 = spawn(process.env.XAPI_SIM, ['--port', '0', '--hosts', '1', '--vms', '3',
-      '--seed', '11', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    const timer = setTimeout(() => reject(new Error('second xapi-sim did not start')), 20000)
-    sim2.stdout.on('data', d => {
-      out += d
-      const m = /master=1 url=(\S+)/.exec(out)
-      if (m && /xapi-sim: ready/.test(out)) { clearTimeout(timer); resolve(m[1]) }
-    })
-    sim2.on('exit', () => { clearTimeout(timer); reject(new Error('second xapi-sim exited')) })
-  })
+async function startSim2() {
+  sim2 = await startSim({ vms: 3, seed: 11 })
+  return sim2.url
 }
 function stopSim2() {
-  if (sim2 && sim2.exitCode === null && sim2.signalCode === null) sim2.kill('SIGTERM')
+  if (sim2) sim2.stop()
 }
-process.on('exit', stopSim2)
 
 const objectsOf = (xo, filter) => xo.call('xo.getAllObjects', { filter })
 
@@ -326,8 +314,8 @@ try {
   const vm2 = await deadline(30000, 'the second pool\'s VMs', async () =>
     Object.values(await objectsOf(xo, { type: 'VM' })).find(v =>
       v.$pool !== pool1.id && v.power_state === 'Halted'))
-  sim2.kill('SIGKILL')
-  await new Promise(r => sim2.on('exit', r))
+  sim2.proc.kill('SIGKILL')
+  await new Promise(r => sim2.proc.on('exit', r))
   const stillThere = (await objectsOf(xo, { id: vm2.id }))[vm2.id] !== undefined
   const lost = await errorOf(xo.call('vm.start', { id: vm2.id }))
   check('9 vm.start on a pool whose master is gone: server unreachable {objectId}',
