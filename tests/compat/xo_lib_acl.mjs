@@ -196,13 +196,13 @@ try {
   const adminPushes = adminView.log.length
   await xcall('VM.set_name_description', vm._xapiRef, 'changed by the ACL test')
   await sim('sim.churn', { rate: 100 })
-  await sleep(1500)
+  await sleep(1500) // the churn's duration is the point
   await sim('sim.churn', { rate: 0 })
   const gotVm = await deadline(5000, 'the VM change', () =>
     view.log.some(p => p.type === 'enter' && p.items[vm.id] &&
       p.items[vm.id].name_description === 'changed by the ACL test'))
   check('the change of his VM is pushed to him', !!gotVm)
-  await sleep(500)
+  await sleep(500) // the churn's last pushes: a leak among them must be seen
   const allNow = await admin.call('xo.getAllObjects')
   const pushedIds = new Set(view.log.flatMap(p => p.ids))
   const merged = { ...allNow }

@@ -179,7 +179,7 @@ try {
     w => w.size < everything.size)
   check('... only his ACLs again', !!back && !back.has(newVm && newVm.id) && back.has(vms[2].id))
   await sim('sim.remove_object', { ref })
-  await sleep(300)
+  await sleep(300) // a check that nothing comes: time for a wrong exit to arrive
   check('no exit for an object he could not see', sseTok.strayExits.length === 0 &&
     sseBasic.strayExits.length === 0, `${sseTok.strayExits.length} ${sseBasic.strayExits.length}`)
 
@@ -188,7 +188,7 @@ try {
   const tokEnded = await waitFor(5000, () => sseTok.ended && daveTok.closedAt)
   check('token deleted on B: its session and its stream end on A', !!tokEnded,
     `stream ended ${sseTok.ended}, session closed ${!!daveTok.closedAt}`)
-  await sleep(500)
+  await sleep(500) // a check that nothing happens: time for a wrong close to arrive
   const pwAlive = await davePw.call('acl.getCurrentPermissions').then(p => !!p[vms[2].id], e => e.message)
   check('... his password session and Basic stream stay', pwAlive === true && !sseBasic.ended &&
     !davePw.closedAt, `call ${pwAlive}, stream ended ${sseBasic.ended}, closed ${!!davePw.closedAt}`)
