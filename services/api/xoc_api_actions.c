@@ -43,12 +43,76 @@ static int s_simple(xoc_api_call_t *call, const char *types, xoc_api_acl_perm_t 
 
 /* ---- VM lifecycle --------------------------------------------------------------------------- */
 
+/* xo-server's check before a start (skipped with bypassMacAddressesCheck): the VM's VIFs
+   have distinct MACs, and no running or paused VM (of any pool) has a VIF with one of
+   them. A clash answers operationFailed {objectId, code: DUPLICATED_MAC_ADDRESS}. */
+typedef struct {
+    xoc_api_server_t *srv;
+    const char *vm_id;
+    json_t *filters; /* [{"MAC": mac}...] */
+    bool clash;
+} s_mac_scan_t;
+
+static int s_mac_each(const xoc_replica_obj_t *obj, void *arg)
+{
+    s_mac_scan_t *m = arg;
+    if (strcmp(obj->type, "VIF") != 0)
+        return 0;
+    size_t i;
+    json_t *filter;
+    json_array_foreach(m->filters, i, filter)
+    {
+        if (!xoc_api_objects_match(obj, filter))
+            continue;
+        json_t *vif = xoc_api_object(m->srv, obj->id);
+        const char *owner = vif ? xoc_api_str(vif, "$VM") : "";
+        json_t *vm = *owner && strcmp(owner, m->vm_id) ? xoc_api_object(m->srv, owner) : NULL;
+        const char *ps = vm ? xoc_api_str(vm, "power_state") : "";
+        m->clash = !strcmp(ps, "Running") || !strcmp(ps, "Paused");
+        json_decref(vm);
+        json_decref(vif);
+        if (m->clash)
+            return 1;
+    }
+    return 0;
+}
+
+static bool s_mac_clash(xoc_api_server_t *srv, const json_t *vm)
+{
+    s_mac_scan_t m = {.srv = srv, .vm_id = xoc_api_str(vm, "id"), .filters = json_array()};
+    size_t i;
+    json_t *vif_id;
+    json_array_foreach(json_object_get(vm, "VIFs"), i, vif_id)
+    {
+        json_t *vif = xoc_api_object(srv, json_string_value(vif_id));
+        const char *mac = vif ? xoc_api_str(vif, "MAC") : "";
+        for (size_t k = 0; *mac && k < json_array_size(m.filters); k++)
+            if (!strcmp(mac, xoc_api_str(json_array_get(m.filters, k), "MAC")))
+                m.clash = true; /* twice on this VM */
+        if (*mac)
+            json_array_append_new(m.filters, json_pack("{s:s}", "MAC", mac));
+        json_decref(vif);
+    }
+    if (!m.clash && json_array_size(m.filters) > 0)
+        xoc_replica_foreach(srv->replica, s_mac_each, &m);
+    json_decref(m.filters);
+    return m.clash;
+}
+
 int xoc_api_m_vm_start(xoc_api_call_t *call)
 {
     json_t *host = NULL;
     if (s_param(call, "host") && !(host = xoc_api_resolve(call, "host", "host", S_OPERATE)))
         return 0;
-    xoc_api_act_t *a = xoc_api_act_new(call, "id", "VM", S_OPERATE);
+    json_t *vm = xoc_api_resolve(call, "id", "VM", S_OPERATE);
+    if (vm && !s_flag(call, "bypassMacAddressesCheck") && s_mac_clash(call->srv, vm)) {
+        xoc_api_call_fail_raw(call, 21, "operation failed",
+                              json_pack("{s:s,s:s}", "objectId", xoc_api_str(vm, "id"), "code",
+                                        "DUPLICATED_MAC_ADDRESS"));
+        json_decref(vm);
+        vm = NULL;
+    }
+    xoc_api_act_t *a = vm ? xoc_api_act_on(call, vm) : NULL;
     if (!a) {
         json_decref(host);
         return 0;
@@ -260,9 +324,9 @@ int xoc_api_m_vm_set(xoc_api_call_t *call)
         json_t *state = NULL; /* incorrectState {actual, expected, object, property} (§2) */
         if (rc == XOC_ESTATE)
             state = json_pack("{s:s,s:s,s:s,s:s}", "actual",
-                              xoc_api_str(xoc_api_act_obj(a), "power_state"), "expected",
-                              "Halted", "object", xoc_api_str(xoc_api_act_obj(a), "id"),
-                              "property", "power_state");
+                              xoc_api_str(xoc_api_act_obj(a), "power_state"), "expected", "Halted",
+                              "object", xoc_api_str(xoc_api_act_obj(a), "id"), "property",
+                              "power_state");
         xoc_api_act_fail(a, rc, NULL, state);
         return 0;
     }
@@ -372,8 +436,6 @@ static void s_got_new_ref(xoc_api_act_t *a)
 
 int xoc_api_m_vm_snapshot(xoc_api_call_t *call)
 {
-    if (s_flag(call, "saveMemory"))
-        return XOC_ENOTIMPL; /* VM.checkpoint: not carried yet */
     json_t *vm = xoc_api_resolve(call, "id", "VM", S_OPERATE);
     if (!vm)
         return 0;
@@ -396,9 +458,55 @@ int xoc_api_m_vm_snapshot(xoc_api_call_t *call)
         strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
         snprintf(name, sizeof name, "%s_%s", xoc_api_str(xoc_api_act_obj(a), "name_label"), date);
     }
-    xoc_api_act_step(a, "VM.snapshot", json_pack("[s,s]", xoc_api_act_ref(a), name));
+    /* with its memory (saveMemory): a checkpoint, which XAPI refuses unless the VM runs */
+    xoc_api_act_step(a, s_flag(call, "saveMemory") ? "VM.checkpoint" : "VM.snapshot",
+                     json_pack("[s,s]", xoc_api_act_ref(a), name));
     xoc_api_act_run(a, s_got_new_ref);
     return 0;
+}
+
+/* vm.revert, as xo-server does it: the snapshot's power state at snapshot time is read,
+   VM.revert leaves the VM halted (suspended for a checkpoint), and a VM that was running
+   when snapshotted is started (resumed) again; that last call's failure is only logged:
+   the revert itself succeeded. */
+static bool s_restart_failed(xoc_api_act_t *a, int status, const json_t *fault)
+{
+    xoc_warn("vm.revert: the VM reverted, but starting it again failed: %s %s",
+             xoc_err_name(status), json_string_value(json_array_get(fault, 0)) ?: "");
+    xoc_api_act_done(a, NULL);
+    return true;
+}
+
+static void s_revert_restart(xoc_api_act_t *a)
+{
+    const char *ps = json_string_value(xoc_api_act_result(a)),
+               *vm = json_string_value(xoc_api_act_kept(a));
+    const char *method = !ps                        ? NULL
+                         : !strcmp(ps, "Halted")    ? "VM.start"
+                         : !strcmp(ps, "Suspended") ? "VM.resume"
+                                                    : NULL;
+    if (!method) {
+        xoc_api_act_done(a, NULL);
+        return;
+    }
+    xoc_api_act_step(a, method, json_pack("[s,b,b]", vm, 0, 0));
+    xoc_api_act_on_fail_step(a, method, s_restart_failed);
+    xoc_api_act_run(a, NULL);
+}
+
+static void s_revert_info(xoc_api_act_t *a)
+{
+    const char *was =
+        json_string_value(json_object_get(xoc_api_act_result(a), "power-state-at-snapshot"));
+    const char *vm = json_string_value(xoc_api_act_kept(a));
+    xoc_api_act_step(a, "VM.revert", json_pack("[s]", xoc_api_act_ref(a)));
+    if (!was || strcmp(was, "Running") != 0 || !vm || !*vm) {
+        xoc_api_act_run(a, NULL);
+        return;
+    }
+    xoc_api_act_step(a, "VM.get_power_state", json_pack("[s]", vm));
+    xoc_api_act_on_fail_step(a, "VM.get_power_state", s_restart_failed);
+    xoc_api_act_run(a, s_revert_restart);
 }
 
 int xoc_api_m_vm_revert(xoc_api_call_t *call)
@@ -412,11 +520,16 @@ int xoc_api_m_vm_revert(xoc_api_call_t *call)
         json_decref(snap);
         return 0;
     }
+    json_t *vm = *of ? xoc_api_object(call->srv, of) : NULL;
+    char vm_ref[96];
+    snprintf(vm_ref, sizeof vm_ref, "%s", vm ? xoc_api_str(vm, "_xapiRef") : "");
+    json_decref(vm);
     xoc_api_act_t *a = xoc_api_act_on(call, snap);
     if (!a)
         return 0;
-    xoc_api_act_step(a, "VM.revert", json_pack("[s]", xoc_api_act_ref(a)));
-    xoc_api_act_run(a, NULL);
+    xoc_api_act_keep(a, json_string(vm_ref));
+    xoc_api_act_step(a, "VM.get_snapshot_info", json_pack("[s]", xoc_api_act_ref(a)));
+    xoc_api_act_run(a, s_revert_info);
     return 0;
 }
 
@@ -516,7 +629,8 @@ int xoc_api_m_vm_delete(xoc_api_call_t *call)
     /* a forced deletion first clears what XAPI's VM.destroy refuses (OPERATION_BLOCKED,
        VM_IS_TEMPLATE of a default template), as xo-server does */
     if (blocked)
-        xoc_api_act_step(a, "VM.remove_from_blocked_operations", json_pack("[s,s]", ref, "destroy"));
+        xoc_api_act_step(a, "VM.remove_from_blocked_operations",
+                         json_pack("[s,s]", ref, "destroy"));
     if (dflt)
         xoc_api_act_step(a, "VM.remove_from_other_config",
                          json_pack("[s,s]", ref, "default_template"));

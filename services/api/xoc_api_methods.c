@@ -67,7 +67,8 @@ static const xoc_api_param_t p_vm_start[] = {
     {"id", S_STR, false, false, NULL},
     {"host", S_STR, true, false, "start on this host (operate on it)"},
     {"force", S_BOOL, true, false, NULL},
-    {"bypassMacAddressesCheck", S_BOOL, true, false, "accepted, not checked"},
+    {"bypassMacAddressesCheck", S_BOOL, true, false,
+     "start even if a running VM has one of its MACs"},
     S_END};
 static const xoc_api_param_t p_vm_stop[] = {
     {"id", S_STR, false, false, NULL},
@@ -100,7 +101,7 @@ static const xoc_api_param_t p_vm_snapshot[] = {
     {"id", S_STR, false, false, NULL},
     {"name", S_STR, true, false, NULL},
     {"description", S_STR, true, true, NULL},
-    {"saveMemory", S_BOOL, true, false, "checkpoint (not supported yet)"},
+    {"saveMemory", S_BOOL, true, false, "with the memory: a checkpoint of a running VM"},
     S_END};
 static const xoc_api_param_t p_vm_revert[] = {{"snapshot", S_STR, false, false, NULL}, S_END};
 static const xoc_api_param_t p_vm_clone[] = {

@@ -263,8 +263,6 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
         return xoc_api_rest_get_from(call);
     json_t *filter = json_object_get(call->params, "filter");
     json_t *limit = json_object_get(call->params, "limit");
-    if (json_is_true(json_object_get(call->params, "ndjson")))
-        return XOC_ENOTIMPL; /* ndjson: a later slice */
     if (limit && json_number_value(limit) < 0)
         return XOC_EINVAL;
     bool deny = false;

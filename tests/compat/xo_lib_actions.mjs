@@ -135,6 +135,36 @@ try {
     snap && snap.$snapshot_of === vm.id && snap.name_label === 'snap1', snapId)
   check('vm.revert → true', (await xo.call('vm.revert', { snapshot: snapId })) === true)
 
+  // 3b. a running VM: vm.snapshot {saveMemory} makes a checkpoint (suspended), and vm.revert
+  // brings the VM back as it was when snapshotted: resumed after a checkpoint, started again
+  // after a disk snapshot taken while it ran (the power state asked from the pool itself,
+  // just after the answer: the restart is part of the call)
+  const xs = await sim('session.login_with_password', ['root', 'password'])
+  const powerOf = async () => sim('VM.get_power_state', [xs, vm._xapiRef])
+  await xo.call('vm.start', { id: vm.id })
+  await onPush(seen, () => seen.objects[vm.id]?.power_state === 'Running')
+  const cpId = await xo.call('vm.snapshot', { id: vm.id, name: 'cp1', saveMemory: true })
+  const runSnapId = await xo.call('vm.snapshot', { id: vm.id, name: 'run1' })
+  const snaps2 = await objectsOf(xo, { type: 'VM-snapshot' })
+  check('vm.snapshot {saveMemory} → a checkpoint: suspended; without: halted',
+    snaps2[cpId]?.power_state === 'Suspended' && snaps2[runSnapId]?.power_state === 'Halted',
+    `${snaps2[cpId]?.power_state} ${snaps2[runSnapId]?.power_state}`)
+  const cpRevert = await xo.call('vm.revert', { snapshot: cpId })
+  const afterCp = await powerOf()
+  check('vm.revert to a checkpoint of a running VM → true, the VM resumed (Running)',
+    cpRevert === true && afterCp === 'Running', afterCp)
+  const runRevert = await xo.call('vm.revert', { snapshot: runSnapId })
+  const afterRun = await powerOf()
+  check('vm.revert to a disk snapshot of a running VM → true, the VM started again',
+    runRevert === true && afterRun === 'Running', afterRun)
+  await xo.call('vm.stop', { id: vm.id, force: true })
+  const afterHalted = await xo.call('vm.revert', { snapshot: snapId }) && await powerOf()
+  check('vm.revert to a snapshot of a halted VM: the VM left halted', afterHalted === 'Halted',
+    afterHalted)
+  await xo.call('vm.delete', { id: cpId })
+  await xo.call('vm.delete', { id: runSnapId })
+  await onPush(seen, () => seen.objects[vm.id]?.power_state === 'Halted')
+
   // 4. vm.clone → id; vm.delete: it goes (exit push)
   const cloneId = await xo.call('vm.clone', { id: vm.id, name: 'clone1', full_copy: false })
   const clone = (await objectsOf(xo, { type: 'VM' }))[cloneId]

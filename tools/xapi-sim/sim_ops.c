@@ -2,8 +2,9 @@
     host.reboot needs a disabled host (HOST_NOT_DISABLED) without running guests
     (HOST_IN_USE [host, "vm", vm]) and brings it back enabled with a new
     other_config.boot_time; host.restart_agent renews other_config.agent_start_time;
-    VM.revert(snapshot) puts the VM back in the snapshot's state: halted, the snapshot's
-    VCPUs and memory, a fresh copy of each snapshot disk in place of the VM's disk.       */
+    VM.revert(snapshot) puts the VM back in the snapshot's state: halted (suspended for a
+    checkpoint), the snapshot's VCPUs and memory, a fresh copy of each snapshot disk in
+    place of the VM's disk.                                                               */
 #include <time.h>
 
 #include "sim_call.h"
@@ -166,13 +167,16 @@ static int s_vm_revert(sim_call_t *c)
     }
     json_t *vm = sim_store_json(vmo);
     const char *ps = sim_call_jstr(vm, "power_state");
-    if (strcmp(ps, "Halted")) { /* forced to the state of a disk snapshot: halted */
+    /* the VM takes the snapshot's state: halted (disks only) or suspended (a checkpoint) */
+    const char *to = !strcmp(sim_call_jstr(snap, "power_state"), "Suspended") ? "Suspended"
+                                                                               : "Halted";
+    if (strcmp(ps, to)) {
         const char *host = sim_call_jstr(vm, "resident_on");
         if (strcmp(host, SIM_NULL_REF))
             sim_call_link(p, host, "resident_VMs", vmo->ref, false);
         json_object_set_new(vm, "resident_on", json_string(SIM_NULL_REF));
         json_object_set_new(vm, "domid", json_integer(-1));
-        json_object_set_new(vm, "power_state", json_string("Halted"));
+        json_object_set_new(vm, "power_state", json_string(to));
     }
     const char *copied[] = {
         "VCPUs_max",          "VCPUs_at_startup",   "memory_static_min", "memory_static_max",

@@ -349,7 +349,9 @@ static void s_clone_vifs(sim_pool_t *p, json_t *src, sim_obj_t *nvm, json_t *nre
     json_object_set_new(nrec, "VIFs", nv);
 }
 
-typedef enum { S_CLONE, S_COPY, S_SNAPSHOT } s_clone_kind_t;
+/*  A snapshot is halted (its VM's power state kept in snapshot_info); a checkpoint is a
+    snapshot of a running VM with its memory: suspended.                                   */
+typedef enum { S_CLONE, S_COPY, S_SNAPSHOT, S_CHECKPOINT } s_clone_kind_t;
 
 static int s_vm_clone_kind(sim_call_t *c, s_clone_kind_t kind)
 {
@@ -366,11 +368,18 @@ static int s_vm_clone_kind(sim_call_t *c, s_clone_kind_t kind)
         return -1;
     if (sr && (!strcmp(sr, "") || !strcmp(sr, SIM_NULL_REF)))
         sr = NULL;
-    if (kind == S_SNAPSHOT && sim_call_rpu(p))
+    bool snap = kind == S_SNAPSHOT || kind == S_CHECKPOINT;
+    if (snap && sim_call_rpu(p))
         return sim_call_err(c, "NOT_SUPPORTED_DURING_UPGRADE", NULL);
     json_t *vm = sim_store_json(vmo);
     const char *ps = sim_call_jstr(vm, "power_state");
-    if (kind != S_SNAPSHOT && strcmp(ps, "Halted") && strcmp(ps, "Suspended") &&
+    if (kind == S_CHECKPOINT && strcmp(ps, "Running")) {
+        char actual[16];
+        s_lower(actual, sizeof actual, ps);
+        json_decref(vm);
+        return sim_call_err(c, "VM_BAD_POWER_STATE", vmo->ref, "running", actual, NULL);
+    }
+    if (!snap && strcmp(ps, "Halted") && strcmp(ps, "Suspended") &&
         !json_is_true(json_object_get(vm, "is_a_template"))) {
         char actual[16];
         s_lower(actual, sizeof actual, ps);
@@ -382,17 +391,20 @@ static int s_vm_clone_kind(sim_call_t *c, s_clone_kind_t kind)
     json_t *n = json_deep_copy(vm);
     json_object_del(n, "uuid");
     json_object_set_new(n, "name_label", json_string(name ? name : ""));
-    json_object_set_new(n, "power_state", json_string(kind == S_SNAPSHOT ? ps : "Halted"));
+    json_object_set_new(n, "power_state",
+                        json_string(kind == S_CHECKPOINT ? "Suspended" : "Halted"));
+    json_object_set_new(n, "snapshot_info",
+                        snap ? json_pack("{s:s}", "power-state-at-snapshot", ps) : json_object());
     json_object_set_new(n, "resident_on", json_string(SIM_NULL_REF));
     json_object_set_new(n, "domid", json_integer(-1));
     json_object_set_new(n, "snapshots", json_array());
     json_object_set_new(n, "consoles", json_array());
     json_object_set_new(n, "current_operations", json_object());
-    json_object_set_new(n, "is_a_snapshot", json_boolean(kind == S_SNAPSHOT));
+    json_object_set_new(n, "is_a_snapshot", json_boolean(snap));
     json_object_set_new(n, "snapshot_of",
-                        json_string(kind == S_SNAPSHOT ? vmo->ref : SIM_NULL_REF));
-    json_object_set_new(n, "snapshot_time", json_string(kind == S_SNAPSHOT ? now : SIM_NULL_DATE));
-    json_object_set_new(n, "parent", json_string(kind == S_SNAPSHOT ? SIM_NULL_REF : vmo->ref));
+                        json_string(snap ? vmo->ref : SIM_NULL_REF));
+    json_object_set_new(n, "snapshot_time", json_string(snap ? now : SIM_NULL_DATE));
+    json_object_set_new(n, "parent", json_string(snap ? SIM_NULL_REF : vmo->ref));
     json_t *none = json_object();
     sim_obj_t *mo = s_dup(p, sim_call_jstr(vm, "metrics"), none);
     json_decref(none);
@@ -401,14 +413,14 @@ static int s_vm_clone_kind(sim_call_t *c, s_clone_kind_t kind)
     json_object_set_new(n, "VBDs", json_array());
     json_object_set_new(n, "VIFs", json_array());
     sim_gen_vm_ops(n);
-    if (kind == S_SNAPSHOT)
+    if (snap)
         json_object_set_new(n, "allowed_operations",
                             json_pack("[s,s,s,s]", "clone", "copy", "destroy", "export"));
     sim_obj_t *no = sim_store_add(p->store, vmo->cls, n, NULL);
-    s_clone_vbds(p, vm, no, n, sr, kind == S_SNAPSHOT);
+    s_clone_vbds(p, vm, no, n, sr, snap);
     s_clone_vifs(p, vm, no, n);
     sim_store_update(p->store, no, n);
-    if (kind == S_SNAPSHOT) {
+    if (snap) {
         sim_call_set_add(vm, "snapshots", no->ref);
         sim_store_update(p->store, vmo, vm);
     }
@@ -431,6 +443,11 @@ static int s_vm_copy(sim_call_t *c)
 static int s_vm_snapshot(sim_call_t *c)
 {
     return s_vm_clone_kind(c, S_SNAPSHOT);
+}
+
+static int s_vm_checkpoint(sim_call_t *c)
+{
+    return s_vm_clone_kind(c, S_CHECKPOINT);
 }
 
 /*  Removes the objects named in a set field of rec, unlinking them from their other owner.   */
@@ -586,6 +603,7 @@ const sim_method_t sim_vm_methods[] = {
     {"VM.clone", 3, 3, s_vm_clone, false, true},
     {"VM.copy", 4, 4, s_vm_copy, false, true},
     {"VM.snapshot", 3, 4, s_vm_snapshot, false, true},
+    {"VM.checkpoint", 3, 3, s_vm_checkpoint, false, true},
     {"VM.destroy", 2, 2, s_vm_destroy, false, true},
     {"VM.pool_migrate", 4, 4, s_vm_pool_migrate, false, true},
     {"host.evacuate", 2, 2, s_host_evacuate, false, true},

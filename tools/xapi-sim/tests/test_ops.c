@@ -1,6 +1,7 @@
 /*  sim_ops (and sim_dev's memory order) on an in-process pool: host.reboot (HOST_NOT_DISABLED,
    HOST_IN_USE, back enabled with a new boot time), host.restart_agent, VM.revert (halted, settings
-   and disks of the snapshot, OPERATION_NOT_ALLOWED on a VM that is not a snapshot). */
+   and disks of the snapshot, OPERATION_NOT_ALLOWED on a VM that is not a snapshot),
+   VM.checkpoint (suspended, snapshot_info; reverted to: the VM suspended). */
 
 // clang-format off
 #include <setjmp.h>
@@ -193,6 +194,46 @@ static void test_revert(void **state)
     json_decref(snap);
 }
 
+/* VM.checkpoint: a suspended snapshot of a running VM (refused for a halted one), whose
+   revert leaves the VM suspended; snapshot_info keeps the power state at snapshot time */
+static void test_checkpoint(void **state)
+{
+    char vm[64];
+    s_vm("Halted", vm);
+    json_t *err = NULL;
+    s_fails("VM.checkpoint", json_pack("[s,s,s]", g_sess, vm, "cp"), "VM_BAD_POWER_STATE", &err);
+    assert_string_equal(json_string_value(json_array_get(err, 2)), "running");
+    json_decref(err);
+    json_t *disk = s_call("VM.snapshot", json_pack("[s,s,s]", g_sess, vm, "disk"), NULL);
+    s_void("VM.start", json_pack("[s,s,b,b]", g_sess, vm, 0, 0));
+    json_t *cp = s_call("VM.checkpoint", json_pack("[s,s,s]", g_sess, vm, "cp"), NULL);
+    assert_non_null(cp);
+    json_t *cps = s_get("VM", json_string_value(cp), "power_state");
+    json_t *info = s_get("VM", json_string_value(cp), "snapshot_info");
+    json_t *dps = s_get("VM", json_string_value(disk), "power_state");
+    json_t *dinfo = s_get("VM", json_string_value(disk), "snapshot_info");
+    assert_string_equal(json_string_value(cps), "Suspended");
+    assert_string_equal(json_string_value(json_object_get(info, "power-state-at-snapshot")),
+                        "Running");
+    assert_string_equal(json_string_value(dps), "Halted");
+    assert_string_equal(json_string_value(json_object_get(dinfo, "power-state-at-snapshot")),
+                        "Halted");
+    s_void("VM.revert", json_pack("[s,O]", g_sess, cp));
+    json_t *ps = s_get("VM", vm, "power_state");
+    assert_string_equal(json_string_value(ps), "Suspended");
+    s_void("VM.revert", json_pack("[s,O]", g_sess, disk));
+    json_t *ps2 = s_get("VM", vm, "power_state");
+    assert_string_equal(json_string_value(ps2), "Halted");
+    json_decref(ps2);
+    json_decref(ps);
+    json_decref(dinfo);
+    json_decref(dps);
+    json_decref(info);
+    json_decref(cps);
+    json_decref(cp);
+    json_decref(disk);
+}
+
 /* sim_dev: the memory order a host enforces */
 static void test_memory_order(void **state)
 {
@@ -345,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_host_reboot),
         cmocka_unit_test(test_restart_agent),
         cmocka_unit_test(test_revert),
+        cmocka_unit_test(test_checkpoint),
         cmocka_unit_test(test_memory_order),
         cmocka_unit_test(test_vm_checks),
         cmocka_unit_test(test_set_password),
