@@ -148,7 +148,8 @@
     F(S, STR, op, OPT, "event: set | delete")                                                  \
     F(S, BOOL, reveal, OPT, "request: include secret fields in clear (collector only)")        \
     F(S, BOOL, create, OPT, "config.set: only when the key is absent (else already-exists)")   \
-    F(S, MP, items, OPT, "config.list reply: map of key -> record")
+    F(S, MP, items, OPT, "config.list reply: map of key -> record")                           \
+    F(S, MP, expect, OPT, "config.set/delete: the record as read (nil: absent); else state")
 
 /* ---- collector ------------------------------------------------------------------------ */
 

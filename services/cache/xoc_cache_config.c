@@ -264,6 +264,88 @@ static int s_commit(xoc_cache_config_t *self, MDB_txn *txn, uint64_t *rev)
     return mdb_txn_commit(txn);
 }
 
+/* equal as JSON values are: maps whatever their key order, numbers by value (a record a
+   frontend read comes back through JSON) */
+static bool s_same(const msgpack_object *a, const msgpack_object *b)
+{
+#define S_INT(o) ((o)->type == MSGPACK_OBJECT_POSITIVE_INTEGER || \
+                  (o)->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+#define S_NUM(o) (S_INT(o) || (o)->type == MSGPACK_OBJECT_FLOAT32 || \
+                  (o)->type == MSGPACK_OBJECT_FLOAT64)
+    if (S_INT(a) && S_INT(b))
+        return a->type == b->type && a->via.u64 == b->via.u64;
+    if (S_NUM(a) && S_NUM(b)) {
+        double x = S_INT(a) ? (a->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? (double)a->via.i64
+                                                                         : (double)a->via.u64)
+                            : a->via.f64;
+        double y = S_INT(b) ? (b->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? (double)b->via.i64
+                                                                         : (double)b->via.u64)
+                            : b->via.f64;
+        return x == y;
+    }
+#undef S_NUM
+#undef S_INT
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case MSGPACK_OBJECT_ARRAY:
+        if (a->via.array.size != b->via.array.size)
+            return false;
+        for (uint32_t i = 0; i < a->via.array.size; i++)
+            if (!s_same(&a->via.array.ptr[i], &b->via.array.ptr[i]))
+                return false;
+        return true;
+    case MSGPACK_OBJECT_MAP:
+        if (a->via.map.size != b->via.map.size)
+            return false;
+        for (uint32_t i = 0; i < a->via.map.size; i++) {
+            const msgpack_object *v = s_field(b, &a->via.map.ptr[i].key);
+            if (!v || !s_same(&a->via.map.ptr[i].val, v))
+                return false;
+        }
+        return true;
+    default:
+        return msgpack_object_equal(*a, *b);
+    }
+}
+
+/* config.set / config.delete with `expect`: the stored record, shown as its readers see it,
+   must still be the one the writer read (nil: it must not exist), else XOC_ESTATE — another
+   writer came in between, and the writer starts again from a fresh read */
+static int s_check_expect(xoc_cache_config_t *self, MDB_txn *txn, MDB_dbi dbi,
+                          const xoc_msg_cfg_t *req, char *why, size_t ws)
+{
+    if (!req->expect.len)
+        return 0;
+    MDB_val k = {req->key.len, (void *)req->key.ptr}, v;
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    msgpack_sbuffer shown;
+    msgpack_sbuffer_init(&shown);
+    msgpack_object want, have = {.type = MSGPACK_OBJECT_NIL};
+    size_t off = 0;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (msgpack_unpack((const char *)req->expect.ptr, req->expect.len, &off, &zone, &want) !=
+        MSGPACK_UNPACK_SUCCESS) {
+        snprintf(why, ws, "expect: not a msgpack value");
+        rc = XOC_EINVAL;
+    } else if (rc == 0 && (rc = s_show_buf(self, v.mv_data, v.mv_size, S_SHOW_OBFUSCATED,
+                                           &shown)) == 0) {
+        off = 0;
+        if (msgpack_unpack(shown.data, shown.size, &off, &zone, &have) != MSGPACK_UNPACK_SUCCESS)
+            rc = XOC_EINVAL;
+    } else if (rc == MDB_NOTFOUND)
+        rc = 0; /* absent: nil */
+    if (rc == 0 && !s_same(&want, &have)) {
+        snprintf(why, ws, "the record changed since it was read");
+        rc = XOC_ESTATE;
+    }
+    sodium_memzero(shown.data, shown.size);
+    msgpack_sbuffer_destroy(&shown);
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
 static int s_set_txn(xoc_cache_config_t *self, MDB_txn *txn, MDB_dbi dbi,
                      const xoc_msg_cfg_t *req, const msgpack_object *map, msgpack_sbuffer *sealed)
 {
@@ -307,7 +389,9 @@ int xoc_cache_config_set(xoc_cache_config_t *self, const xoc_msg_cfg_t *req,
     }
     if ((rc = mdb_txn_begin(xoc_cache_store_env(self->store), NULL, 0, &txn)) != 0)
         goto free_all;
-    rc = s_set_txn(self, txn, dbi, req, &map, &sealed);
+    rc = s_check_expect(self, txn, dbi, req, why, ws);
+    if (!rc)
+        rc = s_set_txn(self, txn, dbi, req, &map, &sealed);
     if (rc)
         mdb_txn_abort(txn);
     else
@@ -366,7 +450,9 @@ int xoc_cache_config_delete(xoc_cache_config_t *self, const xoc_msg_cfg_t *req,
         return rc;
     MDB_val k = {req->key.len, (void *)req->key.ptr};
     uint64_t rev = 0;
-    rc = mdb_del(txn, dbi, &k, NULL);
+    rc = s_check_expect(self, txn, dbi, req, why, ws);
+    if (!rc)
+        rc = mdb_del(txn, dbi, &k, NULL);
     if (rc)
         mdb_txn_abort(txn);
     else

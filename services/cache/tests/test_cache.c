@@ -527,6 +527,74 @@ static bool s_bin_has(xoc_bin_t b, const char *needle)
     return b.len && memmem(b.ptr, b.len, needle, strlen(needle)) != NULL;
 }
 
+/* config.set / config.delete with `expect` (a read-modify-write's compare-and-set): done
+   while the record is the one read (compared as JSON values: key order and number types
+   do not matter; secrets as config.get shows them), incorrect-state once another writer
+   changed it; nil expects an absent record */
+static void s_compare_and_set(s_env_t *env, xoc_msg_cfg_t *c, msgpack_sbuffer *v,
+                              msgpack_packer *pk)
+{
+    xoc_reply_t r;
+    xoc_msg_t m;
+    xoc_msg_cfg_t g = {.db = c->db, .key = c->key};
+    assert_int_equal(s_cfg(env, "config.get", &g, &r, &m), 0);
+    size_t read_len = m.cfg.value.len;
+    uint8_t *read = malloc(read_len);
+    memcpy(read, m.cfg.value.ptr, read_len);
+    xoc_reply_clear(&r);
+    v->size = 0; /* the record read, written again with another host */
+    msgpack_pack_map(pk, 2);
+    s_pstr(pk, "host");
+    s_pstr(pk, "10.0.0.3");
+    s_pstr(pk, "password");
+    s_pstr(pk, "* obfuscated *");
+    c->value = (xoc_bin_t){(const uint8_t *)v->data, (uint32_t)v->size};
+    c->expect = (xoc_bin_t){read, (uint32_t)read_len};
+    assert_int_equal(s_cfg(env, "config.set", c, &r, &m), 0);
+    xoc_reply_clear(&r);
+    /* a second writer that read the same record: refused, nothing changed */
+    assert_int_equal(s_cfg(env, "config.set", c, &r, &m), XOC_ESTATE);
+    xoc_reply_clear(&r);
+    xoc_msg_cfg_t d = {.db = c->db, .key = c->key, .expect = c->expect};
+    assert_int_equal(s_cfg(env, "config.delete", &d, &r, &m), XOC_ESTATE);
+    xoc_reply_clear(&r);
+    /* the current record, keys in another order, as a JSON round trip may give it */
+    msgpack_sbuffer e;
+    msgpack_sbuffer_init(&e);
+    msgpack_packer ep;
+    msgpack_packer_init(&ep, &e, msgpack_sbuffer_write);
+    msgpack_pack_map(&ep, 2);
+    s_pstr(&ep, "password");
+    s_pstr(&ep, "* obfuscated *");
+    s_pstr(&ep, "host");
+    s_pstr(&ep, "10.0.0.3");
+    c->expect = (xoc_bin_t){(const uint8_t *)e.data, (uint32_t)e.size};
+    assert_int_equal(s_cfg(env, "config.set", c, &r, &m), 0);
+    xoc_reply_clear(&r);
+    assert_int_equal(s_cfg(env, "config.get", &g, &r, &m), 0);
+    assert_true(s_bin_has(m.cfg.value, "10.0.0.3"));
+    xoc_reply_clear(&r);
+    g.reveal = true; /* the secret kept through it all */
+    assert_int_equal(s_cfg(env, "config.get", &g, &r, &m), 0);
+    assert_true(s_bin_has(m.cfg.value, "hunter2-SECRET"));
+    xoc_reply_clear(&r);
+    /* nil: only while absent */
+    e.size = 0;
+    msgpack_pack_nil(&ep);
+    c->expect = (xoc_bin_t){(const uint8_t *)e.data, (uint32_t)e.size};
+    assert_int_equal(s_cfg(env, "config.set", c, &r, &m), XOC_ESTATE);
+    xoc_reply_clear(&r);
+    xoc_msg_cfg_t fresh = *c;
+    fresh.key = XOC_STR("s1-cas");
+    assert_int_equal(s_cfg(env, "config.set", &fresh, &r, &m), 0);
+    xoc_reply_clear(&r);
+    assert_int_equal(s_cfg(env, "config.set", &fresh, &r, &m), XOC_ESTATE);
+    xoc_reply_clear(&r);
+    c->expect = (xoc_bin_t){NULL, 0};
+    msgpack_sbuffer_destroy(&e);
+    free(read);
+}
+
 static void test_config_and_secrets(void **state)
 {
     s_env_t *env = *state;
@@ -602,6 +670,7 @@ static void test_config_and_secrets(void **state)
     assert_true(s_bin_has(m.cfg.value, "hunter2-SECRET"));
     assert_true(s_bin_has(m.cfg.value, "10.0.0.2"));
     xoc_reply_clear(&r);
+    s_compare_and_set(env, &c, &v, &pk);
     /* list */
     xoc_msg_cfg_t l = {.db = XOC_STR("servers")};
     assert_int_equal(s_cfg(env, "config.list", &l, &r, &m), 0);
