@@ -455,6 +455,16 @@ static const char *s_param(xoc_api_call_t *call, const char *name)
     return json_string_value(json_object_get(call->params, name));
 }
 
+/* does array a hold the string s? */
+static bool s_has(const json_t *a, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i,
+                       v) if (json_is_string(v) && !strcmp(json_string_value(v), s)) return true;
+    return false;
+}
+
 static bool s_same_acl(const json_t *rec, const char *subject, const char *object,
                        const char *action)
 {
@@ -579,6 +589,24 @@ static void s_drop_done(s_job_t *j)
     s_job_free(j);
 }
 
+/* a group without the job's user (a read-modify-write of the group record) */
+static int s_edit_drop_member(const json_t *g, json_t **out, void *arg)
+{
+    s_job_t *j = arg;
+    json_t *users = json_object_get(g, "users");
+    json_t *kept = json_array();
+    size_t i;
+    json_t *u;
+    json_array_foreach(users, i, u) if (!json_is_string(u) || strcmp(json_string_value(u), j->id))
+        json_array_append(kept, u);
+    if (json_array_size(kept) != json_array_size(users)) {
+        *out = json_copy((json_t *)g);
+        json_object_set(*out, "users", kept);
+    }
+    json_decref(kept);
+    return 0;
+}
+
 static void s_on_drop_groups(xoc_api_server_t *unused, int status, json_t *items, void *arg)
 {
     s_job_t *j = arg;
@@ -586,20 +614,11 @@ static void s_on_drop_groups(xoc_api_server_t *unused, int status, json_t *items
     json_t *g;
     json_object_foreach(status == 0 ? items : NULL, key, g)
     {
-        json_t *users = json_object_get(g, "users");
-        json_t *kept = json_array();
-        size_t i;
-        json_t *u;
-        json_array_foreach(users, i,
-                           u) if (!json_is_string(u) || strcmp(json_string_value(u), j->id))
-            json_array_append(kept, u);
-        if (json_array_size(kept) != json_array_size(users)) {
-            json_t *rec = json_copy(g);
-            json_object_set(rec, "users", kept);
-            s_job_cfg(j, "set", "groups", key, rec);
-            json_decref(rec);
-        }
-        json_decref(kept);
+        if (!s_has(json_object_get(g, "users"), j->id))
+            continue;
+        j->pending++;
+        if (xoc_api_cfg_update(j->srv, "groups", key, s_edit_drop_member, j, s_on_job_cfg, j) != 0)
+            s_job_release(j, XOC_EIO);
     }
     s_job_release(j, status);
 }
@@ -791,12 +810,47 @@ int xoc_api_m_group_get_all(xoc_api_call_t *call)
 }
 
 /* membership on the user's side: add or remove gid in user uid's `groups` */
-static void s_on_member(xoc_api_server_t *unused, int status, json_t *user, void *arg);
-
+/* the user's side of a membership: his `groups` gains or loses the job's group (each user
+   record a read-modify-write: a concurrent user.set or membership change is kept) */
 typedef struct {
     s_job_t *job;
     bool add;
 } s_member_t;
+
+static int s_edit_member(const json_t *user, json_t **out, void *arg)
+{
+    s_member_t *m = arg;
+    if (!json_is_object(user))
+        return 0; /* no such user (any more): nothing to do */
+    const char *gid = m->job->id;
+    json_t *next = json_array();
+    size_t i;
+    json_t *g;
+    bool had = false;
+    json_array_foreach(json_object_get(user, "groups"), i, g)
+    {
+        if (json_is_string(g) && !strcmp(json_string_value(g), gid))
+            had = true;
+        else
+            json_array_append(next, g);
+    }
+    if (m->add)
+        json_array_append_new(next, json_string(gid));
+    if (had != m->add) {
+        *out = json_copy((json_t *)user);
+        json_object_set(*out, "groups", next);
+    }
+    json_decref(next);
+    return 0;
+}
+
+static void s_on_member(xoc_api_server_t *unused, int status, json_t *user, void *arg)
+{
+    s_member_t *m = arg;
+    s_job_t *j = m->job;
+    free(m);
+    s_job_release(j, status);
+}
 
 static void s_member(s_job_t *j, const char *uid, bool add)
 {
@@ -807,56 +861,49 @@ static void s_member(s_job_t *j, const char *uid, bool add)
         return;
     }
     *m = (s_member_t){j, add};
-    if (xoc_api_cfg(j->srv, "get", "users", uid, NULL, s_on_member, m) != 0) {
+    if (xoc_api_cfg_update(j->srv, "users", uid, s_edit_member, m, s_on_member, m) != 0) {
         free(m);
         s_job_release(j, XOC_EIO);
     }
 }
 
-static void s_on_member(xoc_api_server_t *unused, int status, json_t *user, void *arg)
+/* the group's new member list, computed from the record as it is at each try; j->record
+   keeps that record (its old members) for the users' side */
+static json_t *s_new_users(xoc_api_call_t *call, const json_t *old);
+
+static int s_edit_group_users(const json_t *g, json_t **out, void *arg)
 {
-    s_member_t *m = arg;
-    s_job_t *j = m->job;
-    if (status == 0 && json_is_object(user)) {
-        const char *gid = j->id;
-        json_t *groups = json_object_get(user, "groups");
-        json_t *next = json_array();
-        size_t i;
-        json_t *g;
-        bool had = false;
-        json_array_foreach(groups, i, g)
-        {
-            if (json_is_string(g) && !strcmp(json_string_value(g), gid))
-                had = true;
-            else
-                json_array_append(next, g);
-        }
-        if (m->add)
-            json_array_append_new(next, json_string(gid));
-        if (had != m->add) {
-            json_t *rec = json_copy(user);
-            json_object_set(rec, "groups", next);
-            s_job_cfg(j, "set", "users", json_string_value(json_object_get(user, "id")), rec);
-            json_decref(rec);
-        }
-        json_decref(next);
+    s_job_t *j = arg;
+    if (!json_is_object(g))
+        return XOC_ENOENT;
+    json_t *users = s_new_users(j->call, json_object_get(g, "users"));
+    if (!users)
+        return XOC_EINVAL;
+    json_decref(j->record);
+    j->record = json_deep_copy(g);
+    json_decref(j->users);
+    j->users = users;
+    if (!json_equal(users, json_object_get(g, "users"))) {
+        *out = json_deep_copy(g);
+        json_object_set(*out, "users", users);
+        json_object_set_new(*out, "id", json_string(j->id));
     }
-    free(m);
-    s_job_release(j, status);
+    return 0;
 }
 
-static bool s_has(const json_t *a, const char *s)
+/* the group written: the memberships on the users' side, then the reload */
+static void s_on_group_users(xoc_api_server_t *unused, int status, json_t *v, void *arg)
 {
-    size_t i;
-    json_t *v;
-    json_array_foreach(a, i,
-                       v) if (json_is_string(v) && !strcmp(json_string_value(v), s)) return true;
-    return false;
-}
-
-/* writes j->record with users = j->users, and the memberships on the users' side */
-static void s_group_write_users(s_job_t *j)
-{
+    s_job_t *j = arg;
+    if (status == XOC_ENOENT) { /* deleted meanwhile */
+        s_fail_no_group(j->call, j->id);
+        s_job_free(j);
+        return;
+    }
+    if (status != 0) {
+        s_job_fail(j, status);
+        return;
+    }
     json_t *old = json_object_get(j->record, "users");
     s_job_commit(j, 2, s_job_answer_true);
     size_t i;
@@ -865,9 +912,14 @@ static void s_group_write_users(s_job_t *j)
         s_member(j, json_string_value(u), false);
     json_array_foreach(j->users, i, u) if (!s_has(old, json_string_value(u)))
         s_member(j, json_string_value(u), true);
-    json_object_set(j->record, "users", j->users);
-    s_job_cfg(j, "set", "groups", j->id, j->record);
     s_job_end(j);
+}
+
+static void s_group_write_users(s_job_t *j)
+{
+    if (xoc_api_cfg_update(j->srv, "groups", j->id, s_edit_group_users, j, s_on_group_users, j) !=
+        0)
+        s_job_fail(j, XOC_EIO);
 }
 
 /* the new member list must only name existing users */
@@ -935,6 +987,33 @@ static json_t *s_new_users(xoc_api_call_t *call, const json_t *old)
 
 static void s_on_group_for_set(xoc_api_server_t *unused, int status, json_t *g, void *arg);
 
+static int s_edit_group_name(const json_t *g, json_t **out, void *arg)
+{
+    s_job_t *j = arg;
+    if (!json_is_object(g))
+        return XOC_ENOENT;
+    *out = json_deep_copy(g);
+    json_object_set_new(*out, "name", json_string(s_param(j->call, "name")));
+    json_object_set_new(*out, "id", json_string(j->id));
+    return 0;
+}
+
+static void s_on_group_renamed(xoc_api_server_t *unused, int status, json_t *v, void *arg)
+{
+    s_job_t *j = arg;
+    if (status == XOC_ENOENT) { /* deleted meanwhile */
+        s_fail_no_group(j->call, j->id);
+        s_job_free(j);
+        return;
+    }
+    if (status != 0) {
+        s_job_fail(j, status);
+        return;
+    }
+    s_job_commit(j, 2, s_job_answer_true);
+    s_job_end(j);
+}
+
 static void s_on_groups_for_rename(xoc_api_server_t *unused, int status, json_t *groups, void *arg)
 {
     s_job_t *j = arg;
@@ -948,10 +1027,9 @@ static void s_on_groups_for_rename(xoc_api_server_t *unused, int status, json_t 
         s_job_fail(j, status);
         return;
     }
-    json_object_set_new(j->record, "name", json_string(name));
-    s_job_commit(j, 2, s_job_answer_true);
-    s_job_cfg(j, "set", "groups", j->id, j->record);
-    s_job_end(j);
+    if (xoc_api_cfg_update(j->srv, "groups", j->id, s_edit_group_name, j, s_on_group_renamed, j) !=
+        0)
+        s_job_fail(j, XOC_EIO);
 }
 
 static void s_on_group_for_set(xoc_api_server_t *unused, int status, json_t *g, void *arg)

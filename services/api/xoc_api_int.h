@@ -157,6 +157,16 @@ typedef void(xoc_api_cfg_fn)(xoc_api_server_t *srv, int status, json_t *value, v
     (list) or NULL, as JSON (borrowed for the call).                                       */
 int xoc_api_cfg(xoc_api_server_t *srv, const char *verb, const char *db, const char *key,
                 const json_t *value, xoc_api_cfg_fn *fn, void *arg);
+/*  Read-modify-write of one record, safe against every other writer (of any frontend):
+    config.get, then edit(the record as read, NULL when absent) gives the new record in
+    *out (NULL: nothing to change) or refuses with a status, then config.set with `expect`
+    = the record read; when another writer came in between (incorrect-state), again from
+    the get (edit must be callable several times). fn gets the status and the record
+    written (or read, when unchanged). 0, or the first request could not be sent (fn is
+    then not called).                                                                     */
+typedef int(xoc_api_cfg_edit_fn)(const json_t *old, json_t **out, void *arg);
+int xoc_api_cfg_update(xoc_api_server_t *srv, const char *db, const char *key,
+                       xoc_api_cfg_edit_fn *edit, void *edit_arg, xoc_api_cfg_fn *fn, void *arg);
 /*  Answers the call with the records of config db `db` as an array, each through `shown`
     (a new reference; NULL: the record as stored).                                       */
 typedef json_t *(xoc_api_shown_fn)(const json_t *rec);

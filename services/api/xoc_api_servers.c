@@ -98,7 +98,9 @@ static void s_write_free(s_write_t *w)
 static void s_on_written(xoc_api_server_t *unused, int status, json_t *v, void *arg)
 {
     s_write_t *w = arg;
-    if (status != 0)
+    if (status == XOC_ENOENT) /* removed meanwhile */
+        s_fail_no_such(w->call, w->id);
+    else if (status != 0)
         xoc_api_call_fail(w->call, status, NULL, NULL);
     else {
         xoc_info("server %s id=%s", w->call->method->name, w->id);
@@ -166,6 +168,23 @@ int xoc_api_m_server_add(xoc_api_call_t *call)
 /* ---- server.set / enable / disable: read, change, write
  * --------------------------------------------- */
 
+/* the change on the record as it is now (a read-modify-write: a concurrent change of another
+   field, on any frontend, is kept); the password comes back obfuscated: the cache keeps the
+   sealed one unless replaced */
+static int s_edit_server(const json_t *rec, json_t **out, void *arg)
+{
+    s_write_t *w = arg;
+    if (!json_is_object(rec))
+        return XOC_ENOENT;
+    *out = json_deep_copy(rec);
+    const char *m = w->call->method->name;
+    if (!strcmp(m, "server.set"))
+        s_copy_fields(*out, w->call->params);
+    else
+        json_object_set_new(*out, "enabled", json_boolean(!strcmp(m, "server.enable")));
+    return 0;
+}
+
 static void s_on_list_for_set(xoc_api_server_t *unused, int status, json_t *servers, void *arg)
 {
     s_write_t *w = arg;
@@ -187,14 +206,11 @@ static void s_on_list_for_set(xoc_api_server_t *unused, int status, json_t *serv
         s_write_free(w);
         return;
     }
-    /* the password comes back obfuscated: the cache keeps the sealed one unless replaced */
-    w->rec = json_deep_copy(rec);
-    const char *m = w->call->method->name;
-    if (!strcmp(m, "server.set"))
-        s_copy_fields(w->rec, params);
-    else
-        json_object_set_new(w->rec, "enabled", json_boolean(!strcmp(m, "server.enable")));
-    s_write(w);
+    if (xoc_api_cfg_update(w->call->srv, "servers", w->id, s_edit_server, w, s_on_written, w) !=
+        0) {
+        xoc_api_call_fail(w->call, XOC_EIO, NULL, NULL);
+        s_write_free(w);
+    }
 }
 
 static int s_change(xoc_api_call_t *call)

@@ -46,16 +46,22 @@ static void s_on_cfg(xoc_client_t *client, xoc_reply_t *reply, void *arg)
     free(r);
 }
 
-int xoc_api_cfg(xoc_api_server_t *srv, const char *verb, const char *db, const char *key,
-                const json_t *value, xoc_api_cfg_fn *fn, void *arg)
+/* config.<verb>; expect (config.set: the record as read, null: absent) makes it a
+   compare-and-set */
+static int s_cfg_send(xoc_api_server_t *srv, const char *verb, const char *db, const char *key,
+                      const json_t *value, const json_t *expect, xoc_api_cfg_fn *fn, void *arg)
 {
-    msgpack_sbuffer mp, body;
+    msgpack_sbuffer mp, ex, body;
     msgpack_sbuffer_init(&mp);
+    msgpack_sbuffer_init(&ex);
     msgpack_sbuffer_init(&body);
     int rc = value ? xoc_json_to_mp(value, &mp) : 0;
+    if (rc == 0 && expect)
+        rc = xoc_json_to_mp(expect, &ex);
     bool create = strcmp(verb, "create") == 0; /* config.set, only if absent */
     xoc_msg_cfg_t m = {.db = xoc_str(db), .key = xoc_str(key), .create = create};
     m.value = (xoc_bin_t){(const uint8_t *)mp.data, (uint32_t)mp.size};
+    m.expect = (xoc_bin_t){(const uint8_t *)ex.data, (uint32_t)ex.size};
     if (rc == 0)
         rc = xoc_msg_cfg_encode(&m, &body);
     s_cfg_req_t *r = rc == 0 ? calloc(1, sizeof *r) : NULL;
@@ -70,7 +76,99 @@ int xoc_api_cfg(xoc_api_server_t *srv, const char *verb, const char *db, const c
     } else if (rc == 0)
         rc = XOC_ENOMEM;
     msgpack_sbuffer_destroy(&mp);
+    msgpack_sbuffer_destroy(&ex);
     msgpack_sbuffer_destroy(&body);
+    return rc;
+}
+
+int xoc_api_cfg(xoc_api_server_t *srv, const char *verb, const char *db, const char *key,
+                const json_t *value, xoc_api_cfg_fn *fn, void *arg)
+{
+    return s_cfg_send(srv, verb, db, key, value, NULL, fn, arg);
+}
+
+/* ---- read-modify-write: get, edit, compare-and-set, again on a conflict ------------------- */
+
+#define S_UPDATE_TRIES 64 /* writers of one record at once, each try a round trip */
+
+typedef struct {
+    xoc_api_server_t *srv;
+    char db[16];
+    char key[256];
+    xoc_api_cfg_edit_fn *edit;
+    void *edit_arg;
+    xoc_api_cfg_fn *fn;
+    void *arg;
+    json_t *read; /* the record as read (NULL: absent) */
+    int tries;
+} s_update_t;
+
+static void s_update_get(s_update_t *u);
+
+static void s_update_end(s_update_t *u, int status, json_t *value)
+{
+    u->fn(u->srv, status, value, u->arg);
+    json_decref(u->read);
+    free(u);
+}
+
+static void s_on_update_set(xoc_api_server_t *srv, int status, json_t *value, void *arg)
+{
+    s_update_t *u = arg;
+    if (status == XOC_ESTATE && ++u->tries < S_UPDATE_TRIES) {
+        /* another writer came in between: read it again and edit that */
+        xoc_debug("config %s/%s changed under an update: again (try %d)", u->db, u->key,
+                  u->tries + 1);
+        json_decref(u->read);
+        u->read = NULL;
+        s_update_get(u);
+        return;
+    }
+    s_update_end(u, status, value);
+}
+
+static void s_on_update_get(xoc_api_server_t *srv, int status, json_t *value, void *arg)
+{
+    s_update_t *u = arg;
+    if (status != 0 && status != XOC_ENOENT) {
+        s_update_end(u, status, NULL);
+        return;
+    }
+    u->read = status == 0 ? json_incref(value) : NULL;
+    json_t *next = NULL;
+    int rc = u->edit(u->read, &next, u->edit_arg);
+    if (rc != 0 || !next) { /* refused, or nothing to change */
+        s_update_end(u, rc, u->read);
+        return;
+    }
+    json_t *absent = json_null();
+    rc =
+        s_cfg_send(srv, "set", u->db, u->key, next, u->read ? u->read : absent, s_on_update_set, u);
+    json_decref(absent);
+    json_decref(next);
+    if (rc != 0)
+        s_update_end(u, rc, NULL);
+}
+
+static void s_update_get(s_update_t *u)
+{
+    int rc = xoc_api_cfg(u->srv, "get", u->db, u->key, NULL, s_on_update_get, u);
+    if (rc != 0)
+        s_update_end(u, rc, NULL);
+}
+
+int xoc_api_cfg_update(xoc_api_server_t *srv, const char *db, const char *key,
+                       xoc_api_cfg_edit_fn *edit, void *edit_arg, xoc_api_cfg_fn *fn, void *arg)
+{
+    s_update_t *u = calloc(1, sizeof *u);
+    if (!u)
+        return XOC_ENOMEM;
+    *u = (s_update_t){.srv = srv, .edit = edit, .edit_arg = edit_arg, .fn = fn, .arg = arg};
+    snprintf(u->db, sizeof u->db, "%s", db);
+    snprintf(u->key, sizeof u->key, "%s", key);
+    int rc = xoc_api_cfg(srv, "get", db, key, NULL, s_on_update_get, u);
+    if (rc != 0)
+        free(u);
     return rc;
 }
 
@@ -689,6 +787,25 @@ static void s_on_user_written(xoc_api_server_t *unused, int status, json_t *v, v
     s_user_req_free(u);
 }
 
+/* user.set: the given fields on the record as it is now (a read-modify-write: a concurrent
+   change of his groups, on any frontend, is kept) */
+static int s_edit_user(const json_t *user, json_t **out, void *arg)
+{
+    s_user_req_t *u = arg;
+    if (!json_is_object(user))
+        return XOC_ENOENT;
+    *out = json_deep_copy(user);
+    const char *fields[] = {"email", "permission", "preferences"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_object_get(u->call->params, fields[i]);
+        if (v)
+            json_object_set(*out, fields[i], v);
+    }
+    if (u->hash)
+        json_object_set_new(*out, "pw_hash", json_string(u->hash));
+    return 0;
+}
+
 static void s_user_write(s_user_req_t *u)
 {
     if (u->password && !u->hash) {
@@ -696,10 +813,17 @@ static void s_user_write(s_user_req_t *u)
         s_user_req_free(u);
         return;
     }
-    if (u->hash)
-        json_object_set_new(u->user, "pw_hash", json_string(u->hash));
-    const char *id = json_string_value(json_object_get(u->user, "id"));
-    if (xoc_api_cfg(u->call->srv, "set", "users", id, u->user, s_on_user_written, u) != 0) {
+    int rc;
+    if (!u->user) { /* user.set */
+        const char *id = json_string_value(json_object_get(u->call->params, "id"));
+        rc = xoc_api_cfg_update(u->call->srv, "users", id, s_edit_user, u, s_on_user_written, u);
+    } else {
+        if (u->hash)
+            json_object_set_new(u->user, "pw_hash", json_string(u->hash));
+        const char *id = json_string_value(json_object_get(u->user, "id"));
+        rc = xoc_api_cfg(u->call->srv, "set", "users", id, u->user, s_on_user_written, u);
+    }
+    if (rc != 0) {
         xoc_api_call_fail(u->call, XOC_EIO, NULL, NULL);
         s_user_req_free(u);
     }
@@ -707,7 +831,8 @@ static void s_user_write(s_user_req_t *u)
 
 static void s_hashed(void *arg) { s_user_write(arg); }
 
-/* writes u->user, hashing u->password first if there is one */
+/* writes u->user (user.create), or edits the stored record (user.set: u->user NULL),
+   hashing u->password first if there is one */
 static void s_user_save(s_user_req_t *u)
 {
     if (!u->password)
@@ -924,24 +1049,6 @@ int xoc_api_m_user_get_all(xoc_api_call_t *call)
     return xoc_api_cfg_list_answer(call, "users", xoc_api_user_public);
 }
 
-static void s_on_user_for_set(xoc_api_server_t *unused, int status, json_t *user, void *arg)
-{
-    s_user_req_t *u = arg;
-    if (status != 0 || !json_is_object(user)) {
-        xoc_api_call_fail(u->call, status ? status : XOC_ENOENT, NULL, NULL);
-        s_user_req_free(u);
-        return;
-    }
-    u->user = json_deep_copy(user);
-    const char *fields[] = {"email", "permission", "preferences"};
-    for (size_t i = 0; i < 3; i++) {
-        json_t *v = json_object_get(u->call->params, fields[i]);
-        if (v)
-            json_object_set(u->user, fields[i], v);
-    }
-    s_user_save(u);
-}
-
 int xoc_api_m_user_set(xoc_api_call_t *call)
 {
     json_t *p = call->params;
@@ -963,10 +1070,6 @@ int xoc_api_m_user_set(xoc_api_call_t *call)
     u->call = call;
     const char *pw = json_string_value(json_object_get(p, "password"));
     u->password = pw ? strdup(pw) : NULL;
-    if (xoc_api_cfg(call->srv, "get", "users", id, NULL, s_on_user_for_set, u) != 0) {
-        u->call = NULL;
-        s_user_req_free(u);
-        return XOC_EIO;
-    }
+    s_user_save(u); /* hashes first if there is a password, then s_edit_user */
     return 0;
 }

@@ -297,6 +297,34 @@ try {
   const noSubject = await errorOf(admin.call('acl.add', { subject: 'nobody', object: vm.id, action: 'viewer' }))
   check('acl.add for an unknown subject → 1', noSubject && noSubject.code === 1)
 
+  // 7b. concurrent edits lose nothing: 12 users added at once to one group, then at once to a
+  //     second group while each changes his preferences (every edit a read-modify-write of the
+  //     same group record, and of each user's record from both sides)
+  const racers = await Promise.all([...Array(12).keys()].map(i =>
+    admin.call('user.create', { email: `racer-${i}@example.net`, password: 'racer-pw' })))
+  const [ga, gb] = [await admin.call('group.create', { name: 'race-a' }),
+    await admin.call('group.create', { name: 'race-b' })]
+  await Promise.all(racers.map(u => admin.call('group.addUser', { id: ga, userId: u })))
+  await Promise.all([...racers.map(u => admin.call('group.addUser', { id: gb, userId: u })),
+    ...racers.map(u => admin.call('user.set', { id: u, preferences: { mine: u } }))])
+  const raceGroups = await admin.call('group.getAll')
+  const members = id => raceGroups.find(x => x.id === id).users
+  check('12 concurrent group.addUser: all 12 members', racers.every(u => members(ga).includes(u)) &&
+    members(ga).length === 12, JSON.stringify(members(ga).length))
+  check('… with 12 concurrent user.set: all 12 members of the second group too',
+    racers.every(u => members(gb).includes(u)) && members(gb).length === 12,
+    JSON.stringify(members(gb).length))
+  const raceUsers = (await admin.call('user.getAll')).filter(u => racers.includes(u.id))
+  check('… and on the users\' side: both groups and their own preferences, nothing lost',
+    raceUsers.length === 12 && raceUsers.every(u => u.groups.includes(ga) &&
+      u.groups.includes(gb) && u.preferences.mine === u.id),
+    JSON.stringify(raceUsers.map(u => [u.groups.length, u.preferences.mine === u.id])))
+  await Promise.all(racers.map(u => admin.call('group.removeUser', { id: ga, userId: u })))
+  check('12 concurrent group.removeUser: the group empty',
+    (await admin.call('group.getAll')).find(x => x.id === ga).users.length === 0)
+  await Promise.all([ga, gb].map(id => admin.call('group.delete', { id })))
+  await Promise.all(racers.map(id => admin.call('user.delete', { id })))
+
   // 8. he becomes a super-admin (user.set: the frontend learns it from the config.users event):
   //    everything enters; and back: what his ACLs do not give exits
   await admin.call('user.set', { id: uid, permission: 'admin' })
