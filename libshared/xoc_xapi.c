@@ -25,6 +25,7 @@ struct xoc_xapi_t {
     xoc_xapi_transport_t transport;
     bool fell_back; /* AUTO switched to XML-RPC for good */
     bool verify;
+    char *proxy; /* xo-server's httpProxy: http://[user:password@]host:port, NULL: none */
     long connect_ms, call_ms;
     xoc_xapi_decode_opts_t limits; /* flags, max_value, max_depth */
     atomic_bool canceled;
@@ -166,6 +167,7 @@ void xoc_xapi_destroy(xoc_xapi_t **p)
     xoc_xapi_fault_clear(&x->fault);
     free(x->url);
     free(x->session);
+    free(x->proxy);
     free(x);
     *p = NULL;
 }
@@ -186,6 +188,16 @@ xoc_xapi_transport_t xoc_xapi_transport(const xoc_xapi_t *x)
 void xoc_xapi_set_tls_verify(xoc_xapi_t *x, bool verify)
 {
     x->verify = verify;
+}
+
+int xoc_xapi_set_proxy(xoc_xapi_t *x, const char *proxy)
+{
+    char *copy = proxy && *proxy ? strdup(proxy) : NULL;
+    if (proxy && *proxy && !copy)
+        return XOC_ENOMEM;
+    free(x->proxy);
+    x->proxy = copy;
+    return 0;
 }
 
 void xoc_xapi_set_timeouts(xoc_xapi_t *x, long connect_ms, long call_ms)
@@ -411,6 +423,9 @@ static void s_easy_request(xoc_xapi_t *x, bool json, const msgpack_sbuffer *body
     curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, tmo > 0 ? tmo : x->call_ms);
     curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, x->verify ? 1L : 0L);
     curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, x->verify ? 2L : 0L);
+    /* the configured proxy or none ("": not the environment's either, as xo-server);
+       HTTPS goes through it with CONNECT */
+    curl_easy_setopt(x->easy, CURLOPT_PROXY, x->proxy ? x->proxy : "");
 }
 
 typedef struct {

@@ -147,6 +147,11 @@ xoc_xapi_transport_t xoc_xapi_transport(const xoc_xapi_t *x);
 /*  verify=false accepts self-signed certificates (and any host name), as hosts often have. */
 void xoc_xapi_set_tls_verify(xoc_xapi_t *x, bool verify);
 
+/*  Every call through this HTTP proxy (xo-server's httpProxy, "http://[user:pw@]host:port";
+    HTTPS through it with CONNECT); NULL or "": straight to the host, whatever the
+    environment says. 0 or XOC_ENOMEM.                                                      */
+int xoc_xapi_set_proxy(xoc_xapi_t *x, const char *proxy);
+
 /*  Timeouts in milliseconds (0 = keep). call_ms bounds a whole call (connect included).     */
 void xoc_xapi_set_timeouts(xoc_xapi_t *x, long connect_ms, long call_ms);
 

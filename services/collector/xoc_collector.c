@@ -83,6 +83,7 @@ static bool s_parse_server(const s_collector_t *self, const char *id, size_t id_
     out->allow_unauthorized =
         s_field(rec, "allowUnauthorized", flag, sizeof flag) && strcmp(flag, "true") == 0;
     out->read_only = s_field(rec, "readOnly", flag, sizeof flag) && strcmp(flag, "true") == 0;
+    s_field(rec, "httpProxy", out->http_proxy, sizeof out->http_proxy);
     return true;
 }
 

@@ -324,6 +324,8 @@ xoc_collector_call_t *xoc_collector_call_new_observed(const xoc_collector_server
         s_lane_t *lane = &self->lanes[i];
         lane->gw = self;
         lane->xapi = xoc_xapi_new(master_url);
+        if (lane->xapi && xoc_xapi_set_proxy(lane->xapi, server->http_proxy) != 0)
+            xoc_xapi_destroy(&lane->xapi); /* never around the configured proxy */
         if (!lane->xapi)
             break;
         self->nlanes++;

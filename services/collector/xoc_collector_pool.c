@@ -757,6 +757,10 @@ static s_outcome_t s_session(xoc_collector_pool_t *self)
     if (!x)
         return S_LOST;
     xoc_xapi_set_tls_verify(x, !self->server.allow_unauthorized);
+    if (xoc_xapi_set_proxy(x, self->server.http_proxy) != 0) {
+        xoc_xapi_destroy(&x);
+        return S_LOST;
+    }
     xoc_xapi_set_timeouts(x, 5000, 120000);
     xoc_xapi_set_observer(x, s_observe, self);
     pthread_mutex_lock(&self->lock);

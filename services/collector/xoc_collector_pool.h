@@ -19,6 +19,7 @@ typedef struct {
     char username[128];
     char password[256];
     bool allow_unauthorized; /* accept a self-signed certificate */
+    char http_proxy[400];  /* httpProxy: every XAPI call through it ("": none) */
     int backoff_min_ms;    /* reconnection delay after a failure, doubling up to max */
     int backoff_max_ms;
     bool read_only;        /* readOnly: the gateway refuses calls that change anything */

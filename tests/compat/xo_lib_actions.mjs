@@ -1,8 +1,10 @@
 // Compatibility test of the actions, their ACL checks and server.* methods: the npm `xo-lib` client against the
 // real stack started by run-xo-lib.sh (xapi-sim, xoc-bus, xoc-cache, xoc-collector, xoc-api).
 // Usage: node xo_lib_actions.mjs <node_modules dir> <api url> <sim master url> <admin password> <vms>
-// $XAPI_SIM: the simulator binary, started here for a second pool (server.add) and stopped.
+// $XAPI_SIM: the simulator binary, started here for a second pool (server.add, through an HTTP
+// proxy made here: httpProxy) and stopped.
 // Prints one line per check and `compat: N passed, M failed`; exits non-zero on failure.
+import http from 'node:http'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { check, deadline, errorOf, finish, simCall, startSim } from './lib.mjs'
@@ -26,6 +28,7 @@ async function signedIn(email, password) {
 
 // a second simulated pool, in its own process (always stopped at the end)
 let sim2 = null
+let stopProxy = () => {}
 async function startSim2() {
   sim2 = await startSim({ vms: 4, seed: 7 })
   return sim2.url
@@ -275,14 +278,34 @@ try {
   const dupe = await errorOf(xo.call('server.add', { host: first.host, username: 'root',
     password: 'password' }))
   check('server.add of a known host → 16', dupe && dupe.code === 16)
+  // the second pool through an HTTP proxy (httpProxy): a forward proxy made here, which
+  // counts the requests it carries to the simulator
+  let proxied = 0
+  const proxy = http.createServer((req, res) => {
+    const target = new URL(req.url) // absolute form: a request to a proxy
+    proxied++
+    const up = http.request({ host: target.hostname, port: target.port, method: req.method,
+      path: target.pathname + target.search, headers: req.headers }, r => {
+      res.writeHead(r.statusCode, r.headers)
+      r.pipe(res)
+    })
+    up.on('error', () => { res.writeHead(502); res.end() })
+    req.pipe(up)
+  })
+  await new Promise(resolve => proxy.listen(0, '127.0.0.1', resolve))
+  stopProxy = () => proxy.close()
   const sid = await xo.call('server.add', { host: sim2Url, username: 'root',
-    password: 'password', label: 'second' })
+    password: 'password', label: 'second',
+    httpProxy: `http://127.0.0.1:${proxy.address().port}` })
   const pool2 = await deadline(30000, 'the second pool pushed', () =>
     Object.values(seen.objects).find(o => o.type === 'pool' && o.id !== pool1))
   await deadline(30000, 'its VMs', async () =>
     Object.keys(await objectsOf(xo, { type: 'VM', $pool: pool2.id })).length === 4)
   check('server.add → id; the new pool\'s objects arrive through the pushes',
     typeof sid === 'string' && pool2.$pool === pool2.id)
+  const loadProxied = proxied
+  check('… every XAPI call of that pool through its httpProxy (login, get_all_records, ' +
+    'event.from)', loadProxied >= 3, `${loadProxied} requests`)
   const s2 = await deadline(10000, 'server connected', async () =>
     (await xo.call('server.getAll')).find(s => s.id === sid && s.status === 'connected'))
   check('server.getAll: second server connected with its poolId', s2.poolId === pool2.id &&
@@ -296,7 +319,10 @@ try {
   const host2 = Object.values(await objectsOf(xo, { type: 'host', $pool: pool2.id }))[0]
   const guest2 = Object.values(await objectsOf(xo, { type: 'VM', $pool: pool2.id }))
     .find(v => v.power_state === 'Halted')
+  const beforeStart = proxied
   await xo.call('vm.start', { id: guest2.id })
+  check('… the actions on that pool through the proxy too (gateway)', proxied > beforeStart,
+    `${proxied - beforeStart} requests`)
   const evac = await errorOf(xo.call('host.restart', { id: host2.id }))
   await deadline(10000, 'host2 enabled again', () =>
     (seen.objects[host2.id] ?? host2).enabled === true)
@@ -477,6 +503,7 @@ try {
   check('no exception', false, e && (e.stack || e.message || String(e)))
 }
 stopSim2()
+stopProxy()
 for (const c of clients) {
   try { await c.close() } catch (e) {}
 }
