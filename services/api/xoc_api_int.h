@@ -183,6 +183,10 @@ int xoc_api_m_sign_out(xoc_api_call_t *call);
 int xoc_api_m_get_user(xoc_api_call_t *call);
 int xoc_api_m_token_create(xoc_api_call_t *call);
 int xoc_api_m_token_delete(xoc_api_call_t *call);
+int xoc_api_m_token_delete_own(xoc_api_call_t *call);
+int xoc_api_m_token_set(xoc_api_call_t *call);
+int xoc_api_m_user_get_tokens(xoc_api_call_t *call);
+int xoc_api_m_user_change_password(xoc_api_call_t *call);
 int xoc_api_m_user_create(xoc_api_call_t *call);
 int xoc_api_m_user_delete(xoc_api_call_t *call);
 int xoc_api_m_user_get_all(xoc_api_call_t *call);
@@ -197,6 +201,9 @@ void xoc_api_objects_change(xoc_replica_t *replica, bool enter, const xoc_replic
 void xoc_api_objects_batch(xoc_replica_t *replica, uint64_t rev, void *arg);
 /*  Does obj match a filter object (lodash-like partial match on its fields)?              */
 bool xoc_api_objects_match(const xoc_replica_obj_t *obj, const json_t *filter);
+/*  lodash's isMatch on JSON values: objects partially, arrays by inclusion, numbers by
+    value (the object filters of xo.getAllObjects, token patterns).                      */
+bool xoc_api_json_match(const json_t *pattern, const json_t *value);
 /*  A complete `all` notification of type "enter" (the objects, from the JSON cache) or
     "exit" (id: 0) for these ids; NULL if none could be written.                          */
 xoc_api_buf_t *xoc_api_objects_notification(xoc_api_server_t *srv, bool enter,

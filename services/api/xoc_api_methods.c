@@ -47,7 +47,13 @@ static const xoc_api_param_t p_token_create[] = {
     {"client", S_OBJ, true, false, NULL},
     S_END};
 static const xoc_api_param_t p_token_delete[] = {
-    {"tokens", S_ARR, true, false, "tokens to delete"}, S_END};
+    {"tokens", S_ARR, true, false, "tokens (or their listed ids) to delete"},
+    {"pattern", S_OBJ, true, false, "partial match on the token records"},
+    S_END};
+static const xoc_api_param_t p_token_set[] = {
+    {"id", S_STR, false, false, "the token, or its listed id"},
+    {"description", S_STR, true, true, NULL},
+    S_END};
 static const xoc_api_param_t p_id[] = {{"id", S_STR, false, false, NULL}, S_END};
 static const xoc_api_param_t p_user_create[] = {
     {"email", S_STR, false, false, NULL},
@@ -61,6 +67,8 @@ static const xoc_api_param_t p_user_set[] = {
     {"permission", S_STR, true, false, NULL},
     {"preferences", S_OBJ, true, false, NULL},
     S_END};
+static const xoc_api_param_t p_change_password[] = {
+    {"oldPassword", S_STR, false, false, NULL}, {"newPassword", S_STR, false, false, NULL}, S_END};
 
 /* actions (xoc_api_actions.c) and servers (xoc_api_servers.c) */
 static const xoc_api_param_t p_vm_start[] = {
@@ -264,14 +272,22 @@ static const xoc_api_method_t s_methods[] = {
     {"task.destroy", "destroys a XAPI task", S_USER, {p_id, false}, xoc_api_m_task_cancel, "xapi.<pool>"},
     {"token.create", "creates an authentication token for the caller", S_USER,
      {p_token_create, false}, xoc_api_m_token_create, "cache"},
-    {"token.delete", "deletes tokens", S_ADMIN, {p_token_delete, false}, xoc_api_m_token_delete,
-     "cache"},
+    {"token.delete", "deletes tokens of any user", S_ADMIN, {p_token_delete, false},
+     xoc_api_m_token_delete, "cache"},
+    {"token.deleteOwn", "deletes the caller's tokens (all of them without tokens or pattern)",
+     S_USER, {p_token_delete, false}, xoc_api_m_token_delete_own, "cache"},
+    {"token.set", "changes the description of one of the caller's tokens", S_USER,
+     {p_token_set, false}, xoc_api_m_token_set, "cache"},
+    {"user.changePassword", "changes the caller's password (the old one checked)", S_USER,
+     {p_change_password, false}, xoc_api_m_user_change_password, "cache"},
     {"user.create", "creates a user; returns its id", S_ADMIN, {p_user_create, false},
      xoc_api_m_user_create, "cache"},
     {"user.delete", "deletes a user (and closes its connections)", S_ADMIN, {p_id, false},
      xoc_api_m_user_delete, "cache"},
     {"user.getAll", "every user (public properties)", S_ADMIN, {p_none, false},
      xoc_api_m_user_get_all, "cache"},
+    {"user.getAuthenticationTokens", "the caller's tokens (ids: their stored keys)", S_USER,
+     {p_none, false}, xoc_api_m_user_get_tokens, "cache"},
     {"user.set", "changes a user (non-admins: their own preferences only)", S_USER,
      {p_user_set, false}, xoc_api_m_user_set, "cache"},
     {"vm.clone", "clones a VM (full_copy: VM.copy); returns the new VM's id", S_USER,

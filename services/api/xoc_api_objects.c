@@ -57,6 +57,11 @@ static bool s_partial(const json_t *want, const json_t *have)
     return have && json_equal(want, have);
 }
 
+bool xoc_api_json_match(const json_t *pattern, const json_t *value)
+{
+    return s_partial(pattern, value);
+}
+
 static const msgpack_object *s_field(const msgpack_object *map, const char *name)
 {
     size_t n = strlen(name);

@@ -727,29 +727,178 @@ static void s_on_multi(xoc_api_server_t *unused, int status, json_t *v, void *ar
     free(m);
 }
 
-int xoc_api_m_token_delete(xoc_api_call_t *call)
+/* ---- a user's own tokens: token.deleteOwn / token.set, user.getAuthenticationTokens ----------- */
+
+/*  Tokens are stored under the hash of their secret (xoc_api_token_key), so a listed token's
+    `id` is that key, never the secret; the methods that name tokens take either.           */
+
+/* a token record as shown to its owner (and matched by `pattern`) */
+static json_t *s_token_shown(const char *key, const json_t *rec)
 {
-    json_t *tokens = json_object_get(call->params, "tokens");
-    if (!tokens || json_array_size(tokens) == 0) {
-        xoc_api_call_done(call, NULL);
-        return 0;
+    json_t *t = json_deep_copy(rec);
+    json_object_set_new(t, "id", json_string(key));
+    return t;
+}
+
+/* does `given` (a token, or the id a listing showed) name the token stored at `key`? */
+static bool s_token_named(const char *given, const char *key)
+{
+    char hashed[64];
+    xoc_api_token_key(given, hashed, sizeof hashed);
+    return !strcmp(given, key) || !strcmp(hashed, key);
+}
+
+typedef struct {
+    xoc_api_call_t *call;
+    bool own; /* only the caller's tokens (else: anyone's, token.delete) */
+} s_tokens_req_t;
+
+/* the caller's tokens that have not expired, as shown to him */
+static void s_on_tokens_for_list(xoc_api_server_t *unused, int status, json_t *items, void *arg)
+{
+    xoc_api_call_t *call = arg;
+    if (status != 0) {
+        xoc_api_call_fail(call, status, NULL, NULL);
+        return;
     }
-    s_multi_t *m = calloc(1, sizeof *m);
-    if (!m)
-        return XOC_ENOMEM;
-    m->call = call;
-    m->pending = json_array_size(tokens) + 1; /* +1: released below */
-    size_t i;
-    json_t *tok;
-    json_array_foreach(tokens, i, tok)
+    const char *me = xoc_api_str(call->user, "id"), *key;
+    int64_t now = (int64_t)zclock_time();
+    json_t *list = json_array(), *rec;
+    json_object_foreach(items, key, rec)
     {
-        char key[64];
-        xoc_api_token_key(json_is_string(tok) ? json_string_value(tok) : "", key, sizeof key);
+        json_t *exp = json_object_get(rec, "expiration");
+        if (!strcmp(xoc_api_str(rec, "user_id"), me) &&
+            (!json_is_number(exp) || json_number_value(exp) > (double)now))
+            json_array_append_new(list, s_token_shown(key, rec));
+    }
+    xoc_api_call_done(call, list);
+}
+
+int xoc_api_m_user_get_tokens(xoc_api_call_t *call)
+{
+    return xoc_api_cfg(call->srv, "list", "tokens", NULL, NULL, s_on_tokens_for_list, call);
+}
+
+/* token.delete (anyone's, admin) / token.deleteOwn: those named in `tokens`, or matching
+   `pattern` (a partial match on the shown record, as lodash's); deleteOwn with neither:
+   every token of the caller; token.delete with neither: none */
+static void s_on_tokens_for_delete(xoc_api_server_t *unused, int status, json_t *items,
+                                   void *arg)
+{
+    s_tokens_req_t *r = arg;
+    xoc_api_call_t *call = r->call;
+    bool own = r->own;
+    free(r);
+    if (status != 0) {
+        xoc_api_call_fail(call, status, NULL, NULL);
+        return;
+    }
+    json_t *tokens = json_object_get(call->params, "tokens");
+    json_t *pattern = json_object_get(call->params, "pattern");
+    const char *me = xoc_api_str(call->user, "id"), *key;
+    s_multi_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        xoc_api_call_fail(call, XOC_ENOMEM, NULL, NULL);
+        return;
+    }
+    m->call = call;
+    m->pending = 1; /* released below */
+    json_t *rec;
+    json_object_foreach(items, key, rec)
+    {
+        if (own && strcmp(xoc_api_str(rec, "user_id"), me) != 0)
+            continue;
+        bool named = false;
+        size_t i;
+        json_t *t;
+        json_array_foreach(tokens, i, t) if (json_is_string(t) &&
+                                              s_token_named(json_string_value(t), key))
+            named = true;
+        json_t *shown = pattern ? s_token_shown(key, rec) : NULL;
+        bool hit = tokens ? named : pattern ? xoc_api_json_match(pattern, shown) : own;
+        json_decref(shown);
+        if (!hit)
+            continue;
+        m->pending++;
         if (xoc_api_cfg(call->srv, "delete", "tokens", key, NULL, s_on_multi, m) != 0)
             s_on_multi(NULL, XOC_EIO, NULL, m);
     }
     s_on_multi(NULL, 0, NULL, m);
+}
+
+static int s_tokens_delete(xoc_api_call_t *call, bool own)
+{
+    s_tokens_req_t *r = malloc(sizeof *r);
+    if (!r)
+        return XOC_ENOMEM;
+    *r = (s_tokens_req_t){call, own};
+    int rc = xoc_api_cfg(call->srv, "list", "tokens", NULL, NULL, s_on_tokens_for_delete, r);
+    if (rc)
+        free(r);
+    return rc;
+}
+
+int xoc_api_m_token_delete(xoc_api_call_t *call)
+{
+    return s_tokens_delete(call, false);
+}
+
+int xoc_api_m_token_delete_own(xoc_api_call_t *call)
+{
+    return s_tokens_delete(call, true);
+}
+
+/* token.set {id, description}: the caller's own token only (another's is no such token) */
+typedef struct {
+    xoc_api_call_t *call;
+    bool by_key; /* second try: the id as a listing shows it */
+} s_token_edit_t;
+
+static int s_edit_token(const json_t *rec, json_t **out, void *arg)
+{
+    s_token_edit_t *e = arg;
+    if (!json_is_object(rec) ||
+        strcmp(xoc_api_str(rec, "user_id"), xoc_api_str(e->call->user, "id")) != 0)
+        return XOC_ENOENT;
+    *out = json_deep_copy(rec);
+    json_t *desc = json_object_get(e->call->params, "description");
+    if (desc) /* absent: unchanged */
+        json_object_set(*out, "description", desc);
     return 0;
+}
+
+static void s_on_token_edited(xoc_api_server_t *srv, int status, json_t *v, void *arg)
+{
+    s_token_edit_t *e = arg;
+    const char *id = xoc_api_str(e->call->params, "id");
+    if (status == XOC_ENOENT && !e->by_key) { /* not a token: maybe a listed id */
+        e->by_key = true;
+        if (xoc_api_cfg_update(srv, "tokens", id, s_edit_token, e, s_on_token_edited, e) == 0)
+            return;
+        status = XOC_EIO;
+    }
+    if (status == XOC_ENOENT)
+        xoc_api_call_fail(e->call, XOC_ENOENT, "no such token",
+                          json_pack("{s:s,s:s}", "id", id, "type", "token"));
+    else if (status != 0)
+        xoc_api_call_fail(e->call, status, NULL, NULL);
+    else
+        xoc_api_call_done(e->call, NULL);
+    free(e);
+}
+
+int xoc_api_m_token_set(xoc_api_call_t *call)
+{
+    s_token_edit_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return XOC_ENOMEM;
+    e->call = call;
+    char key[64];
+    xoc_api_token_key(xoc_api_str(call->params, "id"), key, sizeof key);
+    int rc = xoc_api_cfg_update(call->srv, "tokens", key, s_edit_token, e, s_on_token_edited, e);
+    if (rc)
+        free(e);
+    return rc;
 }
 
 /* ---- user.* ---------------------------------------------------------------------------------------- */
@@ -1071,5 +1220,107 @@ int xoc_api_m_user_set(xoc_api_call_t *call)
     const char *pw = json_string_value(json_object_get(p, "password"));
     u->password = pw ? strdup(pw) : NULL;
     s_user_save(u); /* hashes first if there is a password, then s_edit_user */
+    return 0;
+}
+
+/* ---- user.changePassword {oldPassword, newPassword}: the caller's own ----------------------- */
+
+typedef struct {
+    xoc_api_call_t *call;
+    char *old_password, *new_password;
+    char *verified; /* the pw_hash the old password was checked against */
+    char *hash;     /* of the new one */
+    bool ok;
+} s_chpw_t;
+
+static void s_chpw_free(s_chpw_t *c)
+{
+    s_secret_free(&c->old_password);
+    s_secret_free(&c->new_password);
+    free(c->verified);
+    free(c->hash);
+    free(c);
+}
+
+static void s_chpw_job(void *arg) /* work thread: check the old one, hash the new one */
+{
+    s_chpw_t *c = arg;
+    c->ok = c->verified && crypto_pwhash_str_verify(c->verified, c->old_password,
+                                                    strlen(c->old_password)) == 0;
+    if (c->ok)
+        c->hash = s_hash(c->new_password);
+}
+
+/* the new hash, unless the password changed since it was checked */
+static int s_edit_password(const json_t *user, json_t **out, void *arg)
+{
+    s_chpw_t *c = arg;
+    if (!json_is_object(user))
+        return XOC_ENOENT;
+    if (strcmp(xoc_api_str(user, "pw_hash"), c->verified) != 0)
+        return XOC_EAUTH;
+    *out = json_deep_copy(user);
+    json_object_set_new(*out, "pw_hash", json_string(c->hash));
+    return 0;
+}
+
+static void s_on_password_written(xoc_api_server_t *srv, int status, json_t *v, void *arg)
+{
+    s_chpw_t *c = arg;
+    if (status != 0)
+        xoc_api_call_fail(c->call, status, NULL, NULL);
+    else {
+        xoc_info("password changed user=%s", xoc_api_str(c->call->user, "id"));
+        xoc_api_call_done(c->call, NULL);
+    }
+    s_chpw_free(c);
+}
+
+static void s_chpw_checked(void *arg)
+{
+    s_chpw_t *c = arg;
+    xoc_api_call_t *call = c->call;
+    const char *email = xoc_api_str(call->user, "email");
+    if (!c->ok) { /* a wrong old password counts for the sign-in throttling too */
+        s_failed(call->srv, email, call->ip);
+        xoc_info("password change refused user=%s ip=%s", xoc_api_str(call->user, "id"),
+                 call->ip);
+        xoc_api_call_fail(call, XOC_EAUTH, NULL, NULL);
+        s_chpw_free(c);
+        return;
+    }
+    if (!c->hash || xoc_api_cfg_update(call->srv, "users", xoc_api_str(call->user, "id"),
+                                       s_edit_password, c, s_on_password_written, c) != 0) {
+        xoc_api_call_fail(call, c->hash ? XOC_EIO : XOC_ENOMEM, NULL, NULL);
+        s_chpw_free(c);
+    }
+}
+
+int xoc_api_m_user_change_password(xoc_api_call_t *call)
+{
+    const char *old_pw = xoc_api_str(call->params, "oldPassword");
+    const char *new_pw = xoc_api_str(call->params, "newPassword");
+    const char *hash = xoc_api_str(call->user, "pw_hash");
+    if (!*new_pw)
+        return XOC_EINVAL;
+    if (!*hash) /* a user without a password (an external provider's) */
+        return XOC_EPERM;
+    if (s_throttled(call->srv, "u", xoc_api_str(call->user, "email")) ||
+        s_throttled(call->srv, "a", call->ip)) {
+        xoc_api_call_fail_raw(call, XOC_API_RPC_GENERIC, "too fast: try again later", NULL);
+        return 0;
+    }
+    s_chpw_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return XOC_ENOMEM;
+    c->call = call;
+    c->old_password = strdup(old_pw);
+    c->new_password = strdup(new_pw);
+    c->verified = strdup(hash);
+    if (!c->old_password || !c->new_password || !c->verified ||
+        xoc_api_work_run(call->srv->work, s_chpw_job, s_chpw_checked, c) != 0) {
+        s_chpw_free(c);
+        return XOC_ENOMEM;
+    }
     return 0;
 }

@@ -71,6 +71,62 @@ try {
   await xt.signIn({ token })
   check('signIn with token', xt.user && xt.user.email === 'admin@admin.net')
 
+  // 3b. a user's own tokens (§8.2): listed with their stored ids (never the secret), described,
+  //     deleted by token, id or pattern, all at once; another user's are out of reach; and
+  //     user.changePassword checks the old password
+  const tokId = async desc => (await xo.call('user.getAuthenticationTokens'))
+    .filter(t => t.description === desc).map(t => t.id)
+  const tessId = await xo.call('user.create', { email: 'tess@example.net', password: 'tess-pw' })
+  const tess = client()
+  await tess.open()
+  await tess.signIn({ email: 'tess@example.net', password: 'tess-pw' })
+  const tessTok = await tess.call('token.create', { description: 'tess' })
+  const t1 = await xo.call('token.create', { description: 'one' })
+  await xo.call('token.create', { description: 'two' })
+  const mine = await xo.call('user.getAuthenticationTokens')
+  check('user.getAuthenticationTokens: his own, ids not the secrets, with expiration',
+    mine.length >= 3 && mine.every(t => t.user_id === xo.user.id && t.id !== t1 &&
+      t.id !== token && typeof t.expiration === 'number') &&
+    mine.some(t => t.description === 'one') && !mine.some(t => t.description === 'tess'),
+    JSON.stringify(mine.map(t => t.description)))
+  check('token.set by the token itself and by its listed id',
+    (await xo.call('token.set', { id: t1, description: 'uno' })) === true &&
+    (await tokId('uno')).length === 1 &&
+    (await xo.call('token.set', { id: (await tokId('uno'))[0], description: 'one' })) === true &&
+    (await tokId('one')).length === 1)
+  const foreign = await errorOf(xo.call('token.set', { id: tessTok, description: 'mine' }))
+  check('token.set of another user\'s token → 1 no such token', foreign?.code === 1 &&
+    foreign.data?.type === 'token', JSON.stringify(foreign))
+  await xo.call('token.deleteOwn', { tokens: await tokId('one') })
+  const gone = await errorOf((async () => { const x = client(); await x.open();
+    await x.signIn({ token: t1 }) })())
+  check('token.deleteOwn {tokens: [listed id]}: that token signs in no more',
+    (await tokId('one')).length === 0 && gone?.code === 3, JSON.stringify(gone))
+  await xo.call('token.deleteOwn', { pattern: { description: 'two' } })
+  check('token.deleteOwn {pattern}', (await tokId('two')).length === 0 &&
+    (await tokId('compat')).length === 1)
+  await tess.call('token.create', { description: 'tess-2' })
+  await tess.call('token.deleteOwn', {})
+  check('token.deleteOwn {}: every token of the caller, none of the others\'',
+    (await tess.call('user.getAuthenticationTokens')).length === 0 &&
+    (await tokId('compat')).length === 1)
+  const wrongOld = await errorOf(tess.call('user.changePassword',
+    { oldPassword: 'nope', newPassword: 'tess-new' }))
+  check('user.changePassword with a wrong old password → 3', wrongOld?.code === 3,
+    JSON.stringify(wrongOld))
+  await new Promise(resolve => setTimeout(resolve, 2100)) // the sign-in throttling delay
+  check('user.changePassword → true', (await tess.call('user.changePassword',
+    { oldPassword: 'tess-pw', newPassword: 'tess-new' })) === true)
+  const oldPw = await errorOf((async () => { const x = client(); await x.open();
+    await x.signIn({ email: 'tess@example.net', password: 'tess-pw' }) })())
+  await new Promise(resolve => setTimeout(resolve, 2100))
+  const x2 = client()
+  await x2.open()
+  await x2.signIn({ email: 'tess@example.net', password: 'tess-new' })
+  check('… the old password refused (3), the new one signs in', oldPw?.code === 3 &&
+    x2.user?.id === tessId, JSON.stringify(oldPw))
+  await xo.call('user.delete', { id: tessId })
+
   // 4. xo.getAllObjects: the pool's objects, VM count as the simulator's
   const vms = await deadline(30000, 'the pool in xo.getAllObjects', async () => {
     const all = await xo.call('xo.getAllObjects', { filter: { type: 'VM' } })
