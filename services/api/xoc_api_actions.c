@@ -349,6 +349,68 @@ int xoc_api_m_vm_set(xoc_api_call_t *call)
     return 0;
 }
 
+/* vm.setBootOrder {vm, order}: an HVM guest's boot order ("cdn": disk, CD, network), the other
+   boot parameters kept */
+int xoc_api_m_vm_set_boot_order(xoc_api_call_t *call)
+{
+    const char *order = s_param(call, "order");
+    size_t n = strlen(order);
+    bool ok = n > 0 && n <= 3 && strspn(order, "cdn") == n;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = strchr(order + i + 1, order[i]) == NULL; /* each device once */
+    if (!ok) {
+        xoc_api_call_fail(call, XOC_EINVAL, "order: c (disk), d (CD), n (network), each once",
+                          NULL);
+        return 0;
+    }
+    xoc_api_act_t *a = xoc_api_act_new(call, "vm", "VM,VM-template", S_OPERATE);
+    if (!a)
+        return 0;
+    const json_t *vm = xoc_api_act_obj(a);
+    if (strcmp(xoc_api_str(vm, "virtualizationMode"), "hvm") != 0) {
+        xoc_api_act_fail(a, XOC_EINVAL, "the boot order is only for HVM guests", NULL);
+        return 0;
+    }
+    json_t *boot = json_object_get(vm, "boot");
+    json_t *params = json_is_object(boot) ? json_deep_copy(boot) : json_object();
+    json_object_set_new(params, "order", json_string(order));
+    xoc_api_act_step(a, "VM.set_HVM_boot_params", json_pack("[s,o]", xoc_api_act_ref(a), params));
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
+/* vm.convertToTemplate {id}: administrate on the VM and on its pool; a halted VM */
+int xoc_api_m_vm_convert_to_template(xoc_api_call_t *call)
+{
+    json_t *vm = xoc_api_resolve(call, "id", "VM", S_ADMINISTRATE);
+    if (!vm)
+        return 0;
+    if (xoc_api_acl_check(call, xoc_api_str(vm, "$pool"), S_ADMINISTRATE) != 0) {
+        json_decref(vm);
+        return 0;
+    }
+    const char *ps = xoc_api_str(vm, "power_state");
+    if (strcmp(ps, "Halted") != 0) { /* as XAPI: a template cannot run */
+        char actual[32];
+        snprintf(actual, sizeof actual, "%s", ps);
+        for (char *p = actual; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        char msg[96];
+        snprintf(msg, sizeof msg, "VM state is %s but should be halted", actual);
+        xoc_api_call_fail_raw(call, 13, msg,
+                              json_pack("{s:s,s:s,s:s}", "objectId", xoc_api_str(vm, "id"),
+                                        "expected", "halted", "actual", actual));
+        json_decref(vm);
+        return 0;
+    }
+    xoc_api_act_t *a = xoc_api_act_on(call, vm);
+    if (!a)
+        return 0;
+    xoc_api_act_step(a, "VM.set_is_a_template", json_pack("[s,b]", xoc_api_act_ref(a), 1));
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
 /* ---- snapshot, revert, clone: new objects ------------------------------------------------------
  */
 
@@ -744,6 +806,33 @@ int xoc_api_m_pool_set(xoc_api_call_t *call)
     json_t *v = json_object_get(call->params, "auto_poweron");
     if (v)
         s_other_config_flag(a, "pool", "auto_poweron", json_is_true(v));
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
+/* pool.setDefaultSr {sr}: administrate on the SR and on its pool */
+int xoc_api_m_pool_set_default_sr(xoc_api_call_t *call)
+{
+    json_t *sr = xoc_api_resolve(call, "sr", "SR", S_ADMINISTRATE);
+    if (!sr)
+        return 0;
+    json_t *pool = xoc_api_object(call->srv, xoc_api_str(sr, "$pool"));
+    if (!pool) {
+        json_decref(sr);
+        return XOC_ENOENT;
+    }
+    if (xoc_api_acl_check(call, xoc_api_str(pool, "id"), S_ADMINISTRATE) != 0) {
+        json_decref(pool);
+        json_decref(sr);
+        return 0;
+    }
+    char sr_ref[96];
+    snprintf(sr_ref, sizeof sr_ref, "%s", xoc_api_str(sr, "_xapiRef"));
+    json_decref(sr);
+    xoc_api_act_t *a = xoc_api_act_on(call, pool);
+    if (!a)
+        return 0;
+    xoc_api_act_step(a, "pool.set_default_SR", json_pack("[s,s]", xoc_api_act_ref(a), sr_ref));
     xoc_api_act_run(a, NULL);
     return 0;
 }

@@ -336,6 +336,9 @@ int xoc_api_m_host_maintenance(xoc_api_call_t *call);
 int xoc_api_m_host_enable(xoc_api_call_t *call);   /* host.enable / host.disable */
 int xoc_api_m_host_set(xoc_api_call_t *call);
 int xoc_api_m_pool_set(xoc_api_call_t *call);
+int xoc_api_m_pool_set_default_sr(xoc_api_call_t *call);
+int xoc_api_m_vm_set_boot_order(xoc_api_call_t *call);
+int xoc_api_m_vm_convert_to_template(xoc_api_call_t *call);
 int xoc_api_m_sr_scan(xoc_api_call_t *call);
 int xoc_api_m_sr_set(xoc_api_call_t *call);
 int xoc_api_m_task_cancel(xoc_api_call_t *call);   /* task.cancel / task.destroy */

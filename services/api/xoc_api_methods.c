@@ -112,6 +112,11 @@ static const xoc_api_param_t p_vm_snapshot[] = {
     {"saveMemory", S_BOOL, true, false, "with the memory: a checkpoint of a running VM"},
     S_END};
 static const xoc_api_param_t p_vm_revert[] = {{"snapshot", S_STR, false, false, NULL}, S_END};
+static const xoc_api_param_t p_vm_boot_order[] = {
+    {"vm", S_STR, false, false, NULL},
+    {"order", S_STR, false, false, "boot devices in order: c (disk), d (CD), n (network)"},
+    S_END};
+static const xoc_api_param_t p_pool_default_sr[] = {{"sr", S_STR, false, false, NULL}, S_END};
 static const xoc_api_param_t p_vm_clone[] = {
     {"id", S_STR, false, false, NULL},
     {"name", S_STR, false, false, NULL},
@@ -232,6 +237,8 @@ static const xoc_api_method_t s_methods[] = {
      "xapi.<pool>"},
     {"pool.set", "changes a pool's settings", S_USER, {p_pool_set, false}, xoc_api_m_pool_set,
      "xapi.<pool>"},
+    {"pool.setDefaultSr", "makes an SR its pool's default SR", S_USER,
+     {p_pool_default_sr, false}, xoc_api_m_pool_set_default_sr, "xapi.<pool>"},
     {"server.add", "adds a pool connection; returns its id", S_ADMIN, {p_server_add, false},
      xoc_api_m_server_add, "cache"},
     {"server.disable", "disconnects a pool and keeps it disabled", S_ADMIN, {p_id, false},
@@ -292,6 +299,8 @@ static const xoc_api_method_t s_methods[] = {
      {p_user_set, false}, xoc_api_m_user_set, "cache"},
     {"vm.clone", "clones a VM (full_copy: VM.copy); returns the new VM's id", S_USER,
      {p_vm_clone, false}, xoc_api_m_vm_clone, "xapi.<pool>"},
+    {"vm.convertToTemplate", "makes a halted VM a template", S_USER, {p_id, false},
+     xoc_api_m_vm_convert_to_template, "xapi.<pool>"},
     {"vm.delete", "deletes a VM, snapshot or template (hard shutdown first)", S_USER,
      {p_vm_delete, false}, xoc_api_m_vm_delete, "xapi.<pool>"},
     {"vm.pause", "pauses a running VM", S_USER, {p_id, false}, xoc_api_m_vm_power, "xapi.<pool>"},
@@ -301,6 +310,8 @@ static const xoc_api_method_t s_methods[] = {
     {"vm.revert", "reverts a VM to a snapshot", S_USER, {p_vm_revert, false}, xoc_api_m_vm_revert,
      "xapi.<pool>"},
     {"vm.set", "changes a VM's settings", S_USER, {p_vm_set, false}, xoc_api_m_vm_set, "xapi.<pool>"},
+    {"vm.setBootOrder", "sets an HVM guest's boot order", S_USER, {p_vm_boot_order, false},
+     xoc_api_m_vm_set_boot_order, "xapi.<pool>"},
     {"vm.snapshot", "snapshots a VM; returns the snapshot's id", S_USER, {p_vm_snapshot, false},
      xoc_api_m_vm_snapshot, "xapi.<pool>"},
     {"vm.start", "starts a VM (or resumes / unpauses it)", S_USER, {p_vm_start, false},

@@ -130,6 +130,25 @@ try {
   check('vm.set name_label / name_description / CPUs seen in the push', setSeen === null,
     JSON.stringify(seen.objects[vm.id]?.CPUs))
 
+  // 2b. vm.setBootOrder (an HVM guest: the other boot parameters kept), pool.setDefaultSr
+  const bootParams = seen.objects[vm.id]?.boot ?? {}
+  check('vm.setBootOrder → true', (await xo.call('vm.setBootOrder',
+    { vm: vm.id, order: 'dnc' })) === true)
+  const booted = await errorOf(onPush(seen, () => seen.objects[vm.id]?.boot?.order === 'dnc'))
+  check('… the new order pushed, the other boot parameters kept', booted === null &&
+    Object.entries(bootParams).every(([k, v]) => k === 'order' ||
+      seen.objects[vm.id].boot[k] === v), JSON.stringify(seen.objects[vm.id]?.boot))
+  const badOrder = await errorOf(xo.call('vm.setBootOrder', { vm: vm.id, order: 'cxx' }))
+  check('vm.setBootOrder with an unknown device → 10', badOrder?.code === 10,
+    JSON.stringify(badOrder))
+  const pool = Object.values(await objectsOf(xo, { type: 'pool' }))[0]
+  const otherSr = Object.values(await objectsOf(xo, { type: 'SR', $pool: pool.id }))
+    .find(sr => sr.id !== pool.default_SR)
+  check('pool.setDefaultSr → true, pushed as the pool\'s default_SR',
+    otherSr && (await xo.call('pool.setDefaultSr', { sr: otherSr.id })) === true &&
+    (await errorOf(onPush(seen, () => seen.objects[pool.id]?.default_SR === otherSr.id))) ===
+      null, otherSr && otherSr.id)
+
   // 3. vm.snapshot → the snapshot's id, already in the objects; vm.revert
   const snapId = await xo.call('vm.snapshot', { id: vm.id, name: 'snap1' })
   const snaps = await objectsOf(xo, { type: 'VM-snapshot' })
@@ -175,6 +194,16 @@ try {
     clone.power_state === 'Halted', cloneId)
   const copyId = await xo.call('vm.clone', { id: vm.id, name: 'copy1', full_copy: true })
   check('vm.clone full_copy (VM.copy) → id', typeof copyId === 'string' && copyId !== cloneId)
+  // vm.convertToTemplate: a halted VM becomes a VM-template (a running one: 13)
+  const running = Object.values(await objectsOf(xo, { type: 'VM', power_state: 'Running' }))
+    .find(v => !v.is_control_domain)
+  const notHalted = running && await errorOf(xo.call('vm.convertToTemplate', { id: running.id }))
+  check('vm.convertToTemplate of a running VM → 13', !running || notHalted?.code === 13,
+    JSON.stringify(notHalted))
+  check('vm.convertToTemplate → true, the clone pushed as a VM-template',
+    (await xo.call('vm.convertToTemplate', { id: cloneId })) === true &&
+    (await errorOf(onPush(seen, () => seen.objects[cloneId]?.type === 'VM-template'))) === null,
+    seen.objects[cloneId]?.type)
   check('vm.delete → true', (await xo.call('vm.delete', { id: cloneId })) === true)
   await deadline(10000, 'the clone\'s exit push', () => seen.exits.has(cloneId))
   await xo.call('vm.delete', { id: copyId, deleteDisks: true })
