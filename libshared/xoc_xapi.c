@@ -748,23 +748,34 @@ const char *xoc_xapi_master_address(const xoc_xapi_t *x)
     return x->fault.params[0];
 }
 
-int xoc_xapi_follow_master(xoc_xapi_t *x)
+int xoc_xapi_set_host(xoc_xapi_t *x, const char *address)
 {
-    const char *m = xoc_xapi_master_address(x);
-    if (!m || !*m)
-        return XOC_ESTATE;
+    if (!address || !*address)
+        return XOC_EINVAL;
     char host[300];
-    bool v6 = strchr(m, ':') && m[0] != '[';
-    if (snprintf(host, sizeof host, v6 ? "[%s]" : "%s", m) >= (int)sizeof host)
+    bool v6 = strchr(address, ':') && address[0] != '[';
+    if (snprintf(host, sizeof host, v6 ? "[%s]" : "%s", address) >= (int)sizeof host)
         return XOC_EINVAL;
     char *base;
     int rc = s_base_url(x->url, host, &base);
     if (rc)
         return rc;
-    xoc_info("xapi following master from=%s to=%s", x->url, base);
     free(x->url);
     x->url = base;
     return 0;
+}
+
+int xoc_xapi_follow_master(xoc_xapi_t *x)
+{
+    const char *m = xoc_xapi_master_address(x);
+    if (!m || !*m)
+        return XOC_ESTATE;
+    char from[512];
+    snprintf(from, sizeof from, "%s", x->url);
+    int rc = xoc_xapi_set_host(x, m);
+    if (rc == 0)
+        xoc_info("xapi following master from=%s to=%s", from, x->url);
+    return rc;
 }
 
 static int s_append_param(char **url, CURL *e, const char *k, const char *v)

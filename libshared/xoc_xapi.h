@@ -239,6 +239,10 @@ const char *xoc_xapi_master_address(const xoc_xapi_t *x);
     XOC_EINVAL, XOC_ENOMEM.                                                                   */
 int xoc_xapi_follow_master(xoc_xapi_t *x);
 
+/*  Re-points the URL at another host (a pool member's address), keeping scheme and port as
+    xo-server's client does (IPv6 bracketed). 0, XOC_EINVAL, XOC_ENOMEM.                     */
+int xoc_xapi_set_host(xoc_xapi_t *x, const char *address);
+
 /*  URL of an HTTP handler with the session: base + path + "?session_id=<ref>" then each
     "&key=value" of kv (n pairs, 2n strings, values URL-escaped), e.g.
     xoc_xapi_handler_url(x, "/export", (const char *[]){"uuid", u}, 1). Free it.

@@ -504,11 +504,11 @@ static int s_connect(xoc_collector_pool_t *self, xoc_xapi_t *x)
     for (int i = 0; rc != 0 && rc != XOC_EXAPI && i < self->nhosts; i++) {
         if (atomic_load(&self->stop))
             return XOC_ECANCELED;
-        char url[600];
-        const char *scheme = strncmp(self->server.url, "https:", 6) == 0 ? "https" : "http";
-        snprintf(url, sizeof url, "%s://%s", scheme, self->hosts[i]);
-        xoc_info("server=%s trying pool member %s", self->server.id, url);
-        xoc_xapi_set_url(x, url);
+        /* the member's address with the configured URL's scheme and port */
+        if (xoc_xapi_set_url(x, self->server.url) != 0 ||
+            xoc_xapi_set_host(x, self->hosts[i]) != 0)
+            continue;
+        xoc_info("server=%s trying pool member %s", self->server.id, xoc_xapi_url(x));
         rc = s_login(self, x);
     }
     return rc;

@@ -561,6 +561,33 @@ static void test_connections_dropped(void **state)
     s_fault("sim.drop_connections", NULL, "after dropped connections");
 }
 
+/* the configured host and the master the collector follows both go down (their addresses
+   close every request unanswered): the collector has to reconnect through the remembered
+   third member, at its address with the configured URL's scheme and port (as xo-server's
+   client does), and the replica converges */
+static void test_member_failover(void **state)
+{
+    char orig[sizeof s_env.url[0]];
+    snprintf(orig, sizeof orig, "%s", s_env.url[0]);
+    const char *at = strstr(orig, "127.0.0.1");
+    assert_non_null(at); /* host n of pool 1 listens on 127.0.0.<n+1>, at the same port */
+    snprintf(s_env.url[0], sizeof s_env.url[0], "%.*s127.0.0.3%s", (int)(at - orig), orig,
+             at + 9); /* the simulator's controls through host 2 from now on */
+    json_decref(s_sim(0, "sim.move_master", json_pack("{s:i}", "host", 1)));
+    s_churn(0, 100);
+    zclock_sleep(300); /* the collector follows the master to host 1 */
+    json_decref(s_sim(0, "sim.move_master", json_pack("{s:i}", "host", 2)));
+    for (int h = 0; h < 2; h++)
+        json_decref(s_sim(0, "sim.host_down", json_pack("{s:i,s:i}", "host", h, "ms", 60000)));
+    json_decref(s_sim(0, "sim.drop_connections", NULL));
+    zclock_sleep(500); /* churn going on while the collector recovers */
+    s_churn(0, 0);
+    s_assert_converges("after the configured host and the master went down");
+    for (int h = 0; h < 2; h++)
+        json_decref(s_sim(0, "sim.host_down", json_pack("{s:i,s:i}", "host", h, "ms", 0)));
+    snprintf(s_env.url[0], sizeof s_env.url[0], "%s", orig);
+}
+
 /* a change whose revision skips ahead (lost events): the replica must take a new snapshot,
    never apply it, and end exactly at the simulator's state */
 static void test_replica_gap_resyncs(void **state)
@@ -623,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_events_lost),
         cmocka_unit_test(test_sessions_expired),
         cmocka_unit_test(test_connections_dropped),
+        cmocka_unit_test(test_member_failover),
         cmocka_unit_test(test_replica_gap_resyncs),
         cmocka_unit_test(test_pool_added_and_removed),
     };

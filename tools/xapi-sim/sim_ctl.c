@@ -109,6 +109,22 @@ static int s_find_host(sim_pool_t *p, json_t *h)
     return -1;
 }
 
+/* sim.host_down {host, ms}: that host closes every new request unanswered for ms (0: up) */
+static int s_sim_host_down(sim_call_t *c)
+{
+    sim_pool_t *p = c->pool;
+    int h = s_find_host(p, s_opt(c, "host"));
+    json_t *ms = json_object_get(json_array_get(c->params, 0), "ms");
+    if (h < 0 || h >= p->nhosts)
+        return sim_call_err(c, "HANDLE_INVALID", "host", "", NULL);
+    atomic_store(&p->hosts[h].down_until_ms,
+                 json_is_integer(ms) && json_integer_value(ms) > 0
+                     ? sim_now_ms() + json_integer_value(ms)
+                     : 0);
+    sim_wr_str(c->w, "");
+    return 0;
+}
+
 static int s_sim_move_master(sim_call_t *c)
 {
     sim_pool_t *p = c->pool;
@@ -201,6 +217,7 @@ const sim_method_t sim_ctl_methods[] = {
     {"sim.expire_sessions", 0, 1, s_sim_expire, true, false},
     {"sim.events_lost", 0, 1, s_sim_lost, true, false},
     {"sim.move_master", 1, 1, s_sim_move_master, true, false},
+    {"sim.host_down", 1, 1, s_sim_host_down, true, false},
     {"sim.add_vm", 0, 1, s_sim_add_vm, true, false},
     {"sim.remove_object", 1, 1, s_sim_remove, true, false},
     {"sim.churn", 1, 1, s_sim_churn, true, false},

@@ -694,6 +694,8 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
 {
     sim_host_t *h = cls;
     s_req_t *r = *con_cls;
+    if (!r && atomic_load(&h->down_until_ms) > sim_now_ms())
+        return MHD_NO; /* a host that is down: the connection closes, nothing answered */
     if (!r) {
         r = calloc(1, sizeof *r);
         if (!r)

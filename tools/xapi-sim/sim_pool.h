@@ -22,6 +22,7 @@ typedef struct {
     int port;
     char ref[64];
     struct MHD_Daemon *mhd;
+    _Atomic int64_t down_until_ms; /* sim.host_down: connections closed unanswered until then */
 } sim_host_t;
 
 typedef struct {
