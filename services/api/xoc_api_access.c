@@ -891,19 +891,27 @@ static int s_edit_group_users(const json_t *g, json_t **out, void *arg)
     return 0;
 }
 
+/* the outcome of a group's update: false when it failed (the call answered) */
+static bool s_group_updated(s_job_t *j, int status)
+{
+    if (status == XOC_ENOENT) { /* deleted meanwhile */
+        s_fail_no_group(j->call, j->id);
+        s_job_free(j);
+        return false;
+    }
+    if (status != 0) {
+        s_job_fail(j, status);
+        return false;
+    }
+    return true;
+}
+
 /* the group written: the memberships on the users' side, then the reload */
 static void s_on_group_users(xoc_api_server_t *unused, int status, json_t *v, void *arg)
 {
     s_job_t *j = arg;
-    if (status == XOC_ENOENT) { /* deleted meanwhile */
-        s_fail_no_group(j->call, j->id);
-        s_job_free(j);
+    if (!s_group_updated(j, status))
         return;
-    }
-    if (status != 0) {
-        s_job_fail(j, status);
-        return;
-    }
     json_t *old = json_object_get(j->record, "users");
     s_job_commit(j, 2, s_job_answer_true);
     size_t i;
@@ -1001,15 +1009,8 @@ static int s_edit_group_name(const json_t *g, json_t **out, void *arg)
 static void s_on_group_renamed(xoc_api_server_t *unused, int status, json_t *v, void *arg)
 {
     s_job_t *j = arg;
-    if (status == XOC_ENOENT) { /* deleted meanwhile */
-        s_fail_no_group(j->call, j->id);
-        s_job_free(j);
+    if (!s_group_updated(j, status))
         return;
-    }
-    if (status != 0) {
-        s_job_fail(j, status);
-        return;
-    }
     s_job_commit(j, 2, s_job_answer_true);
     s_job_end(j);
 }
