@@ -6,14 +6,15 @@
 
 #include "xoc_err.h"
 
-#define S_FIELDS_MAX 256  /* names in one subscription's fields */
-#define S_PATH_MAX 16     /* segments of a dotted path */
+#define S_FIELDS_MAX 256 /* names in one subscription's fields */
+#define S_PATH_MAX 16    /* segments of a dotted path */
 
 /* xo-server's XoListenerType: the types of XapiXoRecord, alarm and task */
 static const char *s_collections[] = {
-    "gpuGroup", "host", "message", "network", "PBD", "PCI", "PGPU", "PIF", "pool", "SR",
-    "VBD", "VDI", "VDI-snapshot", "VDI-unmanaged", "vgpu", "vgpuType", "VIF", "VM",
-    "VM-controller", "VM-snapshot", "VM-template", "VTPM", "SM", "alarm", "task",
+    "gpuGroup", "host",     "message", "network", "PBD",           "PCI",          "PGPU",
+    "PIF",      "pool",     "SR",      "VBD",     "VDI",           "VDI-snapshot", "VDI-unmanaged",
+    "vgpu",     "vgpuType", "VIF",     "VM",      "VM-controller", "VM-snapshot",  "VM-template",
+    "VTPM",     "SM",       "alarm",   "task",
 };
 
 bool xoc_api_sub_collection(const char *name)
@@ -40,8 +41,8 @@ static int s_fail(char *err, size_t errlen, int rc, const char *why)
     return rc;
 }
 
-int xoc_api_sub_parse(const char *body, size_t len, char *collection, json_t **fields,
-                      char *err, size_t errlen)
+int xoc_api_sub_parse(const char *body, size_t len, char *collection, json_t **fields, char *err,
+                      size_t errlen)
 {
     *fields = NULL;
     collection[0] = '\0';
@@ -67,16 +68,11 @@ int xoc_api_sub_parse(const char *body, size_t len, char *collection, json_t **f
         f = NULL;
     else if (f && (!json_is_array(f) || json_array_size(f) > S_FIELDS_MAX))
         rc = s_fail(err, errlen, XOC_ETYPE, "fields: \"*\" or an array of strings");
-    if (rc == 0 && f) {
-        size_t i;
-        json_t *name;
-        json_array_foreach(f, i, name) if (!json_is_string(name) ||
-                                           memchr(json_string_value(name), '\0',
-                                                  json_string_length(name)))
-        {
+    for (size_t i = 0; rc == 0 && f && i < json_array_size(f); i++) {
+        const json_t *name = json_array_get(f, i);
+        if (!json_is_string(name) ||
+            memchr(json_string_value(name), '\0', json_string_length(name)))
             rc = s_fail(err, errlen, XOC_ETYPE, "fields: \"*\" or an array of strings");
-            break;
-        }
     }
     if (rc == 0) {
         snprintf(collection, XOC_API_SUB_NAME_MAX, "%s", json_string_value(c));
@@ -127,9 +123,9 @@ json_t *xoc_api_sub_pick(const json_t *obj, const json_t *fields)
     {
         const char *key = json_string_value(name);
         json_t *v = key ? json_object_get(obj, key) : NULL;
-        int rc = v ? json_object_set(result, key, v) : key && strchr(key, '.')
-                                                           ? s_pick_path(result, obj, key)
-                                                           : 0;
+        int rc = v                         ? json_object_set(result, key, v)
+                 : key && strchr(key, '.') ? s_pick_path(result, obj, key)
+                                           : 0;
         if (rc != 0 || !result) {
             json_decref(result);
             return NULL;
@@ -153,8 +149,8 @@ int xoc_api_sub_write(xoc_api_buf_t *out, xoc_api_sub_event_t kind, const char *
     const char *members = skip < len ? object + skip + 1 : "}";
     size_t mlen = skip < len ? len - skip - 1 : 1;
     size_t i = 0;
-    while (i < mlen && (members[i] == ' ' || members[i] == '\n' || members[i] == '\t' ||
-                        members[i] == '\r'))
+    while (i < mlen &&
+           (members[i] == ' ' || members[i] == '\n' || members[i] == '\t' || members[i] == '\r'))
         i++;
     bool empty = i < mlen && members[i] == '}';
     int rc = xoc_api_buf_puts(out, "event: ");

@@ -38,8 +38,8 @@ bool xoc_api_sub_belongs(const char *collection, const char *type, bool alarm);
     reference to the array of names, or NULL for "*" / absent; XOC_EINVAL when the body is
     not JSON (HTTP 400); XOC_ETYPE when it is JSON but not a valid request (HTTP 422: no
     or unknown collection, fields neither "*" nor an array of strings). err says why.    */
-int xoc_api_sub_parse(const char *body, size_t len, char *collection, json_t **fields,
-                      char *err, size_t errlen);
+int xoc_api_sub_parse(const char *body, size_t len, char *collection, json_t **fields, char *err,
+                      size_t errlen);
 
 /*  The picked object (new reference; NULL on allocation failure): lodash pick of fields
     (an array of strings) from obj.                                                       */
