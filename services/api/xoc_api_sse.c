@@ -87,6 +87,7 @@ typedef struct {
     char type[XOC_API_SUB_NAME_MAX];
     xoc_api_json_t *old;     /* its JSON before the batch (a copy); NULL: did not exist */
     json_t *old_doc;         /* old parsed, on demand */
+    json_t *cur_doc;         /* the JSON after the batch parsed, on demand */
     zlistx_t *seen;          /* ids of the non-admin users told about it (could view it) */
 } s_change_t;
 
@@ -135,6 +136,7 @@ static void s_change_free(void **item)
     if (ch) {
         free(ch->old);
         json_decref(ch->old_doc);
+        json_decref(ch->cur_doc);
         zlistx_destroy(&ch->seen);
         free(ch);
         *item = NULL;
@@ -293,9 +295,15 @@ static zlistx_t *s_seers(xoc_api_server_t *srv, struct xoc_api_sse *self, const 
 void xoc_api_sse_before(xoc_api_server_t *srv, const xoc_replica_obj_t *obj)
 {
     struct xoc_api_sse *self = s_self(srv);
-    if (!self || self->nsubs == 0 || zhashx_lookup(self->changes, obj->id))
-        return; /* only the state before the batch's first change of the object counts */
-    s_change_t *ch = calloc(1, sizeof *ch);
+    if (!self || self->nsubs == 0)
+        return;
+    s_change_t *ch = zhashx_lookup(self->changes, obj->id);
+    if (ch) { /* only the state before the batch's first change of the object counts */
+        json_decref(ch->cur_doc); /* the current one is changing */
+        ch->cur_doc = NULL;
+        return;
+    }
+    ch = calloc(1, sizeof *ch);
     if (!ch)
         return;
     snprintf(ch->type, sizeof ch->type, "%s", obj->type);
@@ -306,7 +314,8 @@ void xoc_api_sse_before(xoc_api_server_t *srv, const xoc_replica_obj_t *obj)
     zhashx_update(self->changes, obj->id, ch);
 }
 
-/* the object's current (cur) or previous parsed JSON; *owned: to be released by the caller */
+/* the object's current (cur) or previous parsed JSON, parsed once per batch for an object
+   of the batch; *owned: to be released by the caller (an object outside the batch) */
 static json_t *s_doc(xoc_api_server_t *srv, s_change_t *ch, const char *id, bool cur,
                      bool *owned)
 {
@@ -316,9 +325,15 @@ static json_t *s_doc(xoc_api_server_t *srv, s_change_t *ch, const char *id, bool
             ch->old_doc = json_loadb(ch->old->text, ch->old->len, 0, NULL);
         return ch ? ch->old_doc : NULL;
     }
+    if (ch && ch->cur_doc)
+        return ch->cur_doc;
     const xoc_api_json_t *j = zhashx_lookup(srv->json, id);
-    *owned = j != NULL;
-    return j ? json_loadb(j->text, j->len, 0, NULL) : NULL;
+    json_t *doc = j ? json_loadb(j->text, j->len, 0, NULL) : NULL;
+    if (ch)
+        ch->cur_doc = doc;
+    else
+        *owned = doc != NULL;
+    return doc;
 }
 
 /* is the message an alarm (name ALARM), from its current or previous JSON */
