@@ -258,6 +258,26 @@ try {
     cgone.data.name_label === 'sse-for-carol', cgone && cgone.raw)
   check('his stream never got an object he may not view', collEvents(cs).every(e =>
     e.data.id === vmA.id || e.data.id === vmB.id))
+  // viewer of a host: a VM leaving it by its own change (migrated away) → remove, coming
+  // back → add (not update: he could not see it in between)
+  const [h1, h2] = hosts
+  await xo.call('acl.add', { subject: carolId, object: h1.id, action: 'viewer' })
+  const now = Object.values(await xo.call('xo.getAllObjects', { filter: { type: 'VM' } }))
+  let mover = now.find(o => o.$container === h1.id && o.power_state === 'Running' && o.id !== vmB.id)
+  if (!mover) {
+    mover = now.find(o => o.power_state === 'Halted' && o.id !== vmB.id)
+    await xcall('VM.start_on', mover._xapiRef, h1._xapiRef, false, false)
+  }
+  const moverIn = await find(cs, 'add', d => d.id === mover.id)
+  const nIn = cs.events.length
+  await xcall('VM.pool_migrate', mover._xapiRef, h2._xapiRef, {})
+  const moverOut = await find(cs, 'remove', d => d.id === mover.id)
+  await xcall('VM.pool_migrate', mover._xapiRef, h1._xapiRef, {})
+  const moverBack = await waitFor(15000, () => cs.events.slice(nIn).find(e => e.event === 'add' &&
+    e.data && e.data.id === mover.id))
+  check('viewer of a host: a VM on it → add; migrated away → remove; back → add',
+    !!moverIn && !!moverOut && !!moverBack && !cs.events.slice(nIn).some(e => e.event === 'update' &&
+      e.data && e.data.id === mover.id), cs.events.slice(nIn).map(e => `${e.event}:${e.data && e.data.id}`).join(' ').slice(0, 300))
   await xo.call('user.delete', { id: carolId })
   check('user.delete ends his stream', !!(await waitFor(5000, () => cs.ended)))
   s.close()
