@@ -392,7 +392,16 @@ void xoc_api_sse_fini(xoc_api_server_t *srv);
 /*  Answers GET /rest/v0/events with the stream's head, for user (borrowed); the stream
     ends when the client goes, its queue overflows, or the token expires.                 */
 int xoc_api_sse_open(xoc_api_server_t *srv, uint64_t conn, const json_t *user,
-                     int64_t expiration_ms, const char *token_key);
+                     int64_t expiration_ms, const char *token_key, bool all);
+/*  An object is about to change (before the JSON cache follows it): its state before the
+    batch, for the subscribed streams (xo-server's update / remove).                       */
+void xoc_api_sse_before(xoc_api_server_t *srv, const xoc_replica_obj_t *obj);
+/*  POST /rest/v0/events/<id>/subscriptions (body) and DELETE .../subscriptions/<collection>
+    by user (borrowed): the HTTP status, *answer the body (new reference; NULL: none).     */
+int xoc_api_sse_subscribe(xoc_api_server_t *srv, const json_t *user, const char *id,
+                          const char *body, size_t len, json_t **answer);
+int xoc_api_sse_unsubscribe(xoc_api_server_t *srv, const json_t *user, const char *id,
+                            const char *collection, json_t **answer);
 void xoc_api_sse_closed(xoc_api_server_t *srv, uint64_t conn);
 /*  Keep-alive comments and expirations (once a second).                                   */
 void xoc_api_sse_cron(xoc_api_server_t *srv);

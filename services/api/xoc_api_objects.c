@@ -403,6 +403,7 @@ void xoc_api_objects_change(xoc_replica_t *replica, bool enter, const xoc_replic
                             void *arg)
 {
     xoc_api_server_t *srv = arg;
+    xoc_api_sse_before(srv, obj); /* the state before, for the event stream's subscriptions */
     const xoc_api_json_t *j = s_cache(srv, enter, obj);
     xoc_api_sse_change(srv, enter, obj);
     if (srv->signed_in == 0 || (enter && !j) || !s_pending(srv))

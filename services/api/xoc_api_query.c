@@ -51,6 +51,25 @@ static bool s_segment(const char *p, size_t len, char *out, size_t size)
     return true;
 }
 
+/* /rest/v0/events, /rest/v0/events/<id>/subscriptions[/<collection>] */
+static int s_events(xoc_api_route_t *route, const char *const *seg, const size_t *len, size_t n)
+{
+    if (n == 1) {
+        route->kind = XOC_API_ROUTE_EVENTS;
+        return 0;
+    }
+    if (!s_segment(seg[1], len[1], route->id, sizeof route->id) || len[2] != 13 ||
+        strncmp(seg[2], "subscriptions", 13) != 0)
+        return XOC_EINVAL;
+    route->kind = XOC_API_ROUTE_SUBSCRIPTIONS;
+    if (n == 3)
+        return 0;
+    if (!s_segment(seg[3], len[3], route->action, sizeof route->action))
+        return XOC_EINVAL;
+    route->kind = XOC_API_ROUTE_SUBSCRIPTION;
+    return 0;
+}
+
 int xoc_api_route_parse(const char *path, xoc_api_route_t *route)
 {
     memset(route, 0, sizeof *route);
@@ -76,14 +95,14 @@ int xoc_api_route_parse(const char *path, xoc_api_route_t *route)
         if (*p == '/')
             p++;
     }
-    if (*p || n == 5 || n == 3)
+    if (*p || n == 5)
         return XOC_EINVAL;
     if (!s_segment(seg[0], len[0], route->collection, sizeof route->collection))
         return XOC_EINVAL;
-    if (n == 1 && strcmp(route->collection, "events") == 0) {
-        route->kind = XOC_API_ROUTE_EVENTS;
-        return 0;
-    }
+    if (strcmp(route->collection, "events") == 0 && n != 2)
+        return s_events(route, seg, len, n);
+    if (n == 3)
+        return XOC_EINVAL;
     route->type = xoc_api_query_type(route->collection);
     route->kind = XOC_API_ROUTE_COLLECTION;
     if (n == 1)
@@ -188,6 +207,9 @@ int xoc_api_query_parse(xoc_api_query_t *q, const char *const *args, const size_
         else if (s_is(a, nlen, "ndjson")) {
             if (s_bool(&q->ndjson, v, vlen) != 0)
                 rc = s_fail(err, errlen, "ndjson: true or false");
+        } else if (s_is(a, nlen, "all")) {
+            if (s_bool(&q->all, v, vlen) != 0)
+                rc = s_fail(err, errlen, "all: true or false");
         } else if (s_is(a, nlen, "filter")) {
             free(q->filter);
             q->filter = malloc(vlen + 1);

@@ -1,6 +1,7 @@
 /*  xoc_api_query — the pure parsing of the HTTP side of xoc-api (no server state, fuzzed
     by fuzz_api_query): REST paths (/rest/v0/<collection>[/<id>[/actions/<action>]],
-    /rest/v0/events), query arguments (fields, filter, limit, ndjson), the collections'
+    /rest/v0/events[/<connection id>/subscriptions[/<collection>]]), query arguments
+    (fields, filter, limit, ndjson, all), the collections'
     xo types, cookies and HTTP Basic credentials. Every input is untrusted: bounded sizes,
     XOC_EINVAL with a reason on anything malformed.                                       */
 #ifndef XOC_API_QUERY_H
@@ -19,6 +20,8 @@ typedef enum {
     XOC_API_ROUTE_OBJECT,      /* /rest/v0/vms/<id> */
     XOC_API_ROUTE_ACTION,      /* /rest/v0/vms/<id>/actions/<action> */
     XOC_API_ROUTE_EVENTS,      /* /rest/v0/events */
+    XOC_API_ROUTE_SUBSCRIPTIONS, /* /rest/v0/events/<id>/subscriptions: id = connection id */
+    XOC_API_ROUTE_SUBSCRIPTION,  /* /rest/v0/events/<id>/subscriptions/<collection>: in action */
 } xoc_api_route_kind_t;
 
 typedef struct {
@@ -36,6 +39,7 @@ typedef struct {
     char *filter;              /* filter= as given (owned), NULL if absent */
     long long limit;           /* -1: none */
     bool ndjson;
+    bool all;                  /* all=true: the event stream's firehose (enter/exit) */
 } xoc_api_query_t;
 
 /*  Parses a path (already percent-decoded). Not under /rest/v0: kind NONE and 0.

@@ -13,7 +13,10 @@
       /rest/v0/<coll>/<id>  one object (404 if unknown, of another type or not visible)
       POST /rest/v0/vms/<id>/actions/<action>   Async.VM.<action> through the pool's XAPI
                             gateway (xapi.<poolId>): 202, {"taskId"}, Location of the task
-      /rest/v0/events       the SSE stream (xoc_api_sse.c)
+      /rest/v0/events       the SSE stream (xoc_api_sse.c): xo-server's subscriptions, or
+                            ?all=true xoc's firehose
+      POST /rest/v0/events/<id>/subscriptions, DELETE .../subscriptions/<collection>
+                            a stream's subscriptions (xoc_api_sse.c)
 
     Authentication per request: the `authenticationToken` or `token` cookie (a token of
     token.create), or HTTP Basic email:password (Argon2id on the work thread), through
@@ -684,6 +687,23 @@ static void s_oneshot(s_req_t *r, const char *token)
 
 /* ---- authentication and dispatch ------------------------------------------------------------- */
 
+/* POST /rest/v0/events/<id>/subscriptions, DELETE .../subscriptions/<collection> */
+static void s_subscription(s_req_t *r)
+{
+    json_t *answer = NULL;
+    int status = r->route.kind == XOC_API_ROUTE_SUBSCRIPTIONS
+                     ? xoc_api_sse_subscribe(r->srv, r->user, r->route.id, r->body, r->body_len,
+                                             &answer)
+                     : xoc_api_sse_unsubscribe(r->srv, r->user, r->route.id, r->route.action,
+                                               &answer);
+    if (answer)
+        s_answer_json(r, status, NULL, answer);
+    else if (status == 204)
+        s_answer(r, 204, "application/json", NULL, NULL);
+    else
+        s_error(r, status, "out of memory");
+}
+
 static void s_serve(s_req_t *r)
 {
     switch (r->route.kind) {
@@ -696,8 +716,11 @@ static void s_serve(s_req_t *r)
         return;
     case XOC_API_ROUTE_OBJECT: s_object(r); return;
     case XOC_API_ROUTE_ACTION: s_action(r); return;
+    case XOC_API_ROUTE_SUBSCRIPTIONS:
+    case XOC_API_ROUTE_SUBSCRIPTION: s_subscription(r); return;
     case XOC_API_ROUTE_EVENTS:
-        if (xoc_api_sse_open(r->srv, r->conn, r->user, r->expiration, r->token_key) != 0)
+        if (xoc_api_sse_open(r->srv, r->conn, r->user, r->expiration, r->token_key,
+                             r->q.all) != 0)
             s_error(r, 503, "cannot open the event stream");
         else
             s_req_free(r);
@@ -821,9 +844,12 @@ void xoc_api_rest_request(xoc_api_server_t *srv, uint64_t conn, zframe_t *peer, 
         s_error(r, 400, err);
         return;
     }
-    bool post = strcmp(r->method, "POST") == 0;
-    if ((r->route.kind == XOC_API_ROUTE_ACTION) != post ||
-        (!post && strcmp(r->method, "GET") != 0)) {
+    bool post = strcmp(r->method, "POST") == 0, del = strcmp(r->method, "DELETE") == 0;
+    bool wants_post = r->route.kind == XOC_API_ROUTE_ACTION ||
+                      r->route.kind == XOC_API_ROUTE_SUBSCRIPTIONS;
+    bool wants_delete = r->route.kind == XOC_API_ROUTE_SUBSCRIPTION;
+    if (wants_post != post || wants_delete != del ||
+        (!post && !del && strcmp(r->method, "GET") != 0)) {
         s_error(r, 405, "method not allowed");
         return;
     }

@@ -47,9 +47,11 @@ function rawRequest(text) {
 }
 
 // an SSE reader: collects events {event, data} from a fetch stream
+// (the firehose, xoc's own format: /rest/v0/events?all=true; xo-server's subscriptions are
+// tested by rest_events_compat.mjs)
 async function openEvents(headers) {
   const ctl = new AbortController()
-  const res = await fetch(apiUrl + '/rest/v0/events', { headers, signal: ctl.signal })
+  const res = await fetch(apiUrl + '/rest/v0/events?all=true', { headers, signal: ctl.signal })
   const events = []
   const state = { status: res.status, type: res.headers.get('content-type'), events, ended: false,
     bytes: 0, close: () => ctl.abort() }
@@ -213,7 +215,7 @@ try {
 
   // ---- SSE
   const sse = await openEvents({ cookie })
-  check('GET /rest/v0/events → text/event-stream', sse.status === 200 &&
+  check('GET /rest/v0/events?all=true → text/event-stream', sse.status === 200 &&
     /text\/event-stream/.test(sse.type || ''), `${sse.status} ${sse.type}`)
   await deadline(5000, 'event: init', () => sse.events.some(e => e.event === 'init'))
   const ref = await sim('sim.add_vm', { name: 'sse-vm', running: false })
@@ -245,7 +247,7 @@ try {
     slow.on('error', () => resolve('error'))
     slow.on('close', () => resolve('closed'))
   })
-  slow.write(`GET /rest/v0/events HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\n\r\n`)
+  slow.write(`GET /rest/v0/events?all=true HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\n\r\n`)
   await new Promise(r => setTimeout(r, 300))
   slow.pause()
   const reader = await openEvents({ cookie })

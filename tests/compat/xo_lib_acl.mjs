@@ -184,7 +184,7 @@ try {
   check('REST: no hosts, another VM is 404, his VM is 200', restHosts.length === 0 &&
     otherStatus === 404 && ownStatus === 200, `${restHosts.length} ${otherStatus} ${ownStatus}`)
   const sseAbort = new AbortController()
-  const sseRes = await fetch(httpBase + '/rest/v0/events', { headers: auth, signal: sseAbort.signal })
+  const sseRes = await fetch(httpBase + '/rest/v0/events?all=true', { headers: auth, signal: sseAbort.signal })
   let sseText = ''
   const sseRead = (async () => {
     const dec = new TextDecoder()

@@ -55,7 +55,7 @@ function follow(xo) {
 // an SSE stream's view as its enter/exit events build it; strayExits: exits of ids it never had
 async function openEvents(url, headers) {
   const ctl = new AbortController()
-  const res = await fetch(url + '/rest/v0/events', { headers, signal: ctl.signal })
+  const res = await fetch(url + '/rest/v0/events?all=true', { headers, signal: ctl.signal })
   const s = { status: res.status, ids: new Set(), events: [], strayExits: [], init: false,
     ended: false, close: () => ctl.abort() }
   if (res.status !== 200) return s

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "xoc_api_query.h"
+#include "xoc_api_sub.h"
 #include "xoc_err.h"
 
 static void test_routes(void **state)
@@ -36,6 +37,22 @@ static void test_routes(void **state)
     assert_string_equal(r.action, "start");
     assert_int_equal(xoc_api_route_parse("/rest/v0/events", &r), 0);
     assert_int_equal(r.kind, XOC_API_ROUTE_EVENTS);
+    assert_int_equal(xoc_api_route_parse("/rest/v0/events/c-1/subscriptions", &r), 0);
+    assert_int_equal(r.kind, XOC_API_ROUTE_SUBSCRIPTIONS);
+    assert_string_equal(r.id, "c-1");
+    assert_int_equal(xoc_api_route_parse("/rest/v0/events/c-1/subscriptions/VM/", &r), 0);
+    assert_int_equal(r.kind, XOC_API_ROUTE_SUBSCRIPTION);
+    assert_string_equal(r.id, "c-1");
+    assert_string_equal(r.action, "VM");
+    assert_int_equal(xoc_api_route_parse("/rest/v0/events/c-1", &r), 0); /* no such object */
+    assert_int_equal(r.kind, XOC_API_ROUTE_OBJECT);
+    assert_null(r.type);
+    assert_int_equal(xoc_api_route_parse("/rest/v0/events/c-1/subs", &r), XOC_EINVAL);
+    assert_int_equal(xoc_api_route_parse("/rest/v0/events/c-1/actions/VM", &r), XOC_EINVAL);
+    assert_int_equal(xoc_api_route_parse("/rest/v0/events//subscriptions", &r), XOC_EINVAL);
+    assert_int_equal(xoc_api_route_parse("/rest/v0/events/c/subscriptions/VM/x", &r),
+                     XOC_EINVAL);
+    assert_int_equal(xoc_api_route_parse("/rest/v0/vms/a/subscriptions/VM", &r), XOC_EINVAL);
     /* malformed */
     assert_int_equal(xoc_api_route_parse("/rest/v0/vms/a/b", &r), XOC_EINVAL);
     assert_int_equal(xoc_api_route_parse("/rest/v0/vms/a/act/start", &r), XOC_EINVAL);
@@ -91,6 +108,14 @@ static void test_query(void **state)
     xoc_api_query_clear(&q);
     assert_int_equal(s_parse(&q, "ndjson=maybe", NULL), XOC_EINVAL);
     xoc_api_query_clear(&q);
+    assert_int_equal(s_parse(&q, "all=true", NULL), 0);
+    assert_true(q.all);
+    xoc_api_query_clear(&q);
+    assert_int_equal(s_parse(&q, "all=false", NULL), 0);
+    assert_false(q.all);
+    xoc_api_query_clear(&q);
+    assert_int_equal(s_parse(&q, "all=yes", NULL), XOC_EINVAL);
+    xoc_api_query_clear(&q);
 
     char many[64 * 3 + 16] = "fields=";
     for (int i = 0; i < 65; i++)
@@ -127,12 +152,69 @@ static void test_cookie_basic(void **state)
                      XOC_EINVAL);
 }
 
+static int s_sub(const char *body, char *coll, json_t **fields)
+{
+    char err[160];
+    return xoc_api_sub_parse(body, strlen(body), coll, fields, err, sizeof err);
+}
+
+/* the event stream's subscriptions: bodies, collections, fields, event text */
+static void test_subscription(void **state)
+{
+    char coll[XOC_API_SUB_NAME_MAX];
+    json_t *fields = NULL;
+    assert_int_equal(s_sub("{\"collection\":\"VM\",\"fields\":[\"id\",\"name_label\"]}", coll,
+                           &fields), 0);
+    assert_string_equal(coll, "VM");
+    assert_int_equal(json_array_size(fields), 2);
+    json_decref(fields);
+    assert_int_equal(s_sub("{\"collection\":\"alarm\",\"fields\":\"*\"}", coll, &fields), 0);
+    assert_null(fields);
+    assert_int_equal(s_sub("{\"collection\":\"VM-template\"}", coll, &fields), 0);
+    assert_null(fields);
+    assert_int_equal(s_sub("", coll, &fields), XOC_ETYPE); /* {}: no collection */
+    assert_int_equal(s_sub("{\"collection\":\"vms\"}", coll, &fields), XOC_ETYPE);
+    assert_int_equal(s_sub("{\"collection\":\"VM\",\"fields\":\"id\"}", coll, &fields),
+                     XOC_ETYPE);
+    assert_int_equal(s_sub("{\"collection\":\"VM\",\"fields\":[1]}", coll, &fields), XOC_ETYPE);
+    assert_int_equal(s_sub("[\"VM\"]", coll, &fields), XOC_ETYPE);
+    assert_int_equal(s_sub("{\"collection\":", coll, &fields), XOC_EINVAL);
+    assert_null(fields);
+
+    assert_true(xoc_api_sub_belongs("VM", "VM", false));
+    assert_false(xoc_api_sub_belongs("VM", "VM-template", false));
+    assert_true(xoc_api_sub_belongs("alarm", "message", true));
+    assert_false(xoc_api_sub_belongs("message", "message", true));
+    assert_true(xoc_api_sub_belongs("message", "message", false));
+
+    json_t *obj = json_loads("{\"id\":\"x\",\"a\":{\"b\":1,\"c\":2},\"d.e\":3,\"n\":null}", 0,
+                             NULL);
+    json_t *names = json_loads("[\"id\",\"a.b\",\"d.e\",\"n\",\"missing\",\"a.z\"]", 0, NULL);
+    json_t *picked = xoc_api_sub_pick(obj, names);
+    char *text = json_dumps(picked, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(text, "{\"a\":{\"b\":1},\"d.e\":3,\"id\":\"x\",\"n\":null}");
+    free(text);
+    json_decref(picked);
+    json_decref(names);
+    json_decref(obj);
+
+    xoc_api_buf_t *buf = xoc_api_buf_new(16);
+    assert_int_equal(xoc_api_sub_write(buf, XOC_API_SUB_UPDATE, "VM", "{\"id\":\"x\"}", 10), 0);
+    assert_int_equal(xoc_api_sub_write(buf, XOC_API_SUB_REMOVE, "VM", "{}", 2), 0);
+    const char *want = "event: update\ndata: {\"$subscription\":\"VM\",\"id\":\"x\"}\n\n"
+                       "event: remove\ndata: {\"$subscription\":\"VM\"}\n\n";
+    assert_int_equal(xoc_api_buf_len(buf), strlen(want));
+    assert_memory_equal(xoc_api_buf_data(buf), want, strlen(want));
+    xoc_api_buf_unref(&buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes),
         cmocka_unit_test(test_query),
         cmocka_unit_test(test_cookie_basic),
+        cmocka_unit_test(test_subscription),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
