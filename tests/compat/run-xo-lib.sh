@@ -64,7 +64,7 @@ start cache "xoc-cache: ready" "$BUILD/services/cache/xoc-cache" --bus.endpoint 
 XOC_CACHE_PID=$pid # for a test that stops it last (xo_lib_errors.mjs: serviceUnavailable)
 export XOC_CACHE_PID
 start collector "xoc-collector: ready" "$BUILD/services/collector/xoc-collector" \
-  --bus.endpoint "$BUS" --log.level warn
+  --bus.endpoint "$BUS" --log.level ${XO_LIB_COLLECTOR_LOG:-warn}
 XOC_ADMIN_PASSWORD=compat-$$-secret
 export XOC_ADMIN_PASSWORD
 start api "xoc-api: ready" "$BUILD/services/api/xoc-api" --bus.endpoint "$BUS" \

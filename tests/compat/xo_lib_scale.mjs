@@ -117,6 +117,31 @@ try {
     closed && !!refused, `${closed ? Date.now() - closedAt + ' ms' : 'still ' + xc.status}, ` +
     `${refused ? refused.message : 'answered'}`)
 
+  // 3b. an event stream through haproxy, subscribed through haproxy: each request is a new
+  //     connection that least-connections would send to the other instance (which does not
+  //     know the stream: 404); deploy/haproxy.cfg sends /rest/v0/events by client address
+  const cookie = `authenticationToken=${token}`
+  const stream = await fetch(`${urlH}/rest/v0/events`, { headers: { cookie } })
+  const reader = stream.body.getReader()
+  let sseText = ''
+  const streamId = await deadline(5000, 'the stream\'s init event', async () => {
+    const { value } = await reader.read()
+    sseText += Buffer.from(value ?? []).toString()
+    const m = /event: init\ndata: (\{[^\n]*\})/.exec(sseText)
+    return m && JSON.parse(m[1]).id
+  })
+  const subs = []
+  for (let i = 0; i < 6; i++) {
+    const r = await fetch(`${urlH}/rest/v0/events/${streamId}/subscriptions`, {
+      method: 'POST', headers: { cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ collection: 'VM', fields: ['name_label'] }),
+    })
+    subs.push(r.status)
+  }
+  check('6 subscriptions of a stream through haproxy all reach its instance (201)',
+    subs.every(st => st === 201), subs.join(' '))
+  await reader.cancel()
+
   // 4. a client through haproxy; a change in the simulator is pushed on every instance
   const xh = client(urlH)
   await xh.open()
