@@ -118,6 +118,8 @@ static void s_pool_init(sim_t *sim, sim_pool_t *p, int index)
     p->jobs = zlistx_new();
     p->rng = (sim->cfg.seed + 1) * 0x9E3779B97F4A7C15ull + (uint64_t)index;
     p->churn_rate = sim->cfg.churn;
+    if (sim_gen_mix_parse(sim->cfg.churn_mix, p->churn_mix) != 0)
+        sim_gen_mix_parse(NULL, p->churn_mix);
     p->nhosts = s_auto_hosts(&sim->cfg);
     p->hosts = calloc((size_t)p->nhosts, sizeof *p->hosts);
     char u[40];

@@ -1,6 +1,7 @@
 /*  sim_gen — builds a pool (hosts, networks, SRs, templates, VMs with disks, VIFs and metrics)
     with field values like a real XCP-ng 8.2 pool's, and applies random churn.               */
 #include "sim_pool.h"
+#include "sim_rec.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -749,19 +750,136 @@ static void s_churn_task(sim_pool_t *p)
     }
 }
 
+/*  Changes an xo-visible field of a random VM: the memory_actual of a running VM's metrics
+    (its memory.usage), or the VM's name_description or tags, each to a value it never had. */
+static void s_churn_vm_memory(sim_pool_t *p)
+{
+    const sim_class_t *vmc = sim_schema_find("VM");
+    int ps_idx = sim_schema_field(vmc, "power_state");
+    int dom0_idx = sim_schema_field(vmc, "is_control_domain");
+    int metrics_idx = sim_schema_field(vmc, "metrics");
+    for (int tries = 0; tries < 16; tries++) {
+        sim_obj_t *o = s_pick(p, "VM");
+        if (!o)
+            return;
+        json_t *ps = sim_rec_field(vmc, o->rec, o->len, ps_idx);
+        json_t *dom0 = sim_rec_field(vmc, o->rec, o->len, dom0_idx);
+        json_t *mref = sim_rec_field(vmc, o->rec, o->len, metrics_idx);
+        sim_obj_t *m = !json_is_true(dom0) && !strcmp(json_string_value(ps), "Running")
+                           ? sim_store_get(p->store, json_string_value(mref))
+                           : NULL;
+        json_decref(ps), json_decref(dom0), json_decref(mref);
+        if (!m)
+            continue;
+        json_t *r = sim_store_json(m);
+        uint64_t seq = ++p->churn_seq;
+        /* 1-4 GiB in MiB steps; seq makes each value differ from the one before */
+        json_object_set_new(r, "memory_actual",
+                            json_integer((int64_t)(1024 + seq % 3072) * 1024 * 1024));
+        sim_store_update(p->store, m, r);
+        json_decref(r);
+        return;
+    }
+}
+
+static void s_churn_vm_field(sim_pool_t *p, bool tags)
+{
+    sim_obj_t *o = s_pick(p, "VM");
+    if (!o)
+        return;
+    json_t *r = sim_store_json(o);
+    char v[48];
+    snprintf(v, sizeof v, "churn-%" PRIu64, ++p->churn_seq);
+    if (tags)
+        json_object_set_new(r, "tags", json_pack("[s]", v));
+    else
+        json_object_set_new(r, "name_description", json_string(v));
+    sim_store_update(p->store, o, r);
+    json_decref(r);
+}
+
+static const char *s_kinds[SIM_CHURN_KINDS] = {
+    [SIM_CHURN_VM_METRICS] = "vm_metrics",
+    [SIM_CHURN_HOST_METRICS] = "host_metrics",
+    [SIM_CHURN_MESSAGE] = "message",
+    [SIM_CHURN_TASK] = "task",
+    [SIM_CHURN_POWER] = "power",
+    [SIM_CHURN_VM_MEMORY] = "vm_memory",
+    [SIM_CHURN_VM_DESCRIPTION] = "vm_description",
+    [SIM_CHURN_VM_TAGS] = "vm_tags",
+};
+
+int sim_gen_mix_parse(const char *text, int mix[SIM_CHURN_KINDS])
+{
+    if (!text || !strcmp(text, "default"))
+        text = "vm_metrics:60,host_metrics:15,message:10,task:8,power:7";
+    else if (!strcmp(text, "visible"))
+        text = "vm_memory:50,vm_description:25,vm_tags:25";
+    int w[SIM_CHURN_KINDS] = {0};
+    long total = 0;
+    const char *s = text;
+    while (*s) {
+        size_t n = strcspn(s, ":");
+        int k = 0;
+        while (k < SIM_CHURN_KINDS && (strlen(s_kinds[k]) != n || strncmp(s, s_kinds[k], n)))
+            k++;
+        if (k == SIM_CHURN_KINDS || s[n] != ':')
+            return -1;
+        char *end;
+        long v = strtol(s + n + 1, &end, 10);
+        if (end == s + n + 1 || v < 0 || v > 1000000 || (*end && (*end != ',' || !end[1])))
+            return -1;
+        w[k] = (int)v;
+        total += v;
+        s = *end ? end + 1 : end;
+    }
+    if (total <= 0)
+        return -1;
+    memcpy(mix, w, sizeof w);
+    return 0;
+}
+
+bool sim_churn_mix_valid(const char *text)
+{
+    int mix[SIM_CHURN_KINDS];
+    return sim_gen_mix_parse(text, mix) == 0;
+}
+
 void sim_gen_churn(sim_pool_t *p, int n)
 {
-    for (int i = 0; i < n; i++) {
-        uint64_t r = sim_gen_rand(p) % 100;
-        if (r < 60)
+    long total = 0;
+    for (int k = 0; k < SIM_CHURN_KINDS; k++)
+        total += p->churn_mix[k];
+    for (int i = 0; i < n && total > 0; i++) {
+        long r = (long)(sim_gen_rand(p) % (uint64_t)total);
+        int k = 0;
+        while (r >= p->churn_mix[k])
+            r -= p->churn_mix[k++];
+        switch (k) {
+        case SIM_CHURN_VM_METRICS:
             s_churn_metrics(p, "VM_metrics");
-        else if (r < 75)
+            break;
+        case SIM_CHURN_HOST_METRICS:
             s_churn_metrics(p, "host_metrics");
-        else if (r < 85)
+            break;
+        case SIM_CHURN_MESSAGE:
             s_churn_message(p);
-        else if (r < 93)
+            break;
+        case SIM_CHURN_TASK:
             s_churn_task(p);
-        else
+            break;
+        case SIM_CHURN_POWER:
             s_churn_power(p);
+            break;
+        case SIM_CHURN_VM_MEMORY:
+            s_churn_vm_memory(p);
+            break;
+        case SIM_CHURN_VM_DESCRIPTION:
+            s_churn_vm_field(p, false);
+            break;
+        default:
+            s_churn_vm_field(p, true);
+            break;
+        }
     }
 }
