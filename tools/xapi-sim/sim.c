@@ -203,6 +203,10 @@ static void *s_ticker(void *arg)
         sim_store_lock(p->store);
         p->churn_credit += p->churn_rate * (double)(now - last) / 1000.0;
         last = now;
+        /* a backlog beyond 50 ms of churn is dropped: a rate the simulator cannot make must
+           not keep the lock ever longer (event.from would starve) */
+        if (p->churn_credit > p->churn_rate / 20 + 1)
+            p->churn_credit = p->churn_rate / 20 + 1;
         int n = (int)p->churn_credit;
         if (n > 0) {
             p->churn_credit -= n;
