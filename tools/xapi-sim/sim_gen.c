@@ -771,13 +771,12 @@ static void s_churn_vm_memory(sim_pool_t *p)
         json_decref(ps), json_decref(dom0), json_decref(mref);
         if (!m)
             continue;
-        json_t *r = sim_store_json(m);
         uint64_t seq = ++p->churn_seq;
         /* 1-4 GiB in MiB steps; seq makes each value differ from the one before */
-        json_object_set_new(r, "memory_actual",
-                            json_integer((int64_t)(1024 + seq % 3072) * 1024 * 1024));
-        sim_store_update(p->store, m, r);
-        json_decref(r);
+        json_t *v = json_integer((int64_t)(1024 + seq % 3072) * 1024 * 1024);
+        const sim_class_t *mc = sim_schema_class(m->cls);
+        sim_store_set_field(p->store, m, sim_schema_field(mc, "memory_actual"), v);
+        json_decref(v);
         return;
     }
 }
@@ -787,15 +786,12 @@ static void s_churn_vm_field(sim_pool_t *p, bool tags)
     sim_obj_t *o = s_pick(p, "VM");
     if (!o)
         return;
-    json_t *r = sim_store_json(o);
-    char v[48];
-    snprintf(v, sizeof v, "churn-%" PRIu64, ++p->churn_seq);
-    if (tags)
-        json_object_set_new(r, "tags", json_pack("[s]", v));
-    else
-        json_object_set_new(r, "name_description", json_string(v));
-    sim_store_update(p->store, o, r);
-    json_decref(r);
+    char s[48];
+    snprintf(s, sizeof s, "churn-%" PRIu64, ++p->churn_seq);
+    json_t *v = tags ? json_pack("[s]", s) : json_string(s);
+    const sim_class_t *vmc = sim_schema_class(o->cls);
+    sim_store_set_field(p->store, o, sim_schema_field(vmc, tags ? "tags" : "name_description"), v);
+    json_decref(v);
 }
 
 static const char *s_kinds[SIM_CHURN_KINDS] = {

@@ -18,6 +18,10 @@ uint8_t *sim_rec_encode(const sim_class_t *c, const json_t *obj, size_t *len);
 json_t *sim_rec_decode(const sim_class_t *c, const uint8_t *p, size_t len);
 /*  Decodes one field (new reference), or NULL when idx is out of range.                      */
 json_t *sim_rec_field(const sim_class_t *c, const uint8_t *p, size_t len, int idx);
+/*  The record with field idx replaced by v (encoded as json_t would be by sim_rec_encode): a
+    new malloc'd buffer, without decoding the other fields; NULL when idx is out of range.  */
+uint8_t *sim_rec_set_field(const sim_class_t *c, const uint8_t *p, size_t len, int idx,
+                           const json_t *v, size_t *out_len);
 /*  Writes the record as a struct of every field.                                             */
 void sim_rec_write(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len);
 /*  Writes one field's value.                                                                 */

@@ -388,7 +388,8 @@ static json_t *s_churn_events(const char *mix, int n)
 
 static void test_churn_mix(void **state)
 {
-    /* visible kinds: each change alters a field that the xo VM object shows */
+    /* visible kinds: each change alters a field that the xo VM object shows, and only it */
+    json_t *vms0 = s_call("VM.get_all_records", json_pack("[s]", g_sess), NULL);
     json_t *r = s_churn_events("vm_description:1", 20);
     json_t *evs = json_object_get(r, "events");
     assert_true(json_array_size(evs) >= 1 && json_array_size(evs) <= 20);
@@ -397,10 +398,15 @@ static void test_churn_mix(void **state)
     json_array_foreach(evs, i, ev)
     {
         assert_string_equal(json_string_value(json_object_get(ev, "class")), "vm");
-        const char *d = json_string_value(
-            json_object_get(json_object_get(ev, "snapshot"), "name_description"));
+        json_t *snap = json_deep_copy(json_object_get(ev, "snapshot"));
+        const char *d = json_string_value(json_object_get(snap, "name_description"));
         assert_memory_equal(d, "churn-", 6);
+        json_t *old = json_object_get(vms0, json_string_value(json_object_get(ev, "ref")));
+        json_object_set(snap, "name_description", json_object_get(old, "name_description"));
+        assert_true(json_equal(snap, old));
+        json_decref(snap);
     }
+    json_decref(vms0);
     json_decref(r);
     r = s_churn_events("vm_tags:1", 20);
     json_array_foreach(json_object_get(r, "events"), i, ev)
