@@ -202,6 +202,10 @@ typedef struct {
     json_t *local_srs;  /* per host: ref */
     json_t *local_vdis; /* per host: array */
     int64_t sr_alloc;
+    /* the visible churn's classes and fields, found once: VM (power_state, is_control_domain,
+       metrics in schema order; name_description, tags), VM_metrics (memory_actual) */
+    bool churn_ready;
+    int vm_cls, vm_read[3], vm_desc, vm_tags, vmm_cls, vmm_mem;
 } s_ctx_t;
 
 static s_ctx_t *s_ctx(sim_pool_t *p)
@@ -752,30 +756,63 @@ static void s_churn_task(sim_pool_t *p)
 
 /*  Changes an xo-visible field of a random VM: the memory_actual of a running VM's metrics
     (its memory.usage), or the VM's name_description or tags, each to a value it never had. */
+static s_ctx_t *s_churn_ctx(sim_pool_t *p)
+{
+    s_ctx_t *x = s_ctx(p);
+    if (!x->churn_ready) {
+        const sim_class_t *vmc = sim_schema_find("VM"), *mc = sim_schema_find("VM_metrics");
+        static const char *reads[3] = {"power_state", "is_control_domain", "metrics"};
+        for (int i = 0; i < 3; i++)
+            x->vm_read[i] = sim_schema_field(vmc, reads[i]);
+        for (int i = 0; i < 3; i++) /* ascending, for sim_rec_fields */
+            for (int j = i + 1; j < 3; j++)
+                if (x->vm_read[j] < x->vm_read[i]) {
+                    int t = x->vm_read[i];
+                    x->vm_read[i] = x->vm_read[j];
+                    x->vm_read[j] = t;
+                }
+        x->vm_desc = sim_schema_field(vmc, "name_description");
+        x->vm_tags = sim_schema_field(vmc, "tags");
+        x->vmm_cls = mc->id;
+        x->vmm_mem = sim_schema_field(mc, "memory_actual");
+        x->vm_cls = vmc->id;
+        x->churn_ready = true;
+    }
+    return x;
+}
+
+static sim_obj_t *s_pick_id(sim_pool_t *p, int id)
+{
+    size_t n = sim_store_count(p->store, id);
+    return n ? sim_store_at(p->store, id, sim_gen_rand(p) % n) : NULL;
+}
+
 static void s_churn_vm_memory(sim_pool_t *p)
 {
-    const sim_class_t *vmc = sim_schema_find("VM");
-    int ps_idx = sim_schema_field(vmc, "power_state");
-    int dom0_idx = sim_schema_field(vmc, "is_control_domain");
-    int metrics_idx = sim_schema_field(vmc, "metrics");
+    s_ctx_t *x = s_churn_ctx(p);
+    const sim_class_t *vmc = sim_schema_class(x->vm_cls);
     for (int tries = 0; tries < 16; tries++) {
-        sim_obj_t *o = s_pick(p, "VM");
+        sim_obj_t *o = s_pick_id(p, x->vm_cls);
         if (!o)
             return;
-        json_t *ps = sim_rec_field(vmc, o->rec, o->len, ps_idx);
-        json_t *dom0 = sim_rec_field(vmc, o->rec, o->len, dom0_idx);
-        json_t *mref = sim_rec_field(vmc, o->rec, o->len, metrics_idx);
+        json_t *f[3], *ps = NULL, *dom0 = NULL, *mref = NULL;
+        sim_rec_fields(vmc, o->rec, o->len, x->vm_read, 3, f);
+        for (int i = 0; i < 3; i++) {
+            const char *name = vmc->fields[x->vm_read[i]].name;
+            json_t **slot = !strcmp(name, "power_state") ? &ps : !strcmp(name, "metrics") ? &mref
+                                                                                          : &dom0;
+            *slot = f[i];
+        }
         sim_obj_t *m = !json_is_true(dom0) && !strcmp(json_string_value(ps), "Running")
                            ? sim_store_get(p->store, json_string_value(mref))
                            : NULL;
         json_decref(ps), json_decref(dom0), json_decref(mref);
-        if (!m)
+        if (!m || m->cls != x->vmm_cls)
             continue;
         uint64_t seq = ++p->churn_seq;
         /* 1-4 GiB in MiB steps; seq makes each value differ from the one before */
         json_t *v = json_integer((int64_t)(1024 + seq % 3072) * 1024 * 1024);
-        const sim_class_t *mc = sim_schema_class(m->cls);
-        sim_store_set_field(p->store, m, sim_schema_field(mc, "memory_actual"), v);
+        sim_store_set_field(p->store, m, x->vmm_mem, v);
         json_decref(v);
         return;
     }
@@ -783,14 +820,14 @@ static void s_churn_vm_memory(sim_pool_t *p)
 
 static void s_churn_vm_field(sim_pool_t *p, bool tags)
 {
-    sim_obj_t *o = s_pick(p, "VM");
+    s_ctx_t *x = s_churn_ctx(p);
+    sim_obj_t *o = s_pick_id(p, x->vm_cls);
     if (!o)
         return;
     char s[48];
     snprintf(s, sizeof s, "churn-%" PRIu64, ++p->churn_seq);
     json_t *v = tags ? json_pack("[s]", s) : json_string(s);
-    const sim_class_t *vmc = sim_schema_class(o->cls);
-    sim_store_set_field(p->store, o, sim_schema_field(vmc, tags ? "tags" : "name_description"), v);
+    sim_store_set_field(p->store, o, tags ? x->vm_tags : x->vm_desc, v);
     json_decref(v);
 }
 

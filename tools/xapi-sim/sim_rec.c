@@ -217,6 +217,22 @@ json_t *sim_rec_decode(const sim_class_t *c, const uint8_t *p, size_t len)
     return o;
 }
 
+void sim_rec_fields(const sim_class_t *c, const uint8_t *p, size_t len, const int *idx, int n,
+                    json_t **out)
+{
+    s_rd_t r = {p, p + len};
+    int at = 0;
+    for (int k = 0; k < n; k++) {
+        out[k] = NULL;
+        if (idx[k] < at || idx[k] >= c->nfields)
+            continue;
+        for (; at < idx[k]; at++)
+            s_skip(&r);
+        out[k] = s_dec(&r);
+        at++;
+    }
+}
+
 uint8_t *sim_rec_set_field(const sim_class_t *c, const uint8_t *p, size_t len, int idx,
                            const json_t *v, size_t *out_len)
 {
