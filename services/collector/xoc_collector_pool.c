@@ -22,10 +22,7 @@
 #define S_BACKOFF_MIN_MS 500
 #define S_BACKOFF_MAX_MS 60000
 #define S_MAX_HOSTS 64
-#define S_WINDOW 16                   /* change sets in flight (pipelined, bounded) */
-#define S_WINDOW_IMAGE 4              /* of an image's chunks (up to S_CHUNK_BYTES each) */
-#define S_FLIGHT_BYTES (16u << 20)    /* bytes in flight at most (the oldest is waited for) */
-#define S_KEEP_BYTES (1u << 20)       /* a slot's buffer larger than this is freed once acked */
+#define S_WINDOW 4                    /* change sets in flight (pipelined, bounded) */
 
 typedef enum { S_OK = 0, S_STOP, S_AUTH, S_RELOAD, S_LOST } s_outcome_t;
 
@@ -212,10 +209,6 @@ static void s_on_ack(xoc_client_t *client, xoc_reply_t *reply, void *arg)
 static void s_flight_release(s_flight_t *f)
 {
     f->busy = false;
-    if (f->bytes.alloc > S_KEEP_BYTES) { /* a large delta: its memory goes back */
-        msgpack_sbuffer_destroy(&f->bytes);
-        msgpack_sbuffer_init(&f->bytes);
-    }
     msgpack_sbuffer_clear(&f->bytes);
 }
 
@@ -349,20 +342,6 @@ static s_outcome_t s_send(xoc_collector_pool_t *self, const char *kind)
     head[4] = (uint8_t)b->count;
     s_flight_t *f = &self->flights[(self->seq + 1) % S_WINDOW];
     s_outcome_t out = s_settle(self, f); /* the slot's previous change set */
-    /* an image keeps fewer chunks in flight; and the bytes in flight are bounded */
-    bool image = strcmp(kind, "delta") != 0;
-    uint64_t oldest = self->seq >= S_WINDOW ? self->seq - S_WINDOW + 2 : 1;
-    for (uint64_t seq = oldest; out == S_OK && seq <= self->seq; seq++) {
-        size_t bytes = b->items.size;
-        for (uint64_t k = seq; k <= self->seq; k++) {
-            s_flight_t *g = &self->flights[k % S_WINDOW];
-            bytes += g->busy && !g->done && g->seq == k ? g->bytes.size : 0;
-        }
-        bool too_many = image && self->seq + 1 - seq >= S_WINDOW_IMAGE;
-        if (!too_many && bytes <= S_FLIGHT_BYTES)
-            break;
-        out = s_settle(self, &self->flights[seq % S_WINDOW]);
-    }
     if (out != S_OK) {
         s_batch_reset(b);
         return out;
