@@ -216,17 +216,15 @@ static bool s_process(xoc_replica_t *self, const xoc_msg_obj_t *m)
     return true;
 }
 
-static void s_buffer(xoc_replica_t *self, zframe_t **frame_p)
+static void s_buffer(xoc_replica_t *self, const void *data, size_t size)
 {
     if (zlistx_size(self->buffered) >= S_BUFFER_MAX) {
         xoc_warn("replica: %d changes buffered during a snapshot, starting over", S_BUFFER_MAX);
         zlistx_purge(self->buffered);
         s_start_snapshot(self);
-        zframe_destroy(frame_p);
         return;
     }
-    zlistx_add_end(self->buffered, *frame_p);
-    *frame_p = NULL;
+    zlistx_add_end(self->buffered, zframe_new(data, size));
 }
 
 static void s_on_heartbeat(xoc_replica_t *self, const xoc_msg_sys_t *sys)
@@ -263,29 +261,44 @@ static void s_on_heartbeat(xoc_replica_t *self, const xoc_msg_sys_t *sys)
         self->behind_since = 0;
 }
 
+/* one event: [topic, body]; the frames are read in place (no zmsg, no copies) */
+static void s_on_event(xoc_replica_t *self, zmq_msg_t *topic, zmq_msg_t *body)
+{
+    const char *t = zmq_msg_data(topic);
+    size_t tn = zmq_msg_size(topic);
+    xoc_msg_t m;
+    if (!body || xoc_msg_decode(&m, zmq_msg_data(body), zmq_msg_size(body)) != 0)
+        xoc_warn("replica: bad event on %.*s: %s", (int)(tn < 200 ? tn : 200), t,
+                 body ? m.why : "empty");
+    else if (m.type == XOC_MSG_SYS && tn >= 10 && memcmp(t, "sys.cache.", 10) == 0)
+        s_on_heartbeat(self, &m.sys);
+    else if (m.type == XOC_MSG_OBJ) {
+        self->seen_rev = m.obj.rev > self->seen_rev ? m.obj.rev : self->seen_rev;
+        if (self->state == S_LIVE)
+            s_process(self, &m.obj);
+        else if (self->state == S_SYNCING)
+            s_buffer(self, zmq_msg_data(body), zmq_msg_size(body));
+    }
+}
+
 static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg)
 {
     xoc_replica_t *self = arg;
-    zmsg_t *msg;
-    for (int i = 0; i < 1024 && (msg = zmsg_recv_nowait(sock)); i++) {
-        char *topic = zmsg_popstr(msg);
-        zframe_t *body = zmsg_pop(msg);
-        xoc_msg_t m;
-        if (!topic || !body || xoc_msg_decode(&m, zframe_data(body), zframe_size(body)) != 0)
-            xoc_warn("replica: bad event on %s: %s", topic ? topic : "?", body ? m.why : "empty");
-        else if (m.type == XOC_MSG_SYS && strncmp(topic, "sys.cache.", 10) == 0)
-            s_on_heartbeat(self, &m.sys);
-        else if (m.type == XOC_MSG_OBJ) {
-            self->seen_rev = m.obj.rev > self->seen_rev ? m.obj.rev : self->seen_rev;
-            if (self->state == S_LIVE)
-                s_process(self, &m.obj);
-            else if (self->state == S_SYNCING)
-                s_buffer(self, &body);
-        }
-        zframe_destroy(&body);
-        zstr_free(&topic);
-        zmsg_destroy(&msg);
+    void *h = zsock_resolve(sock);
+    zmq_msg_t topic, body, extra;
+    zmq_msg_init(&topic);
+    zmq_msg_init(&body);
+    zmq_msg_init(&extra);
+    for (int i = 0; i < 1024 && zmq_msg_recv(&topic, h, ZMQ_DONTWAIT) >= 0; i++) {
+        bool has_body = zmq_msg_more(&topic) && zmq_msg_recv(&body, h, 0) >= 0;
+        bool more = has_body && zmq_msg_more(&body);
+        while (more && zmq_msg_recv(&extra, h, 0) >= 0) /* frames past the body: ignored */
+            more = zmq_msg_more(&extra);
+        s_on_event(self, &topic, has_body ? &body : NULL);
     }
+    zmq_msg_close(&extra);
+    zmq_msg_close(&body);
+    zmq_msg_close(&topic);
     return 0;
 }
 

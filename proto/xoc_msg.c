@@ -250,6 +250,16 @@ int xoc_mp_check(const void *data, size_t size, int max_depth)
     return q == end ? 0 : XOC_EPROTO;
 }
 
+int xoc_mp_size(const void *data, size_t size, int max_depth, size_t *used)
+{
+    const uint8_t *p = data;
+    const uint8_t *q = s_mp_skip(p, p + size, max_depth + 1);
+    if (!q)
+        return XOC_EPROTO;
+    *used = (size_t)(q - p);
+    return 0;
+}
+
 /* ---- decoding -------------------------------------------------------------------------- */
 
 static bool s_utf8_valid(const char *s, size_t n)

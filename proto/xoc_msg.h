@@ -119,6 +119,9 @@ const xoc_msg_field_t *xoc_msg_fields(xoc_msg_type_t type, size_t *count);
 /*  Checks that data is exactly one well-formed msgpack value whose declared lengths fit in
     the buffer and whose nesting is at most max_depth. Returns 0 or XOC_EPROTO.             */
 int xoc_mp_check(const void *data, size_t size, int max_depth);
+/*  As xoc_mp_check for the first value of data only: its size in *used (what follows it is
+    not looked at). Returns 0 or XOC_EPROTO.                                                 */
+int xoc_mp_size(const void *data, size_t size, int max_depth, size_t *used);
 
 /*  Typed helpers: xoc_msg_<name>_encode(const xoc_msg_<name>_t *, msgpack_sbuffer *).       */
 #define XOC_MSG_DECL_ENCODE(E, name, FIELDS, doc)                                               \

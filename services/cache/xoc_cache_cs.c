@@ -23,12 +23,11 @@ bool xoc_cache_name_ok(xoc_str_t s, size_t max, bool dotless)
 }
 
 /* a msgpack reader over one buffer: only the headers we need are read by hand (array and
-   string lengths); whole values (the objects) are checked by msgpack-c */
+   string lengths); whole values (the objects) are walked by the codec's check */
 typedef struct {
     const uint8_t *p;
     size_t size;
     size_t off;
-    msgpack_zone zone;
 } s_rd_t;
 
 static int s_be(s_rd_t *rd, int n, uint32_t *out)
@@ -79,20 +78,18 @@ static int s_str(s_rd_t *rd, xoc_str_t *out)
     return 0;
 }
 
-/* one whole value that must be a map: its raw bytes */
+/* one whole value that must be a map: its raw bytes (well-formed, nesting bounded) */
 static int s_map_value(s_rd_t *rd, xoc_bin_t *out)
 {
-    size_t start = rd->off;
-    msgpack_object obj;
-    msgpack_zone_clear(&rd->zone);
-    msgpack_unpack_return ret =
-        msgpack_unpack((const char *)rd->p, rd->size, &rd->off, &rd->zone, &obj);
-    if (ret != MSGPACK_UNPACK_SUCCESS && ret != MSGPACK_UNPACK_EXTRA_BYTES)
+    size_t used;
+    uint8_t b = rd->off < rd->size ? rd->p[rd->off] : 0;
+    if (!((b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf))
         return -1;
-    if (rd->off <= start || obj.type != MSGPACK_OBJECT_MAP)
+    if (xoc_mp_size(rd->p + rd->off, rd->size - rd->off, XOC_MSG_MAX_DEPTH, &used) != 0)
         return -1;
-    out->ptr = rd->p + start;
-    out->len = (uint32_t)(rd->off - start);
+    out->ptr = rd->p + rd->off;
+    out->len = (uint32_t)used;
+    rd->off += used;
     return 0;
 }
 
@@ -154,11 +151,9 @@ static int s_changes(xoc_bin_t bin, xoc_cache_cs_t *cs, char *why, size_t ws)
     cs->changes = n ? calloc(n, sizeof *cs->changes) : NULL;
     if (n && !cs->changes)
         return XOC_ENOMEM;
-    msgpack_zone_init(&rd.zone, 4096);
     int rc = 0;
     for (uint32_t i = 0; i < n && rc == 0; i++)
         rc = s_change(&rd, i, &cs->changes[i], why, ws);
-    msgpack_zone_destroy(&rd.zone);
     if (rc == 0 && rd.off != rd.size) {
         snprintf(why, ws, "changes: trailing bytes");
         rc = XOC_EINVAL;

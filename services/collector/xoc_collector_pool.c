@@ -530,18 +530,6 @@ static uint64_t s_now_epoch(uint64_t last)
 
 /* ---- events ----------------------------------------------------------------------------- */
 
-static const msgpack_object *s_get(const msgpack_object *map, const char *key)
-{
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-            memcmp(k->via.str.ptr, key, n) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 static bool s_str(const msgpack_object *o, char *buf, size_t size)
 {
     if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size)
@@ -551,18 +539,98 @@ static bool s_str(const msgpack_object *o, char *buf, size_t size)
     return true;
 }
 
+/* a msgpack string at p (fixstr, str8/16/32): its bytes and its whole size; false if not */
+static bool s_mp_str(const uint8_t *p, size_t len, const char **s, size_t *n, size_t *size)
+{
+    size_t hdr;
+    uint32_t l;
+    if (len >= 1 && (p[0] & 0xe0) == 0xa0)
+        hdr = 1, l = p[0] & 0x1f;
+    else if (len >= 2 && p[0] == 0xd9)
+        hdr = 2, l = p[1];
+    else if (len >= 3 && p[0] == 0xda)
+        hdr = 3, l = ((uint32_t)p[1] << 8) | p[2];
+    else if (len >= 5 && p[0] == 0xdb)
+        hdr = 5, l = ((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 8) | p[4];
+    else
+        return false;
+    if (len - hdr < l)
+        return false;
+    *s = (const char *)p + hdr;
+    *n = l;
+    *size = hdr + l;
+    return true;
+}
+
+/* copies a string value into buf (NUL-terminated); false if absent, not a string or too long */
+static bool s_mp_copy(const uint8_t *v, size_t vlen, char *buf, size_t size)
+{
+    const char *s;
+    size_t n, used;
+    if (!v || !s_mp_str(v, vlen, &s, &n, &used) || n >= size)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return true;
+}
+
+/* the fields of one event map (class, operation, ref, snapshot) as byte ranges, read in
+   place: no decoding of the snapshot, which goes to the transform as it came */
+typedef struct {
+    const uint8_t *cls, *op, *ref, *snap;
+    size_t cls_len, op_len, ref_len, snap_len;
+} s_event_t;
+
+static int s_event_scan(const uint8_t *p, size_t len, s_event_t *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    size_t pos;
+    uint32_t count;
+    if (len >= 1 && p[0] >= 0x80 && p[0] <= 0x8f)
+        count = p[0] & 0x0f, pos = 1;
+    else if (len >= 3 && p[0] == 0xde)
+        count = ((uint32_t)p[1] << 8) | p[2], pos = 3;
+    else if (len >= 5 && p[0] == 0xdf)
+        count = ((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 8) | p[4],
+        pos = 5;
+    else
+        return -1;
+    for (uint32_t i = 0; i < count; i++) {
+        const char *k = NULL;
+        size_t kn = 0, ksize, vsize;
+        if (!s_mp_str(p + pos, len - pos, &k, &kn, &ksize) &&
+            xoc_xform_mp_size(p + pos, len - pos, &ksize) != 0)
+            return -1;
+        pos += ksize;
+        if (pos >= len || xoc_xform_mp_size(p + pos, len - pos, &vsize) != 0)
+            return -1;
+        const uint8_t **slot = NULL;
+        size_t *slot_len = NULL;
+        if (k && kn == 5 && memcmp(k, "class", 5) == 0)
+            slot = &ev->cls, slot_len = &ev->cls_len;
+        else if (k && kn == 9 && memcmp(k, "operation", 9) == 0)
+            slot = &ev->op, slot_len = &ev->op_len;
+        else if (k && kn == 3 && memcmp(k, "ref", 3) == 0)
+            slot = &ev->ref, slot_len = &ev->ref_len;
+        else if (k && kn == 8 && memcmp(k, "snapshot", 8) == 0)
+            slot = &ev->snap, slot_len = &ev->snap_len;
+        if (slot && !*slot) /* the first of a repeated key counts */
+            *slot = p + pos, *slot_len = vsize;
+        pos += vsize;
+    }
+    return 0;
+}
+
 /* one element of event.from's events: {class, operation, ref, snapshot} */
 static int s_on_event(const char *key, size_t key_len, const void *mp, size_t mp_len, void *arg)
 {
     s_load_ctx_t *ctx = arg;
     xoc_metrics_inc(ctx->pool->m_events);
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
     char cls[64], op[16], ref[256];
-    if (msgpack_unpack_next(&up, mp, mp_len, NULL) != MSGPACK_UNPACK_SUCCESS ||
-        up.data.type != MSGPACK_OBJECT_MAP || !s_str(s_get(&up.data, "class"), cls, sizeof cls) ||
-        !s_str(s_get(&up.data, "operation"), op, sizeof op) ||
-        !s_str(s_get(&up.data, "ref"), ref, sizeof ref)) {
+    s_event_t ev;
+    if (s_event_scan(mp, mp_len, &ev) != 0 || !s_mp_copy(ev.cls, ev.cls_len, cls, sizeof cls) ||
+        !s_mp_copy(ev.op, ev.op_len, op, sizeof op) ||
+        !s_mp_copy(ev.ref, ev.ref_len, ref, sizeof ref)) {
         xoc_warn("server=%s malformed event skipped", ctx->pool->server.id);
         goto done;
     }
@@ -570,18 +638,11 @@ static int s_on_event(const char *key, size_t key_len, const void *mp, size_t mp
         xoc_xform_del(ctx->xform, cls, ref);
         goto done;
     }
-    const msgpack_object *snap = s_get(&up.data, "snapshot");
-    if (!snap || snap->type != MSGPACK_OBJECT_MAP)
+    uint8_t b = ev.snap ? ev.snap[0] : 0;
+    if (!ev.snap || !((b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf))
         goto done; /* add/mod without a record (e.g. an injected event): nothing to change */
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_object(&pk, *snap);
-    xoc_xform_put(ctx->xform, cls, ref, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    xoc_xform_put(ctx->xform, cls, ref, ev.snap, ev.snap_len);
 done:
-    msgpack_unpacked_destroy(&up);
     return atomic_load(&ctx->pool->stop) ? XOC_ECANCELED : 0;
 }
 

@@ -106,4 +106,8 @@ const char *xoc_xform_pool_id(const xoc_xform_t *self);
 /*  Number of xo objects (as of the last flush).                                              */
 size_t xoc_xform_count(const xoc_xform_t *self);
 
+/*  Size of the first msgpack value at buf (well-formed, nested at most 32 deep, within len)
+    in *used, without decoding it. Returns 0, XOC_EPROTO or XOC_ETOOBIG.                     */
+int xoc_xform_mp_size(const void *buf, size_t len, size_t *used);
+
 #endif

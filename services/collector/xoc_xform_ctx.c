@@ -119,6 +119,11 @@ int xf_mp_check(const uint8_t *buf, size_t len, size_t *used)
     return 0;
 }
 
+int xoc_xform_mp_size(const void *buf, size_t len, size_t *used)
+{
+    return xf_mp_check(buf, len, used);
+}
+
 /*  ---- reading --------------------------------------------------------------------------- */
 
 const msgpack_object *xf_get(const msgpack_object *map, const char *key)

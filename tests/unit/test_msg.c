@@ -190,6 +190,15 @@ static void test_mp_check_depth(void **state)
     deep[63] = 0x01;
     assert_int_equal(xoc_mp_check(deep, sizeof deep, 100), 0);
     assert_int_equal(xoc_mp_check(deep, sizeof deep, XOC_MSG_MAX_DEPTH), XOC_EPROTO);
+    /* xoc_mp_size: the first value only, same bounds */
+    size_t used = 0;
+    assert_int_equal(xoc_mp_size(deep, sizeof deep, 100, &used), 0);
+    assert_int_equal(used, sizeof deep);
+    assert_int_equal(xoc_mp_size(deep, sizeof deep, XOC_MSG_MAX_DEPTH, &used), XOC_EPROTO);
+    static const uint8_t two[] = {0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0x92, 0xc0, 0xc3, 0x07};
+    assert_int_equal(xoc_mp_size(two, sizeof two, 8, &used), 0);
+    assert_int_equal(used, sizeof two - 1); /* the map; the trailing 0x07 is not read */
+    assert_int_equal(xoc_mp_size(two, sizeof two - 3, 8, &used), XOC_EPROTO); /* truncated */
     /* an MP field holding too deep a document is rejected with the field named */
     xoc_msg_sys_t sys = {.service = XOC_STR("a"), .instance = XOC_STR("b"),
                          .state = XOC_STR("heartbeat"), .stats = {deep, sizeof deep}};

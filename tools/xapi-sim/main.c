@@ -17,6 +17,10 @@ static void s_usage(FILE *f)
             "                     on 127.0.0.<n> at the pool's port\n"
             "  --vms N            VMs per pool (default 20)\n"
             "  --churn R          random changes per second per pool (default 0)\n"
+            "  --churn-mix M      kinds of change: default (metrics, messages, tasks, power\n"
+            "                     states), visible (VM fields every xo object shows), or\n"
+            "                     kind:weight,... of vm_metrics host_metrics message task power\n"
+            "                     vm_memory vm_description vm_tags\n"
             "  --port P           port of the first pool (default 0: a free port)\n"
             "  --user U           a user allowed to log in (repeatable; default root)\n"
             "  --password P       password of the last --user (default 'password')\n"
@@ -54,7 +58,8 @@ enum {
     O_HELP,
     O_VENDOR,
     O_PATCHSIZE,
-    O_TLS
+    O_TLS,
+    O_CHURN_MIX
 };
 
 static const struct option s_opts[] = {
@@ -62,6 +67,7 @@ static const struct option s_opts[] = {
     {"hosts", 1, NULL, O_HOSTS},
     {"vms", 1, NULL, O_VMS},
     {"churn", 1, NULL, O_CHURN},
+    {"churn-mix", 1, NULL, O_CHURN_MIX},
     {"port", 1, NULL, O_PORT},
     {"user", 1, NULL, O_USER},
     {"password", 1, NULL, O_PASSWORD},
@@ -111,6 +117,11 @@ static int s_parse(int argc, char **argv, sim_config_t *cfg)
             break;
         case O_CHURN:
             cfg->churn = atof(optarg);
+            break;
+        case O_CHURN_MIX:
+            if (!sim_churn_mix_valid(optarg))
+                return -1;
+            cfg->churn_mix = optarg;
             break;
         case O_PORT:
             cfg->port = atoi(optarg);

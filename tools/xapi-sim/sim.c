@@ -118,6 +118,8 @@ static void s_pool_init(sim_t *sim, sim_pool_t *p, int index)
     p->jobs = zlistx_new();
     p->rng = (sim->cfg.seed + 1) * 0x9E3779B97F4A7C15ull + (uint64_t)index;
     p->churn_rate = sim->cfg.churn;
+    if (sim_gen_mix_parse(sim->cfg.churn_mix, p->churn_mix) != 0)
+        sim_gen_mix_parse(NULL, p->churn_mix);
     p->nhosts = s_auto_hosts(&sim->cfg);
     p->hosts = calloc((size_t)p->nhosts, sizeof *p->hosts);
     char u[40];
@@ -201,6 +203,10 @@ static void *s_ticker(void *arg)
         sim_store_lock(p->store);
         p->churn_credit += p->churn_rate * (double)(now - last) / 1000.0;
         last = now;
+        /* a backlog beyond 50 ms of churn is dropped: a rate the simulator cannot make must
+           not keep the lock ever longer (event.from would starve) */
+        if (p->churn_credit > p->churn_rate / 20 + 1)
+            p->churn_credit = p->churn_rate / 20 + 1;
         int n = (int)p->churn_credit;
         if (n > 0) {
             p->churn_credit -= n;

@@ -16,6 +16,7 @@ typedef struct {
     int hosts;         /* hosts per pool; 0 = proportionate to --vms */
     int vms;           /* VMs per pool */
     double churn;      /* changes per second per pool */
+    const char *churn_mix; /* kinds of change (sim_gen_mix_parse); NULL = "default" */
     int port;          /* first pool's port; 0 = free port; next pools take free ports */
     size_t max_body;   /* request body limit in bytes */
     int64_t disk_size; /* virtual size of generated disks (bytes) */
@@ -34,6 +35,8 @@ typedef struct {
 typedef struct sim_t sim_t;
 
 void sim_config_defaults(sim_config_t *cfg);
+/*  True when text is a churn mix that sim_new accepts (--churn-mix, sim.churn's mix).       */
+bool sim_churn_mix_valid(const char *text);
 /*  Builds every pool (objects generated) but listens nowhere yet.                           */
 sim_t *sim_new(const sim_config_t *cfg);
 /*  Starts the HTTP servers and threads, and prints one line per host to out, then

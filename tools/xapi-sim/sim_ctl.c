@@ -199,6 +199,11 @@ static int s_sim_set_password(sim_call_t *c)
 
 static int s_sim_churn(sim_call_t *c)
 {
+    json_t *a = json_array_get(c->params, 0);
+    json_t *mix = json_is_object(a) ? json_object_get(a, "mix") : json_array_get(c->params, 1);
+    if (mix && !json_is_null(mix) &&
+        (!json_is_string(mix) || sim_gen_mix_parse(json_string_value(mix), c->pool->churn_mix)))
+        return sim_call_err(c, "FIELD_TYPE_ERROR", "mix", NULL);
     json_t *r = s_opt(c, "rate");
     c->pool->churn_rate = json_is_number(r) ? json_number_value(r) : 0.0;
     c->pool->churn_credit = 0;
@@ -220,7 +225,7 @@ const sim_method_t sim_ctl_methods[] = {
     {"sim.host_down", 1, 1, s_sim_host_down, true, false},
     {"sim.add_vm", 0, 1, s_sim_add_vm, true, false},
     {"sim.remove_object", 1, 1, s_sim_remove, true, false},
-    {"sim.churn", 1, 1, s_sim_churn, true, false},
+    {"sim.churn", 1, 2, s_sim_churn, true, false},
     {"sim.set_password", 1, 2, s_sim_set_password, true, false},
 };
 

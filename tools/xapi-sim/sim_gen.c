@@ -1,6 +1,7 @@
 /*  sim_gen — builds a pool (hosts, networks, SRs, templates, VMs with disks, VIFs and metrics)
     with field values like a real XCP-ng 8.2 pool's, and applies random churn.               */
 #include "sim_pool.h"
+#include "sim_rec.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -201,6 +202,10 @@ typedef struct {
     json_t *local_srs;  /* per host: ref */
     json_t *local_vdis; /* per host: array */
     int64_t sr_alloc;
+    /* the visible churn's classes and fields, found once: VM (power_state, is_control_domain,
+       metrics in schema order; name_description, tags), VM_metrics (memory_actual) */
+    bool churn_ready;
+    int vm_cls, vm_read[3], vm_desc, vm_tags, vmm_cls, vmm_mem;
 } s_ctx_t;
 
 static s_ctx_t *s_ctx(sim_pool_t *p)
@@ -749,19 +754,165 @@ static void s_churn_task(sim_pool_t *p)
     }
 }
 
+/*  Changes an xo-visible field of a random VM: the memory_actual of a running VM's metrics
+    (its memory.usage), or the VM's name_description or tags, each to a value it never had. */
+static s_ctx_t *s_churn_ctx(sim_pool_t *p)
+{
+    s_ctx_t *x = s_ctx(p);
+    if (!x->churn_ready) {
+        const sim_class_t *vmc = sim_schema_find("VM"), *mc = sim_schema_find("VM_metrics");
+        static const char *reads[3] = {"power_state", "is_control_domain", "metrics"};
+        for (int i = 0; i < 3; i++)
+            x->vm_read[i] = sim_schema_field(vmc, reads[i]);
+        for (int i = 0; i < 3; i++) /* ascending, for sim_rec_fields */
+            for (int j = i + 1; j < 3; j++)
+                if (x->vm_read[j] < x->vm_read[i]) {
+                    int t = x->vm_read[i];
+                    x->vm_read[i] = x->vm_read[j];
+                    x->vm_read[j] = t;
+                }
+        x->vm_desc = sim_schema_field(vmc, "name_description");
+        x->vm_tags = sim_schema_field(vmc, "tags");
+        x->vmm_cls = mc->id;
+        x->vmm_mem = sim_schema_field(mc, "memory_actual");
+        x->vm_cls = vmc->id;
+        x->churn_ready = true;
+    }
+    return x;
+}
+
+static sim_obj_t *s_pick_id(sim_pool_t *p, int id)
+{
+    size_t n = sim_store_count(p->store, id);
+    return n ? sim_store_at(p->store, id, sim_gen_rand(p) % n) : NULL;
+}
+
+static void s_churn_vm_memory(sim_pool_t *p)
+{
+    s_ctx_t *x = s_churn_ctx(p);
+    const sim_class_t *vmc = sim_schema_class(x->vm_cls);
+    for (int tries = 0; tries < 16; tries++) {
+        sim_obj_t *o = s_pick_id(p, x->vm_cls);
+        if (!o)
+            return;
+        json_t *f[3], *ps = NULL, *dom0 = NULL, *mref = NULL;
+        sim_rec_fields(vmc, o->rec, o->len, x->vm_read, 3, f);
+        for (int i = 0; i < 3; i++) {
+            const char *name = vmc->fields[x->vm_read[i]].name;
+            json_t **slot = !strcmp(name, "power_state") ? &ps : !strcmp(name, "metrics") ? &mref
+                                                                                          : &dom0;
+            *slot = f[i];
+        }
+        sim_obj_t *m = !json_is_true(dom0) && !strcmp(json_string_value(ps), "Running")
+                           ? sim_store_get(p->store, json_string_value(mref))
+                           : NULL;
+        json_decref(ps), json_decref(dom0), json_decref(mref);
+        if (!m || m->cls != x->vmm_cls)
+            continue;
+        uint64_t seq = ++p->churn_seq;
+        /* 1-4 GiB in MiB steps; seq makes each value differ from the one before */
+        json_t *v = json_integer((int64_t)(1024 + seq % 3072) * 1024 * 1024);
+        sim_store_set_field(p->store, m, x->vmm_mem, v);
+        json_decref(v);
+        return;
+    }
+}
+
+static void s_churn_vm_field(sim_pool_t *p, bool tags)
+{
+    s_ctx_t *x = s_churn_ctx(p);
+    sim_obj_t *o = s_pick_id(p, x->vm_cls);
+    if (!o)
+        return;
+    char s[48];
+    snprintf(s, sizeof s, "churn-%" PRIu64, ++p->churn_seq);
+    json_t *v = tags ? json_pack("[s]", s) : json_string(s);
+    sim_store_set_field(p->store, o, tags ? x->vm_tags : x->vm_desc, v);
+    json_decref(v);
+}
+
+static const char *s_kinds[SIM_CHURN_KINDS] = {
+    [SIM_CHURN_VM_METRICS] = "vm_metrics",
+    [SIM_CHURN_HOST_METRICS] = "host_metrics",
+    [SIM_CHURN_MESSAGE] = "message",
+    [SIM_CHURN_TASK] = "task",
+    [SIM_CHURN_POWER] = "power",
+    [SIM_CHURN_VM_MEMORY] = "vm_memory",
+    [SIM_CHURN_VM_DESCRIPTION] = "vm_description",
+    [SIM_CHURN_VM_TAGS] = "vm_tags",
+};
+
+int sim_gen_mix_parse(const char *text, int mix[SIM_CHURN_KINDS])
+{
+    if (!text || !strcmp(text, "default"))
+        text = "vm_metrics:60,host_metrics:15,message:10,task:8,power:7";
+    else if (!strcmp(text, "visible"))
+        text = "vm_memory:50,vm_description:25,vm_tags:25";
+    int w[SIM_CHURN_KINDS] = {0};
+    long total = 0;
+    const char *s = text;
+    while (*s) {
+        size_t n = strcspn(s, ":");
+        int k = 0;
+        while (k < SIM_CHURN_KINDS && (strlen(s_kinds[k]) != n || strncmp(s, s_kinds[k], n)))
+            k++;
+        if (k == SIM_CHURN_KINDS || s[n] != ':')
+            return -1;
+        char *end;
+        long v = strtol(s + n + 1, &end, 10);
+        if (end == s + n + 1 || v < 0 || v > 1000000 || (*end && (*end != ',' || !end[1])))
+            return -1;
+        w[k] = (int)v;
+        total += v;
+        s = *end ? end + 1 : end;
+    }
+    if (total <= 0)
+        return -1;
+    memcpy(mix, w, sizeof w);
+    return 0;
+}
+
+bool sim_churn_mix_valid(const char *text)
+{
+    int mix[SIM_CHURN_KINDS];
+    return sim_gen_mix_parse(text, mix) == 0;
+}
+
 void sim_gen_churn(sim_pool_t *p, int n)
 {
-    for (int i = 0; i < n; i++) {
-        uint64_t r = sim_gen_rand(p) % 100;
-        if (r < 60)
+    long total = 0;
+    for (int k = 0; k < SIM_CHURN_KINDS; k++)
+        total += p->churn_mix[k];
+    for (int i = 0; i < n && total > 0; i++) {
+        long r = (long)(sim_gen_rand(p) % (uint64_t)total);
+        int k = 0;
+        while (r >= p->churn_mix[k])
+            r -= p->churn_mix[k++];
+        switch (k) {
+        case SIM_CHURN_VM_METRICS:
             s_churn_metrics(p, "VM_metrics");
-        else if (r < 75)
+            break;
+        case SIM_CHURN_HOST_METRICS:
             s_churn_metrics(p, "host_metrics");
-        else if (r < 85)
+            break;
+        case SIM_CHURN_MESSAGE:
             s_churn_message(p);
-        else if (r < 93)
+            break;
+        case SIM_CHURN_TASK:
             s_churn_task(p);
-        else
+            break;
+        case SIM_CHURN_POWER:
             s_churn_power(p);
+            break;
+        case SIM_CHURN_VM_MEMORY:
+            s_churn_vm_memory(p);
+            break;
+        case SIM_CHURN_VM_DESCRIPTION:
+            s_churn_vm_field(p, false);
+            break;
+        default:
+            s_churn_vm_field(p, true);
+            break;
+        }
     }
 }

@@ -15,6 +15,19 @@
 
 typedef struct sim_pool_t sim_pool_t;
 
+/*  What one churn change does (sim_gen_churn picks one by the pool's weights).               */
+enum {
+    SIM_CHURN_VM_METRICS,     /* VM_metrics: last_updated, VCPUs_utilisation, other_config */
+    SIM_CHURN_HOST_METRICS,   /* host_metrics: memory_free, last_updated, other_config */
+    SIM_CHURN_MESSAGE,        /* a new message (the oldest beyond 500 removed) */
+    SIM_CHURN_TASK,           /* a task created, advanced, finished or destroyed */
+    SIM_CHURN_POWER,          /* a VM Running <-> Paused */
+    SIM_CHURN_VM_MEMORY,      /* VM_metrics.memory_actual of a running VM */
+    SIM_CHURN_VM_DESCRIPTION, /* VM.name_description */
+    SIM_CHURN_VM_TAGS,        /* VM.tags */
+    SIM_CHURN_KINDS
+};
+
 typedef struct {
     sim_pool_t *pool;
     int index;
@@ -55,6 +68,7 @@ struct sim_pool_t {
     double churn_rate;
     double churn_credit;
     uint64_t churn_seq;
+    int churn_mix[SIM_CHURN_KINDS]; /* weights */
     uint64_t rng;
     _Atomic int64_t stall_until_ms; /* read by HTTP threads without the lock */
     uint64_t drop_epoch;
@@ -101,8 +115,13 @@ void sim_gen_console_location(sim_pool_t *pool, const char *host_ref, const char
                               size_t n);
 /*  Rewrites every console location once the ports are known.                                */
 void sim_gen_fix_consoles(sim_pool_t *pool);
-/*  Applies n random changes (churn).                                                         */
+/*  Applies n random changes (churn), each of a kind drawn with the pool's churn_mix weights. */
 void sim_gen_churn(sim_pool_t *pool, int n);
+/*  Parses a churn mix: a preset ("default": metrics, messages, tasks and power states like a
+    live pool; "visible": changes every xo object shows) or "kind:weight,..." with kinds
+    vm_metrics, host_metrics, message, task, power, vm_memory, vm_description, vm_tags and
+    weights 0..1000000 (at least one > 0). Returns 0, or -1 with mix unchanged.               */
+int sim_gen_mix_parse(const char *text, int mix[SIM_CHURN_KINDS]);
 /*  Sets the VM's allowed_operations from its power state.                                    */
 void sim_gen_vm_ops(json_t *vm);
 /*  Current UTC time in XAPI datetime form.                                                   */

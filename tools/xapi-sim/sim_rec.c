@@ -217,6 +217,40 @@ json_t *sim_rec_decode(const sim_class_t *c, const uint8_t *p, size_t len)
     return o;
 }
 
+void sim_rec_fields(const sim_class_t *c, const uint8_t *p, size_t len, const int *idx, int n,
+                    json_t **out)
+{
+    s_rd_t r = {p, p + len};
+    int at = 0;
+    for (int k = 0; k < n; k++) {
+        out[k] = NULL;
+        if (idx[k] < at || idx[k] >= c->nfields)
+            continue;
+        for (; at < idx[k]; at++)
+            s_skip(&r);
+        out[k] = s_dec(&r);
+        at++;
+    }
+}
+
+uint8_t *sim_rec_set_field(const sim_class_t *c, const uint8_t *p, size_t len, int idx,
+                           const json_t *v, size_t *out_len)
+{
+    if (idx < 0 || idx >= c->nfields || !v)
+        return NULL;
+    s_rd_t r = {p, p + len};
+    for (int i = 0; i < idx; i++)
+        s_skip(&r);
+    const uint8_t *start = r.p;
+    s_skip(&r);
+    sim_buf_t b;
+    sim_buf_init(&b, len + 64);
+    sim_buf_add(&b, p, (size_t)(start - p));
+    s_enc(&b, v, c->fields[idx].type == 'd');
+    sim_buf_add(&b, r.p, (size_t)(r.end - r.p));
+    return (uint8_t *)sim_buf_take(&b, out_len);
+}
+
 json_t *sim_rec_field(const sim_class_t *c, const uint8_t *p, size_t len, int idx)
 {
     if (idx < 0 || idx >= c->nfields)

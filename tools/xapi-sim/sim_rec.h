@@ -18,6 +18,14 @@ uint8_t *sim_rec_encode(const sim_class_t *c, const json_t *obj, size_t *len);
 json_t *sim_rec_decode(const sim_class_t *c, const uint8_t *p, size_t len);
 /*  Decodes one field (new reference), or NULL when idx is out of range.                      */
 json_t *sim_rec_field(const sim_class_t *c, const uint8_t *p, size_t len, int idx);
+/*  Decodes the fields idx[0..n) (ascending) in one pass into out[] (new references; NULL for
+    an index out of range or not ascending).                                                 */
+void sim_rec_fields(const sim_class_t *c, const uint8_t *p, size_t len, const int *idx, int n,
+                    json_t **out);
+/*  The record with field idx replaced by v (encoded as json_t would be by sim_rec_encode): a
+    new malloc'd buffer, without decoding the other fields; NULL when idx is out of range.  */
+uint8_t *sim_rec_set_field(const sim_class_t *c, const uint8_t *p, size_t len, int idx,
+                           const json_t *v, size_t *out_len);
 /*  Writes the record as a struct of every field.                                             */
 void sim_rec_write(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len);
 /*  Writes one field's value.                                                                 */

@@ -243,6 +243,19 @@ void sim_store_update(sim_store_t *self, sim_obj_t *obj, const json_t *rec)
     s_changed(self, obj);
 }
 
+bool sim_store_set_field(sim_store_t *self, sim_obj_t *obj, int idx, const json_t *v)
+{
+    size_t len;
+    uint8_t *p = sim_rec_set_field(sim_schema_class(obj->cls), obj->rec, obj->len, idx, v, &len);
+    if (!p)
+        return false;
+    free(obj->rec);
+    obj->rec = p;
+    obj->len = (uint32_t)len;
+    s_changed(self, obj);
+    return true;
+}
+
 void sim_store_touch(sim_store_t *self, sim_obj_t *obj)
 {
     s_changed(self, obj);

@@ -48,6 +48,9 @@ sim_obj_t *sim_store_by_uuid(sim_store_t *self, const char *uuid);
 json_t *sim_store_json(const sim_obj_t *obj);
 /*  Replaces the record and marks it changed.                                                 */
 void sim_store_update(sim_store_t *self, sim_obj_t *obj, const json_t *rec);
+/*  Replaces one field (schema index idx) and marks the object changed; false when idx is
+    out of range.                                                                             */
+bool sim_store_set_field(sim_store_t *self, sim_obj_t *obj, int idx, const json_t *v);
 /*  Marks the object changed without changing it (event.inject).                              */
 void sim_store_touch(sim_store_t *self, sim_obj_t *obj);
 void sim_store_remove(sim_store_t *self, sim_obj_t *obj);

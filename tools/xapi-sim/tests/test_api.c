@@ -370,6 +370,120 @@ static void test_create_destroy(void **state)
     json_decref(m);
 }
 
+/*  Churn of one kind (sim.churn's mix), n changes applied at once; returns the events since
+    then (every class), as event.from gives them.                                            */
+static json_t *s_churn_events(const char *mix, int n)
+{
+    json_t *now = s_from("*", "", 0.0);
+    json_t *tok = json_incref(json_object_get(now, "token"));
+    json_decref(now);
+    json_decref(s_call("sim.churn", json_pack("[{s:i,s:s}]", "rate", 0, "mix", mix), NULL));
+    sim_store_lock(g_pool->store);
+    sim_gen_churn(g_pool, n);
+    sim_store_unlock(g_pool->store);
+    json_t *r = s_from("*", json_string_value(tok), 0.0);
+    json_decref(tok);
+    return r;
+}
+
+static void test_churn_mix(void **state)
+{
+    /* visible kinds: each change alters a field that the xo VM object shows, and only it */
+    json_t *vms0 = s_call("VM.get_all_records", json_pack("[s]", g_sess), NULL);
+    json_t *r = s_churn_events("vm_description:1", 20);
+    json_t *evs = json_object_get(r, "events");
+    assert_true(json_array_size(evs) >= 1 && json_array_size(evs) <= 20);
+    size_t i;
+    json_t *ev;
+    json_array_foreach(evs, i, ev)
+    {
+        assert_string_equal(json_string_value(json_object_get(ev, "class")), "vm");
+        json_t *snap = json_deep_copy(json_object_get(ev, "snapshot"));
+        const char *d = json_string_value(json_object_get(snap, "name_description"));
+        assert_memory_equal(d, "churn-", 6);
+        json_t *old = json_object_get(vms0, json_string_value(json_object_get(ev, "ref")));
+        json_object_set(snap, "name_description", json_object_get(old, "name_description"));
+        assert_true(json_equal(snap, old));
+        json_decref(snap);
+    }
+    json_decref(vms0);
+    json_decref(r);
+    r = s_churn_events("vm_tags:1", 20);
+    json_array_foreach(json_object_get(r, "events"), i, ev)
+    {
+        json_t *tags = json_object_get(json_object_get(ev, "snapshot"), "tags");
+        assert_string_equal(json_string_value(json_object_get(ev, "class")), "vm");
+        assert_int_equal(json_array_size(tags), 1);
+        assert_memory_equal(json_string_value(json_array_get(tags, 0)), "churn-", 6);
+    }
+    json_decref(r);
+    /* memory_actual of running VMs' metrics only, a new value each time */
+    json_t *before = s_call("VM_metrics.get_all_records", json_pack("[s]", g_sess), NULL);
+    r = s_churn_events("vm_memory:1", 20);
+    evs = json_object_get(r, "events");
+    assert_true(json_array_size(evs) >= 1);
+    json_t *vms = s_call("VM.get_all_records", json_pack("[s]", g_sess), NULL);
+    json_array_foreach(evs, i, ev)
+    {
+        assert_string_equal(json_string_value(json_object_get(ev, "class")), "vm_metrics");
+        const char *ref = json_string_value(json_object_get(ev, "ref"));
+        json_t *old = json_object_get(json_object_get(before, ref), "memory_actual");
+        json_t *now = json_object_get(json_object_get(ev, "snapshot"), "memory_actual");
+        assert_true(json_integer_value(now) != json_integer_value(old));
+        const char *k; /* its VM */
+        json_t *vm;
+        int owners = 0;
+        json_object_foreach(vms, k, vm)
+        {
+            if (strcmp(json_string_value(json_object_get(vm, "metrics")), ref))
+                continue;
+            owners++;
+            assert_string_equal(json_string_value(json_object_get(vm, "power_state")), "Running");
+            assert_false(json_is_true(json_object_get(vm, "is_control_domain")));
+        }
+        assert_int_equal(owners, 1);
+    }
+    json_decref(vms);
+    json_decref(r);
+    json_decref(before);
+    /* the default mix again: hidden metrics, messages, tasks, power states; never the above */
+    before = s_call("VM.get_all_records", json_pack("[s]", g_sess), NULL);
+    r = s_churn_events("default", 200);
+    json_array_foreach(json_object_get(r, "events"), i, ev)
+    {
+        json_t *snap = json_object_get(ev, "snapshot");
+        const char *cls = json_string_value(json_object_get(ev, "class"));
+        assert_true(!strcmp(cls, "vm_metrics") || !strcmp(cls, "host_metrics") ||
+                    !strcmp(cls, "message") || !strcmp(cls, "task") || !strcmp(cls, "vm"));
+        if (!strcmp(cls, "vm")) {
+            json_t *old = json_object_get(before, json_string_value(json_object_get(ev, "ref")));
+            assert_true(json_equal(json_object_get(snap, "name_description"),
+                                   json_object_get(old, "name_description")));
+            assert_true(json_equal(json_object_get(snap, "tags"), json_object_get(old, "tags")));
+        }
+    }
+    json_decref(r);
+    json_decref(before);
+    /* bad mixes are refused and leave the mix as it was */
+    int mix[SIM_CHURN_KINDS];
+    memcpy(mix, g_pool->churn_mix, sizeof mix);
+    const char *bad[] = {"nope:1", "vm_tags", "vm_tags:", "vm_tags:-1", "vm_tags:0",
+                         "vm_tags:1,", "vm_tags:1x", "vm_tags:2000000", ""};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        json_t *err = NULL;
+        assert_null(s_call("sim.churn", json_pack("[{s:i,s:s}]", "rate", 0, "mix", bad[k]), &err));
+        assert_non_null(err);
+        json_decref(err);
+        assert_false(sim_churn_mix_valid(bad[k]));
+    }
+    assert_memory_equal(mix, g_pool->churn_mix, sizeof mix);
+    assert_true(sim_churn_mix_valid("visible"));
+    assert_true(sim_churn_mix_valid("vm_memory:3,power:0,task:1"));
+    assert_int_equal(sim_gen_mix_parse("visible", mix), 0);
+    assert_int_equal(mix[SIM_CHURN_VM_METRICS], 0);
+    assert_true(mix[SIM_CHURN_VM_MEMORY] > 0 && mix[SIM_CHURN_VM_TAGS] > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_generic),       cmocka_unit_test(test_events),
         cmocka_unit_test(test_lifecycle),     cmocka_unit_test(test_async),
         cmocka_unit_test(test_legacy_events), cmocka_unit_test(test_create_destroy),
+        cmocka_unit_test(test_churn_mix),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
