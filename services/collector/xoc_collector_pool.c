@@ -195,9 +195,21 @@ static int s_emit(void *arg, bool enter, const char *id, const char *type, const
 
 /* ---- pipelined change sets: up to S_WINDOW in flight, in order ----------------------- */
 
+/* the answer of one sending of a change set: counted only while its slot still waits for
+   that very change set (a recovery may have resent and settled it already) */
+typedef struct {
+    s_flight_t *f;
+    uint64_t epoch, seq;
+} s_ack_t;
+
 static void s_on_ack(xoc_client_t *client, xoc_reply_t *reply, void *arg)
 {
-    s_flight_t *f = arg;
+    s_ack_t *t = arg;
+    s_flight_t *f = t->f;
+    bool current = f->busy && !f->done && f->seq == t->seq && f->pool->epoch == t->epoch;
+    free(t);
+    if (!current)
+        return;
     f->done = true;
     f->status = reply->status;
     snprintf(f->reason, sizeof f->reason, "%s", reply->reason);
@@ -270,19 +282,20 @@ static bool s_wait_all(xoc_collector_pool_t *self)
     return true;
 }
 
-/* something failed: once everything in flight is settled, resend what was not acknowledged,
-   oldest first (the cache ignores what it already has, and refuses nothing then) */
+/* something failed: resend at once what was not acknowledged, oldest first, also what is
+   still waiting for its answer — a change set lost with a bus that died would otherwise
+   hold everything until its timeout (30 s), while the cache refuses the later ones for the
+   gap. Resending is safe: the cache acknowledges again what it already has, and a late
+   answer to the first sending is ignored (s_on_ack). */
 static s_outcome_t s_recover(xoc_collector_pool_t *self)
 {
-    if (!s_wait_all(self))
-        return S_STOP;
     s_outcome_t out = S_OK;
     for (uint64_t seq = self->seq > S_WINDOW ? self->seq - S_WINDOW + 1 : 1;
          seq <= self->seq && out == S_OK; seq++) {
         s_flight_t *f = &self->flights[seq % S_WINDOW];
         if (!f->busy || f->seq != seq)
             continue;
-        if (f->status != 0)
+        if (!f->done || f->status != 0)
             out = s_resend(self, f);
         if (out == S_OK)
             s_acked(self, f);
@@ -355,8 +368,15 @@ static s_outcome_t s_send(xoc_collector_pool_t *self, const char *kind)
     f->seq = self->seq;
     f->busy = true;
     f->done = false;
-    int rc = xoc_client_send(self->client, "cache", "cache.apply", f->bytes.data, f->bytes.size,
-                             S_ACK_TIMEOUT_MS, s_on_ack, f);
+    s_ack_t *t = malloc(sizeof *t);
+    int rc = t ? 0 : XOC_ENOMEM;
+    if (t) {
+        *t = (s_ack_t){f, self->epoch, f->seq};
+        rc = xoc_client_send(self->client, "cache", "cache.apply", f->bytes.data, f->bytes.size,
+                             S_ACK_TIMEOUT_MS, s_on_ack, t);
+        if (rc)
+            free(t);
+    }
     if (rc) { /* not even sent: the recovery resends it */
         f->done = true;
         f->status = rc;
