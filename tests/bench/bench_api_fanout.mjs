@@ -12,32 +12,22 @@
 // monotonic clock is the machine's (CLOCK_MONOTONIC) in every process.
 // Usage: node bench_api_fanout.mjs <node_modules> <api url> <sim url> <password> <vms> <run dir>
 //   env: BENCH_CLIENTS (1000), BENCH_SECONDS (10), BENCH_CHURN (1000), BENCH_WORKERS (2),
-//   BENCH_PHASES (baseline,fanout,c,node: the phases to run, e.g. "fanout" alone to profile it)
-// Two kinds of clients, each in its own phase against the same xoc-api: "fan-out" runs the
-// Node `ws` clients of this file (like xo-lib's; what the goal was first measured with),
-// "fan-out, C clients" the same number of lean clients (bench_api_fanout_client.c, on
-// libwebsockets) that sign in, receive and note the stamps the same way but use much less
-// CPU: on a 2-core machine the clients share the cores with the server, and browsers
-// would not. Same measure in both (stamp made -> complete push holding it received).
+//   BENCH_PHASES (baseline,fanout,node: the phases to run, e.g. "fanout" alone to profile it)
 // CPU: each phase also prints the CPU time that xoc-api (/proc/<pid>/stat) and the client
 // processes (process.cpuUsage) used during its stamped part, per message delivered — a
 // figure that does not depend on the load of the machine, unlike the latencies.
-import { fork, spawn } from 'node:child_process'
-import { EventEmitter } from 'node:events'
+import { fork } from 'node:child_process'
 import fs from 'node:fs'
-import readline from 'node:readline'
 import { connect, pct, requireFrom, sim, waitPool } from './bench_api_lib.mjs'
 
 const IS_WORKER = process.argv[2] === '--worker'
-const [modules, apiUrl, simUrl, password, vmsArg, , apiPidArg, buildDir] = process.argv.slice(2)
+const [modules, apiUrl, simUrl, password, vmsArg, , apiPidArg] = process.argv.slice(2)
 const WebSocket = IS_WORKER ? null : requireFrom(modules)('ws')
 const CLIENTS = Number(process.env.BENCH_CLIENTS || 1000)
 const SECONDS = Number(process.env.BENCH_SECONDS || 10)
 const CHURN = Number(process.env.BENCH_CHURN || 1000)
 const WORKERS = Number(process.env.BENCH_WORKERS || 2)
-const PHASES = (process.env.BENCH_PHASES || 'baseline,fanout,c,node').split(',')
-// the lean clients (bench_api_fanout_client.c, libwebsockets), built next to xoc-api
-const C_CLIENT = buildDir ? `${buildDir}/tests/bench/bench_api_fanout_client` : ''
+const PHASES = (process.env.BENCH_PHASES || 'baseline,fanout,node').split(',')
 const STAMPS_PER_S = 20
 const MAX_SEQ = 1 << 16
 
@@ -107,7 +97,7 @@ function procCpu(pid) {
   } catch { return null }
 }
 
-// messages, bytes and deliveries counted by the workers between cpuStart and cpuStop
+// each worker's CPU time and messages received between its cpuStart and cpuStop
 async function workerCpu(workers) {
   return Promise.all(workers.map(x => new Promise(r => {
     const on = m => { if (m.cpu !== undefined) { x.w.off('message', on); r(m) } }
@@ -124,18 +114,7 @@ async function simLogin() {
   return { session: s, vms }
 }
 
-// a C client process that speaks the worker's messages (stdin commands, stdout JSON lines)
-function spawnC(url, token, n, seqBase) {
-  const ee = new EventEmitter()
-  const u = url.replace(/^http/, 'ws')
-  const p = spawn(C_CLIENT, [u.includes('/api/') ? u : u + '/api/', token, String(n), String(seqBase)],
-    { stdio: ['pipe', 'pipe', 'inherit'] })
-  readline.createInterface({ input: p.stdout }).on('line', l => ee.emit('message', JSON.parse(l)))
-  ee.send = m => p.stdin.write(m.cpuStart ? 'cpu-start\n' : m.cpuStop ? 'cpu-stop\n' : 'report\n')
-  return ee
-}
-
-async function phase(label, nClients, token, simS, seqBase, { viaNode = false, cClient = false } = {}) {
+async function phase(label, nClients, token, simS, seqBase, { viaNode = false } = {}) {
   let url = apiUrl
   let broadcaster = null
   if (viaNode) {
@@ -147,9 +126,8 @@ async function phase(label, nClients, token, simS, seqBase, { viaNode = false, c
   const per = Math.ceil(nClients / Math.min(WORKERS, nClients))
   const workers = []
   for (let left = nClients; left > 0; left -= per) {
-    const w = cClient ? spawnC(url, token, Math.min(per, left), seqBase)
-      : fork(new URL(import.meta.url).pathname,
-        ['--worker', modules, url, token, String(Math.min(per, left)), String(seqBase)], { stdio: 'inherit' })
+    const w = fork(new URL(import.meta.url).pathname,
+      ['--worker', modules, url, token, String(Math.min(per, left)), String(seqBase)], { stdio: 'inherit' })
     workers.push({ w, ready: new Promise(r => w.on('message', m => m.ready && r())) })
   }
   const t0 = Date.now()
@@ -229,18 +207,13 @@ async function main() {
   const none = { p50: NaN, p99: NaN, complete: false }
   const one = PHASES.includes('baseline') ? await phase('baseline', 1, token, simS, 0) : none
   const many = PHASES.includes('fanout') ? await phase('fan-out', CLIENTS, token, simS, 10000) : none
-  const cOk = PHASES.includes('c') && C_CLIENT && fs.existsSync(C_CLIENT)
-  if (PHASES.includes('c') && !cOk) console.log(`fanout: no C clients (${C_CLIENT} not built)`)
-  const lean = cOk ? await phase('fan-out, C clients', CLIENTS, token, simS, 30000, { cClient: true }) : none
   const node = PHASES.includes('node')
     ? await phase('Node ws broadcast fed by one xoc-api client', CLIENTS, token, simS, 20000, { viaNode: true }) : none
   console.log(`fanout: ratio p99 ${CLIENTS} clients / 1 client ${(many.p99 / one.p99).toFixed(2)}, ` +
     `p50 ${(many.p50 / one.p50).toFixed(2)}; ratio xoc-api / Node broadcast p99 ` +
     `${(many.p99 / node.p99).toFixed(2)}, p50 ${(many.p50 / node.p50).toFixed(2)}`)
-  const verdict = (r, who) => console.log(`  stamp -> each of ${CLIENTS} ${who} p99 ${r.p99.toFixed(2)} ms ` +
-    `(goal < 50 ms) ${r.p99 < 50 && r.complete ? 'ok' : 'MISSED'}${r.complete ? '' : ' (deliveries missing)'}`)
-  if (PHASES.includes('fanout')) verdict(many, 'Node ws clients')
-  if (cOk) verdict(lean, 'C clients')
+  console.log(`  stamp -> each of ${CLIENTS} clients p99 ${many.p99.toFixed(2)} ms (goal < 50 ms) ` +
+    `${many.p99 < 50 && many.complete ? 'ok' : 'MISSED'}${many.complete ? '' : ' (deliveries missing)'}`)
   ctl.ws.close()
   process.exit(0)
 }
