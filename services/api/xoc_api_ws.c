@@ -32,7 +32,7 @@ typedef struct {
     size_t rx_len, rx_cap;
     s_out_t *head, *tail;
     size_t queued;          /* bytes not yet written */
-    uint64_t mark_gen;      /* a push waits for its turn here (s_mark) */
+    uint64_t mark_gen;      /* a push waits for its turn here (s_conn_enqueue, s_unmark) */
     bool behind;            /* the last turn left bytes in lws's buffer: the client lags */
     bool close_now;         /* close at the next writable callback */
     bool close_after;       /* close once the queue is written */
