@@ -45,6 +45,9 @@ const xoc_cfg_key_t xoc_api_cfg_keys[] = {
      "the object changes of this window become one `all` enter + one exit push (0: per batch)"},
     {"api.push_coalesce_max_kib", XOC_CFG_INT, "4096", 1, 1048576,
      "a coalescing window is pushed early once its objects' JSON exceeds this (KiB)"},
+    {"api.push_adaptive", XOC_CFG_BOOL, "true", 0, 0,
+     "a window's pushes wait until the previous ones were handed to every connection (under "
+     "load the windows grow instead of the send queues)"},
     {"api.getall_keep", XOC_CFG_BOOL, "true", 0, 0,
      "keep a super-admin's whole xo.getAllObjects answer and send it again while nothing "
      "changed (faster; holds about its size in memory)"},
@@ -389,6 +392,8 @@ static int s_on_ws_event(zloop_t *loop, zsock_t *sock, void *arg)
         xoc_api_rest_request(srv, conn, payload, msg);
     else if (kind && streq(kind, "hclose"))
         xoc_api_rest_closed(srv, conn);
+    else if (kind && streq(kind, "drained"))
+        xoc_api_objects_drained(srv, conn);
     zframe_destroy(&payload);
     zstr_free(&id);
     zstr_free(&kind);

@@ -300,9 +300,9 @@ void xoc_api_access_flush(xoc_api_server_t *srv)
         if (!o)
             continue;
         if (o->enter)
-            xoc_api_send(srv, s->conn, o->enter);
+            xoc_api_ws_push(srv->ws, &s->conn, 1, o->enter);
         if (o->exit)
-            xoc_api_send(srv, s->conn, o->exit);
+            xoc_api_ws_push(srv->ws, &s->conn, 1, o->exit);
         srv->pushes++;
     }
     zhashx_destroy(&f.out);

@@ -110,6 +110,10 @@ typedef struct {
     bool push_armed;              /* a zloop timer (push_timer) will flush the window */
     int push_timer;
     uint64_t push_rev, push_windows, push_batches;
+    /* api.push_adaptive: a window is not flushed before the previous one's pushes had
+       their turn on every connection (xoc_api_ws_mark push_mark_seq, then "drained") */
+    bool push_adaptive, push_inflight, push_waiting;
+    uint64_t push_mark_seq, push_drained;
 } xoc_api_server_t;
 
 typedef struct {
@@ -435,6 +439,8 @@ void xoc_api_sse_subjects(xoc_api_server_t *srv, zhashx_t *users, zhashx_t *toke
 
 /*  Pushes the window being collected now (`all` pushes, ACL-filtered sessions, SSE).     */
 void xoc_api_objects_flush(xoc_api_server_t *srv);
+/*  The lws thread's "drained" event for the mark seq (xoc_api_ws_mark).                   */
+void xoc_api_objects_drained(xoc_api_server_t *srv, uint64_t seq);
 /*  At the stop: cancels the window's timer, frees it.                                     */
 void xoc_api_objects_fini(xoc_api_server_t *srv);
 

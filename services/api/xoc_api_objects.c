@@ -351,6 +351,10 @@ int xoc_api_m_get_all_objects(xoc_api_call_t *call)
     return rc;
 }
 
+/* the longest a window waits for the previous one's pushes to be handed to every
+   connection (api.push_adaptive): a lost "drained" event only delays, never blocks */
+#define S_PUSH_STALL_MS 100
+
 /* ---- pushes ---------------------------------------------------------------------------------------- */
 
 /* the object's JSON, cached (NULL on exit or failure) */
@@ -395,6 +399,7 @@ static zhashx_t *s_pending(xoc_api_server_t *srv)
         srv->push_coalesce_ms = srv->cfg ? xoc_cfg_int(srv->cfg, "api.push_coalesce_ms") : 0;
         srv->push_coalesce_max =
             (size_t)(srv->cfg ? xoc_cfg_int(srv->cfg, "api.push_coalesce_max_kib") : 4096) * 1024;
+        srv->push_adaptive = srv->cfg && xoc_cfg_bool(srv->cfg, "api.push_adaptive");
     }
     return srv->push_pending;
 }
@@ -479,6 +484,17 @@ static size_t s_items(xoc_api_server_t *srv, bool enter, xoc_api_buf_t **buf)
     return n;
 }
 
+/* api.push_adaptive: after the pushes of a window, a mark: the next window waits for its
+   "drained" event (xoc_api_objects_drained), so that under load the windows grow instead of
+   the send queues */
+static void s_mark(xoc_api_server_t *srv, uint64_t pushes_before)
+{
+    if (!srv->push_adaptive || srv->pushes == pushes_before || !srv->ws)
+        return;
+    if (xoc_api_ws_mark(srv->ws, ++srv->push_mark_seq) == 0)
+        srv->push_inflight = true;
+}
+
 void xoc_api_objects_flush(xoc_api_server_t *srv)
 {
     if (srv->push_armed) {
@@ -487,10 +503,14 @@ void xoc_api_objects_flush(xoc_api_server_t *srv)
     }
     srv->push_last_flush = zclock_mono();
     srv->push_windows++;
+    srv->push_waiting = false;
+    uint64_t pushes_before = srv->pushes;
     xoc_api_access_flush(srv); /* non-admin sessions */
     xoc_api_sse_batch(srv, srv->push_rev);
-    if (!srv->push_pending || zhashx_size(srv->push_pending) == 0)
+    if (!srv->push_pending || zhashx_size(srv->push_pending) == 0) {
+        s_mark(srv, pushes_before);
         return;
+    }
     size_t n_enter = s_items(srv, true, &srv->push_enter);
     xoc_api_buf_t *enter = n_enter ? s_notification("enter", srv->push_enter) : NULL;
     size_t n_exit = s_items(srv, false, &srv->push_exit);
@@ -505,12 +525,13 @@ void xoc_api_objects_flush(xoc_api_server_t *srv)
             conns[n++] = s->conn;
     if (n) {
         if (enter)
-            xoc_api_ws_send_many(srv->ws, conns, n, enter);
+            xoc_api_ws_push(srv->ws, conns, n, enter);
         if (exit)
-            xoc_api_ws_send_many(srv->ws, conns, n, exit);
+            xoc_api_ws_push(srv->ws, conns, n, exit);
         srv->pushes += n;
     }
     free(conns);
+    s_mark(srv, pushes_before);
     xoc_trace("pushed window rev=%llu enter=%zu exit=%zu sessions=%zu",
               (unsigned long long)srv->push_rev, n_enter, n_exit, n);
     xoc_api_buf_unref(&enter);
@@ -529,26 +550,49 @@ static int s_on_window(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/* the window waiting goes now, or the timer is armed for when it may go */
+static void s_schedule(xoc_api_server_t *srv)
+{
+    /* the first batch after a quiet window goes at once; the next ones wait for the end of
+       the window that follows the previous flush (at most one flush per window); with
+       api.push_adaptive, also for the previous window's pushes to have had their turn on
+       every connection (drained), at most S_PUSH_STALL_MS */
+    int64_t window = srv->push_coalesce_ms;
+    if (srv->push_inflight && window < S_PUSH_STALL_MS)
+        window = S_PUSH_STALL_MS;
+    int64_t wait = srv->push_last_flush + window - zclock_mono();
+    if (window <= 0 || wait <= 0 || srv->push_pending_bytes >= srv->push_coalesce_max ||
+        !srv->node.loop) {
+        xoc_api_objects_flush(srv);
+        return;
+    }
+    if (srv->push_armed)
+        zloop_timer_end(srv->node.loop, srv->push_timer);
+    srv->push_timer = zloop_timer(srv->node.loop, (size_t)wait, 1, s_on_window, srv);
+    srv->push_armed = srv->push_timer >= 0;
+    if (!srv->push_armed)
+        xoc_api_objects_flush(srv);
+}
+
 void xoc_api_objects_batch(xoc_replica_t *replica, uint64_t rev, void *arg)
 {
     xoc_api_server_t *srv = arg;
     srv->push_rev = rev;
     srv->push_batches++;
     s_pending(srv);
-    int64_t wait = srv->push_last_flush + srv->push_coalesce_ms - zclock_mono();
-    /* the first batch after a quiet window goes at once; the next ones wait for the end of
-       the window that follows the previous flush (at most one flush per window) */
-    if (srv->push_coalesce_ms <= 0 || wait <= 0 ||
-        srv->push_pending_bytes >= srv->push_coalesce_max || !srv->node.loop) {
-        xoc_api_objects_flush(srv);
-        return;
-    }
-    if (!srv->push_armed) {
-        srv->push_timer = zloop_timer(srv->node.loop, (size_t)wait, 1, s_on_window, srv);
-        srv->push_armed = srv->push_timer >= 0;
-        if (!srv->push_armed)
-            xoc_api_objects_flush(srv);
-    }
+    srv->push_waiting = true;
+    if (!srv->push_armed || srv->push_pending_bytes >= srv->push_coalesce_max)
+        s_schedule(srv); /* else the timer flushes it */
+}
+
+void xoc_api_objects_drained(xoc_api_server_t *srv, uint64_t seq)
+{
+    if (seq != srv->push_mark_seq || !srv->push_inflight)
+        return; /* an earlier mark, given up */
+    srv->push_inflight = false;
+    srv->push_drained++;
+    if (srv->push_waiting)
+        s_schedule(srv); /* now, or at the end of its window */
 }
 
 void xoc_api_objects_fini(xoc_api_server_t *srv)

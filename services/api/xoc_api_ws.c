@@ -32,6 +32,8 @@ typedef struct {
     size_t rx_len, rx_cap;
     s_out_t *head, *tail;
     size_t queued;          /* bytes not yet written */
+    uint64_t mark_gen;      /* a push waits for its turn here (s_conn_enqueue, s_unmark) */
+    bool behind;            /* the last turn left bytes in lws's buffer: the client lags */
     bool close_now;         /* close at the next writable callback */
     bool close_after;       /* close once the queue is written */
     int close_status;
@@ -61,6 +63,9 @@ typedef struct s_op {
     bool http_stream;
     uint64_t *conns;        /* send to several connections (owned), conn unused */
     size_t n_conns;
+    bool push;              /* xoc_api_ws_push: its turn on each connection is awaited */
+    bool mark;              /* xoc_api_ws_mark: tell when those turns are over, with seq */
+    uint64_t seq;
     struct s_op *next;
 } s_op_t;
 
@@ -81,6 +86,12 @@ struct _xoc_api_ws_t {
     pthread_mutex_t lock;   /* guards ops */
     s_op_t *ops, *ops_tail;
     unsigned char scratch[LWS_PRE + S_CHUNK];
+    /* pushes and their turns (lws thread only): a push queued on an idle connection marks
+       it with mark_open; a mark operation closes that generation (mark_wait, n_wait
+       connections still to be served, seq to report) and opens the next one */
+    uint64_t mark_open, mark_wait, mark_seq;
+    size_t n_open, n_wait;
+    bool mark_want;
     /* xoc_api_ws_stats: measured on the lws thread when asked */
     atomic_bool measure;
     atomic_size_t queued, queued_max;
@@ -100,6 +111,42 @@ static int s_event(xoc_api_ws_t *self, const char *kind, uint64_t id, const void
     if (data)
         zmsg_addmem(m, data, len);
     return zmsg_send(&m, self->ev_out); /* never blocks: sndtimeo 0; fails when full */
+}
+
+/* ---- pushes' turns ------------------------------------------------------------------------- */
+
+static void s_drained_check(xoc_api_ws_t *self)
+{
+    if (self->mark_want && self->n_wait == 0) {
+        self->mark_want = false;
+        s_event(self, "drained", self->mark_seq, NULL, 0);
+    }
+}
+
+/* c's turn came (or c is gone): it no longer holds the pushes back */
+static void s_unmark(xoc_api_ws_t *self, s_conn_t *c)
+{
+    if (c->mark_gen == 0)
+        return;
+    if (c->mark_gen == self->mark_wait && self->n_wait > 0) {
+        self->n_wait--;
+        s_drained_check(self);
+    } else if (c->mark_gen == self->mark_open && self->n_open > 0)
+        self->n_open--;
+    c->mark_gen = 0;
+}
+
+/* a mark operation: the pushes queued before it are awaited (an earlier generation still
+   awaited is given up: the actor went on without it) */
+static void s_mark_close(xoc_api_ws_t *self, uint64_t seq)
+{
+    self->mark_wait = self->mark_open;
+    self->n_wait = self->n_open;
+    self->mark_open++;
+    self->n_open = 0;
+    self->mark_seq = seq;
+    self->mark_want = true;
+    s_drained_check(self);
 }
 
 /* ---- per connection ------------------------------------------------------------------------- */
@@ -136,7 +183,7 @@ static void s_conn_close_soon(s_conn_t *c, int status, const char *reason, bool 
     lws_callback_on_writable(c->wsi);
 }
 
-static void s_conn_enqueue(xoc_api_ws_t *self, s_conn_t *c, xoc_api_buf_t **buf_p)
+static void s_conn_enqueue(xoc_api_ws_t *self, s_conn_t *c, xoc_api_buf_t **buf_p, bool push)
 {
     size_t len = xoc_api_buf_len(*buf_p);
     if (c->close_now || c->close_after) {
@@ -162,6 +209,12 @@ static void s_conn_enqueue(xoc_api_ws_t *self, s_conn_t *c, xoc_api_buf_t **buf_
     }
     o->buf = *buf_p;
     *buf_p = NULL;
+    /* a push to an idle connection: its turn is awaited (one behind, or with a backlog,
+       is not: a slow client never holds the next push back) */
+    if (push && !c->head && !c->behind && c->mark_gen == 0) {
+        c->mark_gen = self->mark_open;
+        self->n_open++;
+    }
     if (c->tail)
         c->tail->next = o;
     else
@@ -171,7 +224,10 @@ static void s_conn_enqueue(xoc_api_ws_t *self, s_conn_t *c, xoc_api_buf_t **buf_
     lws_callback_on_writable(c->wsi);
 }
 
-/* writes up to S_CHUNKS_PER_TURN fragments; returns -1 to close */
+/* writes up to S_CHUNKS_PER_TURN fragments; returns -1 to close. Called when the socket
+   is writable: the first write goes without asking; each next one only if lws took the
+   previous one whole (else lws keeps the rest, at most one fragment, and asks for the
+   next writable callback itself): no poll() per message. */
 static int s_conn_write_turn(xoc_api_ws_t *self, s_conn_t *c)
 {
     if (c->close_now) {
@@ -189,7 +245,8 @@ static int s_conn_write_turn(xoc_api_ws_t *self, s_conn_t *c)
                   (long long)(lws_now_usecs() - c->rx_us));
         c->big_sent = 0;
     }
-    for (int n = 0; n < S_CHUNKS_PER_TURN && c->head && !lws_send_pipe_choked(c->wsi); n++) {
+    c->behind = false;
+    for (int n = 0; n < S_CHUNKS_PER_TURN && c->head && !c->behind; n++) {
         s_out_t *o = c->head;
         size_t total = xoc_api_buf_len(o->buf);
         size_t chunk = total - o->off < S_CHUNK ? total - o->off : S_CHUNK;
@@ -209,6 +266,7 @@ static int s_conn_write_turn(xoc_api_ws_t *self, s_conn_t *c)
             xoc_api_buf_unref(&o->buf);
             free(o);
         }
+        c->behind = lws_partial_buffered(c->wsi) != 0;
     }
     if (c->head || c->big_sent)
         lws_callback_on_writable(c->wsi);
@@ -242,6 +300,7 @@ static int s_conn_write(xoc_api_ws_t *self, s_conn_t *c)
     int rc = s_conn_write_turn(self, c);
     if (corked)
         s_cork(c, 0);
+    s_unmark(self, c);
     return rc;
 }
 
@@ -305,6 +364,7 @@ static void s_conn_closed(xoc_api_ws_t *self, s_conn_t *c)
     char key[24];
     s_conn_key(c->id, key, sizeof key);
     zhashx_delete(self->conns, key);
+    s_unmark(self, c);
     s_conn_free_queue(c);
     free(c->rx);
     c->rx = NULL;
@@ -457,7 +517,7 @@ static void s_http_answer(xoc_api_ws_t *self, s_conn_t *c, s_op_t *op)
     op->http_head = NULL;
     c->http_stream = op->http_stream;
     if (op->buf)
-        s_conn_enqueue(self, c, &op->buf);
+        s_conn_enqueue(self, c, &op->buf, false);
     /* a stream lives as long as the actor feeds it; an answer is written within the timeout */
     if (c->http_stream)
         lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
@@ -584,12 +644,14 @@ static void s_drain_ops(xoc_api_ws_t *self)
             s_conn_t *to = zhashx_lookup(self->conns, key);
             xoc_api_buf_t *ref = to ? xoc_api_buf_ref(op->buf) : NULL;
             if (ref)
-                s_conn_enqueue(self, to, &ref);
+                s_conn_enqueue(self, to, &ref, op->push);
         }
-        if (c && op->http_head)
+        if (op->mark)
+            s_mark_close(self, op->seq);
+        else if (c && op->http_head)
             s_http_answer(self, c, op);
         else if (c && op->buf)
-            s_conn_enqueue(self, c, &op->buf);
+            s_conn_enqueue(self, c, &op->buf, false);
         else if (c)
             s_conn_close_soon(c, op->status, op->reason, false);
         xoc_api_buf_unref(&op->buf);
@@ -625,8 +687,7 @@ int xoc_api_ws_send(xoc_api_ws_t *self, uint64_t conn, xoc_api_buf_t *buf)
     return s_push_op(self, op);
 }
 
-int xoc_api_ws_send_many(xoc_api_ws_t *self, const uint64_t *conns, size_t n,
-                         xoc_api_buf_t *buf)
+int xoc_api_ws_push(xoc_api_ws_t *self, const uint64_t *conns, size_t n, xoc_api_buf_t *buf)
 {
     if (n == 0)
         return 0;
@@ -639,7 +700,18 @@ int xoc_api_ws_send_many(xoc_api_ws_t *self, const uint64_t *conns, size_t n,
         return XOC_ENOMEM;
     memcpy(op->conns, conns, n * sizeof *conns);
     op->n_conns = n;
+    op->push = true;
     op->buf = xoc_api_buf_ref(buf);
+    return s_push_op(self, op);
+}
+
+int xoc_api_ws_mark(xoc_api_ws_t *self, uint64_t seq)
+{
+    s_op_t *op = calloc(1, sizeof *op);
+    if (!op)
+        return XOC_ENOMEM;
+    op->mark = true;
+    op->seq = seq;
     return s_push_op(self, op);
 }
 
@@ -791,8 +863,13 @@ xoc_api_ws_t *xoc_api_ws_new(const xoc_api_ws_opts_t *opts)
     snprintf(self->host, sizeof self->host, "%s", opts->host ? opts->host : "");
     pthread_mutex_init(&self->lock, NULL);
     self->conns = zhashx_new();
-    char ep[64];
-    snprintf(ep, sizeof ep, "inproc://xoc-api-ws-%p", (void *)self);
+    self->mark_open = 1;
+    /* a new name each time: a freed instance's address may come back while its endpoint
+       is not unbound yet */
+    static atomic_uint s_instances;
+    char ep[80];
+    snprintf(ep, sizeof ep, "inproc://xoc-api-ws-%p-%u", (void *)self,
+             atomic_fetch_add(&s_instances, 1));
     self->ev_in = zsock_new(ZMQ_PAIR);
     self->ev_out = zsock_new(ZMQ_PAIR);
     if (!self->conns || !self->ev_in || !self->ev_out || zsock_bind(self->ev_in, "%s", ep) != 0 ||

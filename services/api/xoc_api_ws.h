@@ -4,7 +4,8 @@
     thread of its own, and the actor's thread talks to it in two directions:
       - events (lws thread -> actor): a PAIR socket the actor puts on its zloop, one zmsg
         per event: [kind]["<conn id>"][payload], kind "open" (payload: peer address),
-        "msg" (payload: one complete text frame), "close" (no payload);
+        "msg" (payload: one complete text frame), "close" (no payload), "drained"
+        (xoc_api_ws_mark: the id is the mark's seq);
       - commands (actor -> lws thread): xoc_api_ws_send/close queue an operation under a
         mutex and wake the lws loop with lws_cancel_service() (its one thread-safe call),
         once per batch: only the operation that finds the list empty wakes it.
@@ -56,10 +57,16 @@ int xoc_api_ws_port(const xoc_api_ws_t *self);
 /*  Queues a text message for a connection (takes a reference to buf). Unknown or closed
     connections drop it. Returns 0 or XOC_ENOMEM. Thread-safe.                            */
 int xoc_api_ws_send(xoc_api_ws_t *self, uint64_t conn, xoc_api_buf_t *buf);
-/*  The same message for n connections in one operation (the pushes' fan-out): as n
-    xoc_api_ws_send in that order, with one wake-up of the lws thread. Thread-safe.      */
-int xoc_api_ws_send_many(xoc_api_ws_t *self, const uint64_t *conns, size_t n,
-                         xoc_api_buf_t *buf);
+/*  A push: the same message for n connections in one operation (the fan-out), as n
+    xoc_api_ws_send in that order with one wake-up of the lws thread; and its turn on each
+    of them is awaited by the next xoc_api_ws_mark. Thread-safe.                          */
+int xoc_api_ws_push(xoc_api_ws_t *self, const uint64_t *conns, size_t n, xoc_api_buf_t *buf);
+/*  Once every push queued before this call has had its write turn on each connection it
+    went to (written to the socket, or the connection found behind: its client does not
+    read as fast, or a backlog was queued before the push, or it closed), an event
+    [drained]["<seq>"] comes on the events socket. A later mark gives up the earlier one
+    if it is still awaited (its event never comes). Thread-safe.                          */
+int xoc_api_ws_mark(xoc_api_ws_t *self, uint64_t seq);
 /*  Answers an HTTP request: status, content type, extra headers ("Name: value" lines
     separated by \n, or NULL), body (a reference is taken; NULL: empty). stream: no
     Content-Length, the connection stays open for xoc_api_ws_send chunks (bounded by

@@ -11,17 +11,23 @@
 // push it gets (same bytes; one more hop than xoc-api's own fan-out). Clients run in child processes (2 by default), the
 // monotonic clock is the machine's (CLOCK_MONOTONIC) in every process.
 // Usage: node bench_api_fanout.mjs <node_modules> <api url> <sim url> <password> <vms> <run dir>
-//   env: BENCH_CLIENTS (1000), BENCH_SECONDS (10), BENCH_CHURN (1000), BENCH_WORKERS (2)
+//   env: BENCH_CLIENTS (1000), BENCH_SECONDS (10), BENCH_CHURN (1000), BENCH_WORKERS (2),
+//   BENCH_PHASES (baseline,fanout,node: the phases to run, e.g. "fanout" alone to profile it)
+// CPU: each phase also prints the CPU time that xoc-api (/proc/<pid>/stat) and the client
+// processes (process.cpuUsage) used during its stamped part, per message delivered — a
+// figure that does not depend on the load of the machine, unlike the latencies.
 import { fork } from 'node:child_process'
+import fs from 'node:fs'
 import { connect, pct, requireFrom, sim, waitPool } from './bench_api_lib.mjs'
 
 const IS_WORKER = process.argv[2] === '--worker'
-const [modules, apiUrl, simUrl, password, vmsArg] = process.argv.slice(2)
+const [modules, apiUrl, simUrl, password, vmsArg, , apiPidArg] = process.argv.slice(2)
 const WebSocket = IS_WORKER ? null : requireFrom(modules)('ws')
 const CLIENTS = Number(process.env.BENCH_CLIENTS || 1000)
 const SECONDS = Number(process.env.BENCH_SECONDS || 10)
 const CHURN = Number(process.env.BENCH_CHURN || 1000)
 const WORKERS = Number(process.env.BENCH_WORKERS || 2)
+const PHASES = (process.env.BENCH_PHASES || 'baseline,fanout,node').split(',')
 const STAMPS_PER_S = 20
 const MAX_SEQ = 1 << 16
 
@@ -63,7 +69,14 @@ if (IS_WORKER) {
       await c.call('session.signIn', { token })
     }))
   process.send({ ready: true })
+  let cpu0 = null
+  let msgs0 = 0
   process.on('message', msg => {
+    if (msg.cpuStart) { cpu0 = process.cpuUsage(); msgs0 = messages }
+    if (msg.cpuStop) {
+      const d = process.cpuUsage(cpu0)
+      process.send({ cpu: (d.user + d.system) / 1e6, cpuUser: d.user / 1e6, msgs: messages - msgs0 })
+    }
     if (!msg.report) return
     process.send({
       lat, bytes, messages,
@@ -74,6 +87,25 @@ if (IS_WORKER) {
   await main()
 }
 
+// seconds of CPU (user, system) used by a process so far
+function procCpu(pid) {
+  if (!pid) return null
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const v = f.slice(f.lastIndexOf(')') + 2).split(' ')
+    return { user: Number(v[11]) / 100, sys: Number(v[12]) / 100 } // clock ticks (100 Hz)
+  } catch { return null }
+}
+
+// each worker's CPU time and messages received between its cpuStart and cpuStop
+async function workerCpu(workers) {
+  return Promise.all(workers.map(x => new Promise(r => {
+    const on = m => { if (m.cpu !== undefined) { x.w.off('message', on); r(m) } }
+    x.w.on('message', on)
+    x.w.send({ cpuStop: true })
+  })))
+}
+
 async function simLogin() {
   const s = await sim(simUrl, 'session.login_with_password', ['root', 'password'])
   const recs = await sim(simUrl, 'VM.get_all_records', [s])
@@ -82,7 +114,7 @@ async function simLogin() {
   return { session: s, vms }
 }
 
-async function phase(label, nClients, token, simS, seqBase, viaNode = false) {
+async function phase(label, nClients, token, simS, seqBase, { viaNode = false } = {}) {
   let url = apiUrl
   let broadcaster = null
   if (viaNode) {
@@ -105,6 +137,9 @@ async function phase(label, nClients, token, simS, seqBase, viaNode = false) {
   await new Promise(r => setTimeout(r, 2000)) // churn settles
   const total = SECONDS * STAMPS_PER_S
   let sent = 0
+  const apiPid = Number(apiPidArg) || 0
+  for (const x of workers) x.w.send({ cpuStart: true })
+  const api0 = procCpu(apiPid)
   const start = Date.now()
   for (let i = 0; i < total; i++) {
     const due = start + (i * 1000) / STAMPS_PER_S
@@ -115,6 +150,9 @@ async function phase(label, nClients, token, simS, seqBase, viaNode = false) {
     const name = `fan-${seq}-${process.hrtime.bigint()}`
     try { await sim(simUrl, 'VM.set_name_label', [simS.session, vm, name]); sent++ } catch (e) {}
   }
+  const cpuSecs = (Date.now() - start) / 1000
+  const api1 = procCpu(apiPid)
+  const wcpu = await workerCpu(workers)
   await new Promise(r => setTimeout(r, 3000)) // the last pushes arrive
   await sim(simUrl, 'sim.churn', { rate: 0 })
   const reports = await Promise.all(workers.map(x => new Promise(r => {
@@ -143,6 +181,19 @@ async function phase(label, nClients, token, simS, seqBase, viaNode = false) {
     `max ${lat[lat.length - 1]?.toFixed(2)} ms`)
   if (nClients > 1)
     console.log(`  first -> last client of a stamp  p50 ${pct(spread, 50).toFixed(2)} ms  p99 ${pct(spread, 99).toFixed(2)} ms`)
+  // CPU per message: over the stamped part (cpuSecs), the messages received then
+  const wmsgs = wcpu.reduce((n, r) => n + r.msgs, 0)
+  const perMsg = (cpu) => (cpu * 1e6 / wmsgs).toFixed(1)
+  const wsum = wcpu.reduce((n, r) => n + r.cpu, 0)
+  const wuser = wcpu.reduce((n, r) => n + r.cpuUser, 0)
+  let line = `  CPU over ${cpuSecs.toFixed(1)} s: clients ${(100 * wsum / cpuSecs).toFixed(0)} % of a core ` +
+    `(user ${(100 * wuser / cpuSecs).toFixed(0)} %), ${perMsg(wsum)} us per message received`
+  if (api0 && api1) {
+    const u = api1.user - api0.user, sy = api1.sys - api0.sys
+    line += `; xoc-api ${(100 * (u + sy) / cpuSecs).toFixed(0)} % (user ${(100 * u / cpuSecs).toFixed(0)} %, ` +
+      `system ${(100 * sy / cpuSecs).toFixed(0)} %), ${perMsg(u + sy)} us per message sent`
+  }
+  if (!viaNode) console.log(line)
   return { p50: pct(lat, 50), p99: pct(lat, 99), complete: lat.length === expected, lat }
 }
 
@@ -153,9 +204,11 @@ async function main() {
   await waitPool(ctl.call, Number(vmsArg))
   const token = (await ctl.call('token.create', { description: 'bench' })).m.result
   const simS = await simLogin()
-  const one = await phase('baseline', 1, token, simS, 0)
-  const many = await phase('fan-out', CLIENTS, token, simS, 10000)
-  const node = await phase('Node ws broadcast fed by one xoc-api client', CLIENTS, token, simS, 20000, true)
+  const none = { p50: NaN, p99: NaN, complete: false }
+  const one = PHASES.includes('baseline') ? await phase('baseline', 1, token, simS, 0) : none
+  const many = PHASES.includes('fanout') ? await phase('fan-out', CLIENTS, token, simS, 10000) : none
+  const node = PHASES.includes('node')
+    ? await phase('Node ws broadcast fed by one xoc-api client', CLIENTS, token, simS, 20000, { viaNode: true }) : none
   console.log(`fanout: ratio p99 ${CLIENTS} clients / 1 client ${(many.p99 / one.p99).toFixed(2)}, ` +
     `p50 ${(many.p50 / one.p50).toFixed(2)}; ratio xoc-api / Node broadcast p99 ` +
     `${(many.p99 / node.p99).toFixed(2)}, p50 ${(many.p50 / node.p50).toFixed(2)}`)
