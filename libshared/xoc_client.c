@@ -24,6 +24,7 @@ struct _xoc_client_t {
     uint64_t next_id;
     zhashx_t *pending; /* "%llx" id -> s_pending_t */
     int64_t last_hb;
+    int64_t awaiting;  /* when the first heartbeat not answered yet was sent (0: none) */
 };
 
 static int64_t s_now_us(void)
@@ -134,6 +135,7 @@ static s_pending_t *s_track(xoc_client_t *self, uint64_t id, int timeout_ms)
 /* handles one message from the broker */
 static void s_on_message(xoc_client_t *self, zmsg_t *msg)
 {
+    self->awaiting = 0; /* the broker is there */
     zframe_t *head = zmsg_pop(msg);
     xoc_msg_t m;
     if (!head || xoc_msg_decode(&m, zframe_data(head), zframe_size(head)) != 0) {
@@ -155,19 +157,44 @@ static void s_on_message(xoc_client_t *self, zmsg_t *msg)
     zframe_destroy(&head);
 }
 
-static void s_expire(xoc_client_t *self)
+/* ends every pending request (all: also those whose time has not come) with status */
+static void s_end_pending(xoc_client_t *self, bool all, int status, const char *why)
 {
     int64_t now = xoc_bus_now_ms();
     zlistx_t *keys = zhashx_keys(self->pending);
-    for (char *key = zlistx_first(keys); key; key = zlistx_next(keys)) {
+    for (char *key = keys ? zlistx_first(keys) : NULL; key; key = zlistx_next(keys)) {
         s_pending_t *p = zhashx_lookup(self->pending, key);
-        if (p && !p->done && now >= p->give_up_ms) {
-            xoc_reply_t reply = {.status = XOC_ETIMEOUT};
-            snprintf(reply.reason, sizeof reply.reason, "no answer from the bus");
+        if (p && !p->done && (all || now >= p->give_up_ms)) {
+            xoc_reply_t reply = {.status = status};
+            snprintf(reply.reason, sizeof reply.reason, "%s", why);
             s_complete(self, p, &reply);
         }
     }
     zlistx_destroy(&keys);
+}
+
+/* requests past their deadline; and when the broker has not answered our heartbeats for
+   `liveness` of them, every request: a broker that died took them with it, and a new one
+   will never answer them — waiting for each deadline would stall the callers for nothing */
+static void s_expire(xoc_client_t *self)
+{
+    int64_t now = xoc_bus_now_ms();
+    int64_t window = (int64_t)self->opts->heartbeat_ms * (self->opts->liveness > 0
+                                                              ? self->opts->liveness
+                                                              : 3);
+    if (self->awaiting && now - self->awaiting > window && zhashx_size(self->pending) > 0) {
+        xoc_warn("no answer from the broker for %lld ms: %zu requests given up",
+                 (long long)(now - self->awaiting), zhashx_size(self->pending));
+        self->awaiting = 0; /* a new window for the requests sent from now */
+        s_end_pending(self, true, XOC_EWORKERLOST, "bus lost (no heartbeat from the broker)");
+        return;
+    }
+    s_end_pending(self, false, XOC_ETIMEOUT, "no answer from the bus");
+}
+
+void xoc_client_cancel_all(xoc_client_t *self)
+{
+    s_end_pending(self, true, XOC_ECANCELED, "canceled");
 }
 
 static void s_heartbeat(xoc_client_t *self)
@@ -176,6 +203,8 @@ static void s_heartbeat(xoc_client_t *self)
     if (now - self->last_hb < self->opts->heartbeat_ms)
         return;
     self->last_hb = now;
+    if (!self->awaiting)
+        self->awaiting = now;
     xoc_msg_hb_t hb = {.heartbeat_ms = (uint64_t)self->opts->heartbeat_ms};
     xoc_bus_send(self->sock, NULL, XOC_MSG_HB, &hb, NULL, 0);
 }

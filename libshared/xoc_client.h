@@ -34,6 +34,9 @@ typedef void(xoc_client_fn)(xoc_client_t *client, xoc_reply_t *reply, void *arg)
 
 xoc_client_t *xoc_client_new(const xoc_bus_opts_t *opts);
 void xoc_client_destroy(xoc_client_t **self_p);
+/*  Ends every pending request now with XOC_ECANCELED, their callbacks called (before a
+    destroy, by an owner whose callback arguments must be freed).                         */
+void xoc_client_cancel_all(xoc_client_t *self);
 
 /*  Sync call. body: a complete frame (a proto message) or NULL. Fills *reply (call
     xoc_reply_clear after). Returns reply->status.                                        */

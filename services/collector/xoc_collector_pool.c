@@ -19,6 +19,7 @@
 #define S_CHUNK_BYTES (4u << 20)      /* bytes per change set */
 #define S_ACK_TIMEOUT_MS 30000
 #define S_EVENT_TIMEOUT_S 60.1        /* as xo-server: a double, so XML-RPC sends <double> */
+#define S_EVENT_TIMEOUT_BUSY_S 1.0    /* while change sets wait for their acknowledgement */
 #define S_BACKOFF_MIN_MS 500
 #define S_BACKOFF_MAX_MS 60000
 #define S_MAX_HOSTS 64
@@ -790,9 +791,15 @@ static s_outcome_t s_follow(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform
     while (!atomic_load(&self->stop)) {
         char *next = NULL;
         s_load_ctx_t ctx = {self, xform, NULL};
+        /* change sets not acknowledged yet: come back within a second to hear about them
+           (a bus that died with them is noticed, and they are resent) */
+        bool waiting = false;
+        for (int i = 0; i < S_WINDOW; i++)
+            waiting |= self->flights[i].busy;
         int64_t t0 = zclock_usecs();
-        int rc = xoc_xapi_event_from(x, all, 1, *token, S_EVENT_TIMEOUT_S, s_on_event, &ctx,
-                                     &next, NULL);
+        int rc = xoc_xapi_event_from(x, all, 1, *token,
+                                     waiting ? S_EVENT_TIMEOUT_BUSY_S : S_EVENT_TIMEOUT_S,
+                                     s_on_event, &ctx, &next, NULL);
         int64_t t1 = zclock_usecs();
         if (rc)
             return s_fail(self, x, rc, "event.from");
@@ -802,13 +809,11 @@ static s_outcome_t s_follow(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform
         xoc_xform_flush(xform, s_emit, &ectx);
         size_t changes = self->batch.count;
         int64_t t2 = zclock_usecs();
-        if (self->batch.count > 0) {
-            s_outcome_t out = s_send(self, "delta");
-            if (out == S_OK)
-                out = s_check(self);
-            if (out != S_OK)
-                return out;
-        }
+        s_outcome_t out = self->batch.count > 0 ? s_send(self, "delta") : S_OK;
+        if (out == S_OK) /* answers read, heartbeats, a failed change set recovered now */
+            out = s_check(self);
+        if (out != S_OK)
+            return out;
         xoc_debug("server=%s event.from %lld us, transform %lld us, send %lld us, %zu changes",
                   self->server.id, (long long)(t1 - t0), (long long)(t2 - t1),
                   (long long)(zclock_usecs() - t2), changes);
@@ -924,6 +929,8 @@ static void *s_main(void *arg)
     for (int i = 0; i < S_WINDOW; i++)
         msgpack_sbuffer_destroy(&self->flights[i].bytes);
     xoc_collector_call_destroy(&self->call);
+    if (self->client) /* the answers' tags (s_ack_t) are freed by their callbacks */
+        xoc_client_cancel_all(self->client);
     xoc_client_destroy(&self->client);
     zsock_destroy(&self->pub);
     return NULL;
