@@ -12,6 +12,7 @@
 #include "xoc_log.h"
 
 #define S_REC_HEAD 31 /* rev 8, epoch 8, time 8, op 1, id/type/pool lengths 2+2+2 */
+#define S_REC_CURRENT 0x80 /* op flag of a journal entry without its own copy of the object */
 
 static const char *s_db_names[XOC_CACHE_DB_COUNT] = {"objects", "pool_ids", "pools", "journal",
                                                      "meta"};
@@ -78,7 +79,7 @@ static int s_rec_encode(msgpack_sbuffer *sb, const xoc_cache_rec_t *r)
     s_put_be(head, r->rev);
     s_put_be(head + 8, r->epoch);
     s_put_be(head + 16, r->time_ms);
-    head[24] = (uint8_t)r->op;
+    head[24] = (uint8_t)((uint8_t)r->op | (r->current ? S_REC_CURRENT : 0));
     s_put16(head + 25, r->id.len);
     s_put16(head + 27, r->type.len);
     s_put16(head + 29, r->pool.len);
@@ -100,7 +101,8 @@ int xoc_cache_rec_decode(const void *data, size_t size, xoc_cache_rec_t *r)
     r->rev = s_get_be(p);
     r->epoch = s_get_be(p + 8);
     r->time_ms = s_get_be(p + 16);
-    r->op = (xoc_cache_op_t)p[24];
+    r->op = (xoc_cache_op_t)(p[24] & ~S_REC_CURRENT);
+    r->current = (p[24] & S_REC_CURRENT) != 0;
     size_t il = (size_t)p[25] << 8 | p[26], tl = (size_t)p[27] << 8 | p[28],
            pl = (size_t)p[29] << 8 | p[30];
     if (size < S_REC_HEAD + il + tl + pl)
@@ -325,13 +327,23 @@ static int s_pool_index(s_apply_t *a, xoc_str_t pool, xoc_str_t id, bool add)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* a committed object change: journal entry + event */
+static bool s_str_same(xoc_str_t x, xoc_str_t y)
+{
+    return x.len == y.len && (x.len == 0 || !memcmp(x.ptr, y.ptr, x.len));
+}
+
+/* a committed object change: journal entry + event. The journal entry of an enter
+   refers to the object record written next (s_put_object, same revision). */
 static int s_record(s_apply_t *a, xoc_cache_rec_t *r)
 {
     r->rev = ++a->rev;
     r->time_ms = a->now_ms;
+    xoc_cache_rec_t j = *r;
+    if (r->op == XOC_CACHE_ENTER)
+        j = (xoc_cache_rec_t){.rev = r->rev, .epoch = r->epoch, .time_ms = r->time_ms,
+                              .op = r->op, .current = true, .id = r->id};
     /* both copy r's strings before any write can move the pages they point into */
-    int rc = s_rec_encode(&a->store->rec, r);
+    int rc = s_rec_encode(&a->store->rec, &j);
     if (!rc)
         rc = s_event_add(a->res, r);
     uint8_t key[8];
@@ -358,17 +370,41 @@ static int s_lookup(s_apply_t *a, xoc_str_t id, xoc_cache_rec_t *old)
     return xoc_cache_rec_decode(v.mv_data, v.mv_size, old);
 }
 
+/* old (the current record of an object) is about to be replaced or removed: its journal
+   entry, if it still refers to it, gets its own copy (time and epoch of the entry kept).
+   Only reads before the write: old may point into a page that the write moves. */
+static int s_journal_keep(s_apply_t *a, const xoc_cache_rec_t *old)
+{
+    uint8_t key[8];
+    s_put_be(key, old->rev);
+    MDB_val k = {8, key}, v;
+    MDB_dbi dbi = a->store->dbi[XOC_CACHE_DB_JOURNAL];
+    int rc = mdb_get(a->txn, dbi, &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc; /* pruned */
+    xoc_cache_rec_t j;
+    if (xoc_cache_rec_decode(v.mv_data, v.mv_size, &j))
+        return XOC_EIO;
+    if (!j.current)
+        return 0;
+    if (j.op != XOC_CACHE_ENTER || !s_str_same(j.id, old->id))
+        return XOC_EIO;
+    xoc_cache_rec_t full = *old;
+    full.time_ms = j.time_ms;
+    full.epoch = j.epoch;
+    full.op = XOC_CACHE_ENTER;
+    full.current = false;
+    rc = s_rec_encode(&a->store->rec, &full);
+    v = (MDB_val){a->store->rec.size, a->store->rec.data};
+    return rc ? rc : mdb_put(a->txn, dbi, &k, &v, 0);
+}
+
 static bool s_same(const xoc_cache_rec_t *old, const xoc_cache_change_t *c, xoc_str_t pool)
 {
     return old->type.len == c->type.len && !memcmp(old->type.ptr, c->type.ptr, c->type.len) &&
            old->pool.len == pool.len && !memcmp(old->pool.ptr, pool.ptr, pool.len) &&
            old->object.len == c->object.len &&
            !memcmp(old->object.ptr, c->object.ptr, c->object.len);
-}
-
-static bool s_str_same(xoc_str_t x, xoc_str_t y)
-{
-    return x.len == y.len && (x.len == 0 || !memcmp(x.ptr, y.ptr, x.len));
 }
 
 /* copies an LMDB-held string before writes can move it */
@@ -400,6 +436,8 @@ static int s_enter(s_apply_t *a, const xoc_cache_change_t *c)
     char pbuf[XOC_CACHE_POOL_MAX + 1];
     xoc_str_t old_pool;
     rc = (found && !same_pool) ? s_hold(old.pool, pbuf, sizeof pbuf, &old_pool) : 0;
+    if (!rc && found)
+        rc = s_journal_keep(a, &old); /* old is not used after this write */
     if (!rc)
         rc = s_record(a, &r);
     if (!rc && found && !same_pool)
@@ -417,11 +455,15 @@ static int s_exit(s_apply_t *a, xoc_str_t id)
         return 0;   /* already gone: nothing to record */
     if (rc)
         return rc;
-    char pbuf[XOC_CACHE_POOL_MAX + 1];
-    xoc_cache_rec_t r = {.op = XOC_CACHE_EXIT, .id = id, .type = old.type};
+    char pbuf[XOC_CACHE_POOL_MAX + 1], tbuf[XOC_CACHE_TYPE_MAX + 1];
+    xoc_cache_rec_t r = {.op = XOC_CACHE_EXIT, .id = id};
     rc = s_hold(old.pool, pbuf, sizeof pbuf, &r.pool);
     if (!rc)
-        rc = s_record(a, &r);   /* copies type before the writes below */
+        rc = s_hold(old.type, tbuf, sizeof tbuf, &r.type);
+    if (!rc)
+        rc = s_journal_keep(a, &old); /* old is not used after this write */
+    if (!rc)
+        rc = s_record(a, &r);
     r.type = (xoc_str_t){NULL, 0};
     if (!rc)
         rc = s_pool_index(a, r.pool, id, false);
@@ -837,7 +879,23 @@ typedef struct {
     msgpack_sbuffer body;
 } s_changes_t;
 
-static int s_changes_scan(MDB_cursor *cur, uint64_t since, uint64_t rev, uint64_t limit,
+/* an entry that refers to the current object: its type, pool and object from `objects` */
+static int s_changes_current(xoc_cache_store_t *self, MDB_txn *txn, xoc_cache_rec_t *r)
+{
+    MDB_val k = {r->id.len, (void *)r->id.ptr}, v;
+    xoc_cache_rec_t o;
+    int rc = mdb_get(txn, self->dbi[XOC_CACHE_DB_OBJECTS], &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? XOC_EIO : rc;
+    if (xoc_cache_rec_decode(v.mv_data, v.mv_size, &o) || o.rev != r->rev)
+        return XOC_EIO;
+    r->type = o.type;
+    r->pool = o.pool;
+    r->object = o.object;
+    return 0;
+}
+
+static int s_changes_scan(xoc_cache_store_t *self, MDB_txn *txn, MDB_cursor *cur, uint64_t since, uint64_t rev, uint64_t limit,
                           size_t max_bytes, s_changes_t *ch)
 {
     MDB_val k, v;
@@ -860,6 +918,7 @@ static int s_changes_scan(MDB_cursor *cur, uint64_t since, uint64_t rev, uint64_
         }
         xoc_cache_rec_t r;
         if ((rc = xoc_cache_rec_decode(v.mv_data, v.mv_size, &r)) != 0 ||
+            (r.current && (rc = s_changes_current(self, txn, &r)) != 0) ||
             (rc = s_pack_change(&pk, &r)) != 0)
             break;
         ch->count++;
@@ -881,7 +940,7 @@ int xoc_cache_store_changes(xoc_cache_store_t *self, uint64_t since, uint64_t li
     uint64_t rev = xoc_cache_store_meta(self, txn, "rev");
     rc = mdb_cursor_open(txn, self->dbi[XOC_CACHE_DB_JOURNAL], &cur);
     if (!rc)
-        rc = s_changes_scan(cur, since, rev, limit, max_bytes, &ch);
+        rc = s_changes_scan(self, txn, cur, since, rev, limit, max_bytes, &ch);
     msgpack_sbuffer items;
     msgpack_sbuffer_init(&items);
     if (!rc)

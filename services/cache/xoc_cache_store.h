@@ -5,7 +5,11 @@
       objects   id -> record (revision, epoch stamp, type, pool, object bytes)
       pool_ids  pool "\0" id -> "" (what a pool holds: image_end sweeps, drop)
       pools     pool -> last applied (epoch, seq), big-endian u64 each
-      journal   revision (big-endian u64) -> record (time, op, id, type, pool, object?)
+      journal   revision (big-endian u64) -> record (time, op, id, type, pool, object?); an
+              entry whose object is still the current one holds only its id and a flag
+              ("current"): the object is read from `objects` (same revision). Before an
+              object is changed or removed, its entry gets its own copy of the old record,
+              so each version is stored once (the image of a pool is not stored twice).
       meta      "rev" -> current revision, "cfg_rev" -> configuration revision
       cfg.<db>  one per configuration database (servers, users, groups, acls, tokens, plugins)
 
@@ -39,6 +43,7 @@ typedef struct {
     uint64_t epoch;   /* objects: epoch of the pool connection that last entered it */
     uint64_t time_ms; /* journal: wall-clock time of the change */
     xoc_cache_op_t op;
+    bool current;     /* journal: the object is the one in `objects` (type, pool, object empty) */
     xoc_str_t id;
     xoc_str_t type;
     xoc_str_t pool;
