@@ -570,35 +570,24 @@ static int s_order(s_apply_t *a, char *why, size_t ws)
     return XOC_ESTATE;
 }
 
-/* one change set in a transaction nested in `parent`: on a refusal only its own writes go.
-   *rev: the revision before it, then after it. */
-static int s_apply_nested(xoc_cache_store_t *self, MDB_txn *parent, const xoc_cache_cs_t *cs,
-                          xoc_cache_result_t *res, uint64_t *rev, uint64_t now_ms, char *why,
-                          size_t ws)
+/* one change set in txn. A duplicate or a gap is found before any write; any other error
+   may leave writes of this set in txn (the caller then aborts txn). *rev: the revision
+   before it, then after it. */
+static int s_apply_one(xoc_cache_store_t *self, MDB_txn *txn, const xoc_cache_cs_t *cs,
+                       xoc_cache_result_t *res, uint64_t *rev, uint64_t now_ms, char *why,
+                       size_t ws)
 {
     memset(res, 0, sizeof *res);
-    s_apply_t a = {.store = self, .cs = cs, .res = res, .rev = *rev, .now_ms = now_ms};
-    int rc = mdb_txn_begin(self->env, parent, 0, &a.txn);
-    if (rc) {
-        snprintf(why, ws, "begin: %s", mdb_strerror(rc));
-        return rc;
-    }
-    rc = s_order(&a, why, ws);
+    s_apply_t a = {.store = self, .txn = txn, .cs = cs, .res = res, .rev = *rev,
+                   .now_ms = now_ms};
+    int rc = s_order(&a, why, ws);
     if (rc == 1) {
-        mdb_txn_abort(a.txn);
         res->duplicate = true;
         res->rev = *rev;
         return 0;
     }
-    if (!rc)
-        rc = s_apply_changes(&a);
-    if (!rc && (rc = mdb_txn_commit(a.txn)) != 0) /* into the parent: no I/O */
-        snprintf(why, ws, "nested commit: %s", mdb_strerror(rc));
-    else if (rc) {
-        if (rc != XOC_ESTATE)
-            snprintf(why, ws, "apply: %s", xoc_cache_strerror(rc));
-        mdb_txn_abort(a.txn);
-    }
+    if (!rc && (rc = s_apply_changes(&a)) != 0)
+        snprintf(why, ws, "apply: %s", xoc_cache_strerror(rc));
     if (rc) {
         xoc_cache_result_clear(res);
         return rc;
@@ -607,38 +596,68 @@ static int s_apply_nested(xoc_cache_store_t *self, MDB_txn *parent, const xoc_ca
     return 0;
 }
 
+/* applies cs[0..n) in one write transaction. Returns 0 when it was committed (status[i]
+   says how each went: 0, or a refusal made before any write), or the error that aborted
+   it (*failed: the change set whose apply failed, n when it was the commit or begin). */
+static int s_apply_txn(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t n,
+                       xoc_cache_result_t *res, int *status, char (*why)[256], size_t *failed)
+{
+    MDB_txn *txn;
+    uint64_t rev = self->rev, now_ms = xoc_cache_wall_ms();
+    *failed = n;
+    for (size_t i = 0; i < n; i++) {
+        memset(&res[i], 0, sizeof res[i]);
+        why[i][0] = '\0';
+        status[i] = 0;
+    }
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            snprintf(why[i], sizeof why[i], "begin: %s", mdb_strerror(rc));
+        return rc;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        status[i] = s_apply_one(self, txn, &cs[i], &res[i], &rev, now_ms, why[i], sizeof why[i]);
+        if (status[i] && status[i] != XOC_ESTATE) { /* writes of its own may be in txn */
+            rc = status[i];
+            *failed = i;
+        }
+    }
+    if (rc)
+        mdb_txn_abort(txn);
+    else if ((rc = mdb_txn_commit(txn)) != 0)
+        for (size_t i = 0; i < n; i++)
+            snprintf(why[i], sizeof why[i], "commit: %s", mdb_strerror(rc));
+    if (rc) { /* nothing of the batch is there */
+        for (size_t i = 0; i < n; i++) {
+            xoc_cache_result_clear(&res[i]);
+            status[i] = rc;
+        }
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (status[i] == 0 && !res[i].duplicate)
+            s_events_resolve(&res[i]);
+    self->rev = rev;
+    return 0;
+}
+
 int xoc_cache_store_apply_batch(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t n,
                                 xoc_cache_result_t *res, int *status, char (*why)[256])
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
-    uint64_t rev = self->rev, now_ms = xoc_cache_wall_ms();
-    for (size_t i = 0; i < n; i++) {
-        why[i][0] = '\0';
-        if (rc) {
-            memset(&res[i], 0, sizeof res[i]);
-            snprintf(why[i], sizeof why[i], "begin: %s", mdb_strerror(rc));
-            status[i] = rc;
-        } else
-            status[i] = s_apply_nested(self, txn, &cs[i], &res[i], &rev, now_ms, why[i],
-                                       sizeof why[i]);
-    }
-    if (rc)
+    /* no nested transactions (their copies of dirty pages doubled the memory of a large
+       group): one transaction for the group; if a change set fails half-way, the group
+       is aborted and its sets are applied again one per transaction, so that only the
+       failing one is refused */
+    size_t failed;
+    int rc = s_apply_txn(self, cs, n, res, status, why, &failed);
+    if (rc == 0 || n == 1)
         return rc;
-    rc = mdb_txn_commit(txn);
-    for (size_t i = 0; i < n; i++) {
-        if (status[i])
-            continue;
-        if (rc) { /* nothing of the batch is there */
-            snprintf(why[i], sizeof why[i], "commit: %s", mdb_strerror(rc));
-            xoc_cache_result_clear(&res[i]);
-            status[i] = rc;
-        } else if (!res[i].duplicate)
-            s_events_resolve(&res[i]);
-    }
-    if (rc == 0)
-        self->rev = rev;
-    return rc;
+    if (failed == n)
+        return rc; /* begin or commit: nothing of the batch is there */
+    for (size_t i = 0; i < n; i++)
+        s_apply_txn(self, &cs[i], 1, &res[i], &status[i], &why[i], &failed);
+    return 0;
 }
 
 int xoc_cache_store_apply(xoc_cache_store_t *self, const xoc_cache_cs_t *cs,

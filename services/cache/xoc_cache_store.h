@@ -93,11 +93,13 @@ uint64_t xoc_cache_store_rev(const xoc_cache_store_t *self);
 int xoc_cache_store_apply(xoc_cache_store_t *self, const xoc_cache_cs_t *cs,
                           xoc_cache_result_t *res, char *why, size_t why_size);
 
-/*  Group commit: applies n change sets in one write transaction and one durable commit,
-    each in a nested transaction so that a refused one (a gap, an error) leaves the others.
-    status[i] and why[i] say how each went (0: res[i] filled, maybe a duplicate). Returns
-    0, or the error that kept the whole batch from being committed (then every status is
-    an error and nothing was applied).                                                    */
+/*  Group commit: applies n change sets in one write transaction and one durable commit.
+    A duplicate or a gap is refused before any write and leaves the others; if a change
+    set fails half-way (an LMDB error, a corrupt record), the group is aborted and its sets
+    are applied again one per transaction, so that only that one is refused. status[i] and
+    why[i] say how each went (0: res[i] filled, maybe a duplicate). Returns 0, or the error
+    that kept the whole batch from being committed (then every status is an error and
+    nothing was applied).                                                                  */
 int xoc_cache_store_apply_batch(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t n,
                                 xoc_cache_result_t *res, int *status, char (*why)[256]);
 
