@@ -354,11 +354,19 @@ static int s_record(s_apply_t *a, xoc_cache_rec_t *r)
     return rc;
 }
 
-static int s_put_object(s_apply_t *a, const xoc_cache_rec_t *r)
+/* fresh: the object is new. It is appended when its id sorts after every id (an image comes
+   in id order): LMDB then starts a new page instead of splitting the last one in two, so
+   the pages of a loaded pool are full. */
+static int s_put_object(s_apply_t *a, const xoc_cache_rec_t *r, bool fresh)
 {
     int rc = s_rec_encode(&a->store->rec, r);
     MDB_val k = {r->id.len, (void *)r->id.ptr}, v = {a->store->rec.size, a->store->rec.data};
-    return rc ? rc : mdb_put(a->txn, a->store->dbi[XOC_CACHE_DB_OBJECTS], &k, &v, 0);
+    MDB_dbi dbi = a->store->dbi[XOC_CACHE_DB_OBJECTS];
+    if (rc)
+        return rc;
+    if (fresh && (rc = mdb_put(a->txn, dbi, &k, &v, MDB_APPEND)) != MDB_KEYEXIST)
+        return rc; /* KEYEXIST: not after the last id (nothing written) */
+    return mdb_put(a->txn, dbi, &k, &v, 0);
 }
 
 static int s_lookup(s_apply_t *a, xoc_str_t id, xoc_cache_rec_t *old)
@@ -430,7 +438,7 @@ static int s_enter(s_apply_t *a, const xoc_cache_change_t *c)
         if (old.epoch == a->cs->epoch)
             return 0;
         r.rev = old.rev;
-        return s_put_object(a, &r);
+        return s_put_object(a, &r, false);
     }
     bool same_pool = found && s_str_same(old.pool, r.pool);
     char pbuf[XOC_CACHE_POOL_MAX + 1];
@@ -444,7 +452,7 @@ static int s_enter(s_apply_t *a, const xoc_cache_change_t *c)
         rc = s_pool_index(a, old_pool, c->id, false);
     if (!rc && !same_pool)
         rc = s_pool_index(a, r.pool, c->id, true);
-    return rc ? rc : s_put_object(a, &r);
+    return rc ? rc : s_put_object(a, &r, !found);
 }
 
 static int s_exit(s_apply_t *a, xoc_str_t id)

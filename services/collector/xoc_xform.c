@@ -1092,6 +1092,21 @@ int xoc_xform_flush(xoc_xform_t *self, xoc_xform_emit_fn *emit, void *arg)
     return 0;
 }
 
+static int s_cmp_id(const void *a, const void *b)
+{
+    const char *x = (*(xf_rec_t *const *)a)->id, *y = (*(xf_rec_t *const *)b)->id;
+    return x && y ? strcmp(x, y) : (x != NULL) - (y != NULL);
+}
+
+static int s_cmp_out_id(const void *a, const void *b)
+{
+    return strcmp((*(xf_rec_t *const *)a)->out_id, (*(xf_rec_t *const *)b)->out_id);
+}
+
+/*  The image goes out in id order: the cache's B-trees (objects, pool index) keyed by id are
+    then filled at their right edge, in full pages, instead of rewriting pages all over the
+    tree in every transaction (which leaves them 60 % full and the file with a transaction's
+    worth of freed pages).                                                                 */
 int xoc_xform_emit_all(xoc_xform_t *self, xoc_xform_emit_fn *emit, void *arg)
 {
     if (!self || !emit)
@@ -1101,12 +1116,16 @@ int xoc_xform_emit_all(xoc_xform_t *self, xoc_xform_emit_fn *emit, void *arg)
     if (!all)
         return XOC_ENOMEM;
     /* pending changes first, with the caller's emitter; then what they did not emit */
+    if (self->ndirty > 1)
+        qsort(self->dirty, self->ndirty, sizeof *self->dirty, s_cmp_id);
     self->full = true;
     int rc = xoc_xform_flush(self, emit, arg);
     self->full = false;
     for (size_t i = 0; i < self->cap; i++)
         if (self->slots[i].rec && self->slots[i].rec->out_id)
             all[n++] = self->slots[i].rec;
+    if (n > 1)
+        qsort(all, n, sizeof *all, s_cmp_out_id);
     for (size_t i = 0; i < n; i++) {
         xf_rec_t *r = all[i];
         if (rc != 0 || (r->flags & F_SEEN)) {
