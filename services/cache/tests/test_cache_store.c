@@ -1,7 +1,7 @@
 /*  xoc_cache_store in process: the group commit without nested transactions. A change set
     that fails half-way (the map is full) takes only itself down: the sets before it in the
     group are committed, the next ones see the state without it; duplicates and gaps in a
-    group are refused before any write.                                                    */
+    group are refused before any write. New objects in id order fill full pages.          */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,6 +51,13 @@ static xoc_cache_cs_t s_cs(s_env_t *env, size_t *used, uint64_t seq, const char 
                                               {(const uint8_t *)sb->data, (uint32_t)sb->size}};
     }
     return cs;
+}
+
+static int s_cmp_change(const void *a, const void *b)
+{
+    const xoc_cache_change_t *x = a, *y = b;
+    int c = memcmp(x->id.ptr, y->id.ptr, x->id.len < y->id.len ? x->id.len : y->id.len);
+    return c ? c : (int)x->id.len - (int)y->id.len;
 }
 
 static int s_setup(void **state)
@@ -131,10 +138,65 @@ static void test_group_partial_failure(void **state)
     xoc_cache_store_destroy(&st);
 }
 
+/* leaf pages of the objects db */
+static size_t s_leaves(xoc_cache_store_t *st)
+{
+    MDB_txn *txn;
+    MDB_stat ms;
+    assert_int_equal(mdb_txn_begin(xoc_cache_store_env(st), NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_stat(txn, xoc_cache_store_dbi(st, XOC_CACHE_DB_OBJECTS), &ms), 0);
+    mdb_txn_abort(txn);
+    return ms.ms_leaf_pages;
+}
+
+/* an image in id order fills full pages (new objects after the last id are appended); new
+   ids that sort before the last one still go in their place */
+static void test_append_in_order(void **state)
+{
+    s_env_t *env = *state;
+    int err = 0;
+    xoc_cache_store_t *st = xoc_cache_store_new(env->path, 64u << 20, false, &err);
+    assert_non_null(st);
+    size_t used = 0;
+    /* 2 x 600 objects of ~900 bytes ("o-0".."o-599" then "p-0".."p-599": in order only
+       within each set, as "o-10" < "o-2"); ids in order: sorted by the test */
+    xoc_cache_cs_t cs[2] = {s_cs(env, &used, 1, "o", 600, 900),
+                            s_cs(env, &used, 2, "p", 600, 900)};
+    for (int k = 0; k < 2; k++)
+        qsort(cs[k].changes, cs[k].count, sizeof *cs[k].changes, s_cmp_change);
+    xoc_cache_result_t res[2];
+    int status[2];
+    char why[2][256];
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(xoc_cache_store_apply_batch(st, &cs[k], 1, &res[k], &status[k], &why[k]),
+                         0);
+        assert_int_equal(status[k], 0);
+        xoc_cache_result_clear(&res[k]);
+    }
+    /* 4 records of ~1 KB fit in a 4 KB page: 300 pages when full, 400 when split in two */
+    size_t leaves = s_leaves(st);
+    print_message("1200 objects in order: %zu leaf pages\n", leaves);
+    assert_true(leaves <= 320);
+    /* ids before the last one, in a later change set */
+    xoc_cache_cs_t late = s_cs(env, &used, 3, "a", 3, 900);
+    assert_int_equal(xoc_cache_store_apply_batch(st, &late, 1, res, status, why), 0);
+    assert_int_equal(status[0], 0);
+    assert_int_equal(res[0].count, 3);
+    xoc_cache_result_clear(&res[0]);
+    assert_true(s_has(st, "a-0") && s_has(st, "a-2") && s_has(st, "o-599") &&
+                s_has(st, "p-0") && s_has(st, "p-599"));
+    uint64_t objects = 0, journal = 0;
+    assert_int_equal(xoc_cache_store_counts(st, &objects, &journal), 0);
+    assert_int_equal(objects, 1203);
+    assert_int_equal(journal, 1203);
+    xoc_cache_store_destroy(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_group_partial_failure, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_append_in_order, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
