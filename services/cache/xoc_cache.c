@@ -36,6 +36,9 @@ const xoc_cfg_key_t xoc_cache_cfg_keys[] = {
      "object changes kept in the journal"},
     {"cache.journal_age_s", XOC_CFG_INT, "86400", 0, (int64_t)1 << 32,
      "journal entries older than this are removed (0: no age bound)"},
+    {"cache.journal_max_bytes", XOC_CFG_INT, "268435456", 0, (int64_t)1 << 40,
+     "the oldest journal entries are removed while the journal takes more than this in the "
+     "store (0: no bound)"},
     {"cache.secret_key", XOC_CFG_STR, "", 0, 0,
      "key file of the secrets (created with mode 0600 if missing; empty: "
      "<cache.path>/secret.key)"},
@@ -56,7 +59,7 @@ typedef struct {
         xoc_metrics_series_t *applied, *duplicates, *gaps, *refused, *revision, *objects, *journal,
             *pruned, *snapshots, *snapshots_open, *chunks, *chunk_bytes, *commits;
     } m;
-    uint64_t journal_max, journal_age_ms;
+    uint64_t journal_max, journal_age_ms, journal_max_bytes;
     int64_t snapshot_idle_ms;
     size_t chunk_bytes;
     uint64_t applies, duplicates, gaps, refused, pruned, commits;
@@ -346,7 +349,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     s_cache_t *self = arg;
     uint64_t pruned = 0;
     int rc = xoc_cache_store_prune(self->store, self->journal_max, self->journal_age_ms,
-                                   S_PRUNE_BATCH, &pruned);
+                                   self->journal_max_bytes, S_PRUNE_BATCH, &pruned);
     if (rc)
         xoc_warn("journal pruning failed: %s", xoc_cache_strerror(rc));
     else if (pruned)
@@ -407,6 +410,7 @@ static int s_open(s_cache_t *self, const xoc_cfg_t *cfg)
         return rc ? rc : XOC_ENOMEM;
     self->journal_max = (uint64_t)xoc_cfg_int(cfg, "cache.journal_max");
     self->journal_age_ms = (uint64_t)xoc_cfg_int(cfg, "cache.journal_age_s") * 1000u;
+    self->journal_max_bytes = (uint64_t)xoc_cfg_int(cfg, "cache.journal_max_bytes");
     self->snapshot_idle_ms = xoc_cfg_int(cfg, "cache.snapshot_idle_s") * 1000;
     self->chunk_bytes = (size_t)xoc_cfg_int(cfg, "cache.chunk_bytes");
     return 0;

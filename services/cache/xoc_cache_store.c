@@ -1005,8 +1005,26 @@ static int s_prune_scan(MDB_cursor *cur, uint64_t rev, uint64_t keep, uint64_t o
     return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? 0 : rc;
 }
 
+/* entries to keep for the journal to take at most max_bytes of pages (0: no bound): once
+   over, down to 7/8 of it (so that pruning does not run after every commit), at the mean
+   size of an entry */
+static uint64_t s_keep_for_bytes(xoc_cache_store_t *self, MDB_txn *txn, uint64_t max_bytes,
+                                 uint64_t keep)
+{
+    MDB_stat st;
+    if (!max_bytes || mdb_stat(txn, self->dbi[XOC_CACHE_DB_JOURNAL], &st) != 0 ||
+        st.ms_entries == 0)
+        return keep;
+    uint64_t bytes = (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
+                     st.ms_psize;
+    if (bytes <= max_bytes)
+        return keep;
+    uint64_t fit = (uint64_t)((double)st.ms_entries * ((double)max_bytes * 7 / 8) / (double)bytes);
+    return fit < keep ? fit : keep;
+}
+
 int xoc_cache_store_prune(xoc_cache_store_t *self, uint64_t keep, uint64_t max_age_ms,
-                          size_t batch, uint64_t *pruned)
+                          uint64_t max_bytes, size_t batch, uint64_t *pruned)
 {
     *pruned = 0;
     MDB_txn *txn;
@@ -1014,6 +1032,7 @@ int xoc_cache_store_prune(xoc_cache_store_t *self, uint64_t keep, uint64_t max_a
     int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
     if (rc)
         return rc;
+    keep = s_keep_for_bytes(self, txn, max_bytes, keep);
     rc = mdb_cursor_open(txn, self->dbi[XOC_CACHE_DB_JOURNAL], &cur);
     if (rc)
         goto abort_txn;

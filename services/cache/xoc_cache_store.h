@@ -116,10 +116,11 @@ int xoc_cache_store_query(xoc_cache_store_t *self, const xoc_msg_query_t *q, siz
 int xoc_cache_store_changes(xoc_cache_store_t *self, uint64_t since, uint64_t limit,
                             size_t max_bytes, msgpack_sbuffer *out);
 
-/*  Removes journal entries beyond keep_count or older than max_age_ms (0: no age bound),
-    at most batch per call. *pruned = entries removed.                                      */
+/*  Removes journal entries beyond keep_count, older than max_age_ms (0: no age bound), or
+    the oldest while the journal's pages take more than max_bytes (0: no bound; then down
+    to about 7/8 of it), at most batch per call. *pruned = entries removed.                 */
 int xoc_cache_store_prune(xoc_cache_store_t *self, uint64_t keep_count, uint64_t max_age_ms,
-                          size_t batch, uint64_t *pruned);
+                          uint64_t max_bytes, size_t batch, uint64_t *pruned);
 
 /*  Counters for heartbeats.                                                               */
 int xoc_cache_store_counts(xoc_cache_store_t *self, uint64_t *objects, uint64_t *journal);

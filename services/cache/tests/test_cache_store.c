@@ -1,7 +1,8 @@
 /*  xoc_cache_store in process: the group commit without nested transactions. A change set
     that fails half-way (the map is full) takes only itself down: the sets before it in the
     group are committed, the next ones see the state without it; duplicates and gaps in a
-    group are refused before any write. New objects in id order fill full pages.          */
+    group are refused before any write. New objects in id order fill full pages. The
+    journal's byte bound.                                                                  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -192,11 +193,70 @@ static void test_append_in_order(void **state)
     xoc_cache_store_destroy(&st);
 }
 
+/* pages of the journal, in bytes */
+static uint64_t s_journal_bytes(xoc_cache_store_t *st, uint64_t *entries)
+{
+    MDB_txn *txn;
+    MDB_stat ms;
+    assert_int_equal(mdb_txn_begin(xoc_cache_store_env(st), NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_stat(txn, xoc_cache_store_dbi(st, XOC_CACHE_DB_JOURNAL), &ms), 0);
+    mdb_txn_abort(txn);
+    *entries = ms.ms_entries;
+    return (uint64_t)(ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages) * ms.ms_psize;
+}
+
+/* the journal's byte bound: the oldest entries go until it fits, the newest stay */
+static void test_journal_bytes(void **state)
+{
+    s_env_t *env = *state;
+    int err = 0;
+    xoc_cache_store_t *st = xoc_cache_store_new(env->path, 64u << 20, false, &err);
+    assert_non_null(st);
+    size_t used = 0;
+    /* the same 100 objects of ~2.5 KB changed 10 times: 1 000 entries, 900 with a copy */
+    xoc_cache_result_t res;
+    int status;
+    char why[1][256];
+    for (uint64_t seq = 1; seq <= 10; seq++) {
+        xoc_cache_cs_t cs = s_cs(env, &used, seq, "o", 100, 2400 + seq);
+        assert_int_equal(xoc_cache_store_apply_batch(st, &cs, 1, &res, &status, why), 0);
+        assert_int_equal(status, 0);
+        xoc_cache_result_clear(&res);
+    }
+    uint64_t entries, bytes = s_journal_bytes(st, &entries), pruned = 0;
+    assert_int_equal(entries, 1000);
+    assert_true(bytes > 2000000);
+    /* no bound, a large one: nothing goes */
+    assert_int_equal(xoc_cache_store_prune(st, 1000000, 0, 0, 100000, &pruned), 0);
+    assert_int_equal(pruned, 0);
+    assert_int_equal(xoc_cache_store_prune(st, 1000000, 0, bytes, 100000, &pruned), 0);
+    assert_int_equal(pruned, 0);
+    /* a quarter of it: down to 7/8 of the bound at most */
+    uint64_t max = bytes / 4;
+    assert_int_equal(xoc_cache_store_prune(st, 1000000, 0, max, 100000, &pruned), 0);
+    uint64_t left = s_journal_bytes(st, &entries);
+    print_message("journal %llu -> %llu bytes (bound %llu), %llu entries pruned\n",
+                  (unsigned long long)bytes, (unsigned long long)left, (unsigned long long)max,
+                  (unsigned long long)pruned);
+    assert_int_equal(entries + pruned, 1000);
+    assert_true(left <= max);
+    assert_true(entries > 100);
+    /* the newest entries are the ones kept: 1000 down to 1001 - entries */
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    assert_int_equal(xoc_cache_store_changes(st, 1001 - entries, 10, 1 << 20, &out), 0);
+    out.size = 0;
+    assert_int_equal(xoc_cache_store_changes(st, 1000 - entries, 10, 1 << 20, &out), XOC_ESTATE);
+    msgpack_sbuffer_destroy(&out);
+    xoc_cache_store_destroy(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_group_partial_failure, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_append_in_order, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_bytes, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
