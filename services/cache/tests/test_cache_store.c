@@ -20,7 +20,7 @@ typedef struct {
     char path[64];
     msgpack_sbuffer obj[3000];
     xoc_cache_change_t ch[3000];
-    char ids[3000][16];
+    char ids[3000][32];
 } s_env_t;
 
 static int s_rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
@@ -46,7 +46,7 @@ static xoc_cache_cs_t s_cs(s_env_t *env, size_t *used, uint64_t seq, const char 
         msgpack_pack_uint64(&pk, i);
         msgpack_pack_str_with_body(&pk, "pad", 3);
         msgpack_pack_str_with_body(&pk, padding, pad);
-        snprintf(env->ids[*used], sizeof env->ids[0], "%s-%zu", prefix, i);
+        snprintf(env->ids[*used], sizeof env->ids[0], "%.8s-%zu", prefix, i);
         env->ch[*used] = (xoc_cache_change_t){XOC_CACHE_ENTER, xoc_str(env->ids[*used]),
                                               XOC_STR("VM"),
                                               {(const uint8_t *)sb->data, (uint32_t)sb->size}};
