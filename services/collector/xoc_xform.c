@@ -1162,34 +1162,44 @@ int xoc_xform_emit_all(xoc_xform_t *self, xoc_xform_emit_fn *emit, void *arg)
 {
     if (!self || !emit)
         return XOC_EINVAL;
-    size_t n = 0;
-    xf_rec_t **all = malloc((self->nrecs + 1) * sizeof(*all));
-    if (!all)
-        return XOC_ENOMEM;
-    /* pending changes first, with the caller's emitter; then what they did not emit */
+    /* pending changes first, with the caller's emitter; then what they did not emit (after
+       a first load: nothing, so the list of the rest is short) */
     int rc = s_sort_by_id(self->dirty, self->ndirty, false);
-    if (rc) {
-        free(all);
+    if (rc)
         return rc;
-    }
     self->full = true;
     rc = xoc_xform_flush(self, emit, arg);
     self->full = false;
-    for (size_t i = 0; i < self->cap; i++)
-        if (self->slots[i].rec && self->slots[i].rec->out_id)
-            all[n++] = self->slots[i].rec;
-    if (rc == 0)
-        rc = s_sort_by_id(all, n, true);
-    for (size_t i = 0; i < n; i++) {
-        xf_rec_t *r = all[i];
+    size_t n = 0, cap = 0;
+    xf_rec_t **rest = NULL;
+    for (size_t i = 0; i < self->cap; i++) {
+        xf_rec_t *r = self->slots[i].rec;
+        if (!r || !r->out_id)
+            continue;
         if (rc != 0 || (r->flags & F_SEEN)) {
             r->flags &= (uint8_t)~F_SEEN;
             continue;
         }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            xf_rec_t **m = realloc(rest, ncap * sizeof *m);
+            if (!m) {
+                rc = XOC_ENOMEM; /* the F_SEEN flags of the rest are still cleared */
+                continue;
+            }
+            rest = m;
+            cap = ncap;
+        }
+        rest[n++] = r;
+    }
+    if (rc == 0)
+        rc = s_sort_by_id(rest, n, true);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        xf_rec_t *r = rest[i];
         const char *type = s_regen(self, r, false, &rc);
         if (rc == 0 && type)
             rc = emit(arg, true, r->out_id, type, self->out.data, self->out.size);
     }
-    free(all);
+    free(rest);
     return rc;
 }
