@@ -45,7 +45,8 @@ typedef struct s_lcache {
 /*  What a lookup reads (mp, cls, id, ref) is last, next to the ref: one or two cache lines. */
 struct xf_rec {
     s_lcache_t *lc;        /* caches of long link lists (most nodes: none) */
-    char *out_id;          /* id under which the object was last emitted (NULL: none) */
+    char *out_id;          /* id under which the object was last emitted (NULL: none); the
+                              same string as id while that has not changed (freed once) */
     const char *out_type;
     uint64_t out_hash;
     uintptr_t *fwd;        /* what this object's transform read (tagged, sorted) */
@@ -264,8 +265,9 @@ static void s_rec_free(xoc_xform_t *self, xf_rec_t *r)
         s_index_del(self, r);
     free(r->mp);
     s_lc_free(r, true);
+    if (r->out_id != r->id)
+        free(r->out_id);
     free(r->id);
-    free(r->out_id);
     free(r->fwd);
     free(r->rev);
     free(r);
@@ -420,9 +422,14 @@ static int s_set_id(xoc_xform_t *self, xf_rec_t *r, const char *uuid)
     if (!id)
         return XOC_ENOMEM;
     bool changed = !r->id || strcmp(r->id, id) != 0;
-    free(r->id);
+    if (!changed) { /* the same string stays (out_id may be it) */
+        free(id);
+        return s_mark_deps(self, r, false);
+    }
+    if (r->id != r->out_id)
+        free(r->id);
     r->id = id;
-    return s_mark_deps(self, r, changed);
+    return s_mark_deps(self, r, true);
 }
 
 static char *s_rec_uuid(const xf_rec_t *r, msgpack_zone *z)
@@ -687,7 +694,8 @@ int xoc_xform_del(xoc_xform_t *self, const char *cls, const char *ref)
     free(r->mp);
     r->mp = NULL;
     r->mp_len = 0;
-    free(r->id);
+    if (r->id != r->out_id)
+        free(r->id);
     r->id = NULL;
     return s_mark_deps(self, r, true);
 }
@@ -1010,7 +1018,8 @@ static int s_exit(xoc_xform_t *self, xf_rec_t *r, xoc_xform_emit_fn *emit, void 
     int rc = emit(arg, false, r->out_id, r->out_type, NULL, 0);
     if (rc != 0)
         return rc;
-    free(r->out_id);
+    if (r->out_id != r->id)
+        free(r->out_id);
     r->out_id = NULL;
     self->count--;
     return 0;
@@ -1022,16 +1031,12 @@ static int s_enter(xoc_xform_t *self, xf_rec_t *r, const char *type, xoc_xform_e
     uint64_t h = s_hash(self->out.data, self->out.size);
     if (r->out_id && h == r->out_hash && type == r->out_type)
         return 0;
-    char *id = r->out_id ? NULL : strdup(r->id);
-    if (!r->out_id && !id)
-        return XOC_ENOMEM;
+    bool fresh = !r->out_id;
     int rc = emit(arg, true, r->id, type, self->out.data, self->out.size);
-    if (rc != 0) {
-        free(id);
+    if (rc != 0)
         return rc;
-    }
-    if (id) {
-        r->out_id = id;
+    if (fresh) {
+        r->out_id = r->id; /* shared until the id changes */
         self->count++;
     }
     if (self->full)
