@@ -1,5 +1,6 @@
 #include "xoc_cache.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,7 +16,13 @@
 #define S_PRUNE_BATCH 20000               /* journal entries removed per tick at most */
 #define S_TICK_MS 1000
 #define S_BATCH_MAX 64                    /* change sets in one group commit at most */
-#define S_BATCH_BYTES (32u * 1024u * 1024u)
+/* bytes of change sets in one group commit: a transaction keeps every page it writes in
+   memory (LMDB's dirty pages, malloc'd and kept for reuse by the next transactions: what
+   the largest transaction dirtied stays in the process), and each page it rewrites stays
+   in the file until two later commits. Small change sets still group by hundreds; a set of
+   a pool's image (2 000 objects, 0.5-3 MB) is committed on its own. */
+#define S_BATCH_BYTES (1024u * 1024u)
+#define S_TRIM_BYTES (16u * 1024u * 1024u) /* applied since the last malloc_trim */
 
 const xoc_cfg_key_t xoc_cache_cfg_keys[] = {
     {"cache.path", XOC_CFG_STR, "/var/lib/xoc/cache", 0, 0,
@@ -29,6 +36,9 @@ const xoc_cfg_key_t xoc_cache_cfg_keys[] = {
      "object changes kept in the journal"},
     {"cache.journal_age_s", XOC_CFG_INT, "86400", 0, (int64_t)1 << 32,
      "journal entries older than this are removed (0: no age bound)"},
+    {"cache.journal_max_bytes", XOC_CFG_INT, "268435456", 0, (int64_t)1 << 40,
+     "the oldest journal entries are removed while the journal takes more than this in the "
+     "store (0: no bound)"},
     {"cache.secret_key", XOC_CFG_STR, "", 0, 0,
      "key file of the secrets (created with mode 0600 if missing; empty: "
      "<cache.path>/secret.key)"},
@@ -49,13 +59,14 @@ typedef struct {
         xoc_metrics_series_t *applied, *duplicates, *gaps, *refused, *revision, *objects, *journal,
             *pruned, *snapshots, *snapshots_open, *chunks, *chunk_bytes, *commits;
     } m;
-    uint64_t journal_max, journal_age_ms;
+    uint64_t journal_max, journal_age_ms, journal_max_bytes;
     int64_t snapshot_idle_ms;
     size_t chunk_bytes;
     uint64_t applies, duplicates, gaps, refused, pruned, commits;
     int timer;
     /* the group commit: change sets received together, applied in one transaction */
     size_t pending, pending_bytes;
+    size_t trim_bytes; /* change set bytes applied since the last malloc_trim */
     xoc_request_t *preq[S_BATCH_MAX];
     xoc_msg_t pmsg[S_BATCH_MAX];
     xoc_cache_cs_t pcs[S_BATCH_MAX];
@@ -167,6 +178,7 @@ static void s_apply(s_cache_t *self, xoc_request_t **req_p)
     *req_p = NULL;
     self->pending++;
     self->pending_bytes += self->pmsg[i].changeset.changes.len;
+    self->trim_bytes += self->pmsg[i].changeset.changes.len;
     if (self->pending == S_BATCH_MAX || self->pending_bytes >= S_BATCH_BYTES)
         s_flush(self);
 }
@@ -337,13 +349,19 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     s_cache_t *self = arg;
     uint64_t pruned = 0;
     int rc = xoc_cache_store_prune(self->store, self->journal_max, self->journal_age_ms,
-                                   S_PRUNE_BATCH, &pruned);
+                                   self->journal_max_bytes, S_PRUNE_BATCH, &pruned);
     if (rc)
         xoc_warn("journal pruning failed: %s", xoc_cache_strerror(rc));
     else if (pruned)
         xoc_debug("journal pruned entries=%llu", (unsigned long long)pruned);
     self->pruned += pruned;
     xoc_cache_snaps_expire(self->snaps, self->snapshot_idle_ms);
+    if (self->trim_bytes >= S_TRIM_BYTES) {
+        /* after a burst (a pool's image), give the freed buffers of the change sets back
+           (glibc keeps them, its thresholds grown by the large messages) */
+        self->trim_bytes = 0;
+        malloc_trim(0);
+    }
     return 0;
 }
 
@@ -392,6 +410,7 @@ static int s_open(s_cache_t *self, const xoc_cfg_t *cfg)
         return rc ? rc : XOC_ENOMEM;
     self->journal_max = (uint64_t)xoc_cfg_int(cfg, "cache.journal_max");
     self->journal_age_ms = (uint64_t)xoc_cfg_int(cfg, "cache.journal_age_s") * 1000u;
+    self->journal_max_bytes = (uint64_t)xoc_cfg_int(cfg, "cache.journal_max_bytes");
     self->snapshot_idle_ms = xoc_cfg_int(cfg, "cache.snapshot_idle_s") * 1000;
     self->chunk_bytes = (size_t)xoc_cfg_int(cfg, "cache.chunk_bytes");
     return 0;

@@ -3,7 +3,8 @@
     loop: change sets are committed one transaction each and acknowledged after the
     commit, every object change gets a global gap-free revision published on
     obj.<type>.<pool>, configuration changes on config.<db>. One periodic timer prunes the
-    journal (cache.journal_max, cache.journal_age_s) and expires idle snapshots.
+    journal (cache.journal_max, cache.journal_age_s, cache.journal_max_bytes) and expires
+    idle snapshots.
 
         zactor_t *cache = zactor_new(xoc_cache_actor, cfg);   // cfg: xoc_cfg_t with the keys
         ...                                                    // of xoc_cache_cfg_keys

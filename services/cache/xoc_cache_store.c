@@ -12,6 +12,7 @@
 #include "xoc_log.h"
 
 #define S_REC_HEAD 31 /* rev 8, epoch 8, time 8, op 1, id/type/pool lengths 2+2+2 */
+#define S_REC_CURRENT 0x80 /* op flag of a journal entry without its own copy of the object */
 
 static const char *s_db_names[XOC_CACHE_DB_COUNT] = {"objects", "pool_ids", "pools", "journal",
                                                      "meta"};
@@ -78,7 +79,7 @@ static int s_rec_encode(msgpack_sbuffer *sb, const xoc_cache_rec_t *r)
     s_put_be(head, r->rev);
     s_put_be(head + 8, r->epoch);
     s_put_be(head + 16, r->time_ms);
-    head[24] = (uint8_t)r->op;
+    head[24] = (uint8_t)((uint8_t)r->op | (r->current ? S_REC_CURRENT : 0));
     s_put16(head + 25, r->id.len);
     s_put16(head + 27, r->type.len);
     s_put16(head + 29, r->pool.len);
@@ -100,7 +101,8 @@ int xoc_cache_rec_decode(const void *data, size_t size, xoc_cache_rec_t *r)
     r->rev = s_get_be(p);
     r->epoch = s_get_be(p + 8);
     r->time_ms = s_get_be(p + 16);
-    r->op = (xoc_cache_op_t)p[24];
+    r->op = (xoc_cache_op_t)(p[24] & ~S_REC_CURRENT);
+    r->current = (p[24] & S_REC_CURRENT) != 0;
     size_t il = (size_t)p[25] << 8 | p[26], tl = (size_t)p[27] << 8 | p[28],
            pl = (size_t)p[29] << 8 | p[30];
     if (size < S_REC_HEAD + il + tl + pl)
@@ -325,13 +327,23 @@ static int s_pool_index(s_apply_t *a, xoc_str_t pool, xoc_str_t id, bool add)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* a committed object change: journal entry + event */
+static bool s_str_same(xoc_str_t x, xoc_str_t y)
+{
+    return x.len == y.len && (x.len == 0 || !memcmp(x.ptr, y.ptr, x.len));
+}
+
+/* a committed object change: journal entry + event. The journal entry of an enter
+   refers to the object record written next (s_put_object, same revision). */
 static int s_record(s_apply_t *a, xoc_cache_rec_t *r)
 {
     r->rev = ++a->rev;
     r->time_ms = a->now_ms;
+    xoc_cache_rec_t j = *r;
+    if (r->op == XOC_CACHE_ENTER)
+        j = (xoc_cache_rec_t){.rev = r->rev, .epoch = r->epoch, .time_ms = r->time_ms,
+                              .op = r->op, .current = true, .id = r->id};
     /* both copy r's strings before any write can move the pages they point into */
-    int rc = s_rec_encode(&a->store->rec, r);
+    int rc = s_rec_encode(&a->store->rec, &j);
     if (!rc)
         rc = s_event_add(a->res, r);
     uint8_t key[8];
@@ -342,11 +354,19 @@ static int s_record(s_apply_t *a, xoc_cache_rec_t *r)
     return rc;
 }
 
-static int s_put_object(s_apply_t *a, const xoc_cache_rec_t *r)
+/* fresh: the object is new. It is appended when its id sorts after every id (an image comes
+   in id order): LMDB then starts a new page instead of splitting the last one in two, so
+   the pages of a loaded pool are full. */
+static int s_put_object(s_apply_t *a, const xoc_cache_rec_t *r, bool fresh)
 {
     int rc = s_rec_encode(&a->store->rec, r);
     MDB_val k = {r->id.len, (void *)r->id.ptr}, v = {a->store->rec.size, a->store->rec.data};
-    return rc ? rc : mdb_put(a->txn, a->store->dbi[XOC_CACHE_DB_OBJECTS], &k, &v, 0);
+    MDB_dbi dbi = a->store->dbi[XOC_CACHE_DB_OBJECTS];
+    if (rc)
+        return rc;
+    if (fresh && (rc = mdb_put(a->txn, dbi, &k, &v, MDB_APPEND)) != MDB_KEYEXIST)
+        return rc; /* KEYEXIST: not after the last id (nothing written) */
+    return mdb_put(a->txn, dbi, &k, &v, 0);
 }
 
 static int s_lookup(s_apply_t *a, xoc_str_t id, xoc_cache_rec_t *old)
@@ -358,17 +378,41 @@ static int s_lookup(s_apply_t *a, xoc_str_t id, xoc_cache_rec_t *old)
     return xoc_cache_rec_decode(v.mv_data, v.mv_size, old);
 }
 
+/* old (the current record of an object) is about to be replaced or removed: its journal
+   entry, if it still refers to it, gets its own copy (time and epoch of the entry kept).
+   Only reads before the write: old may point into a page that the write moves. */
+static int s_journal_keep(s_apply_t *a, const xoc_cache_rec_t *old)
+{
+    uint8_t key[8];
+    s_put_be(key, old->rev);
+    MDB_val k = {8, key}, v;
+    MDB_dbi dbi = a->store->dbi[XOC_CACHE_DB_JOURNAL];
+    int rc = mdb_get(a->txn, dbi, &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc; /* pruned */
+    xoc_cache_rec_t j;
+    if (xoc_cache_rec_decode(v.mv_data, v.mv_size, &j))
+        return XOC_EIO;
+    if (!j.current)
+        return 0;
+    if (j.op != XOC_CACHE_ENTER || !s_str_same(j.id, old->id))
+        return XOC_EIO;
+    xoc_cache_rec_t full = *old;
+    full.time_ms = j.time_ms;
+    full.epoch = j.epoch;
+    full.op = XOC_CACHE_ENTER;
+    full.current = false;
+    rc = s_rec_encode(&a->store->rec, &full);
+    v = (MDB_val){a->store->rec.size, a->store->rec.data};
+    return rc ? rc : mdb_put(a->txn, dbi, &k, &v, 0);
+}
+
 static bool s_same(const xoc_cache_rec_t *old, const xoc_cache_change_t *c, xoc_str_t pool)
 {
     return old->type.len == c->type.len && !memcmp(old->type.ptr, c->type.ptr, c->type.len) &&
            old->pool.len == pool.len && !memcmp(old->pool.ptr, pool.ptr, pool.len) &&
            old->object.len == c->object.len &&
            !memcmp(old->object.ptr, c->object.ptr, c->object.len);
-}
-
-static bool s_str_same(xoc_str_t x, xoc_str_t y)
-{
-    return x.len == y.len && (x.len == 0 || !memcmp(x.ptr, y.ptr, x.len));
 }
 
 /* copies an LMDB-held string before writes can move it */
@@ -394,19 +438,21 @@ static int s_enter(s_apply_t *a, const xoc_cache_change_t *c)
         if (old.epoch == a->cs->epoch)
             return 0;
         r.rev = old.rev;
-        return s_put_object(a, &r);
+        return s_put_object(a, &r, false);
     }
     bool same_pool = found && s_str_same(old.pool, r.pool);
     char pbuf[XOC_CACHE_POOL_MAX + 1];
     xoc_str_t old_pool;
     rc = (found && !same_pool) ? s_hold(old.pool, pbuf, sizeof pbuf, &old_pool) : 0;
+    if (!rc && found)
+        rc = s_journal_keep(a, &old); /* old is not used after this write */
     if (!rc)
         rc = s_record(a, &r);
     if (!rc && found && !same_pool)
         rc = s_pool_index(a, old_pool, c->id, false);
     if (!rc && !same_pool)
         rc = s_pool_index(a, r.pool, c->id, true);
-    return rc ? rc : s_put_object(a, &r);
+    return rc ? rc : s_put_object(a, &r, !found);
 }
 
 static int s_exit(s_apply_t *a, xoc_str_t id)
@@ -417,11 +463,15 @@ static int s_exit(s_apply_t *a, xoc_str_t id)
         return 0;   /* already gone: nothing to record */
     if (rc)
         return rc;
-    char pbuf[XOC_CACHE_POOL_MAX + 1];
-    xoc_cache_rec_t r = {.op = XOC_CACHE_EXIT, .id = id, .type = old.type};
+    char pbuf[XOC_CACHE_POOL_MAX + 1], tbuf[XOC_CACHE_TYPE_MAX + 1];
+    xoc_cache_rec_t r = {.op = XOC_CACHE_EXIT, .id = id};
     rc = s_hold(old.pool, pbuf, sizeof pbuf, &r.pool);
     if (!rc)
-        rc = s_record(a, &r);   /* copies type before the writes below */
+        rc = s_hold(old.type, tbuf, sizeof tbuf, &r.type);
+    if (!rc)
+        rc = s_journal_keep(a, &old); /* old is not used after this write */
+    if (!rc)
+        rc = s_record(a, &r);
     r.type = (xoc_str_t){NULL, 0};
     if (!rc)
         rc = s_pool_index(a, r.pool, id, false);
@@ -528,35 +578,24 @@ static int s_order(s_apply_t *a, char *why, size_t ws)
     return XOC_ESTATE;
 }
 
-/* one change set in a transaction nested in `parent`: on a refusal only its own writes go.
-   *rev: the revision before it, then after it. */
-static int s_apply_nested(xoc_cache_store_t *self, MDB_txn *parent, const xoc_cache_cs_t *cs,
-                          xoc_cache_result_t *res, uint64_t *rev, uint64_t now_ms, char *why,
-                          size_t ws)
+/* one change set in txn. A duplicate or a gap is found before any write; any other error
+   may leave writes of this set in txn (the caller then aborts txn). *rev: the revision
+   before it, then after it. */
+static int s_apply_one(xoc_cache_store_t *self, MDB_txn *txn, const xoc_cache_cs_t *cs,
+                       xoc_cache_result_t *res, uint64_t *rev, uint64_t now_ms, char *why,
+                       size_t ws)
 {
     memset(res, 0, sizeof *res);
-    s_apply_t a = {.store = self, .cs = cs, .res = res, .rev = *rev, .now_ms = now_ms};
-    int rc = mdb_txn_begin(self->env, parent, 0, &a.txn);
-    if (rc) {
-        snprintf(why, ws, "begin: %s", mdb_strerror(rc));
-        return rc;
-    }
-    rc = s_order(&a, why, ws);
+    s_apply_t a = {.store = self, .txn = txn, .cs = cs, .res = res, .rev = *rev,
+                   .now_ms = now_ms};
+    int rc = s_order(&a, why, ws);
     if (rc == 1) {
-        mdb_txn_abort(a.txn);
         res->duplicate = true;
         res->rev = *rev;
         return 0;
     }
-    if (!rc)
-        rc = s_apply_changes(&a);
-    if (!rc && (rc = mdb_txn_commit(a.txn)) != 0) /* into the parent: no I/O */
-        snprintf(why, ws, "nested commit: %s", mdb_strerror(rc));
-    else if (rc) {
-        if (rc != XOC_ESTATE)
-            snprintf(why, ws, "apply: %s", xoc_cache_strerror(rc));
-        mdb_txn_abort(a.txn);
-    }
+    if (!rc && (rc = s_apply_changes(&a)) != 0)
+        snprintf(why, ws, "apply: %s", xoc_cache_strerror(rc));
     if (rc) {
         xoc_cache_result_clear(res);
         return rc;
@@ -565,38 +604,68 @@ static int s_apply_nested(xoc_cache_store_t *self, MDB_txn *parent, const xoc_ca
     return 0;
 }
 
+/* applies cs[0..n) in one write transaction. Returns 0 when it was committed (status[i]
+   says how each went: 0, or a refusal made before any write), or the error that aborted
+   it (*failed: the change set whose apply failed, n when it was the commit or begin). */
+static int s_apply_txn(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t n,
+                       xoc_cache_result_t *res, int *status, char (*why)[256], size_t *failed)
+{
+    MDB_txn *txn;
+    uint64_t rev = self->rev, now_ms = xoc_cache_wall_ms();
+    *failed = n;
+    for (size_t i = 0; i < n; i++) {
+        memset(&res[i], 0, sizeof res[i]);
+        why[i][0] = '\0';
+        status[i] = 0;
+    }
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            snprintf(why[i], sizeof why[i], "begin: %s", mdb_strerror(rc));
+        return rc;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        status[i] = s_apply_one(self, txn, &cs[i], &res[i], &rev, now_ms, why[i], sizeof why[i]);
+        if (status[i] && status[i] != XOC_ESTATE) { /* writes of its own may be in txn */
+            rc = status[i];
+            *failed = i;
+        }
+    }
+    if (rc)
+        mdb_txn_abort(txn);
+    else if ((rc = mdb_txn_commit(txn)) != 0)
+        for (size_t i = 0; i < n; i++)
+            snprintf(why[i], sizeof why[i], "commit: %s", mdb_strerror(rc));
+    if (rc) { /* nothing of the batch is there */
+        for (size_t i = 0; i < n; i++) {
+            xoc_cache_result_clear(&res[i]);
+            status[i] = rc;
+        }
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (status[i] == 0 && !res[i].duplicate)
+            s_events_resolve(&res[i]);
+    self->rev = rev;
+    return 0;
+}
+
 int xoc_cache_store_apply_batch(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t n,
                                 xoc_cache_result_t *res, int *status, char (*why)[256])
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
-    uint64_t rev = self->rev, now_ms = xoc_cache_wall_ms();
-    for (size_t i = 0; i < n; i++) {
-        why[i][0] = '\0';
-        if (rc) {
-            memset(&res[i], 0, sizeof res[i]);
-            snprintf(why[i], sizeof why[i], "begin: %s", mdb_strerror(rc));
-            status[i] = rc;
-        } else
-            status[i] = s_apply_nested(self, txn, &cs[i], &res[i], &rev, now_ms, why[i],
-                                       sizeof why[i]);
-    }
-    if (rc)
+    /* no nested transactions (their copies of dirty pages doubled the memory of a large
+       group): one transaction for the group; if a change set fails half-way, the group
+       is aborted and its sets are applied again one per transaction, so that only the
+       failing one is refused */
+    size_t failed;
+    int rc = s_apply_txn(self, cs, n, res, status, why, &failed);
+    if (rc == 0 || n == 1)
         return rc;
-    rc = mdb_txn_commit(txn);
-    for (size_t i = 0; i < n; i++) {
-        if (status[i])
-            continue;
-        if (rc) { /* nothing of the batch is there */
-            snprintf(why[i], sizeof why[i], "commit: %s", mdb_strerror(rc));
-            xoc_cache_result_clear(&res[i]);
-            status[i] = rc;
-        } else if (!res[i].duplicate)
-            s_events_resolve(&res[i]);
-    }
-    if (rc == 0)
-        self->rev = rev;
-    return rc;
+    if (failed == n)
+        return rc; /* begin or commit: nothing of the batch is there */
+    for (size_t i = 0; i < n; i++)
+        s_apply_txn(self, &cs[i], 1, &res[i], &status[i], &why[i], &failed);
+    return 0;
 }
 
 int xoc_cache_store_apply(xoc_cache_store_t *self, const xoc_cache_cs_t *cs,
@@ -837,7 +906,23 @@ typedef struct {
     msgpack_sbuffer body;
 } s_changes_t;
 
-static int s_changes_scan(MDB_cursor *cur, uint64_t since, uint64_t rev, uint64_t limit,
+/* an entry that refers to the current object: its type, pool and object from `objects` */
+static int s_changes_current(xoc_cache_store_t *self, MDB_txn *txn, xoc_cache_rec_t *r)
+{
+    MDB_val k = {r->id.len, (void *)r->id.ptr}, v;
+    xoc_cache_rec_t o;
+    int rc = mdb_get(txn, self->dbi[XOC_CACHE_DB_OBJECTS], &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? XOC_EIO : rc;
+    if (xoc_cache_rec_decode(v.mv_data, v.mv_size, &o) || o.rev != r->rev)
+        return XOC_EIO;
+    r->type = o.type;
+    r->pool = o.pool;
+    r->object = o.object;
+    return 0;
+}
+
+static int s_changes_scan(xoc_cache_store_t *self, MDB_txn *txn, MDB_cursor *cur, uint64_t since, uint64_t rev, uint64_t limit,
                           size_t max_bytes, s_changes_t *ch)
 {
     MDB_val k, v;
@@ -860,6 +945,7 @@ static int s_changes_scan(MDB_cursor *cur, uint64_t since, uint64_t rev, uint64_
         }
         xoc_cache_rec_t r;
         if ((rc = xoc_cache_rec_decode(v.mv_data, v.mv_size, &r)) != 0 ||
+            (r.current && (rc = s_changes_current(self, txn, &r)) != 0) ||
             (rc = s_pack_change(&pk, &r)) != 0)
             break;
         ch->count++;
@@ -881,7 +967,7 @@ int xoc_cache_store_changes(xoc_cache_store_t *self, uint64_t since, uint64_t li
     uint64_t rev = xoc_cache_store_meta(self, txn, "rev");
     rc = mdb_cursor_open(txn, self->dbi[XOC_CACHE_DB_JOURNAL], &cur);
     if (!rc)
-        rc = s_changes_scan(cur, since, rev, limit, max_bytes, &ch);
+        rc = s_changes_scan(self, txn, cur, since, rev, limit, max_bytes, &ch);
     msgpack_sbuffer items;
     msgpack_sbuffer_init(&items);
     if (!rc)
@@ -919,8 +1005,26 @@ static int s_prune_scan(MDB_cursor *cur, uint64_t rev, uint64_t keep, uint64_t o
     return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? 0 : rc;
 }
 
+/* entries to keep for the journal to take at most max_bytes of pages (0: no bound): once
+   over, down to 7/8 of it (so that pruning does not run after every commit), at the mean
+   size of an entry */
+static uint64_t s_keep_for_bytes(xoc_cache_store_t *self, MDB_txn *txn, uint64_t max_bytes,
+                                 uint64_t keep)
+{
+    MDB_stat st;
+    if (!max_bytes || mdb_stat(txn, self->dbi[XOC_CACHE_DB_JOURNAL], &st) != 0 ||
+        st.ms_entries == 0)
+        return keep;
+    uint64_t bytes = (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
+                     st.ms_psize;
+    if (bytes <= max_bytes)
+        return keep;
+    uint64_t fit = (uint64_t)((double)st.ms_entries * ((double)max_bytes * 7 / 8) / (double)bytes);
+    return fit < keep ? fit : keep;
+}
+
 int xoc_cache_store_prune(xoc_cache_store_t *self, uint64_t keep, uint64_t max_age_ms,
-                          size_t batch, uint64_t *pruned)
+                          uint64_t max_bytes, size_t batch, uint64_t *pruned)
 {
     *pruned = 0;
     MDB_txn *txn;
@@ -928,6 +1032,7 @@ int xoc_cache_store_prune(xoc_cache_store_t *self, uint64_t keep, uint64_t max_a
     int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
     if (rc)
         return rc;
+    keep = s_keep_for_bytes(self, txn, max_bytes, keep);
     rc = mdb_cursor_open(txn, self->dbi[XOC_CACHE_DB_JOURNAL], &cur);
     if (rc)
         goto abort_txn;

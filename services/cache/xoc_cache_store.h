@@ -5,7 +5,11 @@
       objects   id -> record (revision, epoch stamp, type, pool, object bytes)
       pool_ids  pool "\0" id -> "" (what a pool holds: image_end sweeps, drop)
       pools     pool -> last applied (epoch, seq), big-endian u64 each
-      journal   revision (big-endian u64) -> record (time, op, id, type, pool, object?)
+      journal   revision (big-endian u64) -> record (time, op, id, type, pool, object?); an
+              entry whose object is still the current one holds only its id and a flag
+              ("current"): the object is read from `objects` (same revision). Before an
+              object is changed or removed, its entry gets its own copy of the old record,
+              so each version is stored once (the image of a pool is not stored twice).
       meta      "rev" -> current revision, "cfg_rev" -> configuration revision
       cfg.<db>  one per configuration database (servers, users, groups, acls, tokens, plugins)
 
@@ -39,6 +43,7 @@ typedef struct {
     uint64_t epoch;   /* objects: epoch of the pool connection that last entered it */
     uint64_t time_ms; /* journal: wall-clock time of the change */
     xoc_cache_op_t op;
+    bool current;     /* journal: the object is the one in `objects` (type, pool, object empty) */
     xoc_str_t id;
     xoc_str_t type;
     xoc_str_t pool;
@@ -88,11 +93,13 @@ uint64_t xoc_cache_store_rev(const xoc_cache_store_t *self);
 int xoc_cache_store_apply(xoc_cache_store_t *self, const xoc_cache_cs_t *cs,
                           xoc_cache_result_t *res, char *why, size_t why_size);
 
-/*  Group commit: applies n change sets in one write transaction and one durable commit,
-    each in a nested transaction so that a refused one (a gap, an error) leaves the others.
-    status[i] and why[i] say how each went (0: res[i] filled, maybe a duplicate). Returns
-    0, or the error that kept the whole batch from being committed (then every status is
-    an error and nothing was applied).                                                    */
+/*  Group commit: applies n change sets in one write transaction and one durable commit.
+    A duplicate or a gap is refused before any write and leaves the others; if a change
+    set fails half-way (an LMDB error, a corrupt record), the group is aborted and its sets
+    are applied again one per transaction, so that only that one is refused. status[i] and
+    why[i] say how each went (0: res[i] filled, maybe a duplicate). Returns 0, or the error
+    that kept the whole batch from being committed (then every status is an error and
+    nothing was applied).                                                                  */
 int xoc_cache_store_apply_batch(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t n,
                                 xoc_cache_result_t *res, int *status, char (*why)[256]);
 
@@ -109,10 +116,11 @@ int xoc_cache_store_query(xoc_cache_store_t *self, const xoc_msg_query_t *q, siz
 int xoc_cache_store_changes(xoc_cache_store_t *self, uint64_t since, uint64_t limit,
                             size_t max_bytes, msgpack_sbuffer *out);
 
-/*  Removes journal entries beyond keep_count or older than max_age_ms (0: no age bound),
-    at most batch per call. *pruned = entries removed.                                      */
+/*  Removes journal entries beyond keep_count, older than max_age_ms (0: no age bound), or
+    the oldest while the journal's pages take more than max_bytes (0: no bound; then down
+    to about 7/8 of it), at most batch per call. *pruned = entries removed.                 */
 int xoc_cache_store_prune(xoc_cache_store_t *self, uint64_t keep_count, uint64_t max_age_ms,
-                          size_t batch, uint64_t *pruned);
+                          uint64_t max_bytes, size_t batch, uint64_t *pruned);
 
 /*  Counters for heartbeats.                                                               */
 int xoc_cache_store_counts(xoc_cache_store_t *self, uint64_t *objects, uint64_t *journal);

@@ -495,6 +495,111 @@ static void test_journal_and_pruning(void **state)
     assert_int_equal(count, 250);
 }
 
+/* the journal as cache.changes returns it: "rev op id type n" per item (n -1: exit) */
+static int s_history(s_env_t *env, uint64_t since, char *out, size_t size)
+{
+    xoc_msg_journal_t j = {.since = since, .limit = 100};
+    xoc_reply_t r;
+    int rc = xoc_client_call_msg(env->client, "cache", "cache.changes", XOC_MSG_JOURNAL, &j,
+                                 T_MS, &r);
+    out[0] = '\0';
+    if (rc == 0) {
+        xoc_msg_t m;
+        assert_int_equal(xoc_reply_decode(&r, XOC_MSG_JOURNAL, &m), 0);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        size_t off = 0, len = 0;
+        assert_int_equal(msgpack_unpack_next(&u, (const char *)m.journal.items.ptr,
+                                             m.journal.items.len, &off), MSGPACK_UNPACK_SUCCESS);
+        for (uint32_t i = 0; i < u.data.via.array.size; i++) {
+            msgpack_object *it = u.data.via.array.ptr[i].via.array.ptr;
+            uint32_t n = u.data.via.array.ptr[i].via.array.size;
+            int64_t v = -1;
+            if (n == 6) /* the object: {id, type, n, power_state} */
+                v = it[5].via.map.ptr[2].val.via.i64;
+            len += (size_t)snprintf(out + len, size - len, "%s%llu %.*s %.*s %.*s %.*s %lld",
+                                    len ? ", " : "", (unsigned long long)it[0].via.u64,
+                                    (int)it[1].via.str.size, it[1].via.str.ptr,
+                                    (int)it[2].via.str.size, it[2].via.str.ptr,
+                                    (int)it[3].via.str.size, it[3].via.str.ptr,
+                                    (int)it[4].via.str.size, it[4].via.str.ptr, (long long)v);
+            assert_true(len < size);
+        }
+        msgpack_unpacked_destroy(&u);
+    }
+    xoc_reply_clear(&r);
+    return rc;
+}
+
+static void s_fill_hist1(s_cs_t *cs, void *arg)
+{
+    s_enter(cs, "a", "VM", 1, "Running");
+    s_enter(cs, "b", "host", 1, "Running");
+    s_enter(cs, "c", "SR", 1, "Running");
+}
+
+static void s_fill_hist2(s_cs_t *cs, void *arg)
+{
+    s_enter(cs, "a", "VM", 2, "Running");
+    s_exit(cs, "b", "host");
+    s_enter(cs, "a", "VM", 3, "Halted");  /* changed twice in one set */
+    s_enter(cs, "c", "SR", 1, "Running"); /* identical: no revision */
+}
+
+static void s_fill_hist3(s_cs_t *cs, void *arg)
+{
+    int64_t *n = arg;
+    s_enter(cs, "a", "VM", n[0], "Halted");
+    s_enter(cs, "c", "SR", n[1], "Running");
+}
+
+/* an entry refers to the current object until it changes: every version is still
+   returned, across restarts, a new epoch's identical image and pruning */
+static void test_journal_history(void **state)
+{
+    s_env_t *env = *state;
+    char h[1024];
+    s_cache_up(env, NULL);
+    assert_int_equal(s_apply1(env, "p1", 1, 1, "delta", s_fill_hist1, NULL, NULL), 0);
+    assert_int_equal(s_history(env, 1, h, sizeof h), 0);
+    assert_string_equal(h, "1 enter a VM p1 1, 2 enter b host p1 1, 3 enter c SR p1 1");
+    assert_int_equal(s_apply1(env, "p1", 1, 2, "delta", s_fill_hist2, NULL, NULL), 0);
+    const char *all = "1 enter a VM p1 1, 2 enter b host p1 1, 3 enter c SR p1 1, "
+                      "4 enter a VM p1 2, 5 exit b host p1 -1, 6 enter a VM p1 3";
+    assert_int_equal(s_history(env, 1, h, sizeof h), 0);
+    assert_string_equal(h, all);
+    /* a new connection's image with the same objects: no revision, same history */
+    int64_t n[2] = {3, 1};
+    assert_int_equal(s_apply1(env, "p1", 2, 1, "image", s_fill_hist3, n, NULL), 0);
+    assert_int_equal(s_apply1(env, "p1", 2, 2, "image_end", NULL, NULL, NULL), 0);
+    assert_int_equal(s_get_n(env, "a", NULL), 3);
+    xoc_proc_stop(&env->cache);
+    s_cache_up(env, NULL);
+    assert_int_equal(s_history(env, 1, h, sizeof h), 0);
+    assert_string_equal(h, all);
+    assert_int_equal(s_history(env, 4, h, sizeof h), 0);
+    assert_string_equal(h, "4 enter a VM p1 2, 5 exit b host p1 -1, 6 enter a VM p1 3");
+    /* pruned to 2 entries: changing an object whose entry is gone, and one whose entry is
+       kept */
+    xoc_proc_stop(&env->cache);
+    char *extra[] = {"--cache.journal_max", "2", NULL};
+    s_cache_up(env, extra);
+    n[0] = 4;
+    n[1] = 2;
+    assert_int_equal(s_apply1(env, "p1", 2, 3, "delta", s_fill_hist3, n, NULL), 0);
+    int rc = 0;
+    for (long long end = xoc_test_now_ms() + 5000; xoc_test_now_ms() < end;)
+        if ((rc = s_history(env, 6, h, sizeof h)) != 0)
+            break;
+    assert_int_equal(rc, XOC_ESTATE);
+    assert_int_equal(s_history(env, 7, h, sizeof h), 0);
+    assert_string_equal(h, "7 enter a VM p1 4, 8 enter c SR p1 2");
+    n[0] = 5;
+    assert_int_equal(s_apply1(env, "p1", 2, 4, "delta", s_fill_hist3, n, NULL), 0);
+    assert_int_equal(s_history(env, 7, h, sizeof h), 0);
+    assert_string_equal(h, "7 enter a VM p1 4, 8 enter c SR p1 2, 9 enter a VM p1 5");
+}
+
 static bool s_has(const char *path, const char *needle)
 {
     FILE *f = fopen(path, "rb");
@@ -1038,6 +1143,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_query_filter_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_consistent_chunks, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_journal_and_pruning, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_history, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_config_and_secrets, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_obj_events_gap_free, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, s_setup, s_teardown),

@@ -958,7 +958,8 @@ static void test_emit_error(void **state)
     xoc_xform_destroy(NULL);
 }
 
-/*  A full image with pending changes: each object exactly once, the same as a flush.     */
+/*  A full image with pending changes: each object exactly once, the same as a flush; a
+    first load in id order (the cache fills its B-trees at their right edge).              */
 static void test_emit_all_pending(void **state)
 {
     xoc_xform_t *xf = xoc_xform_new();
@@ -967,6 +968,10 @@ static void test_emit_all_pending(void **state)
     s_put_all(xf, true, true);
     assert_int_equal(xoc_xform_emit_all(xf, s_emit, &s), 0);
     assert_int_equal(json_array_size(s.enters), json_object_size(s.state));
+    assert_true(json_array_size(s.enters) > 20);
+    for (size_t i = 1; i < json_array_size(s.enters); i++)
+        assert_true(strcmp(json_string_value(json_array_get(s.enters, i - 1)),
+                           json_string_value(json_array_get(s.enters, i))) < 0);
     assert_int_equal(xoc_xform_count(xf), json_object_size(s.state));
     xoc_xform_t *b;
     sink_t sb = s_loaded(&b, false);
