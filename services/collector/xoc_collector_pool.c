@@ -22,7 +22,9 @@
    10 000-VM load peaked 16 MB over what the collector keeps, 1 MB: 6 MB, 512 KB: 3.5 MB.
    The cache commits two such sets together (xoc_cache.c, S_BATCH_BYTES) */
 #define S_CHUNK_BYTES (512u << 10)
-#define S_ACK_TIMEOUT_MS 30000
+/* a change set not acknowledged within this is sent again (the cache acknowledges what it
+   has already): the bound of the stall when one was lost with a bus that restarted */
+#define S_ACK_TIMEOUT_MS 5000
 #define S_EVENT_TIMEOUT_S 60.1        /* as xo-server: a double, so XML-RPC sends <double> */
 #define S_EVENT_TIMEOUT_BUSY_S 1.0    /* while change sets wait for their acknowledgement */
 #define S_BACKOFF_MIN_MS 500
