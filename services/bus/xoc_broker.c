@@ -702,8 +702,8 @@ static void s_on_tick(s_broker_t *self, int64_t now)
 /* ---- event proxy: XSUB <-> XPUB on its own thread (libzmq's proxy, no copies) ------------- */
 
 /* libzmq's proxy. Measured against our own loop (poll(2) on ZMQ_FD, edge-triggered, bursts of
-   1 024: RESULTS.md, h-bus): that loop made 30 % fewer system calls per event but woke up more
-   often (it empties XSUB sooner) and was not faster, so the simpler one stays. */
+   1 024) and with the streams pinned to separate I/O threads (ZMQ_AFFINITY): RESULTS.md, h-bus.
+   Neither was clearly faster on the shared 2-core VM, so the simpler setup stays. */
 static void *s_proxy_main(void *arg)
 {
     s_broker_t *self = arg;
@@ -788,14 +788,6 @@ static int s_setup_proxy(s_broker_t *self, const xoc_bus_opts_t *listen)
     self->pub = zsock_new(ZMQ_PUB);
     zsock_set_rcvhwm(self->xsub, hwm);
     zsock_set_sndhwm(self->xpub, hwm);
-    /* the publishers' connections on the first half of the I/O threads, the subscribers' on
-       the other: libzmq would otherwise put each new connection on the least loaded thread,
-       often both streams on one thread while the other idles */
-    int io = (int)xoc_cfg_int(self->cfg, "zmq.io_threads");
-    if (io >= 2 && io <= 16) {
-        zsock_set_affinity(self->xsub, (1 << (io / 2)) - 1);
-        zsock_set_affinity(self->xpub, ((1 << io) - 1) & ~((1 << (io / 2)) - 1));
-    }
     zsock_set_linger(self->xsub, 0);
     zsock_set_linger(self->xpub, 0);
     s_secure_server(self, self->xsub);
