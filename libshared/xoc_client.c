@@ -209,6 +209,20 @@ static void s_heartbeat(xoc_client_t *self)
     xoc_bus_send(self->sock, NULL, XOC_MSG_HB, &hb, NULL, 0);
 }
 
+/* reads what the socket holds until a read finds it empty or `until` is done (what else
+   waits then is read by the next call); true when it read something */
+static bool s_read(xoc_client_t *self, const s_pending_t *until)
+{
+    bool got = false;
+    zmsg_t *msg;
+    while (!(until && until->done) && (msg = zmsg_recv_nowait(self->sock))) {
+        s_on_message(self, msg);
+        zmsg_destroy(&msg);
+        got = true;
+    }
+    return got;
+}
+
 int xoc_client_call(xoc_client_t *self, const char *service, const char *method,
                     const void *body, size_t body_len, int timeout_ms, xoc_reply_t *reply)
 {
@@ -219,26 +233,24 @@ int xoc_client_call(xoc_client_t *self, const char *service, const char *method,
         return reply->status = XOC_ENOMEM;
     p->sync_reply = reply;
     int rc = s_send(self, id, service, method, body, body_len, timeout_ms);
+    /* spin a little before sleeping: an idle vCPU takes tens of µs to wake up. A read that
+       finds nothing costs libzmq two system calls (zmq_poll: three) */
+    int64_t spin_end = s_now_us() + (self->opts->spin_us > 0 ? self->opts->spin_us : 0);
     while (rc == 0 && !p->done) {
-        int64_t left = p->give_up_ms - xoc_bus_now_ms();
-        int wait = (int)(left < self->opts->heartbeat_ms ? left : self->opts->heartbeat_ms);
-        zmq_pollitem_t item = {zsock_resolve(self->sock), 0, ZMQ_POLLIN, 0};
-        /* spin a little before sleeping: an idle vCPU takes tens of µs to wake up */
-        int ready = 0;
-        int64_t spin_end = s_now_us() + (self->opts->spin_us > 0 ? self->opts->spin_us : 0);
-        while (!ready && s_now_us() < spin_end)
-            ready = zmq_poll(&item, 1, 0);
-        if (ready > 0 || (wait > 0 && zmq_poll(&item, 1, wait) > 0)) {
-            zmsg_t *msg;
-            while ((msg = zmsg_recv_nowait(self->sock))) {
-                s_on_message(self, msg);
-                zmsg_destroy(&msg);
-            }
-        }
+        if (s_read(self, p))
+            continue;
         if (zsys_interrupted) {
             rc = XOC_ECANCELED;
             break;
         }
+        if (s_now_us() < spin_end)
+            continue;
+        int64_t left = p->give_up_ms - xoc_bus_now_ms();
+        int wait = (int)(left < self->opts->heartbeat_ms ? left : self->opts->heartbeat_ms);
+        zmq_pollitem_t item = {zsock_resolve(self->sock), 0, ZMQ_POLLIN, 0};
+        if (wait > 0)
+            zmq_poll(&item, 1, wait);
+        s_read(self, p);
         s_heartbeat(self);
         s_expire(self);
     }
@@ -249,6 +261,9 @@ int xoc_client_call(xoc_client_t *self, const char *service, const char *method,
         snprintf(reply->reason, sizeof reply->reason, "%s", xoc_strerror(rc));
     }
     zhashx_delete(self->pending, key);
+    s_heartbeat(self);
+    if (zhashx_size(self->pending) > 0) /* requests of xoc_client_send waiting too */
+        s_expire(self);
     return reply->status;
 }
 

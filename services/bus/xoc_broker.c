@@ -4,9 +4,18 @@
     Replies:   worker  -> [rep+client][body] -> ROUTER -> client [rep][body]
     Workers register with ready, heartbeat both ways; the broker picks the next live worker
     of the service with spare capacity (round robin), queues when all are full, answers
-    no-service at once when a service has no worker, and timeout when a deadline passes. */
+    no-service at once when a service has no worker, and timeout when a deadline passes.
+
+    The broker's loop is poll(2) on the sockets' ZMQ_FD, used edge-triggered: a socket is
+    read until a read finds it empty, and only a socket whose descriptor fired (or that we
+    sent on since) is read again. zloop's zmq_poll instead asks every socket for its
+    ZMQ_EVENTS twice per wake-up (each a getpid and a poll system call in libzmq); this loop
+    makes about half the system calls per request. Bodies are forwarded as they came
+    (zmq_msg_send of the received message, no copy), without czmq's per-frame allocations. */
 #include "xoc_broker.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +47,9 @@ const xoc_cfg_key_t xoc_broker_cfg_keys[] = {
     XOC_CFG_END};
 
 #define S_KEY_MAX 64
+#define S_ID_MAX 256   /* a ROUTER routing id has at most 255 bytes */
 #define S_TICK_MS 10
+#define S_BATCH 1024   /* messages read from the router before the loop looks elsewhere */
 
 typedef struct s_service_t s_service_t;
 
@@ -64,14 +75,16 @@ struct s_service_t {
 
 typedef struct {
     char key[S_KEY_MAX + 24]; /* client key : id */
-    zframe_t *client;
+    uint8_t client[S_ID_MAX]; /* routing id of the client */
+    size_t client_len;
     uint64_t id;
     char method[128];
     s_service_t *service;
     s_worker_t *worker;     /* NULL while queued */
     int64_t deadline;
     int64_t received_us;    /* for xoc_bus_request_seconds */
-    zframe_t *body;         /* kept while queued */
+    zmq_msg_t body;         /* kept while queued (has_body) */
+    bool has_body;
     void *deadline_handle;  /* in self->deadlines */
     void *queue_handle;     /* in service->queue while queued */
 } s_request_t;
@@ -86,6 +99,9 @@ typedef struct {
     xoc_bus_opts_t opts;
     zsock_t *pipe;
     zsock_t *router;
+    void *router_h;     /* its libzmq handle */
+    bool router_sent;   /* sent on the router since it was last read empty */
+    msgpack_sbuffer sb; /* encoding buffer of the headers we send, reused */
     zsock_t *pub;       /* our own events (sys.bus.*) into the proxy */
     zactor_t *auth;
     zcert_t *cert;
@@ -203,13 +219,29 @@ static void s_count(s_broker_t *self, s_service_t *svc, int status)
                                      status ? xoc_err_name(status) : "ok"));
 }
 
+/* sends [route][header][body?] on the router; the body message is sent as it is (no copy)
+   and left empty */
+static int s_send(s_broker_t *self, const void *route, size_t route_len, xoc_msg_type_t type,
+                  const void *header, zmq_msg_t *body)
+{
+    msgpack_sbuffer_clear(&self->sb);
+    int rc = xoc_msg_encode(type, header, &self->sb);
+    void *h = self->router_h;
+    self->router_sent = true;
+    if (!rc && (zmq_send(h, route, route_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+                zmq_send(h, self->sb.data, self->sb.size,
+                         (body ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0 ||
+                (body && zmq_msg_send(body, h, ZMQ_DONTWAIT) < 0)))
+        rc = XOC_EIO;
+    return rc;
+}
+
 /* sends [client][rep][body?] */
-static void s_reply(s_broker_t *self, zframe_t *client, uint64_t id, int status,
-                    const char *reason, zframe_t *body)
+static void s_reply(s_broker_t *self, const void *client, size_t client_len, uint64_t id,
+                    int status, const char *reason, zmq_msg_t *body)
 {
     xoc_msg_rep_t rep = {.id = id, .status = status, .reason = xoc_str(reason)};
-    xoc_bus_send(self->router, client, XOC_MSG_REP, &rep, body ? zframe_data(body) : NULL,
-                 body ? zframe_size(body) : 0);
+    s_send(self, client, client_len, XOC_MSG_REP, &rep, body);
     if (status == 0)
         self->stats.replies++;
 }
@@ -224,8 +256,8 @@ static void s_request_free(s_broker_t *self, s_request_t **req_p)
     if (req->worker)
         req->worker->inflight--;
     zhashx_delete(self->requests, req->key);
-    zframe_destroy(&req->client);
-    zframe_destroy(&req->body);
+    if (req->has_body)
+        zmq_msg_close(&req->body);
     free(req);
     *req_p = NULL;
 }
@@ -234,7 +266,7 @@ static void s_request_free(s_broker_t *self, s_request_t **req_p)
 static void s_request_fail(s_broker_t *self, s_request_t *req, int status, const char *reason)
 {
     s_count(self, req->service, status);
-    s_reply(self, req->client, req->id, status, reason, NULL);
+    s_reply(self, req->client, req->client_len, req->id, status, reason, NULL);
     s_request_free(self, &req);
 }
 
@@ -257,16 +289,21 @@ static s_service_t *s_service_require(s_broker_t *self, const char *name)
     return svc;
 }
 
-static void s_send_to_worker(s_broker_t *self, s_worker_t *w, s_request_t *req)
+/* body: the request's body as received, or NULL for the one kept while it was queued */
+static void s_send_to_worker(s_broker_t *self, s_worker_t *w, s_request_t *req, zmq_msg_t *body)
 {
     int64_t left = req->deadline - xoc_bus_now_ms();
     xoc_msg_req_t hdr = {.id = req->id, .service = xoc_str(req->service->name),
                          .method = xoc_str(req->method),
                          .timeout_ms = (uint64_t)(left > 0 ? left : 0),
-                         .client = {zframe_data(req->client), (uint32_t)zframe_size(req->client)}};
-    xoc_bus_send(self->router, w->identity, XOC_MSG_REQ, &hdr,
-                 req->body ? zframe_data(req->body) : NULL, req->body ? zframe_size(req->body) : 0);
-    zframe_destroy(&req->body);
+                         .client = {req->client, (uint32_t)req->client_len}};
+    if (!body && req->has_body)
+        body = &req->body;
+    s_send(self, zframe_data(w->identity), zframe_size(w->identity), XOC_MSG_REQ, &hdr, body);
+    if (req->has_body) {
+        zmq_msg_close(&req->body);
+        req->has_body = false;
+    }
     req->worker = w;
     w->inflight++;
     req->service->requests++;
@@ -295,7 +332,7 @@ static void s_drain_queue(s_broker_t *self, s_service_t *svc)
             return;
         zlistx_delete(svc->queue, req->queue_handle);
         req->queue_handle = NULL;
-        s_send_to_worker(self, w, req);
+        s_send_to_worker(self, w, req, NULL);
     }
 }
 
@@ -319,7 +356,8 @@ static void s_worker_remove(s_broker_t *self, s_worker_t *w, int status, const c
     free(w);
 }
 
-static s_worker_t *s_worker_register(s_broker_t *self, zframe_t *identity, const char *key,
+static s_worker_t *s_worker_register(s_broker_t *self, const void *route, size_t route_len,
+                                     const char *key,
                                      xoc_str_t service, xoc_str_t instance, uint64_t capacity,
                                      uint64_t heartbeat_ms)
 {
@@ -333,7 +371,7 @@ static s_worker_t *s_worker_register(s_broker_t *self, zframe_t *identity, const
     if (!w) {
         w = calloc(1, sizeof *w);
         snprintf(w->key, sizeof w->key, "%s", key);
-        w->identity = zframe_dup(identity);
+        w->identity = zframe_new(route, route_len);
         w->service = s_service_require(self, name);
         w->handle = zlistx_add_end(w->service->workers, w);
         zhashx_insert(self->workers, w->key, w);
@@ -349,8 +387,8 @@ static s_worker_t *s_worker_register(s_broker_t *self, zframe_t *identity, const
 
 /* ---- messages from peers ---------------------------------------------------------------- */
 
-static void s_on_request(s_broker_t *self, zframe_t *route, const char *route_key,
-                         const xoc_msg_req_t *hdr, zmsg_t *rest)
+static void s_on_request(s_broker_t *self, const void *route, size_t route_len,
+                         const char *route_key, const xoc_msg_req_t *hdr, zmq_msg_t *body)
 {
     self->stats.requests++;
     char name[64];
@@ -362,23 +400,26 @@ static void s_on_request(s_broker_t *self, zframe_t *route, const char *route_ke
         s_count(self, svc, XOC_ENOSERVICE);
         char why[128];
         snprintf(why, sizeof why, "no worker for service '%s'", name);
-        s_reply(self, route, hdr->id, XOC_ENOSERVICE, why, NULL);
+        s_reply(self, route, route_len, hdr->id, XOC_ENOSERVICE, why, NULL);
         return;
     }
     s_request_t *req = calloc(1, sizeof *req);
-    s_request_key(zframe_data(route), zframe_size(route), hdr->id, req->key);
+    if (!req)
+        return;
+    s_request_key(route, route_len, hdr->id, req->key);
     if (zhashx_lookup(self->requests, req->key)) {
         free(req);
-        s_reply(self, route, hdr->id, XOC_EPROTO, "request id already in flight", NULL);
+        s_reply(self, route, route_len, hdr->id, XOC_EPROTO, "request id already in flight",
+                NULL);
         return;
     }
-    req->client = zframe_dup(route);
+    memcpy(req->client, route, route_len);
+    req->client_len = route_len;
     req->id = hdr->id;
     xoc_str_copy(hdr->method, req->method, sizeof req->method);
     req->service = svc ? svc : s_service_require(self, name);
     req->deadline = now + (int64_t)hdr->timeout_ms;
     req->received_us = s_now_us();
-    req->body = zmsg_pop(rest);
     zhashx_insert(self->requests, req->key, req);
     req->deadline_handle = zlistx_insert(self->deadlines, req, false);
 
@@ -392,16 +433,22 @@ static void s_on_request(s_broker_t *self, zframe_t *route, const char *route_ke
 
     s_worker_t *w = s_pick_worker(req->service);
     if (w)
-        s_send_to_worker(self, w, req);
+        s_send_to_worker(self, w, req, body);
     else if (zlistx_size(req->service->queue) >= (size_t)self->queue_max) {
         self->stats.busy++;
         s_request_fail(self, req, XOC_EBUSY, "service queue full");
-    } else
+    } else {
+        if (body) { /* kept until a worker has room */
+            zmq_msg_init(&req->body);
+            zmq_msg_move(&req->body, body);
+            req->has_body = true;
+        }
         req->queue_handle = zlistx_add_end(req->service->queue, req);
+    }
 }
 
 static void s_on_reply(s_broker_t *self, const char *route_key, const xoc_msg_rep_t *hdr,
-                       zmsg_t *rest)
+                       zmq_msg_t *body)
 {
     s_worker_t *w = zhashx_lookup(self->workers, route_key);
     if (w)
@@ -411,11 +458,10 @@ static void s_on_reply(s_broker_t *self, const char *route_key, const xoc_msg_re
     s_request_t *req = zhashx_lookup(self->requests, key);
     if (!req || req->worker != w || !w)
         return; /* late (timed out) or unknown: dropped */
-    zframe_t *body = zmsg_pop(rest);
     char reason[256];
     xoc_str_copy(hdr->reason, reason, sizeof reason);
-    s_reply(self, req->client, req->id, (int)hdr->status, reason[0] ? reason : NULL, body);
-    zframe_destroy(&body);
+    s_reply(self, req->client, req->client_len, req->id, (int)hdr->status,
+            reason[0] ? reason : NULL, body);
     s_service_t *svc = req->service;
     s_count(self, svc, (int)hdr->status);
     xoc_metrics_observe(svc->m_seconds, (double)(s_now_us() - req->received_us) / 1e6);
@@ -423,11 +469,11 @@ static void s_on_reply(s_broker_t *self, const char *route_key, const xoc_msg_re
     s_drain_queue(self, svc);
 }
 
-static void s_on_heartbeat(s_broker_t *self, zframe_t *route, const char *route_key,
-                           const xoc_msg_hb_t *hb)
+static void s_on_heartbeat(s_broker_t *self, const void *route, size_t route_len,
+                           const char *route_key, const xoc_msg_hb_t *hb)
 {
     if (hb->service.len > 0) { /* a worker: (re-)register, e.g. after our restart */
-        s_worker_register(self, route, route_key, hb->service, hb->instance, hb->capacity,
+        s_worker_register(self, route, route_len, route_key, hb->service, hb->instance, hb->capacity,
                           hb->heartbeat_ms);
         return;
     }
@@ -439,51 +485,81 @@ static void s_on_heartbeat(s_broker_t *self, zframe_t *route, const char *route_
     cl->window = s_window(self, hb->heartbeat_ms);
     cl->expiry = xoc_bus_now_ms() + cl->window;
     xoc_msg_hb_t back = {.capacity = 0};
-    xoc_bus_send(self->router, route, XOC_MSG_HB, &back, NULL, 0);
+    s_send(self, route, route_len, XOC_MSG_HB, &back, NULL);
 }
 
-static int s_on_router(zloop_t *loop, zsock_t *sock, void *arg)
+/* one message [route][head][body?] from the router (head, body: NULL when absent) */
+static void s_on_message(s_broker_t *self, zmq_msg_t *route_msg, zmq_msg_t *head,
+                         zmq_msg_t *body)
 {
-    s_broker_t *self = arg;
-    zmsg_t *msg;
-    for (int i = 0; i < 1024 && (msg = zmsg_recv_nowait(sock)); i++) {
-        zframe_t *route = zmsg_pop(msg), *head = zmsg_pop(msg);
-        char key[S_KEY_MAX];
-        xoc_msg_t m;
-        if (!route || !head || xoc_msg_decode(&m, zframe_data(head), zframe_size(head)) != 0) {
-            self->stats.bad_frames++;
-            xoc_metrics_inc(self->m_bad_frames);
-            xoc_debug("bad frame from peer: %s", head ? m.why : "missing header");
-            if (route && head) /* tell the peer: it may be a client waiting for an answer */
-                s_reply(self, route, 0, XOC_EPROTO, m.why, NULL);
-            goto next;
-        }
-        s_hex_key(zframe_data(route), zframe_size(route), key);
-        switch (m.type) {
-        case XOC_MSG_REQ: s_on_request(self, route, key, &m.req, msg); break;
-        case XOC_MSG_REP: s_on_reply(self, key, &m.rep, msg); break;
-        case XOC_MSG_READY:
-            s_worker_register(self, route, key, m.ready.service, m.ready.instance,
-                              m.ready.capacity, m.ready.heartbeat_ms);
-            break;
-        case XOC_MSG_HB: s_on_heartbeat(self, route, key, &m.hb); break;
-        case XOC_MSG_BYE: {
-            s_worker_t *w = zhashx_lookup(self->workers, key);
-            if (w)
-                s_worker_remove(self, w, XOC_EWORKERLOST, "worker left");
-            break;
-        }
-        default:
-            self->stats.bad_frames++;
-            xoc_metrics_inc(self->m_bad_frames);
-            s_reply(self, route, 0, XOC_EPROTO, "unexpected message type", NULL);
-        }
-    next:
-        zframe_destroy(&route);
-        zframe_destroy(&head);
-        zmsg_destroy(&msg);
+    const void *route = zmq_msg_data(route_msg);
+    size_t route_len = zmq_msg_size(route_msg);
+    char key[S_KEY_MAX];
+    xoc_msg_t m;
+    if (!head || xoc_msg_decode(&m, zmq_msg_data(head), zmq_msg_size(head)) != 0) {
+        self->stats.bad_frames++;
+        xoc_metrics_inc(self->m_bad_frames);
+        xoc_debug("bad frame from peer: %s", head ? m.why : "missing header");
+        if (head) /* tell the peer: it may be a client waiting for an answer */
+            s_reply(self, route, route_len, 0, XOC_EPROTO, m.why, NULL);
+        return;
     }
-    return 0;
+    s_hex_key(route, route_len, key);
+    switch (m.type) {
+    case XOC_MSG_REQ: s_on_request(self, route, route_len, key, &m.req, body); break;
+    case XOC_MSG_REP: s_on_reply(self, key, &m.rep, body); break;
+    case XOC_MSG_READY:
+        s_worker_register(self, route, route_len, key, m.ready.service, m.ready.instance,
+                          m.ready.capacity, m.ready.heartbeat_ms);
+        break;
+    case XOC_MSG_HB: s_on_heartbeat(self, route, route_len, key, &m.hb); break;
+    case XOC_MSG_BYE: {
+        s_worker_t *w = zhashx_lookup(self->workers, key);
+        if (w)
+            s_worker_remove(self, w, XOC_EWORKERLOST, "worker left");
+        break;
+    }
+    default:
+        self->stats.bad_frames++;
+        xoc_metrics_inc(self->m_bad_frames);
+        s_reply(self, route, route_len, 0, XOC_EPROTO, "unexpected message type", NULL);
+    }
+}
+
+/* reads the router until a read finds it empty (then its ZMQ_FD signals what comes next:
+   returns false) or S_BATCH messages were read (more may be there: returns true) */
+static bool s_drain_router(s_broker_t *self)
+{
+    void *h = self->router_h;
+    zmq_msg_t route, head, body;
+    zmq_msg_init(&route);
+    zmq_msg_init(&head);
+    zmq_msg_init(&body);
+    bool more_left = true;
+    for (int i = 0; i < S_BATCH; i++) {
+        if (zmq_msg_recv(&route, h, ZMQ_DONTWAIT) < 0) {
+            more_left = false;
+            break;
+        }
+        /* the parts of a message arrive together: the rest is there */
+        bool has_head = zmq_msg_more(&route) && zmq_msg_recv(&head, h, ZMQ_DONTWAIT) >= 0;
+        bool has_body = has_head && zmq_msg_more(&head) &&
+                        zmq_msg_recv(&body, h, ZMQ_DONTWAIT) >= 0;
+        int more = has_body ? zmq_msg_more(&body) : 0;
+        while (more) { /* frames after the body: not part of the protocol, dropped */
+            zmq_msg_t extra;
+            zmq_msg_init(&extra);
+            more = zmq_msg_recv(&extra, h, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+        }
+        s_on_message(self, &route, has_head ? &head : NULL, has_body ? &body : NULL);
+    }
+    zmq_msg_close(&route);
+    zmq_msg_close(&head);
+    zmq_msg_close(&body);
+    if (!more_left)
+        self->router_sent = false;
+    return more_left;
 }
 
 /* ---- housekeeping (the one periodic timer) ---------------------------------------------- */
@@ -579,10 +655,8 @@ static void s_metrics_refresh(s_broker_t *self)
 
 /* zmq_proxy_steerable's STATISTICS: 8 uint64 frames, the first two the messages and bytes
    received on the frontend (XSUB: the events published) */
-static int s_on_proxy_stats(zloop_t *loop, zsock_t *sock, void *arg)
+static void s_on_proxy_stats(s_broker_t *self, zmsg_t *msg)
 {
-    s_broker_t *self = arg;
-    zmsg_t *msg = zmsg_recv(sock);
     zframe_t *in = msg ? zmsg_first(msg) : NULL, *bytes = msg ? zmsg_next(msg) : NULL;
     uint64_t n = 0, b = 0;
     if (msg && zmsg_size(msg) == 8 && zframe_size(in) == sizeof n &&
@@ -592,17 +666,13 @@ static int s_on_proxy_stats(zloop_t *loop, zsock_t *sock, void *arg)
         xoc_metrics_set(self->m_events, (double)n);
         xoc_metrics_set(self->m_event_bytes, (double)b);
     }
-    zmsg_destroy(&msg);
-    return 0;
 }
 
-static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
+static void s_on_tick(s_broker_t *self, int64_t now)
 {
-    s_broker_t *self = arg;
-    int64_t now = xoc_bus_now_ms();
     s_expire_deadlines(self, now);
     if (now < self->next_hb)
-        return 0;
+        return;
     self->next_hb = now + self->opts.heartbeat_ms;
     s_expire_workers(self, now);
     s_expire_clients(self, now);
@@ -623,15 +693,17 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     xoc_msg_hb_t hb = {.capacity = 0};
     zlistx_t *workers = zhashx_values(self->workers);
     for (s_worker_t *w = zlistx_first(workers); w; w = zlistx_next(workers))
-        xoc_bus_send(self->router, w->identity, XOC_MSG_HB, &hb, NULL, 0);
+        s_send(self, zframe_data(w->identity), zframe_size(w->identity), XOC_MSG_HB, &hb, NULL);
     zlistx_destroy(&workers);
     s_metrics_refresh(self);
     s_publish_heartbeat(self, now);
-    return 0;
 }
 
 /* ---- event proxy: XSUB <-> XPUB on its own thread (libzmq's proxy, no copies) ------------- */
 
+/* libzmq's proxy. Measured against our own loop (poll(2) on ZMQ_FD, edge-triggered, bursts of
+   1 024) and with the streams pinned to separate I/O threads (ZMQ_AFFINITY): RESULTS.md, h-bus.
+   Neither was clearly faster on the shared 2-core VM, so the simpler setup stays. */
 static void *s_proxy_main(void *arg)
 {
     s_broker_t *self = arg;
@@ -752,6 +824,8 @@ static int s_setup(s_broker_t *self, xoc_cfg_t *cfg)
     if (rc)
         return rc;
     self->router = zsock_new(ZMQ_ROUTER);
+    self->router_h = zsock_resolve(self->router);
+    msgpack_sbuffer_init(&self->sb);
     zsock_set_linger(self->router, 0);
     zsock_set_sndhwm(self->router, 100000);
     zsock_set_rcvhwm(self->router, 100000);
@@ -818,23 +892,82 @@ static void s_teardown(s_broker_t *self)
     zcert_destroy(&self->cert);
     xoc_bus_opts_clear(&self->opts);
     xoc_service_metrics_stop(&self->metrics);
+    msgpack_sbuffer_destroy(&self->sb);
 }
 
-static int s_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
+/* a command of the actor's owner; -1 on $TERM */
+static int s_on_command(s_broker_t *self, const char *cmd)
 {
-    s_broker_t *self = arg;
-    char *cmd = zstr_recv(pipe);
-    if (!cmd)
-        return -1;
-    int rc = 0;
     if (streq(cmd, "$TERM"))
-        rc = -1;
-    else if (streq(cmd, "ENDPOINTS"))
-        zstr_sendf(pipe, "%s,%s,%s", self->endpoints[0], self->endpoints[1], self->endpoints[2]);
+        return -1;
+    if (streq(cmd, "ENDPOINTS"))
+        zstr_sendf(self->pipe, "%s,%s,%s", self->endpoints[0], self->endpoints[1],
+                   self->endpoints[2]);
     else
         xoc_warn("unknown actor command '%s'", cmd);
-    zstr_free(&cmd);
-    return rc;
+    return 0;
+}
+
+/* reads a czmq socket until it is empty; -1 when the loop must end ($TERM, or the context
+   is terminated) */
+static int s_drain_pipe(s_broker_t *self, zsock_t *sock)
+{
+    zmsg_t *msg;
+    int rc = 0;
+    while (rc == 0 && (msg = zmsg_recv_nowait(sock))) {
+        if (sock == self->pipe) {
+            char *cmd = zmsg_popstr(msg);
+            rc = cmd ? s_on_command(self, cmd) : 0;
+            zstr_free(&cmd);
+        } else
+            s_on_proxy_stats(self, msg);
+        zmsg_destroy(&msg);
+    }
+    return rc == 0 && zmq_errno() == ETERM ? -1 : rc;
+}
+
+enum { S_FD_PIPE, S_FD_ROUTER, S_FD_PEER, S_FD_COUNT };
+
+/* the loop: poll(2) on the three sockets' ZMQ_FD, the tick as its timeout. A descriptor
+   only says "look at this socket again", so a socket is read until a read finds it empty
+   before the loop sleeps; sending on a socket may consume the signal of what it received
+   (libzmq processes its commands then), so a socket we sent on is read again too. */
+static void s_run(s_broker_t *self)
+{
+    zsock_t *socks[S_FD_COUNT] = {self->pipe, self->router, self->proxy_peer};
+    struct pollfd pfd[S_FD_COUNT];
+    bool look[S_FD_COUNT];
+    for (int i = 0; i < S_FD_COUNT; i++) {
+        pfd[i] = (struct pollfd){.fd = zsock_fd(socks[i]), .events = POLLIN};
+        look[i] = true;
+    }
+    int64_t next_tick = xoc_bus_now_ms() + S_TICK_MS;
+    while (true) {
+        if (look[S_FD_PIPE] && s_drain_pipe(self, self->pipe) < 0)
+            break;
+        look[S_FD_PIPE] = false;
+        if (look[S_FD_PEER] && s_drain_pipe(self, self->proxy_peer) < 0)
+            break;
+        look[S_FD_PEER] = false;
+        if (look[S_FD_ROUTER] || self->router_sent)
+            look[S_FD_ROUTER] = s_drain_router(self);
+        int64_t now = xoc_bus_now_ms();
+        if (now >= next_tick) {
+            next_tick = now + S_TICK_MS;
+            bool stats = self->proxy_running && now >= self->next_hb;
+            s_on_tick(self, now);
+            look[S_FD_PEER] |= stats; /* it sent STATISTICS on the proxy's control socket */
+            continue;
+        }
+        int timeout = look[S_FD_ROUTER] ? 0 : (int)(next_tick - now);
+        int n = poll(pfd, S_FD_COUNT, timeout);
+        if (n < 0 && errno != EINTR) {
+            xoc_error("poll: %s", strerror(errno));
+            break;
+        }
+        for (int i = 0; n > 0 && i < S_FD_COUNT; i++)
+            look[i] |= pfd[i].revents != 0;
+    }
 }
 
 void xoc_broker_actor(zsock_t *pipe, void *cfg)
@@ -849,14 +982,7 @@ void xoc_broker_actor(zsock_t *pipe, void *cfg)
         zsock_signal(pipe, 1);
         return;
     }
-    zloop_t *loop = zloop_new();
-    zloop_reader(loop, pipe, s_on_pipe, self);
-    zloop_reader(loop, self->router, s_on_router, self);
-    zloop_timer(loop, S_TICK_MS, 0, s_on_tick, self);
-    zloop_reader(loop, self->proxy_peer, s_on_proxy_stats, self);
-    zloop_set_nonstop(loop, true); /* we stop on $TERM, not on the first signal */
     zsock_signal(pipe, 0);
-    zloop_start(loop);
-    zloop_destroy(&loop);
+    s_run(self); /* until $TERM: the first signal does not stop us, our owner does */
     s_teardown(self);
 }

@@ -3,7 +3,8 @@
          sizes (goal: >= 80% of raw).
       2. request/reply: round trip through the broker to an xoc-echo worker vs a direct
          DEALER->ROUTER echo to a worker process (goal: p50 < 100 us and <= 2x direct).
-    Usage: bench_bus [messages] [pubsub|reqrep] (default 200000, both parts)              */
+    Usage: bench_bus [messages] [pubsub|reqrep|all] [tcp|ipc] (default 200000, both parts,
+    loopback TCP; ipc: every socket of both paths, raw and bus, on ipc:// instead)          */
 #include <czmq.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +17,9 @@
 #include "xoc_client.h"
 #include "xoc_msg.h"
 #include "xoc_testproc.h"
+
+/* where the raw sockets bind: loopback TCP or ipc, any free port or file */
+static const char *s_any = "tcp://127.0.0.1:*";
 
 static double s_now_us(void)
 {
@@ -69,7 +73,7 @@ static double s_pubsub(const char *pub_ep, bool bind, const char *sub_ep, int co
     zmq_setsockopt(pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
     char bound[256];
     if (bind) { /* raw: the publisher binds a free port, the subscriber connects to it */
-        zmq_bind(pub, "tcp://127.0.0.1:*");
+        zmq_bind(pub, s_any);
         size_t len = sizeof bound;
         zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, bound, &len);
         sub_ep = bound;
@@ -143,7 +147,7 @@ static double s_direct_rtt(int n)
         close(fds[0]);
         void *ctx = zmq_ctx_new();
         void *router = zmq_socket(ctx, ZMQ_ROUTER);
-        zmq_bind(router, "tcp://127.0.0.1:*");
+        zmq_bind(router, s_any);
         char ep[256];
         size_t len = sizeof ep;
         zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, ep, &len);
@@ -223,12 +227,22 @@ int main(int argc, char **argv)
 {
     int count = argc > 1 ? atoi(argv[1]) : 200000;
     const char *part = argc > 2 ? argv[2] : "";
+    bool ipc = argc > 3 && strcmp(argv[3], "ipc") == 0;
     bool do_pubsub = strcmp(part, "reqrep") != 0, do_reqrep = strcmp(part, "pubsub") != 0;
     zsys_init();
     zsys_set_logstream(NULL);
     char endpoint[800];
     char *extra[] = {"--bus.hwm", "10000000", NULL};
-    xoc_proc_t *bus = xoc_test_start_bus(NULL, NULL, extra, endpoint, sizeof endpoint);
+    char dir[] = "/tmp/xoc-bench-bus-XXXXXX", listen[200] = "";
+    if (ipc) { /* the bus's three endpoints as files of a fresh folder */
+        if (!mkdtemp(dir))
+            return 1;
+        snprintf(listen, sizeof listen, "ipc://%s/pub,ipc://%s/sub,ipc://%s/req", dir, dir, dir);
+        s_any = "ipc://*";
+        printf("== transport: ipc:// (raw and bus)\n");
+    }
+    xoc_proc_t *bus =
+        xoc_test_start_bus(ipc ? listen : NULL, NULL, extra, endpoint, sizeof endpoint);
     if (!bus)
         return 1;
     xoc_bus_opts_t opts = {0};
@@ -275,6 +289,15 @@ int main(int argc, char **argv)
     xoc_proc_stop(&echo);
 done:
     xoc_proc_stop(&bus);
+    if (ipc) {
+        const char *names[] = {"pub", "sub", "req"};
+        for (int i = 0; i < 3; i++) {
+            char path[100];
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            unlink(path);
+        }
+        rmdir(dir);
+    }
     printf("bench_bus: %s\n", ok ? "all goals met" : "some goals missed");
     return 0; /* a benchmark reports; it does not fail the run */
 }

@@ -201,6 +201,73 @@ static void test_two_workers_share_then_kill9(void **state)
     xoc_client_destroy(&c);
 }
 
+/* one request of test_queued_requests_keep_their_bodies and its expected answer */
+typedef struct {
+    char text[16];
+    int *answered, *wrong;
+} s_queued_t;
+
+static void s_on_queued(xoc_client_t *client, xoc_reply_t *reply, void *arg)
+{
+    s_queued_t *q = arg;
+    xoc_msg_t m;
+    (*q->answered)++;
+    if (reply->status != 0 || xoc_reply_decode(reply, XOC_MSG_ECHO, &m) != 0 ||
+        !xoc_str_eq(m.echo.text, q->text))
+        (*q->wrong)++;
+}
+
+/* sends 100 echo.ping of 50 ms, each with its own text (prefix + index) */
+static void s_send_batch(xoc_client_t *c, s_queued_t *q, const char *prefix, int *answered,
+                         int *wrong)
+{
+    *answered = *wrong = 0;
+    for (int i = 0; i < 100; i++) {
+        q[i] = (s_queued_t){.answered = answered, .wrong = wrong};
+        snprintf(q[i].text, sizeof q[i].text, "%s%d", prefix, i);
+        xoc_msg_echo_t e = {.text = xoc_str(q[i].text), .delay_ms = 50};
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        assert_int_equal(xoc_msg_encode(XOC_MSG_ECHO, &e, &sb), 0);
+        assert_int_equal(xoc_client_send(c, "echo", "echo.ping", sb.data, sb.size, 8000,
+                                         s_on_queued, &q[i]),
+                         0);
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
+static void s_wait_batch(xoc_client_t *c, const int *answered, const int *wrong)
+{
+    long long end = xoc_test_now_ms() + 8000;
+    while (*answered < 100 && xoc_test_now_ms() < end)
+        xoc_client_pump(c, 100);
+    assert_int_equal(*answered, 100);
+    assert_int_equal(*wrong, 0);
+}
+
+/* more requests than the worker's capacity (64): the broker queues the rest, each with its
+   body, and forwards them as answers free room; requests sent before any worker registered
+   wait in the queue (the bus's grace period) the same way */
+static void test_queued_requests_keep_their_bodies(void **state)
+{
+    s_env_t *env = *state;
+    assert_true(xoc_proc_stop_clean(&env->bus));
+    char *grace[] = {"--bus.grace_ms", "10000", NULL};
+    env->bus = s_start_bus(NULL, env->endpoint, sizeof env->endpoint, grace);
+    assert_non_null(env->bus);
+    assert_int_equal(xoc_bus_endpoints_parse(env->endpoint, &env->opts), 0);
+    xoc_client_t *c = xoc_client_new(&env->opts);
+    static s_queued_t q[100];
+    int answered, wrong;
+    s_send_batch(c, q, "early", &answered, &wrong); /* no worker yet: all wait in the bus */
+    env->workers[0] = s_start_echo(env->endpoint, NULL);
+    assert_non_null(env->workers[0]);
+    s_wait_batch(c, &answered, &wrong);
+    s_send_batch(c, q, "late", &answered, &wrong); /* 100 at once: 36 wait for room */
+    s_wait_batch(c, &answered, &wrong);
+    xoc_client_destroy(&c);
+}
+
 static void test_missing_service_fails_at_once(void **state)
 {
     s_env_t *env = *state;
@@ -413,6 +480,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pubsub_prefix_filtering, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_two_workers_share_then_kill9, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_queued_requests_keep_their_bodies, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_missing_service_fails_at_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_deadline_gives_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bus_restart_under_traffic, s_setup, s_teardown),
