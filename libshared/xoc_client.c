@@ -186,7 +186,7 @@ static void s_expire(xoc_client_t *self)
         xoc_warn("no answer from the broker for %lld ms: %zu requests given up",
                  (long long)(now - self->awaiting), zhashx_size(self->pending));
         self->awaiting = 0; /* a new window for the requests sent from now */
-        s_end_pending(self, true, XOC_EWORKERLOST, "bus lost (no heartbeat from the broker)");
+        s_end_pending(self, true, XOC_ETIMEOUT, "no answer from the bus (its broker is gone)");
         return;
     }
     s_end_pending(self, false, XOC_ETIMEOUT, "no answer from the bus");
