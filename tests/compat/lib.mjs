@@ -91,3 +91,40 @@ export function startSim({ vms = 4, seed = 7 } = {}) {
     proc.on('exit', () => { clearTimeout(timer); reject(new Error('xapi-sim exited')) })
   })
 }
+
+// An event stream (text/event-stream) read with fetch: GET url with these headers; each event
+// goes to onEvent({event ('message' unless named), data (the data lines joined), comment
+// (a ':' line was in it)}). Fills and returns `st` (pass the object the callback updates, so
+// that it exists before the first event): status, headers, bytes (received), ended (true
+// once the stream ends or is closed), close().
+export async function readEvents(url, headers, onEvent, st = {}) {
+  const ctl = new AbortController()
+  const res = await fetch(url, { headers, signal: ctl.signal })
+  Object.assign(st, { status: res.status, headers: res.headers, bytes: 0, ended: false,
+    close: () => ctl.abort() })
+  if (res.status !== 200) return st
+  ;(async () => {
+    const dec = new TextDecoder()
+    let buf = ''
+    try {
+      for await (const chunk of res.body) {
+        st.bytes += chunk.length
+        buf += dec.decode(chunk, { stream: true })
+        let i
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i)
+          buf = buf.slice(i + 2)
+          const ev = { event: 'message', data: '', comment: false }
+          for (const line of block.split('\n')) {
+            if (line.startsWith(':')) ev.comment = true
+            else if (line.startsWith('event: ')) ev.event = line.slice(7)
+            else if (line.startsWith('data: ')) ev.data += line.slice(6)
+          }
+          onEvent(ev)
+        }
+      }
+    } catch (e) {}
+    st.ended = true
+  })()
+  return st
+}

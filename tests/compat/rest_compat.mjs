@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module'
 import net from 'node:net'
 import path from 'node:path'
-import { check, deadline as deadlineEvery, finish, simCall } from './lib.mjs'
+import { check, deadline as deadlineEvery, finish, readEvents, simCall } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword, vmsArg] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
@@ -50,35 +50,10 @@ function rawRequest(text) {
 // (the firehose, xoc's own format: /rest/v0/events?all=true; xo-server's subscriptions are
 // tested by rest_events_compat.mjs)
 async function openEvents(headers) {
-  const ctl = new AbortController()
-  const res = await fetch(apiUrl + '/rest/v0/events?all=true', { headers, signal: ctl.signal })
-  const events = []
-  const state = { status: res.status, type: res.headers.get('content-type'), events, ended: false,
-    bytes: 0, close: () => ctl.abort() }
-  if (res.status !== 200) return state
-  ;(async () => {
-    const dec = new TextDecoder()
-    let buf = ''
-    try {
-      for await (const chunk of res.body) {
-        state.bytes += chunk.length
-        buf += dec.decode(chunk, { stream: true })
-        let i
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i)
-          buf = buf.slice(i + 2)
-          const ev = { event: 'message', data: '', comment: false }
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) ev.comment = true
-            else if (line.startsWith('event: ')) ev.event = line.slice(7)
-            else if (line.startsWith('data: ')) ev.data += line.slice(6)
-          }
-          events.push(ev)
-        }
-      }
-    } catch (e) {}
-    state.ended = true
-  })()
+  const state = { events: [] }
+  await readEvents(apiUrl + '/rest/v0/events?all=true', headers, ev => state.events.push(ev),
+    state)
+  state.type = state.headers.get('content-type')
   return state
 }
 

@@ -6,7 +6,7 @@
 // Usage: node rest_events_compat.mjs <node_modules dir> <api url> <sim master url> <admin password> <vms>
 import { createRequire } from 'node:module'
 import path from 'node:path'
-import { check, finish, simCall, sleep, waitFor } from './lib.mjs'
+import { check, finish, readEvents, simCall, sleep, waitFor } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword, vmsArg] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
@@ -35,35 +35,14 @@ const unsubscribe = (auth, id, coll) => request('DELETE', `/rest/v0/events/${id}
 
 // an SSE reader: events {event, data (parsed JSON), at}
 async function openStream(headers, query = '') {
-  const ctl = new AbortController()
-  const res = await fetch(apiUrl + '/rest/v0/events' + query, { headers, signal: ctl.signal })
-  const events = []
-  const st = { status: res.status, headers: res.headers, events, ended: false, close: () => ctl.abort() }
-  if (res.status !== 200) return st
-  ;(async () => {
-    const dec = new TextDecoder()
-    let buf = ''
-    try {
-      for await (const chunk of res.body) {
-        buf += dec.decode(chunk, { stream: true })
-        let i
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i)
-          buf = buf.slice(i + 2)
-          const ev = { event: 'message', data: null, raw: '', at: Date.now() }
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) ev.event = 'comment'
-            else if (line.startsWith('event: ')) ev.event = line.slice(7)
-            else if (line.startsWith('data: ')) ev.raw += line.slice(6)
-          }
-          try { ev.data = JSON.parse(ev.raw) } catch (e) {}
-          events.push(ev)
-        }
-      }
-    } catch (e) {}
-    st.ended = true
-  })()
-  st.init = await waitFor(5000, () => events.find(e => e.event === 'init'))
+  const st = { events: [] }
+  await readEvents(apiUrl + '/rest/v0/events' + query, headers, ev => {
+    let data = null
+    try { data = JSON.parse(ev.data) } catch (e) {}
+    st.events.push({ event: ev.comment ? 'comment' : ev.event, data, raw: ev.data, at: Date.now() })
+  }, st)
+  if (st.status !== 200) return st
+  st.init = await waitFor(5000, () => st.events.find(e => e.event === 'init'))
   return st
 }
 const of = (st, event, pred = () => true) => st.events.filter(e => e.event === event && e.data && pred(e.data))

@@ -10,7 +10,7 @@
 // Usage: node xo_lib_revoke.mjs <node_modules dir> <api url> <sim master url> <admin password> <vms>
 import { createRequire } from 'node:module'
 import path from 'node:path'
-import { check, finish, simCall, sleep, waitFor } from './lib.mjs'
+import { check, finish, readEvents, simCall, sleep, waitFor } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword, vmsArg] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
@@ -54,39 +54,16 @@ function follow(xo) {
 
 // an SSE stream's view as its enter/exit events build it; strayExits: exits of ids it never had
 async function openEvents(url, headers) {
-  const ctl = new AbortController()
-  const res = await fetch(url + '/rest/v0/events?all=true', { headers, signal: ctl.signal })
-  const s = { status: res.status, ids: new Set(), events: [], strayExits: [], init: false,
-    ended: false, close: () => ctl.abort() }
-  if (res.status !== 200) return s
-  ;(async () => {
-    const dec = new TextDecoder()
-    let buf = ''
-    try {
-      for await (const chunk of res.body) {
-        buf += dec.decode(chunk, { stream: true })
-        let i
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i)
-          buf = buf.slice(i + 2)
-          let event = '', data = ''
-          for (const line of block.split('\n')) {
-            if (line.startsWith('event: ')) event = line.slice(7)
-            else if (line.startsWith('data: ')) data += line.slice(6)
-          }
-          if (event === 'init') s.init = true
-          if (event !== 'enter' && event !== 'exit') continue
-          const items = JSON.parse(data)
-          s.events.push({ event, ids: Object.keys(items) })
-          for (const id of Object.keys(items))
-            if (event === 'enter') s.ids.add(id)
-            else if (!s.ids.delete(id)) s.strayExits.push(id)
-        }
-      }
-    } catch (e) {}
-    s.ended = true
-  })()
-  return s
+  const s = { ids: new Set(), events: [], strayExits: [], init: false }
+  return readEvents(url + '/rest/v0/events?all=true', headers, ev => {
+    if (ev.event === 'init') s.init = true
+    if (ev.event !== 'enter' && ev.event !== 'exit') return
+    const items = JSON.parse(ev.data)
+    s.events.push({ event: ev.event, ids: Object.keys(items) })
+    for (const id of Object.keys(items))
+      if (ev.event === 'enter') s.ids.add(id)
+      else if (!s.ids.delete(id)) s.strayExits.push(id)
+  }, s)
 }
 
 const sorted = s => [...s].sort()
