@@ -891,10 +891,11 @@ static int s_edit_group_users(const json_t *g, json_t **out, void *arg)
     return 0;
 }
 
-/* the outcome of a group's update: false when it failed (the call answered) */
-static bool s_group_updated(s_job_t *j, int status)
+/* the outcome of reading or updating the job's group (present: a record came back): false
+   when it failed, the call answered (no such group, or the error) */
+static bool s_group_found(s_job_t *j, int status, bool present)
 {
-    if (status == XOC_ENOENT) { /* deleted meanwhile */
+    if (status == XOC_ENOENT || (status == 0 && !present)) { /* unknown, or deleted meanwhile */
         s_fail_no_group(j->call, j->id);
         s_job_free(j);
         return false;
@@ -910,7 +911,7 @@ static bool s_group_updated(s_job_t *j, int status)
 static void s_on_group_users(xoc_api_server_t *unused, int status, json_t *v, void *arg)
 {
     s_job_t *j = arg;
-    if (!s_group_updated(j, status))
+    if (!s_group_found(j, status, true))
         return;
     json_t *old = json_object_get(j->record, "users");
     s_job_commit(j, 2, s_job_answer_true);
@@ -1009,7 +1010,7 @@ static int s_edit_group_name(const json_t *g, json_t **out, void *arg)
 static void s_on_group_renamed(xoc_api_server_t *unused, int status, json_t *v, void *arg)
 {
     s_job_t *j = arg;
-    if (!s_group_updated(j, status))
+    if (!s_group_found(j, status, true))
         return;
     s_job_commit(j, 2, s_job_answer_true);
     s_job_end(j);
@@ -1036,15 +1037,8 @@ static void s_on_groups_for_rename(xoc_api_server_t *unused, int status, json_t 
 static void s_on_group_for_set(xoc_api_server_t *unused, int status, json_t *g, void *arg)
 {
     s_job_t *j = arg;
-    if (status == XOC_ENOENT || (status == 0 && !json_is_object(g))) {
-        s_fail_no_group(j->call, j->id);
-        s_job_free(j);
+    if (!s_group_found(j, status, json_is_object(g)))
         return;
-    }
-    if (status != 0) {
-        s_job_fail(j, status);
-        return;
-    }
     j->record = json_deep_copy(g);
     json_object_set_new(j->record, "id", json_string(j->id));
     int rc = 0;
@@ -1106,15 +1100,8 @@ static void s_group_dropped(void *arg, int status)
 static void s_on_group_for_delete(xoc_api_server_t *unused, int status, json_t *g, void *arg)
 {
     s_job_t *j = arg;
-    if (status == XOC_ENOENT || (status == 0 && !json_is_object(g))) {
-        s_fail_no_group(j->call, j->id);
-        s_job_free(j);
+    if (!s_group_found(j, status, json_is_object(g)))
         return;
-    }
-    if (status != 0) {
-        s_job_fail(j, status);
-        return;
-    }
     s_job_commit(j, 3, s_job_answer_true);
     size_t i;
     json_t *u;
