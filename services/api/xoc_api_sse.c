@@ -468,36 +468,22 @@ static void s_emit_view(xoc_api_server_t *srv, struct xoc_api_sse *self,
     }
 }
 
+static xoc_api_buf_t *s_event_of(xoc_api_server_t *srv, bool enter, const char *const *ids,
+                                 size_t n_ids);
+
 /* "event: <kind>\ndata: {items}\n\n" of the batch's ids of that kind; NULL when there
    is none */
 static xoc_api_buf_t *s_event(xoc_api_server_t *srv, struct xoc_api_sse *self, bool enter)
 {
-    xoc_api_buf_t *buf = NULL;
-    size_t n = 0;
-    for (void *v = zhashx_first(self->batch); v; v = zhashx_next(self->batch)) {
-        if ((intptr_t)v != (enter ? 1 : 2))
-            continue;
-        const char *id = zhashx_cursor(self->batch);
-        const xoc_api_json_t *j = enter ? zhashx_lookup(srv->json, id) : NULL;
-        if (enter && !j)
-            continue;
-        if (!buf) {
-            buf = xoc_api_buf_new(4096);
-            if (!buf)
-                return NULL;
-            xoc_api_buf_puts(buf, enter ? "event: enter\ndata: {" : "event: exit\ndata: {");
-        }
-        if (n++)
-            xoc_api_buf_putc(buf, ',');
-        xoc_api_buf_json_str(buf, id, strlen(id));
-        xoc_api_buf_putc(buf, ':');
-        if (enter)
-            xoc_api_buf_put(buf, j->text, j->len);
-        else
-            xoc_api_buf_putc(buf, '0');
-    }
-    if (buf && xoc_api_buf_puts(buf, "}\n\n") != 0)
-        xoc_api_buf_unref(&buf); /* out of memory: a truncated event is not sent */
+    size_t n = 0, cap = zhashx_size(self->batch);
+    const char **ids = cap ? malloc(cap * sizeof *ids) : NULL;
+    if (!ids)
+        return NULL;
+    for (void *v = zhashx_first(self->batch); v; v = zhashx_next(self->batch))
+        if ((intptr_t)v == (enter ? 1 : 2))
+            ids[n++] = zhashx_cursor(self->batch);
+    xoc_api_buf_t *buf = s_event_of(srv, enter, ids, n);
+    free(ids);
     return buf;
 }
 
