@@ -784,14 +784,20 @@ int xoc_api_m_host_enable(xoc_api_call_t *call)
     return s_simple(call, "host", S_ADMINISTRATE, enable ? "host.enable" : "host.disable");
 }
 
-int xoc_api_m_host_set(xoc_api_call_t *call)
+/* <type>.set of the names only (host.set, sr.set): params.id, then its set_name_* calls */
+static int s_names_only(xoc_api_call_t *call, const char *type, xoc_api_acl_perm_t perm)
 {
-    xoc_api_act_t *a = xoc_api_act_new(call, "id", "host", S_ADMINISTRATE);
+    xoc_api_act_t *a = xoc_api_act_new(call, "id", type, perm);
     if (!a)
         return 0;
-    s_set_names(a, call->params, "host");
+    s_set_names(a, call->params, type);
     xoc_api_act_run(a, NULL);
     return 0;
+}
+
+int xoc_api_m_host_set(xoc_api_call_t *call)
+{
+    return s_names_only(call, "host", S_ADMINISTRATE);
 }
 
 /* ---- pool, SR, task, message
@@ -844,12 +850,7 @@ int xoc_api_m_sr_scan(xoc_api_call_t *call)
 
 int xoc_api_m_sr_set(xoc_api_call_t *call)
 {
-    xoc_api_act_t *a = xoc_api_act_new(call, "id", "SR", S_OPERATE);
-    if (!a)
-        return 0;
-    s_set_names(a, call->params, "SR");
-    xoc_api_act_run(a, NULL);
-    return 0;
+    return s_names_only(call, "SR", S_OPERATE);
 }
 
 int xoc_api_m_task_cancel(xoc_api_call_t *call)
