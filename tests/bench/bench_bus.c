@@ -4,7 +4,8 @@
       2. request/reply: round trip through the broker to an xoc-echo worker vs a direct
          DEALER->ROUTER echo to a worker process (goal: p50 < 100 us and <= 2x direct).
     Usage: bench_bus [messages] [pubsub|reqrep|all] [tcp|ipc] (default 200000, both parts,
-    loopback TCP; ipc: every socket of both paths, raw and bus, on ipc:// instead)          */
+    loopback TCP; ipc: every socket of both paths, raw and bus, on ipc:// instead).
+    BENCH_BUS_FLAGS="--zmq.io_threads 1 ..." adds flags to the bus's command line (A/B runs). */
 #include <czmq.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -64,9 +65,11 @@ static void *s_subscriber(void *arg)
     return NULL;
 }
 
-/* publishes warm-up messages until the subscriber is joined, then `count` data messages */
+/*  Publishes warm-up messages until the subscriber is joined, then `count` data messages;
+    returns messages/s at the subscriber. Adds the CPU seconds used from the first data
+    message to the last, by this process and by the bus (bus_pid, 0: none), to cpu[0], cpu[1]. */
 static double s_pubsub(const char *pub_ep, bool bind, const char *sub_ep, int count,
-                       size_t size)
+                       size_t size, pid_t bus_pid, double cpu[2])
 {
     void *pub = zmq_socket(zsys_init(), ZMQ_PUB);
     int hwm = 0;
@@ -89,12 +92,16 @@ static double s_pubsub(const char *pub_ep, bool bind, const char *sub_ep, int co
         zmq_send(pub, payload, size, 0);
         zclock_sleep(10); /* benchmark warm-up pacing, not a test wait */
     }
+    double self0 = xoc_proc_cpu_s(getpid()), bus0 = bus_pid ? xoc_proc_cpu_s(bus_pid) : 0;
     double t0 = s_now_us();
     for (int i = 0; i < count; i++) {
         zmq_send(pub, "bench.data", 10, ZMQ_SNDMORE);
         zmq_send(pub, payload, size, 0);
     }
     pthread_join(th, NULL);
+    cpu[0] += xoc_proc_cpu_s(getpid()) - self0;
+    if (bus_pid)
+        cpu[1] += xoc_proc_cpu_s(bus_pid) - bus0;
     double span = (a.last_us > t0 ? a.last_us : s_now_us()) - t0;
     free(payload);
     zmq_close(pub);
@@ -232,7 +239,15 @@ int main(int argc, char **argv)
     zsys_init();
     zsys_set_logstream(NULL);
     char endpoint[800];
-    char *extra[] = {"--bus.hwm", "10000000", NULL};
+    /* the bus's flags: a high-water mark no run reaches, then BENCH_BUS_FLAGS (A/B runs) */
+    char *extra[32] = {"--bus.hwm", "10000000", NULL};
+    static char flags[1024];
+    snprintf(flags, sizeof flags, "%s", getenv("BENCH_BUS_FLAGS") ? getenv("BENCH_BUS_FLAGS") : "");
+    int nx = 2;
+    for (char *save = NULL, *w = strtok_r(flags, " ", &save); w && nx < 31;
+         w = strtok_r(NULL, " ", &save))
+        extra[nx++] = w;
+    extra[nx] = NULL;
     char dir[] = "/tmp/xoc-bench-bus-XXXXXX", listen[200] = "";
     if (ipc) { /* the bus's three endpoints as files of a fresh folder */
         if (!mkdtemp(dir))
@@ -254,10 +269,10 @@ int main(int argc, char **argv)
         printf("== pub/sub, %d messages each, median of 3 alternating runs\n", count);
     for (int i = 0; do_pubsub && i < 2; i++) {
         /* alternate raw and bus runs, 3 each, and keep the medians: the machine is shared */
-        double raws[3], buses[3];
+        double raws[3], buses[3], raw_cpu[2] = {0, 0}, bus_cpu[2] = {0, 0};
         for (int k = 0; k < 3; k++) {
-            raws[k] = s_pubsub(NULL, true, NULL, count, sizes[i]);
-            buses[k] = s_pubsub(opts.pub, false, opts.sub, count, sizes[i]);
+            raws[k] = s_pubsub(NULL, true, NULL, count, sizes[i], 0, raw_cpu);
+            buses[k] = s_pubsub(opts.pub, false, opts.sub, count, sizes[i], bus->pid, bus_cpu);
         }
         qsort(raws, 3, sizeof raws[0], s_cmp);
         qsort(buses, 3, sizeof buses[0], s_cmp);
@@ -265,6 +280,11 @@ int main(int argc, char **argv)
         double ratio = bus_rate / raw;
         printf("  %5zu B: raw %9.0f msg/s   bus %9.0f msg/s   ratio %.2f (goal >= 0.80)\n",
                sizes[i], raw, bus_rate, ratio);
+        /* load-independent: CPU per message over the 3 runs (clock ticks of 10 ms) */
+        double per = 1e6 / (3.0 * count);
+        printf("          CPU per message: raw %.2f us; bus %.2f us (publisher+subscriber %.2f, "
+               "xoc-bus %.2f)\n", raw_cpu[0] * per, (bus_cpu[0] + bus_cpu[1]) * per,
+               bus_cpu[0] * per, bus_cpu[1] * per);
         ok &= ratio >= 0.8;
     }
     if (!do_reqrep)

@@ -475,34 +475,17 @@ static uint64_t s_updates(void)
     return u;
 }
 
-/* CPU time (user + system) of a process, in seconds */
-static double s_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* fields after the command name */
-    unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static xoc_proc_t *s_simp;
 
 enum { S_CPU_SIM, S_CPU_COLL, S_CPU_CACHE, S_CPU_BUS, S_CPU_SELF, S_CPU_N };
 
 static void s_cpu_all(double cpu[S_CPU_N])
 {
-    cpu[S_CPU_SIM] = s_cpu_s(s_simp->pid);
-    cpu[S_CPU_COLL] = s_cpu_s(s_chain.collector->pid);
-    cpu[S_CPU_CACHE] = s_cpu_s(s_chain.cache->pid);
-    cpu[S_CPU_BUS] = s_cpu_s(s_chain.bus->pid);
-    cpu[S_CPU_SELF] = s_cpu_s(getpid());
+    cpu[S_CPU_SIM] = xoc_proc_cpu_s(s_simp->pid);
+    cpu[S_CPU_COLL] = xoc_proc_cpu_s(s_chain.collector->pid);
+    cpu[S_CPU_CACHE] = xoc_proc_cpu_s(s_chain.cache->pid);
+    cpu[S_CPU_BUS] = xoc_proc_cpu_s(s_chain.bus->pid);
+    cpu[S_CPU_SELF] = xoc_proc_cpu_s(getpid());
 }
 
 typedef struct {

@@ -43,6 +43,10 @@ bool xoc_proc_stop_clean(xoc_proc_t **p_p);
 xoc_proc_t *xoc_test_start_bus(const char *listen, const char *heartbeat_ms,
                                char *const *extra, char *endpoint, size_t size);
 
+/*  CPU time (user + system, all threads) a process has used so far, in seconds (0 when
+    /proc cannot tell).                                                                    */
+double xoc_proc_cpu_s(pid_t pid);
+
 /*  Monotonic milliseconds.                                                                 */
 long long xoc_test_now_ms(void);
 
