@@ -340,11 +340,25 @@ static void s_churn_mix(const char *mix)
     json_decref(s_sim("sim.churn", json_pack("{s:i,s:s}", "rate", 0, "mix", mix)));
 }
 
+static xoc_proc_t *s_simp;
+
+enum { S_CPU_SIM, S_CPU_COLL, S_CPU_CACHE, S_CPU_BUS, S_CPU_SELF, S_CPU_N };
+
+static void s_cpu_all(double cpu[S_CPU_N])
+{
+    cpu[S_CPU_SIM] = xoc_proc_cpu_s(s_simp->pid);
+    cpu[S_CPU_COLL] = xoc_proc_cpu_s(s_chain.collector->pid);
+    cpu[S_CPU_CACHE] = xoc_proc_cpu_s(s_chain.cache->pid);
+    cpu[S_CPU_BUS] = xoc_proc_cpu_s(s_chain.bus->pid);
+    cpu[S_CPU_SELF] = xoc_proc_cpu_s(getpid());
+}
+
 /* ---- the peer ------------------------------------------------------------------------------- */
 
 typedef struct {
     bool ok;
     double load_s;
+    double cpu_s, sim_cpu_s; /* CPU of the peer and of the simulator during the load */
     long objects, rss_kb, hwm_kb, anon_kb;
     double updates_per_s, sim_changes_per_s;
 } s_peer_t;
@@ -385,9 +399,11 @@ static s_peer_t s_peer_run(int churn_rate)
     snprintf(rate, sizeof rate, "%d", churn_rate);
     char *argv[] = {
         s_node, XOC_BENCH_SRC "/spine_peer.mjs", s_peer_mod, s_url, "json-rpc", rate, "5", NULL};
+    double sim0 = xoc_proc_cpu_s(s_simp->pid);
     xoc_proc_t *p = xoc_proc_start(argv, "spine-peer: ", S_LOAD_TIMEOUT_MS);
     if (!p)
         return r;
+    r.sim_cpu_s = xoc_proc_cpu_s(s_simp->pid) - sim0; /* the line comes once loaded */
     json_t *j = json_loads(p->line + strlen("spine-peer: "), 0, NULL);
     xoc_proc_wait(p, 10000);
     xoc_proc_stop(&p);
@@ -395,6 +411,7 @@ static s_peer_t s_peer_run(int churn_rate)
         return r;
     r.ok = true;
     r.load_s = json_number_value(json_object_get(j, "load_s"));
+    r.cpu_s = json_number_value(json_object_get(j, "cpu_s"));
     r.objects = (long)json_integer_value(json_object_get(j, "objects"));
     r.rss_kb = (long)json_number_value(json_object_get(j, "rss_kb"));
     r.hwm_kb = (long)json_number_value(json_object_get(j, "hwm_kb"));
@@ -411,6 +428,7 @@ static s_peer_t s_peer_run(int churn_rate)
 typedef struct {
     bool ok;
     double load_s, first_s;
+    double cpu_s[S_CPU_N]; /* CPU of each process during the load */
     size_t objects;
     s_mem_t coll, cache;
 } s_ours_t;
@@ -430,6 +448,8 @@ static s_ours_t s_ours_load(void)
         fprintf(stderr, "bench_spine: the replica did not sync\n");
         return r;
     }
+    double cpu0[S_CPU_N];
+    s_cpu_all(cpu0);
     long long t0 = s_now_ns();
     if (s_configure() != 0) {
         fprintf(stderr, "bench_spine: config.set failed\n");
@@ -448,8 +468,12 @@ static s_ours_t s_ours_load(void)
             r.first_s = (double)(s_sh.first_at_ns - t0) / 1e9;
         }
         pthread_mutex_unlock(&s_sh.lock);
-        if (done)
+        if (done) {
+            s_cpu_all(r.cpu_s);
+            for (int k = 0; k < S_CPU_N; k++)
+                r.cpu_s[k] -= cpu0[k];
             break;
+        }
     }
     if (!r.ok) {
         pthread_mutex_lock(&s_sh.lock);
@@ -473,19 +497,6 @@ static uint64_t s_updates(void)
     uint64_t u = s_sh.updates;
     pthread_mutex_unlock(&s_sh.lock);
     return u;
-}
-
-static xoc_proc_t *s_simp;
-
-enum { S_CPU_SIM, S_CPU_COLL, S_CPU_CACHE, S_CPU_BUS, S_CPU_SELF, S_CPU_N };
-
-static void s_cpu_all(double cpu[S_CPU_N])
-{
-    cpu[S_CPU_SIM] = xoc_proc_cpu_s(s_simp->pid);
-    cpu[S_CPU_COLL] = xoc_proc_cpu_s(s_chain.collector->pid);
-    cpu[S_CPU_CACHE] = xoc_proc_cpu_s(s_chain.cache->pid);
-    cpu[S_CPU_BUS] = xoc_proc_cpu_s(s_chain.bus->pid);
-    cpu[S_CPU_SELF] = xoc_proc_cpu_s(getpid());
 }
 
 typedef struct {
@@ -776,7 +787,7 @@ int main(int argc, char **argv)
 
     /* 1. the peer's load (and its memory) */
     bool peer = all && s_peer_setup();
-    double peer_load[9], peer_rss[9], peer_hwm[9], peer_anon[9];
+    double peer_load[9], peer_rss[9], peer_hwm[9], peer_anon[9], peer_cpu[9];
     int npeer = 0;
     long peer_objects = 0;
     if (!all)
@@ -793,9 +804,11 @@ int main(int argc, char **argv)
                 printf("   run %d: failed\n", k + 1);
                 continue;
             }
-            printf("   run %d: %ld objects in %.3f s, VmRSS %.1f MB (anon %.1f), VmHWM %.1f MB\n",
+            printf("   run %d: %ld objects in %.3f s, VmRSS %.1f MB (anon %.1f), VmHWM %.1f MB; "
+                   "CPU: peer %.2f s, simulator %.2f s\n",
                    k + 1, p.objects, p.load_s, p.rss_kb / 1024.0, p.anon_kb / 1024.0,
-                   p.hwm_kb / 1024.0);
+                   p.hwm_kb / 1024.0, p.cpu_s, p.sim_cpu_s);
+            peer_cpu[npeer] = p.cpu_s + p.sim_cpu_s;
             peer_load[npeer] = p.load_s;
             peer_rss[npeer] = (double)p.rss_kb;
             peer_hwm[npeer] = (double)p.hwm_kb;
@@ -810,7 +823,7 @@ int main(int argc, char **argv)
            "config.set -> every object in the replica\n");
     s_uptime("before");
     double our_load[9], coll_rss[9], coll_hwm[9], cache_rss[9], cache_hwm[9], cache_anon[9],
-        coll_anon[9], our_image[9];
+        coll_anon[9], our_image[9], our_cpu[9], our_sim_cpu[9];
     int nours = 0;
     bool chain = false;
     size_t our_objects = 0;
@@ -828,6 +841,15 @@ int main(int argc, char **argv)
                    k + 1, o.objects, o.load_s, o.first_s, o.coll.rss / 1024.0, o.coll.anon / 1024.0,
                    o.coll.hwm / 1024.0, o.cache.rss / 1024.0, o.cache.anon / 1024.0,
                    o.cache.file / 1024.0, o.cache.hwm / 1024.0);
+            double all_cpu = 0;
+            for (int c = 0; c < S_CPU_N; c++)
+                all_cpu += o.cpu_s[c];
+            printf("      CPU: simulator %.2f s, collector %.2f s, cache %.2f s, bus %.2f s, "
+                   "replica (bench process) %.2f s; all %.2f s\n",
+                   o.cpu_s[S_CPU_SIM], o.cpu_s[S_CPU_COLL], o.cpu_s[S_CPU_CACHE],
+                   o.cpu_s[S_CPU_BUS], o.cpu_s[S_CPU_SELF], all_cpu);
+            our_cpu[nours] = all_cpu;
+            our_sim_cpu[nours] = o.cpu_s[S_CPU_SIM];
             our_load[nours] = o.load_s;
             coll_rss[nours] = (double)o.coll.rss;
             coll_hwm[nours] = (double)o.coll.hwm;
@@ -860,6 +882,14 @@ int main(int argc, char **argv)
     printf("  load speed-up vs peer: ratio %.2fx (goal >= 5x) %s\n", pl / ol,
            nours && npeer && pl / ol >= 5.0 ? "ok" : "MISSED");
     s_goal(nours && npeer && pl / ol >= 5.0);
+    if (nours && npeer) { /* what the machine allows: CPU of the load over its 2 cores */
+        double oc = s_median(our_cpu, nours), sc = s_median(our_sim_cpu, nours);
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        printf("  CPU of the load (median): xoc %.2f s over all processes (simulator %.2f s of "
+               "it), peer %.2f s (node + simulator); 5x the peer means %.3f s of wall clock, "
+               "%ld cores give at most %.2f s of CPU in it\n",
+               oc, sc, s_median(peer_cpu, npeer), pl / 5.0, cores, pl / 5.0 * (double)cores);
+    }
 
     double prss = s_median(peer_rss, npeer), phwm = s_median(peer_hwm, npeer);
     double crss = s_median(coll_rss, nours), chwm = s_median(coll_hwm, nours);

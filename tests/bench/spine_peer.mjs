@@ -30,6 +30,7 @@ async function sim(method, params = []) {
 }
 
 const out = {}
+const cpu0 = process.cpuUsage()
 const t0 = performance.now()
 const xapi = createClient({
   url,
@@ -42,6 +43,8 @@ try {
   await xapi.connect()
   await xapi.objectsFetched
   out.load_s = (performance.now() - t0) / 1000
+  const cpu = process.cpuUsage(cpu0) // user + system of this process during the load, in us
+  out.cpu_s = (cpu.user + cpu.system) / 1e6
   out.objects = Object.keys(xapi.objects.all).length
   Object.assign(out, procStatus())
 
