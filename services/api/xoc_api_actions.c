@@ -616,6 +616,67 @@ int xoc_api_m_vm_clone(xoc_api_call_t *call)
     return 0;
 }
 
+/* vm.migrate {vm, targetHost, migrationNetwork?, force?}: within the VM's pool, a live
+   VM.pool_migrate (options force and network: migrationNetwork, else the pool's
+   other_config["xo:migrationNetwork"]). Another pool, or a new SR for the disks (sr,
+   mapVdisSrs, mapVifsNetworks), needs VM.migrate_send and the other pool's gateway: not
+   carried out yet, refused with invalidParameters before anything moves. */
+int xoc_api_m_vm_migrate(xoc_api_call_t *call)
+{
+    json_t *vm = xoc_api_resolve(call, "vm", "VM", S_ADMINISTRATE);
+    json_t *host = vm ? xoc_api_resolve(call, "targetHost", "host", S_ADMINISTRATE) : NULL;
+    json_t *net = NULL;
+    if (host && s_param(call, "migrationNetwork") &&
+        !(net = xoc_api_resolve(call, "migrationNetwork", "network", S_ADMINISTRATE))) {
+        json_decref(host);
+        host = NULL;
+    }
+    if (!host) {
+        json_decref(vm);
+        return 0;
+    }
+    const char *why = NULL, *pool = xoc_api_str(vm, "$pool");
+    if (strcmp(pool, xoc_api_str(host, "$pool")))
+        why = "targetHost: in another pool (migration between pools is not supported yet)";
+    else if (json_object_get(call->params, "sr") || json_object_get(call->params, "mapVdisSrs") ||
+             json_object_get(call->params, "mapVifsNetworks"))
+        why = "sr, mapVdisSrs, mapVifsNetworks: storage migration is not supported yet";
+    else if (net && strcmp(pool, xoc_api_str(net, "$pool")))
+        why = "migrationNetwork: not in the VM's pool";
+    json_t *options = json_pack("{s:s,s:s}", "live", "true", "force",
+                                s_flag(call, "force") ? "true" : "false");
+    const char *net_ref = net ? xoc_api_str(net, "_xapiRef") : "";
+    json_t *pool_obj = !why && !net ? xoc_api_object(call->srv, pool) : NULL;
+    const char *dflt = xoc_api_str(json_object_get(pool_obj, "other_config"),
+                                   "xo:migrationNetwork");
+    json_t *dnet = *dflt ? xoc_api_object(call->srv, dflt) : NULL;
+    if (dnet && !strcmp(xoc_api_str(dnet, "$pool"), pool))
+        net_ref = xoc_api_str(dnet, "_xapiRef");
+    if (*net_ref)
+        json_object_set_new(options, "network", json_string(net_ref));
+    json_decref(dnet);
+    json_decref(pool_obj);
+    json_decref(net);
+    char host_ref[96];
+    snprintf(host_ref, sizeof host_ref, "%s", xoc_api_str(host, "_xapiRef"));
+    json_decref(host);
+    if (why) {
+        xoc_api_call_fail(call, XOC_EINVAL, why, NULL);
+        json_decref(options);
+        json_decref(vm);
+        return 0;
+    }
+    xoc_api_act_t *a = xoc_api_act_on(call, vm);
+    if (!a) {
+        json_decref(options);
+        return 0;
+    }
+    xoc_api_act_step(a, "VM.pool_migrate",
+                     json_pack("[s,s,o]", xoc_api_act_ref(a), host_ref, options));
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
 /* ---- vm.delete ----------------------------------------------------------------------------------
  */
 

@@ -343,6 +343,7 @@ int xoc_api_m_pool_set(xoc_api_call_t *call);
 int xoc_api_m_pool_set_default_sr(xoc_api_call_t *call);
 int xoc_api_m_vm_set_boot_order(xoc_api_call_t *call);
 int xoc_api_m_vm_convert_to_template(xoc_api_call_t *call);
+int xoc_api_m_vm_migrate(xoc_api_call_t *call);
 int xoc_api_m_sr_scan(xoc_api_call_t *call);
 int xoc_api_m_sr_set(xoc_api_call_t *call);
 int xoc_api_m_task_cancel(xoc_api_call_t *call);   /* task.cancel / task.destroy */
@@ -353,6 +354,18 @@ bool xoc_api_size_parse(const json_t *v, int64_t *out);
 /*  §1.8 step 6: params {"vm": id} stand for {"id": id} when the method takes `id` and no
     param named like its namespace. Called before the params are checked.                */
 void xoc_api_normalize_id(xoc_api_call_t *call);
+
+/* ---- xoc_api_devices.c: a VM's CD drive, disks and network interfaces (§4.3) ------------------ */
+
+int xoc_api_m_vm_insert_cd(xoc_api_call_t *call);
+int xoc_api_m_vm_eject_cd(xoc_api_call_t *call);
+int xoc_api_m_vm_attach_disk(xoc_api_call_t *call);
+int xoc_api_m_vm_create_interface(xoc_api_call_t *call);
+int xoc_api_m_disk_create(xoc_api_call_t *call);
+int xoc_api_m_vdi_set(xoc_api_call_t *call);
+int xoc_api_m_vdi_delete(xoc_api_call_t *call);
+int xoc_api_m_vif_connect(xoc_api_call_t *call); /* vif.connect / vif.disconnect */
+int xoc_api_m_vif_delete(xoc_api_call_t *call);
 
 /* ---- xoc_api_servers.c: server.* (pool connections, config db `servers`) --------------------- */
 

@@ -117,6 +117,50 @@ static const xoc_api_param_t p_vm_boot_order[] = {
     {"order", S_STR, false, false, "boot devices in order: c (disk), d (CD), n (network)"},
     S_END};
 static const xoc_api_param_t p_pool_default_sr[] = {{"sr", S_STR, false, false, NULL}, S_END};
+static const xoc_api_param_t p_vm_insert_cd[] = {
+    {"id", S_STR, false, false, NULL},
+    {"cd_id", S_STR, false, false, "the ISO's VDI"},
+    {"force", S_BOOL, true, false, "eject what the drive holds first"},
+    S_END};
+static const xoc_api_param_t p_vm_attach_disk[] = {
+    {"vm", S_STR, false, false, NULL},
+    {"vdi", S_STR, false, false, NULL},
+    {"position", S_STR, true, false, "userdevice (default: the first free)"},
+    {"mode", S_STR, true, false, "RO | RW (default RW)"},
+    {"bootable", S_BOOL, true, false, NULL},
+    S_END};
+static const xoc_api_param_t p_vm_create_interface[] = {
+    {"vm", S_STR, false, false, NULL},
+    {"network", S_STR, false, false, NULL},
+    {"position", S_STR, true, false, "device number (default: the first free)"},
+    {"mac", S_STR, true, true, "default: chosen by XAPI"},
+    {"allowedIpv4Addresses", S_ARR, true, false, "locks the VIF to these addresses"},
+    {"allowedIpv6Addresses", S_ARR, true, false, "locks the VIF to these addresses"},
+    S_END};
+static const xoc_api_param_t p_vm_migrate[] = {
+    {"vm", S_STR, false, false, NULL},
+    {"targetHost", S_STR, false, false, "a host of the VM's pool"},
+    {"migrationNetwork", S_STR, true, false, "default: the pool's xo:migrationNetwork"},
+    {"force", S_BOOL, true, false, NULL},
+    {"sr", S_STR, true, false, "storage migration (not supported yet)"},
+    {"mapVdisSrs", S_OBJ, true, false, "storage migration (not supported yet)"},
+    {"mapVifsNetworks", S_OBJ, true, false, "migration between pools (not supported yet)"},
+    S_END};
+static const xoc_api_param_t p_disk_create[] = {
+    {"name", S_STR, false, false, NULL},
+    {"size", XOC_API_T_INTEGER | S_STR, false, false, "bytes or \"10GiB\""},
+    {"sr", S_STR, false, false, NULL},
+    {"vm", S_STR, true, false, "attach it to this VM"},
+    {"bootable", S_BOOL, true, false, NULL},
+    {"mode", S_STR, true, false, "RO | RW (default RW)"},
+    {"position", S_STR, true, false, "userdevice (default: the first free)"},
+    S_END};
+static const xoc_api_param_t p_vdi_set[] = {
+    {"id", S_STR, false, false, NULL},
+    {"name_label", S_STR, true, true, NULL},
+    {"name_description", S_STR, true, true, NULL},
+    {"size", XOC_API_T_INTEGER | S_STR, true, false, "grows the disk: bytes or \"10GiB\""},
+    S_END};
 static const xoc_api_param_t p_vm_clone[] = {
     {"id", S_STR, false, false, NULL},
     {"name", S_STR, false, false, NULL},
@@ -206,6 +250,8 @@ static const xoc_api_method_t s_methods[] = {
     {"acl.getCurrentPermissions", "the caller's permissions {objectId: {perm: 1}}", S_USER,
      {p_none, false}, xoc_api_m_acl_get_current_permissions, NULL},
     {"acl.remove", "removes an ACL", S_ADMIN, {p_acl, false}, xoc_api_m_acl_remove, "cache"},
+    {"disk.create", "creates a disk on an SR (attached to vm if given); returns its id", S_USER,
+     {p_disk_create, false}, xoc_api_m_disk_create, "xapi.<pool>"},
     {"group.addUser", "adds a user to a group", S_ADMIN, {p_group_user, false},
      xoc_api_m_group_add_user, "cache"},
     {"group.create", "creates a group; returns its id", S_ADMIN, {p_group_create, false},
@@ -297,12 +343,31 @@ static const xoc_api_method_t s_methods[] = {
      {p_none, false}, xoc_api_m_user_get_tokens, "cache"},
     {"user.set", "changes a user (non-admins: their own preferences only)", S_USER,
      {p_user_set, false}, xoc_api_m_user_set, "cache"},
+    {"vdi.delete", "destroys a disk", S_USER, {p_id, false}, xoc_api_m_vdi_delete, "xapi.<pool>"},
+    {"vdi.set", "renames or grows a disk", S_USER, {p_vdi_set, false}, xoc_api_m_vdi_set,
+     "xapi.<pool>"},
+    {"vif.connect", "plugs a network interface", S_USER, {p_id, false}, xoc_api_m_vif_connect,
+     "xapi.<pool>"},
+    {"vif.delete", "removes a network interface (unplugged first)", S_USER, {p_id, false},
+     xoc_api_m_vif_delete, "xapi.<pool>"},
+    {"vif.disconnect", "unplugs a network interface", S_USER, {p_id, false},
+     xoc_api_m_vif_connect, "xapi.<pool>"},
+    {"vm.attachDisk", "attaches a disk to a VM (plugged if it runs)", S_USER,
+     {p_vm_attach_disk, false}, xoc_api_m_vm_attach_disk, "xapi.<pool>"},
     {"vm.clone", "clones a VM (full_copy: VM.copy); returns the new VM's id", S_USER,
      {p_vm_clone, false}, xoc_api_m_vm_clone, "xapi.<pool>"},
     {"vm.convertToTemplate", "makes a halted VM a template", S_USER, {p_id, false},
      xoc_api_m_vm_convert_to_template, "xapi.<pool>"},
+    {"vm.createInterface", "adds a network interface to a VM; returns its id", S_USER,
+     {p_vm_create_interface, false}, xoc_api_m_vm_create_interface, "xapi.<pool>"},
     {"vm.delete", "deletes a VM, snapshot or template (hard shutdown first)", S_USER,
      {p_vm_delete, false}, xoc_api_m_vm_delete, "xapi.<pool>"},
+    {"vm.ejectCd", "empties a VM's CD drive", S_USER, {p_id, false}, xoc_api_m_vm_eject_cd,
+     "xapi.<pool>"},
+    {"vm.insertCd", "inserts an ISO into a VM's CD drive (one is added if it has none)", S_USER,
+     {p_vm_insert_cd, false}, xoc_api_m_vm_insert_cd, "xapi.<pool>"},
+    {"vm.migrate", "moves a running VM to another host of its pool (live)", S_USER,
+     {p_vm_migrate, false}, xoc_api_m_vm_migrate, "xapi.<pool>"},
     {"vm.pause", "pauses a running VM", S_USER, {p_id, false}, xoc_api_m_vm_power, "xapi.<pool>"},
     {"vm.restart", "reboots a VM (force: hard reboot)", S_USER, {p_vm_restart, false},
      xoc_api_m_vm_restart, "xapi.<pool>"},
