@@ -431,9 +431,9 @@ static void s_granted(void *arg, int status)
 }
 
 /* the new object is in the replica: a non-admin caller receives an admin ACL on it (§8.4,
-   as xo-server does for vm.snapshot / vm.clone), before the answer, so that the object is
-   in his view (and pushed to him) when he gets its id */
-static void s_grant_new(xoc_api_act_t *a)
+   as xo-server does for vm.snapshot / vm.clone / vm.create), before the answer, so that the
+   object is in his view (and pushed to him) when he gets its id */
+void xoc_api_act_grant_new(xoc_api_act_t *a)
 {
     xoc_api_call_t *call = xoc_api_act_call(a);
     const char *uid = xoc_api_str(call->user, "id");
@@ -478,7 +478,7 @@ static void s_got_uuid(xoc_api_act_t *a)
     }
     char id[128];
     snprintf(id, sizeof id, "%s", uuid);
-    xoc_api_act_wait(a, id, s_grant_new);
+    xoc_api_act_wait(a, id, xoc_api_act_grant_new);
 }
 
 /* the last step returned the new VM's ref: optional description, then its uuid */

@@ -10,6 +10,7 @@
 
 #include "xoc_api_int.h"
 #include "xoc_err.h"
+#include "xoc_log.h"
 
 #define S_OPERATE XOC_API_ACL_OPERATE
 #define S_ADMINISTRATE XOC_API_ACL_ADMINISTRATE
@@ -562,5 +563,410 @@ int xoc_api_m_vif_delete(xoc_api_call_t *call)
         xoc_api_act_step(a, "VIF.unplug", json_pack("[s]", ref));
     xoc_api_act_step(a, "VIF.destroy", json_pack("[s]", ref));
     xoc_api_act_run(a, NULL);
+    return 0;
+}
+
+/* ---- vm.create -------------------------------------------------------------------------------- */
+
+/* What vm.create does, in order: VM.clone of the template, VM.provision (the template's
+   disks), no longer a template, the settings, the VIFs asked, the boot order of an
+   installation, then the new disks one by one (VDI.create + VBD.create on positions free
+   among the VBDs the pool reports), the installation ISO in a new CD drive, VM.start when
+   asked. A step that fails after the clone destroys the new VM and answers the step's
+   error: no half-made VM is left behind (nor the disks made for it). The plan lives in the
+   action's kept object: {vm, disks: [{sr, size, name, description}], cd, start, steps,
+   slots, next, made, failed}. */
+
+static void s_vmc_next_disk(xoc_api_act_t *a);
+
+/* the creation failed after the clone: VM.destroy, then the original error */
+static void s_vmc_answer_failure(xoc_api_act_t *a)
+{
+    const json_t *f = json_object_get(xoc_api_act_kept(a), "failed");
+    xoc_api_act_fail_fault(a, (int)json_integer_value(json_array_get(f, 0)),
+                           json_array_get(f, 1));
+}
+
+static bool s_vmc_destroy_failed(xoc_api_act_t *a, int status, const json_t *fault)
+{
+    (void)status, (void)fault;
+    xoc_warn("vm.create: the half-made VM %s (or one of its new disks) could not be destroyed",
+             s_kept(a, "vm"));
+    s_vmc_answer_failure(a);
+    return true;
+}
+
+static bool s_vmc_failed(xoc_api_act_t *a, int status, const json_t *fault)
+{
+    s_keep_set(a, "failed", json_pack("[i,O?]", status, (json_t *)fault));
+    xoc_api_act_clear_steps(a);
+    xoc_api_act_step(a, "VM.destroy", json_pack("[s]", s_kept(a, "vm")));
+    size_t i;
+    json_t *vdi;
+    json_array_foreach(json_object_get(xoc_api_act_kept(a), "made"), i, vdi)
+        xoc_api_act_step(a, "VDI.destroy", json_pack("[O]", vdi));
+    xoc_api_act_on_fail_step(a, NULL, s_vmc_destroy_failed);
+    xoc_api_act_run(a, s_vmc_answer_failure);
+    return true;
+}
+
+static void s_vmc_uuid(xoc_api_act_t *a)
+{
+    const char *uuid = json_string_value(xoc_api_act_result(a));
+    if (!uuid || !*uuid) {
+        xoc_api_act_fail(a, XOC_EXAPI, "no uuid for the new VM", NULL);
+        return;
+    }
+    char id[128];
+    snprintf(id, sizeof id, "%s", uuid);
+    xoc_api_act_on_fail_step(a, NULL, NULL);
+    xoc_api_act_wait(a, id, xoc_api_act_grant_new);
+}
+
+static void s_vmc_disk_made(xoc_api_act_t *a)
+{
+    const char *vdi = s_new_ref(a, "VDI");
+    if (!vdi)
+        return;
+    const json_t *k = xoc_api_act_kept(a);
+    json_int_t i = json_integer_value(json_object_get(k, "next"));
+    json_t *made = json_deep_copy(json_object_get(k, "made")); /* destroyed if a step fails */
+    json_array_append_new(made ? made : (made = json_array()), json_string(vdi));
+    s_keep_set(a, "made", made); /* k is freed: read the kept object again */
+    const char *slot = json_string_value(
+        json_array_get(json_object_get(xoc_api_act_kept(a), "slots"), (size_t)i));
+    xoc_api_act_step(a, "VBD.create",
+                     json_pack("[o]", s_vbd_record(s_kept(a, "vm"), vdi, slot, false, i == 0,
+                                                   "RW")));
+    s_keep_set(a, "next", json_integer(i + 1));
+    xoc_api_act_run(a, s_vmc_next_disk);
+}
+
+static void s_vmc_next_disk(xoc_api_act_t *a)
+{
+    const json_t *k = xoc_api_act_kept(a);
+    const json_t *disks = json_object_get(k, "disks");
+    size_t i = (size_t)json_integer_value(json_object_get(k, "next"));
+    const char *vm = s_kept(a, "vm");
+    if (i < json_array_size(disks)) {
+        const json_t *d = json_array_get(disks, i);
+        json_t *rec = json_pack("{s:O,s:O,s:O,s:O,s:s,s:b,s:b,s:{},s:{},s:{},s:[]}", "name_label",
+                                json_object_get(d, "name"), "name_description",
+                                json_object_get(d, "description"), "SR", json_object_get(d, "sr"),
+                                "virtual_size", json_object_get(d, "size"), "type", "user",
+                                "sharable", 0, "read_only", 0, "other_config", "xenstore_data",
+                                "sm_config", "tags");
+        xoc_api_act_step(a, "VDI.create", json_pack("[o]", rec));
+        xoc_api_act_run(a, s_vmc_disk_made);
+        return;
+    }
+    const char *cd = s_kept(a, "cd");
+    if (cd) /* the installation ISO, on the slot after the disks' */
+        xoc_api_act_step(a, "VBD.create",
+                         json_pack("[o]", s_vbd_record(vm, cd,
+                                                       json_string_value(json_array_get(
+                                                           json_object_get(k, "slots"), i)),
+                                                       true, false, "RO")));
+    if (json_is_true(json_object_get(k, "start")))
+        xoc_api_act_step(a, "VM.start", json_pack("[s,b,b]", vm, 0, 0));
+    xoc_api_act_step(a, "VM.get_uuid", json_pack("[s]", vm));
+    xoc_api_act_run(a, s_vmc_uuid);
+}
+
+/* the VBDs the new VM has (its template's, and those VM.provision made): the new disks and
+   the CD drive take the first positions they leave free */
+static void s_vmc_vbds(xoc_api_act_t *a)
+{
+    json_t *used = json_array();
+    const char *key;
+    json_t *rec;
+    json_object_foreach((json_t *)xoc_api_act_result(a), key, rec)
+        json_array_append_new(used, json_pack("{s:O}", "position",
+                                              json_object_get(rec, "userdevice")));
+    size_t want = json_array_size(json_object_get(xoc_api_act_kept(a), "disks")) + 1;
+    json_t *slots = json_array();
+    for (size_t n = 0; n < want; n++) {
+        char slot[8];
+        if (!s_free_slot(used, "position", slot, sizeof slot)) {
+            json_decref(used);
+            json_decref(slots);
+            json_t *why = json_pack("[s]", "no free device number on the new VM");
+            s_vmc_failed(a, XOC_EINVAL, why);
+            json_decref(why);
+            return;
+        }
+        json_array_append_new(slots, json_string(slot));
+        json_array_append_new(used, json_pack("{s:s}", "position", slot));
+    }
+    json_decref(used);
+    s_keep_set(a, "slots", slots);
+    s_vmc_next_disk(a);
+}
+
+/* the clone exists: its settings, VIFs and boot order, then what its VBDs are */
+static void s_vmc_cloned(xoc_api_act_t *a)
+{
+    const char *ref = s_new_ref(a, "VM");
+    if (!ref)
+        return;
+    s_keep_set(a, "vm", json_string(ref));
+    ref = s_kept(a, "vm");
+    xoc_api_act_on_fail_step(a, NULL, s_vmc_failed);
+    const json_t *k = xoc_api_act_kept(a), *settings = json_object_get(k, "steps");
+    xoc_api_act_step(a, "VM.provision", json_pack("[s]", ref));
+    xoc_api_act_step(a, "VM.set_is_a_template", json_pack("[s,b]", ref, 0));
+    xoc_api_act_step(a, "VM.remove_from_other_config", json_pack("[s,s]", ref, "default_template"));
+    size_t i;
+    json_t *st;
+    json_array_foreach(settings, i, st) /* [method, [args after the VM's ref]] */
+    {
+        const char *method = json_string_value(json_array_get(st, 0));
+        json_t *params;
+        if (!strcmp(method, "VIF.create")) { /* [record]: the VM's ref goes into it */
+            json_t *rec = json_deep_copy(json_array_get(json_array_get(st, 1), 0));
+            json_object_set_new(rec, "VM", json_string(ref));
+            params = json_pack("[o]", rec);
+        } else {
+            params = json_pack("[s]", ref);
+            json_array_extend(params, json_array_get(st, 1));
+        }
+        xoc_api_act_step(a, method, params);
+    }
+    char query[160];
+    snprintf(query, sizeof query, "field \"VM\" = \"%s\"", ref);
+    xoc_api_act_step(a, "VBD.get_all_records_where", json_pack("[s]", query));
+    xoc_api_act_run(a, s_vmc_vbds);
+}
+
+/* params of vm.create not carried out yet: refused before anything is made */
+static const char *const s_vmc_unsupported[] = {"cloudConfig", "networkConfig", "vgpuType",
+                                                "gpuGroup", "resourceSet", "createVtpm"};
+
+/* the settings vm.create applies after the clone, as [method, [args...]] (the VM's ref is
+   put first); NULL when the call was answered */
+static json_t *s_vmc_settings(xoc_api_call_t *call, const json_t *tpl)
+{
+    json_t *steps = json_array(), *v;
+    const char *s;
+    if ((s = s_param(call, "name_description")))
+        json_array_append_new(steps, json_pack("[s,[s]]", "VM.set_name_description", s));
+    if ((v = json_object_get(call->params, "CPUs"))) {
+        json_int_t n = json_integer_value(v);
+        json_int_t max = json_integer_value(json_object_get(json_object_get(tpl, "CPUs"), "max"));
+        /* VCPUs_at_startup <= VCPUs_max at every step */
+        const char *first = n > max ? "VM.set_VCPUs_max" : "VM.set_VCPUs_at_startup";
+        const char *second = n > max ? "VM.set_VCPUs_at_startup" : "VM.set_VCPUs_max";
+        json_array_append_new(steps, json_pack("[s,[I]]", first, n));
+        json_array_append_new(steps, json_pack("[s,[I]]", second, n));
+    }
+    int64_t mem;
+    if ((v = json_object_get(call->params, "memory"))) {
+        if (!xoc_api_size_parse(v, &mem) || mem <= 0) {
+            xoc_api_call_fail(call, XOC_EINVAL, "memory: bytes, or a size such as \"2GiB\"",
+                              NULL);
+            json_decref(steps);
+            return NULL;
+        }
+        json_int_t smin = json_integer_value(
+            json_array_get(json_object_get(json_object_get(tpl, "memory"), "static"), 0));
+        if (smin <= 0 || smin > mem)
+            smin = mem;
+        json_array_append_new(steps, json_pack("[s,[I,I,I,I]]", "VM.set_memory_limits", smin,
+                                               (json_int_t)mem, (json_int_t)mem,
+                                               (json_int_t)mem));
+    }
+    if ((s = s_param(call, "affinityHost"))) {
+        json_t *h = xoc_api_object(call->srv, s);
+        bool ok = h && !strcmp(xoc_api_str(h, "type"), "host") &&
+                  !strcmp(xoc_api_str(h, "$pool"), xoc_api_str(tpl, "$pool"));
+        if (ok)
+            json_array_append_new(steps, json_pack("[s,[s]]", "VM.set_affinity",
+                                                   xoc_api_str(h, "_xapiRef")));
+        json_decref(h);
+        if (!ok) {
+            xoc_api_call_fail(call, XOC_EINVAL, "affinityHost: not a host of the pool", NULL);
+            json_decref(steps);
+            return NULL;
+        }
+    }
+    return steps;
+}
+
+/* an object of the template's pool named by a param value, of one type; NULL when the call
+   was answered (noSuchObject, or invalidParameters for another pool) */
+static json_t *s_vmc_member(xoc_api_call_t *call, const json_t *tpl, const char *id,
+                            const char *type, const char *what)
+{
+    json_t *o = id ? xoc_api_object(call->srv, id) : NULL;
+    if (!o || strcmp(xoc_api_str(o, "type"), type) != 0) {
+        json_decref(o);
+        xoc_api_call_fail_raw(call, 1, "no such object",
+                              json_pack("{s:s,s:s}", "id", id ? id : "", "type", type));
+        return NULL;
+    }
+    if (strcmp(xoc_api_str(o, "$pool"), xoc_api_str(tpl, "$pool")) != 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s: not in the template's pool", what);
+        xoc_api_call_fail(call, XOC_EINVAL, msg, NULL);
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* VDIs [{size, SR, name_label?, name_description?}] → the plan's disks; false: answered */
+static bool s_vmc_disks(xoc_api_call_t *call, const json_t *tpl, json_t *plan)
+{
+    json_t *disks = json_array();
+    json_object_set_new(plan, "disks", disks);
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(call->params, "VDIs"), i, d)
+    {
+        int64_t size;
+        if (!json_is_object(d) || !xoc_api_size_parse(json_object_get(d, "size"), &size) ||
+            size <= 0) {
+            xoc_api_call_fail(call, XOC_EINVAL, "VDIs: [{size, SR, name_label?}]", NULL);
+            return false;
+        }
+        json_t *sr = s_vmc_member(call, tpl, json_string_value(json_object_get(d, "SR")), "SR",
+                                  "VDIs[].SR");
+        if (!sr)
+            return false;
+        const char *name = json_string_value(json_object_get(d, "name_label"));
+        char dflt[300];
+        snprintf(dflt, sizeof dflt, "%s %zu", s_param(call, "name_label"), i);
+        const char *desc = json_string_value(json_object_get(d, "name_description"));
+        json_array_append_new(disks, json_pack("{s:s,s:I,s:s,s:s}", "sr",
+                                               xoc_api_str(sr, "_xapiRef"), "size",
+                                               (json_int_t)size, "name", name ? name : dflt,
+                                               "description", desc ? desc : ""));
+        json_decref(sr);
+    }
+    return true;
+}
+
+/* VIFs [{network, mac?, allowedIpv4Addresses?, allowedIpv6Addresses?}] → VIF.create steps on
+   the devices the template's VIFs leave free; false: answered */
+static bool s_vmc_vifs(xoc_api_call_t *call, const json_t *tpl, json_t *steps)
+{
+    json_t *used = s_devices(call->srv, tpl, "VIFs");
+    size_t i;
+    json_t *v;
+    bool ok = true;
+    json_array_foreach(json_object_get(call->params, "VIFs"), i, v)
+    {
+        json_t *net = json_is_object(v) ? s_vmc_member(call, tpl,
+                                                       json_string_value(json_object_get(v, "network")),
+                                                       "network", "VIFs[].network")
+                                        : NULL;
+        char slot[8];
+        if (!net || !s_free_slot(used, "device", slot, sizeof slot)) {
+            if (net || !json_is_object(v))
+                xoc_api_call_fail(call, XOC_EINVAL, "VIFs: [{network, mac?}]", NULL);
+            json_decref(net);
+            ok = false;
+            break;
+        }
+        json_array_append_new(used, json_pack("{s:s}", "device", slot));
+        json_t *v4 = json_object_get(v, "allowedIpv4Addresses"),
+               *v6 = json_object_get(v, "allowedIpv6Addresses");
+        bool locked = json_array_size(v4) || json_array_size(v6);
+        const char *mac = json_string_value(json_object_get(v, "mac"));
+        json_int_t mtu = json_integer_value(json_object_get(net, "MTU"));
+        json_t *rec = json_pack("{s:s,s:s,s:s,s:I,s:{},s:s,s:{},s:s,s:o,s:o}", "device", slot,
+                                "network", xoc_api_str(net, "_xapiRef"), "MAC", mac ? mac : "",
+                                "MTU", mtu > 0 ? mtu : (json_int_t)1500, "other_config",
+                                "qos_algorithm_type", "", "qos_algorithm_params",
+                                "locking_mode", locked ? "locked" : "network_default",
+                                "ipv4_allowed", json_is_array(v4) ? json_copy(v4) : json_array(),
+                                "ipv6_allowed", json_is_array(v6) ? json_copy(v6) : json_array());
+        json_decref(net);
+        json_array_append_new(steps, json_pack("[s,[o]]", "VIF.create", rec)); /* "VM" added */
+    }
+    json_decref(used);
+    return ok;
+}
+
+/* vm.create {name_label, template, name_description?, CPUs?, memory?, affinityHost?, VDIs?,
+   VIFs?, installation? {method: cdrom (repository: an ISO's VDI) | network},
+   bootAfterCreate?}: administrate on the template's pool (the template itself needs no ACL,
+   as in xo-server); answers the new VM's id (a non-admin caller gets an admin ACL on it).
+   existingDisks and the params of s_vmc_unsupported are refused with invalidParameters. */
+int xoc_api_m_vm_create(xoc_api_call_t *call)
+{
+    for (size_t i = 0; i < sizeof s_vmc_unsupported / sizeof s_vmc_unsupported[0]; i++) {
+        json_t *v = json_object_get(call->params, s_vmc_unsupported[i]);
+        if (v && !json_is_null(v) && !json_is_false(v)) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "%s: not supported yet", s_vmc_unsupported[i]);
+            xoc_api_call_fail(call, XOC_EINVAL, msg, NULL);
+            return 0;
+        }
+    }
+    json_t *existing = json_object_get(call->params, "existingDisks");
+    if (json_is_object(existing) && json_object_size(existing) > 0) {
+        xoc_api_call_fail(call, XOC_EINVAL, "existingDisks: not supported yet", NULL);
+        return 0;
+    }
+    const char *tid = s_param(call, "template");
+    json_t *tpl = xoc_api_object(call->srv, tid);
+    const char *type = xoc_api_str(tpl, "type");
+    if (!tpl || (strcmp(type, "VM-template") && strcmp(type, "VM") && strcmp(type, "VM-snapshot"))) {
+        json_decref(tpl);
+        xoc_api_call_fail_raw(call, 1, "no such object",
+                              json_pack("{s:s,s:s}", "id", tid, "type", "VM-template"));
+        return 0;
+    }
+    if (xoc_api_acl_check(call, xoc_api_str(tpl, "$pool"), S_ADMINISTRATE) != 0) {
+        json_decref(tpl);
+        return 0;
+    }
+    json_t *plan = json_object(), *steps = s_vmc_settings(call, tpl);
+    bool ok = steps && s_vmc_disks(call, tpl, plan) && s_vmc_vifs(call, tpl, steps);
+    json_t *inst = json_object_get(call->params, "installation");
+    const char *method = json_string_value(json_object_get(inst, "method"));
+    if (ok && inst && !json_is_null(inst)) {
+        const char *order = NULL;
+        if (method && !strcmp(method, "cdrom")) {
+            json_t *iso = s_vmc_member(call, tpl,
+                                       json_string_value(json_object_get(inst, "repository")),
+                                       "VDI", "installation.repository");
+            ok = iso != NULL;
+            if (iso)
+                json_object_set_new(plan, "cd", json_string(xoc_api_str(iso, "_xapiRef")));
+            json_decref(iso);
+            order = "dcn";
+        } else if (method && !strcmp(method, "network"))
+            order = "ncd";
+        else {
+            xoc_api_call_fail(call, XOC_EINVAL, "installation.method: cdrom or network", NULL);
+            ok = false;
+        }
+        if (ok && !strcmp(xoc_api_str(tpl, "virtualizationMode"), "hvm")) {
+            json_t *boot = json_object_get(tpl, "boot");
+            json_t *params = json_is_object(boot) ? json_deep_copy(boot) : json_object();
+            json_object_set_new(params, "order", json_string(order));
+            json_array_append_new(steps, json_pack("[s,[o]]", "VM.set_HVM_boot_params", params));
+        }
+    }
+    if (!ok) {
+        json_decref(steps);
+        json_decref(plan);
+        json_decref(tpl);
+        return 0;
+    }
+    json_object_set_new(plan, "steps", steps);
+    json_object_set_new(plan, "start", json_boolean(s_flag(call, "bootAfterCreate")));
+    json_object_set_new(plan, "next", json_integer(0));
+    xoc_api_act_t *a = xoc_api_act_on(call, tpl);
+    if (!a) {
+        json_decref(plan);
+        return 0;
+    }
+    xoc_api_act_keep(a, plan);
+    xoc_api_act_step(a, "VM.clone", json_pack("[s,s]", xoc_api_act_ref(a),
+                                              s_param(call, "name_label")));
+    xoc_api_act_run(a, s_vmc_cloned);
     return 0;
 }

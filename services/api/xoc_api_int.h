@@ -344,6 +344,9 @@ int xoc_api_m_pool_set_default_sr(xoc_api_call_t *call);
 int xoc_api_m_vm_set_boot_order(xoc_api_call_t *call);
 int xoc_api_m_vm_convert_to_template(xoc_api_call_t *call);
 int xoc_api_m_vm_migrate(xoc_api_call_t *call);
+/*  The object awaited (xoc_api_act_wait) is in the replica: a non-admin caller gets an admin
+    ACL on it, then its id is the answer.                                                  */
+void xoc_api_act_grant_new(xoc_api_act_t *a);
 int xoc_api_m_sr_scan(xoc_api_call_t *call);
 int xoc_api_m_sr_set(xoc_api_call_t *call);
 int xoc_api_m_task_cancel(xoc_api_call_t *call);   /* task.cancel / task.destroy */
@@ -366,6 +369,7 @@ int xoc_api_m_vdi_set(xoc_api_call_t *call);
 int xoc_api_m_vdi_delete(xoc_api_call_t *call);
 int xoc_api_m_vif_connect(xoc_api_call_t *call); /* vif.connect / vif.disconnect */
 int xoc_api_m_vif_delete(xoc_api_call_t *call);
+int xoc_api_m_vm_create(xoc_api_call_t *call);
 
 /* ---- xoc_api_servers.c: server.* (pool connections, config db `servers`) --------------------- */
 

@@ -45,7 +45,8 @@ bool xf_vm_is_default_template(const msgpack_object *rec)
     bool def = false, tpl = false;
     xf_to_bool(xf_get(rec, "is_default_template"), &def);
     xf_to_bool(xf_get(rec, "is_a_template"), &tpl);
-    return def || (tpl && xf_map_str_eq(xf_get(rec, "other_config"), "default_template", "true"));
+    /* only a template is a default template: a VM cloned from one may keep the flags */
+    return tpl && (def || xf_map_str_eq(xf_get(rec, "other_config"), "default_template", "true"));
 }
 
 static void s_cpus(xf_ctx_t *c, const s_vm_t *v)

@@ -190,7 +190,73 @@ try {
   const halted = await errorOf(xo.call('vm.migrate', { vm: vm.id, targetHost: from }))
   check('vm.migrate of a halted VM → 13 vmBadPowerState', halted?.code === 13, JSON.stringify(halted))
 
-  // 5. a user without permissions may not touch the VM's devices
+  // 5. vm.create from a template: settings, a new disk, an interface, the installation ISO in
+  // a new CD drive, started; then what it refuses before making anything
+  const tpl = all().find(o => o.type === 'VM-template' && o.$pool === pool.id)
+  const vmCount = () => all().filter(o => o.type === 'VM').length
+  const countBefore = vmCount()
+  const newId = await xo.call('vm.create', {
+    name_label: 'created-1', template: tpl.id, name_description: 'made by vm.create',
+    CPUs: 2, memory: '1GiB', VDIs: [{ size: '3GiB', SR: sr, name_label: 'root-1' }],
+    VIFs: [{ network: net.id, mac: '02:00:00:00:00:42' }],
+    installation: { method: 'cdrom', repository: iso.id }, bootAfterCreate: true,
+  })
+  const made = await onPush(seen, () => seen.objects[newId]?.power_state === 'Running' && seen.objects[newId])
+    .catch(async e => {
+      const ref = await sim('VM.get_by_uuid', newId).catch(x => String(x))
+      const rec = await sim('VM.get_record', ref).catch(x => String(x))
+      console.log('DEBUG', newId, JSON.stringify(seen.objects[newId]), ref, JSON.stringify(rec).slice(0, 3000))
+      throw e
+    })
+  check('vm.create → the id of a VM (not a template), pushed running', made.type === 'VM' &&
+    made.name_label === 'created-1' && made.name_description === 'made by vm.create',
+    JSON.stringify({ type: made.type, name: made.name_label }))
+  check('… 2 vCPUs and 1 GiB', made.CPUs?.number === 2 && made.memory?.dynamic?.[1] === GiB,
+    JSON.stringify({ CPUs: made.CPUs, memory: made.memory }))
+  const newVbds = await onPush(seen, () => {
+    const b = vbdsOf(made)
+    return b.length === 2 && b.every(x => x.VDI) && b
+  })
+  const rootVbd = newVbds.find(b => !b.is_cd_drive), cdVbd = newVbds.find(b => b.is_cd_drive)
+  const root = seen.objects[rootVbd?.VDI]
+  check('… its new disk (3 GiB, named, on the SR, bootable) and the ISO in a CD drive',
+    root?.size === 3 * GiB && root.name_label === 'root-1' && root.$SR === sr &&
+    rootVbd.bootable === true && cdVbd?.VDI === iso.id && cdVbd.position !== rootVbd.position,
+    JSON.stringify(newVbds.map(b => [b.position, b.is_cd_drive, b.VDI])))
+  const newVif = await onPush(seen, () => vifsOf(made)[0])
+  check('… its interface on the network with the MAC asked', newVif.$network === net.id &&
+    newVif.MAC === '02:00:00:00:00:42', JSON.stringify(newVif))
+  check('… and the pool has the VM out of the template, CD boot first',
+    (await sim('VM.get_is_a_template', made._xapiRef)) === false &&
+    (tpl.virtualizationMode !== 'hvm' || (await sim('VM.get_HVM_boot_params', made._xapiRef)).order === 'dcn'))
+  for (const [what, params, code] of [
+    ['cloudConfig (not supported yet)', { cloudConfig: '#cloud-config' }, 10],
+    ['an unknown template', { template: 'nope' }, 1],
+    ['a disk on an unknown SR', { VDIs: [{ size: 4096, SR: 'nope' }] }, 1],
+    ['a disk without a size', { VDIs: [{ SR: sr }] }, 10],
+    ['installation by floppy', { installation: { method: 'floppy' } }, 10]]) {
+    const e = await errorOf(xo.call('vm.create', { name_label: 'refused', template: tpl.id, ...params }))
+    check(`vm.create with ${what} → ${code}`, e?.code === code, JSON.stringify(e))
+  }
+  check('… no VM was made by the refused calls', vmCount() === countBefore + 1 &&
+    !all().some(o => o.name_label === 'refused'), `${vmCount()} vs ${countBefore} + 1`)
+  // a step failing after the clone leaves no VM behind: every host disabled, VM.start fails
+  // with NO_HOSTS_AVAILABLE (7); the clone made before is destroyed
+  const hosts = all().filter(o => o.type === 'host' && o.$pool === pool.id)
+  for (const h of hosts) await xo.call('host.disable', { id: h.id })
+  const noHost = await errorOf(xo.call('vm.create', { name_label: 'too-early', template: tpl.id,
+    VDIs: [{ size: 4096, SR: sr }], bootAfterCreate: true }))
+  for (const h of hosts) await xo.call('host.enable', { id: h.id })
+  check('vm.create whose VM.start fails → 7 noHostsAvailable', noHost?.code === 7,
+    JSON.stringify(noHost))
+  const names = async () => list(await objectsOf(xo, { type: 'VM' })).map(v => v.name_label)
+  const left = await sim('VM.get_by_name_label', 'too-early')
+  const leftDisk = await sim('VDI.get_by_name_label', 'too-early 0')
+  check('… and the half-made VM and its new disk were destroyed (in the pool and in the objects)',
+    left.length === 0 && leftDisk.length === 0 && !(await names()).includes('too-early'),
+    JSON.stringify({ left, leftDisk }))
+
+  // 6. a user without permissions may not touch the VM's devices
   await xo.call('user.create', { email: 'nobody@x', password: 'pw-nobody', permission: 'none' })
   const nobody = await signedIn('nobody@x', 'pw-nobody')
   for (const [method, params] of [
@@ -199,7 +265,8 @@ try {
     ['disk.create', { name: 'x', size: 4096, sr }],
     ['vm.createInterface', { vm: vm.id, network: net.id }],
     ['vif.delete', { id: vifId }],
-    ['vm.migrate', { vm: vm.id, targetHost: to.id }]]) {
+    ['vm.migrate', { vm: vm.id, targetHost: to.id }],
+    ['vm.create', { name_label: 'x', template: tpl.id }]]) {
     const e = await errorOf(nobody.call(method, params))
     check(`${method} by a user without permissions → 2 or 1 (object not in his view)`,
       e?.code === 2 || e?.code === 1, JSON.stringify(e))
