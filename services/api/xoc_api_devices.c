@@ -312,11 +312,11 @@ int xoc_api_m_vm_attach_disk(xoc_api_call_t *call)
         json_decref(vm);
         return 0;
     }
-    bool same = s_same_pool(call, vm, vdi, "vdi");
+    bool same = s_same_pool(call, vm, vdi, "vdi"); /* false: answered, call is gone */
     char vdi_ref[96], slot[8];
     snprintf(vdi_ref, sizeof vdi_ref, "%s", xoc_api_str(vdi, "_xapiRef"));
     json_decref(vdi);
-    json_t *vbds = s_devices(call->srv, vm, "$VBDs");
+    json_t *vbds = same ? s_devices(call->srv, vm, "$VBDs") : NULL;
     const char *mode = same ? s_mode(call, "RW") : NULL;
     bool ok = mode && s_slot(call, vbds, "position", "position", slot, sizeof slot);
     json_decref(vbds);
@@ -922,9 +922,10 @@ int xoc_api_m_vm_create(xoc_api_call_t *call)
         json_decref(tpl);
         return 0;
     }
+    /* a helper that answers the call (returns false / NULL) frees it: nothing reads it after */
     json_t *plan = json_object(), *steps = s_vmc_settings(call, tpl);
     bool ok = steps && s_vmc_disks(call, tpl, plan) && s_vmc_vifs(call, tpl, steps);
-    json_t *inst = json_object_get(call->params, "installation");
+    json_t *inst = ok ? json_object_get(call->params, "installation") : NULL;
     const char *method = json_string_value(json_object_get(inst, "method"));
     if (ok && inst && !json_is_null(inst)) {
         const char *order = NULL;
