@@ -471,14 +471,7 @@ static int s_check_srs(xoc_api_call_t *call, const json_t *vm)
 /* after VM.get_uuid: wait for the new object in the replica, then answer its id */
 static void s_got_uuid(xoc_api_act_t *a)
 {
-    const char *uuid = json_string_value(xoc_api_act_result(a));
-    if (!uuid || !*uuid) {
-        xoc_api_act_fail(a, XOC_EXAPI, "no uuid for the new VM", NULL);
-        return;
-    }
-    char id[128];
-    snprintf(id, sizeof id, "%s", uuid);
-    xoc_api_act_wait(a, id, xoc_api_act_grant_new);
+    xoc_api_act_wait_result(a, xoc_api_act_grant_new);
 }
 
 /* the last step returned the new VM's ref: optional description, then its uuid */

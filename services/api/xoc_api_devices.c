@@ -145,14 +145,7 @@ static void s_answer_id(xoc_api_act_t *a)
 /* after <class>.get_uuid: wait for the new object in the replica, then answer its id */
 static void s_got_uuid(xoc_api_act_t *a)
 {
-    const char *uuid = json_string_value(xoc_api_act_result(a));
-    if (!uuid || !*uuid) {
-        xoc_api_act_fail(a, XOC_EXAPI, "no uuid for the new object", NULL);
-        return;
-    }
-    char id[128];
-    snprintf(id, sizeof id, "%s", uuid);
-    xoc_api_act_wait(a, id, s_answer_id);
+    xoc_api_act_wait_result(a, s_answer_id);
 }
 
 /* VBD.create's record: a disk or CD drive of vm_ref (every field XAPI requires) */
@@ -610,17 +603,11 @@ static bool s_vmc_failed(xoc_api_act_t *a, int status, const json_t *fault)
     return true;
 }
 
+/* the VM is made: no more clean-up, its id once in the replica */
 static void s_vmc_uuid(xoc_api_act_t *a)
 {
-    const char *uuid = json_string_value(xoc_api_act_result(a));
-    if (!uuid || !*uuid) {
-        xoc_api_act_fail(a, XOC_EXAPI, "no uuid for the new VM", NULL);
-        return;
-    }
-    char id[128];
-    snprintf(id, sizeof id, "%s", uuid);
     xoc_api_act_on_fail_step(a, NULL, NULL);
-    xoc_api_act_wait(a, id, xoc_api_act_grant_new);
+    xoc_api_act_wait_result(a, xoc_api_act_grant_new);
 }
 
 static void s_vmc_disk_made(xoc_api_act_t *a)

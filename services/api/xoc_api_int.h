@@ -317,6 +317,8 @@ void xoc_api_act_fail_fault(xoc_api_act_t *a, int status, const json_t *fault);
     (xo-server answers a new object's id once its cache has it).                          */
 void xoc_api_act_wait(xoc_api_act_t *a, const char *id, xoc_api_act_fn *then);
 const char *xoc_api_act_wait_id(const xoc_api_act_t *a);
+/*  The same for the uuid the last step returned (<class>.get_uuid); none: XOC_EXAPI.      */
+void xoc_api_act_wait_result(xoc_api_act_t *a, xoc_api_act_fn *then);
 /*  Answers and frees the action.                                                          */
 void xoc_api_act_done(xoc_api_act_t *a, json_t *result);
 void xoc_api_act_fail(xoc_api_act_t *a, int xoc_code, const char *message, json_t *data);

@@ -506,6 +506,19 @@ static int s_on_wait_tick(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/*  The last step's result is a new object's uuid (<class>.get_uuid): wait for it. */
+void xoc_api_act_wait_result(xoc_api_act_t *a, xoc_api_act_fn *then)
+{
+    const char *uuid = json_string_value(xoc_api_act_result(a));
+    if (!uuid || !*uuid) {
+        xoc_api_act_fail(a, XOC_EXAPI, "no uuid for the new object", NULL);
+        return;
+    }
+    char id[128];
+    snprintf(id, sizeof id, "%s", uuid);
+    xoc_api_act_wait(a, id, then);
+}
+
 /*  The replica is checked on a short timer that runs only while some call waits: the
     replica's batch callback belongs to the pushes (xoc_api_objects.c); hooking the wait
     there would answer without the tick's latency (at most S_WAIT_TICK_MS).              */

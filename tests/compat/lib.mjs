@@ -29,6 +29,19 @@ export function finish(label) {
   process.exit(failed ? 1 : 0)
 }
 
+// signer(Xo, url, clients)(email, password): a signed-in xo-lib client (its 'error' events
+// ignored), pushed onto `clients` for the test to close at the end
+export function signer(Xo, url, clients) {
+  return async (email, password) => {
+    const xo = new Xo({ url })
+    xo.on('error', () => {})
+    clients.push(xo)
+    await xo.open()
+    await xo.signIn({ email, password })
+    return xo
+  }
+}
+
 export const sleep = ms => new Promise(r => setTimeout(r, ms))
 
 // fn() until it gives something truthy (returned), polling every `every` ms; throws after ms

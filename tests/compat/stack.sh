@@ -13,7 +13,15 @@ stack_stop_all() {
     kill -KILL "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
+  # a sanitizer report in a service's log fails the test: the clients' checks cannot see a
+  # leak, or a bad read that did not crash (ASan builds: make check-asan)
+  _san=$(grep -lE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$RUN"/*.log 2>/dev/null || true)
+  if [ -n "$_san" ]; then
+    echo "sanitizer reports in: $_san" >&2
+    grep -hE -A30 "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" $_san | head -80 >&2
+  fi
   if [ "${KEEP_RUN:-}" = "" ]; then rm -rf "$RUN"; else echo "run dir: $RUN" >&2; fi
+  [ -z "$_san" ] || exit 1
 }
 trap stack_stop_all EXIT
 trap 'exit 1' INT TERM

@@ -7,7 +7,7 @@
 import http from 'node:http'
 import { createRequire } from 'node:module'
 import path from 'node:path'
-import { check, deadline, errorOf, finish, simCall, startSim } from './lib.mjs'
+import { check, deadline, errorOf, finish, signer, simCall, startSim } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
@@ -17,14 +17,7 @@ const Xo = require('xo-lib').default
 const sim = (method, params) => simCall(simUrl, method, params)
 
 const clients = []
-async function signedIn(email, password) {
-  const xo = new Xo({ url: apiUrl })
-  xo.on('error', () => {})
-  clients.push(xo)
-  await xo.open()
-  await xo.signIn({ email, password })
-  return xo
-}
+const signedIn = signer(Xo, apiUrl, clients)
 
 // a second simulated pool, in its own process (always stopped at the end)
 let sim2 = null

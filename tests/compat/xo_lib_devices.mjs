@@ -8,7 +8,7 @@
 // Prints one line per check and `compat: N passed, M failed`; exits non-zero on failure.
 import { createRequire } from 'node:module'
 import path from 'node:path'
-import { check, deadline, errorOf, finish, simCall } from './lib.mjs'
+import { check, deadline, errorOf, finish, signer, simCall } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
@@ -16,14 +16,7 @@ const Xo = require('xo-lib').default
 const GiB = 1024 ** 3
 
 const clients = []
-async function signedIn(email, password) {
-  const xo = new Xo({ url: apiUrl })
-  xo.on('error', () => {})
-  clients.push(xo)
-  await xo.open()
-  await xo.signIn({ email, password })
-  return xo
-}
+const signedIn = signer(Xo, apiUrl, clients)
 
 // the last pushed state of each object, and waiters on it
 function follow(xo) {

@@ -23,7 +23,7 @@
 // (services/api/xoc_api_xapi.c, s_fail_known).
 import { createRequire } from 'node:module'
 import path from 'node:path'
-import { check, deadline, errorOf, finish, startSim } from './lib.mjs'
+import { check, deadline, errorOf, finish, signer, startSim } from './lib.mjs'
 
 const [modules, apiUrl, simUrl, adminPassword] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'x.js'))
@@ -48,14 +48,7 @@ async function simCall(url, method, params) {
 const sim = (method, ...params) => simCall(simUrl, method, [session, ...params])
 
 const clients = []
-async function signedIn(email, password) {
-  const xo = new Xo({ url: apiUrl })
-  xo.on('error', () => {})
-  clients.push(xo)
-  await xo.open()
-  await xo.signIn({ email, password })
-  return xo
-}
+const signedIn = signer(Xo, apiUrl, clients)
 
 // one raw JSON-RPC exchange on a fresh WebSocket (frames xo-lib never sends)
 function raw(frames) {
