@@ -1,7 +1,7 @@
 /*  xoc_api_actions — the core object actions of xo-api.md §4.3: VM lifecycle, settings,
     snapshot / revert / clone / delete, host restart / agent restart / maintenance / enable /
-    disable / settings, pool settings, SR scan and settings, task cancel / destroy, message
-    delete. Each handler resolves its object with the ACL permission of the §8.4
+    disable / settings, pool settings, SR scan and settings, networks (create / set /
+    delete), task cancel / destroy, message delete. Each handler resolves its object with the ACL permission of the §8.4
     capabilities table, queues the XAPI calls xo-server makes for it, and runs them through
     the pool's gateway (xoc_api_xapi.c); methods that create an object answer its id once
     the replica has it.                                                                    */
@@ -474,6 +474,12 @@ static void s_got_uuid(xoc_api_act_t *a)
     xoc_api_act_wait_result(a, xoc_api_act_grant_new);
 }
 
+/* the same for objects whose creator gets no ACL (networks) */
+static void s_got_uuid_plain(xoc_api_act_t *a)
+{
+    xoc_api_act_wait_result(a, s_answer_new_id);
+}
+
 /* the last step returned the new VM's ref: optional description, then its uuid */
 static void s_got_new_ref(xoc_api_act_t *a)
 {
@@ -905,6 +911,72 @@ int xoc_api_m_sr_scan(xoc_api_call_t *call)
 int xoc_api_m_sr_set(xoc_api_call_t *call)
 {
     return s_names_only(call, "SR", S_OPERATE);
+}
+
+/* ---- networks ------------------------------------------------------------------------------ */
+
+static void s_network_made(xoc_api_act_t *a)
+{
+    const char *ref = json_string_value(xoc_api_act_result(a));
+    if (!ref || strncmp(ref, "OpaqueRef:", 10) != 0) {
+        xoc_api_act_fail(a, XOC_EXAPI, "no ref for the new network", NULL);
+        return;
+    }
+    xoc_api_act_step(a, "network.get_uuid", json_pack("[s]", ref));
+    xoc_api_act_run(a, s_got_uuid_plain);
+}
+
+/* network.create {pool, name, description?, mtu?}: a private network of the pool (no PIF:
+   VLANs on a PIF and bonds are not supported yet: 10); answers its id */
+int xoc_api_m_network_create(xoc_api_call_t *call)
+{
+    if (json_object_get(call->params, "pif") || json_object_get(call->params, "vlan")) {
+        xoc_api_call_fail(call, XOC_EINVAL, "pif, vlan: VLANs are not supported yet", NULL);
+        return 0;
+    }
+    json_int_t mtu = json_integer_value(json_object_get(call->params, "mtu"));
+    if (json_object_get(call->params, "mtu") && (mtu < 68 || mtu > 65535)) {
+        xoc_api_call_fail(call, XOC_EINVAL, "mtu: 68 to 65535", NULL);
+        return 0;
+    }
+    xoc_api_act_t *a = xoc_api_act_new(call, "pool", "pool", S_ADMINISTRATE);
+    if (!a)
+        return 0;
+    const char *desc = s_param(call, "description");
+    json_t *rec = json_pack("{s:s,s:s,s:I,s:{},s:[]}", "name_label", s_param(call, "name"),
+                            "name_description", desc ? desc : "", "MTU",
+                            mtu ? mtu : (json_int_t)1500, "other_config", "tags");
+    xoc_api_act_step(a, "network.create", json_pack("[o]", rec));
+    xoc_api_act_run(a, s_network_made);
+    return 0;
+}
+
+/* network.set {id, name_label?, name_description?, defaultIsLocked?, automatic?} */
+int xoc_api_m_network_set(xoc_api_call_t *call)
+{
+    xoc_api_act_t *a = xoc_api_act_new(call, "id", "network", S_ADMINISTRATE);
+    if (!a)
+        return 0;
+    const char *ref = xoc_api_act_ref(a);
+    s_set_names(a, call->params, "network");
+    json_t *v;
+    if ((v = json_object_get(call->params, "defaultIsLocked")))
+        xoc_api_act_step(a, "network.set_default_locking_mode",
+                         json_pack("[s,s]", ref, json_is_true(v) ? "disabled" : "unlocked"));
+    if ((v = json_object_get(call->params, "automatic"))) { /* other_config, as xo-server */
+        xoc_api_act_step(a, "network.remove_from_other_config",
+                         json_pack("[s,s]", ref, "automatic"));
+        xoc_api_act_step(a, "network.add_to_other_config",
+                         json_pack("[s,s,s]", ref, "automatic",
+                                   json_is_true(v) ? "true" : "false"));
+    }
+    xoc_api_act_run(a, NULL);
+    return 0;
+}
+
+int xoc_api_m_network_delete(xoc_api_call_t *call)
+{
+    return s_simple(call, "network", S_ADMINISTRATE, "network.destroy");
 }
 
 int xoc_api_m_task_cancel(xoc_api_call_t *call)

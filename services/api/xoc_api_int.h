@@ -350,6 +350,9 @@ int xoc_api_m_vm_migrate(xoc_api_call_t *call);
     ACL on it, then its id is the answer.                                                  */
 void xoc_api_act_grant_new(xoc_api_act_t *a);
 int xoc_api_m_sr_scan(xoc_api_call_t *call);
+int xoc_api_m_network_create(xoc_api_call_t *call);
+int xoc_api_m_network_set(xoc_api_call_t *call);
+int xoc_api_m_network_delete(xoc_api_call_t *call);
 int xoc_api_m_sr_set(xoc_api_call_t *call);
 int xoc_api_m_task_cancel(xoc_api_call_t *call);   /* task.cancel / task.destroy */
 int xoc_api_m_message_delete(xoc_api_call_t *call);

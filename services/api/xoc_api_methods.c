@@ -184,6 +184,22 @@ static const xoc_api_param_t p_vm_create[] = {
     {"vgpuType", S_STR, true, true, "not supported yet"},
     {"gpuGroup", S_STR, true, true, "not supported yet"},
     S_END};
+static const xoc_api_param_t p_network_create[] = {
+    {"pool", S_STR, false, false, NULL},
+    {"name", S_STR, false, false, NULL},
+    {"description", S_STR, true, true, NULL},
+    {"mtu", XOC_API_T_INTEGER, true, false, "default 1500"},
+    {"nbd", S_BOOL, true, false, "ignored"},
+    {"pif", S_STR, true, false, "VLAN on this PIF (not supported yet)"},
+    {"vlan", XOC_API_T_INTEGER, true, false, "VLAN tag (not supported yet)"},
+    S_END};
+static const xoc_api_param_t p_network_set[] = {
+    {"id", S_STR, false, false, NULL},
+    {"name_label", S_STR, true, true, NULL},
+    {"name_description", S_STR, true, true, NULL},
+    {"defaultIsLocked", S_BOOL, true, false, "new VIFs locked (default_locking_mode)"},
+    {"automatic", S_BOOL, true, false, "other_config automatic"},
+    S_END};
 static const xoc_api_param_t p_vm_clone[] = {
     {"id", S_STR, false, false, NULL},
     {"name", S_STR, false, false, NULL},
@@ -304,6 +320,12 @@ static const xoc_api_method_t s_methods[] = {
      {p_host_maintenance, false}, xoc_api_m_host_maintenance, "xapi.<pool>"},
     {"message.delete", "deletes a XAPI message", S_USER, {p_id, false}, xoc_api_m_message_delete,
      "xapi.<pool>"},
+    {"network.create", "creates a private network in a pool; returns its id", S_USER,
+     {p_network_create, false}, xoc_api_m_network_create, "xapi.<pool>"},
+    {"network.delete", "destroys a network", S_USER, {p_id, false}, xoc_api_m_network_delete,
+     "xapi.<pool>"},
+    {"network.set", "changes a network's names, default locking, automatic flag", S_USER,
+     {p_network_set, false}, xoc_api_m_network_set, "xapi.<pool>"},
     {"pool.set", "changes a pool's settings", S_USER, {p_pool_set, false}, xoc_api_m_pool_set,
      "xapi.<pool>"},
     {"pool.setDefaultSr", "makes an SR its pool's default SR", S_USER,

@@ -249,7 +249,23 @@ try {
     left.length === 0 && leftDisk.length === 0 && !(await names()).includes('too-early'),
     JSON.stringify({ left, leftDisk }))
 
-  // 6. a user without permissions may not touch the VM's devices
+  // 6. networks: create, set, delete
+  const netId = await xo.call('network.create', { pool: pool.id, name: 'private-1', description: 'p', mtu: 9000 })
+  const newNet = await onPush(seen, () => seen.objects[netId])
+  check('network.create → the id of a network of the pool, pushed', newNet.type === 'network' &&
+    newNet.name_label === 'private-1' && newNet.MTU === 9000 && newNet.$pool === pool.id,
+    JSON.stringify(newNet))
+  check('network.set {name_label, defaultIsLocked, automatic} → true, pushed',
+    (await xo.call('network.set', { id: netId, name_label: 'private-1b', defaultIsLocked: true,
+      automatic: true })) === true &&
+    !!(await onPush(seen, () => seen.objects[netId]?.name_label === 'private-1b' &&
+      seen.objects[netId].defaultIsLocked === true && seen.objects[netId].automatic === true)))
+  const vlan = await errorOf(xo.call('network.create', { pool: pool.id, name: 'v', vlan: 10, pif: 'x' }))
+  check('network.create with a VLAN (not supported yet) → 10', vlan?.code === 10, JSON.stringify(vlan))
+  check('network.delete → true, it exits', (await xo.call('network.delete', { id: netId })) === true &&
+    !!(await onPush(seen, () => seen.objects[netId] === undefined)))
+
+  // 7. a user without permissions may not touch the VM's devices
   await xo.call('user.create', { email: 'nobody@x', password: 'pw-nobody', permission: 'none' })
   const nobody = await signedIn('nobody@x', 'pw-nobody')
   for (const [method, params] of [
@@ -259,7 +275,8 @@ try {
     ['vm.createInterface', { vm: vm.id, network: net.id }],
     ['vif.delete', { id: vifId }],
     ['vm.migrate', { vm: vm.id, targetHost: to.id }],
-    ['vm.create', { name_label: 'x', template: tpl.id }]]) {
+    ['vm.create', { name_label: 'x', template: tpl.id }],
+    ['network.create', { pool: pool.id, name: 'x' }]]) {
     const e = await errorOf(nobody.call(method, params))
     check(`${method} by a user without permissions → 2 or 1 (object not in his view)`,
       e?.code === 2 || e?.code === 1, JSON.stringify(e))
