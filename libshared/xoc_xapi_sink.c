@@ -141,14 +141,50 @@ static int s_bld_end(s_bld *b)
     return 0;
 }
 
+/*  A msgpack str (header and bytes) written with one check of the buffer's room, as
+    msgpack_pack_str would encode it (the smallest header).                                  */
+static int s_bld_str(s_bld *b, const char *p, size_t n)
+{
+    msgpack_sbuffer *sb = b->sb;
+    if (n > UINT32_MAX)
+        return XOC_ETOOBIG;
+    if (sb->alloc - sb->size < n + 5) {
+        size_t cap = sb->alloc ? sb->alloc : 256;
+        while (cap - sb->size < n + 5)
+            cap *= 2;
+        char *d = realloc(sb->data, cap);
+        if (!d)
+            return XOC_ENOMEM;
+        sb->data = d;
+        sb->alloc = cap;
+    }
+    uint8_t *h = (uint8_t *)sb->data + sb->size;
+    size_t hl;
+    if (n < 32) {
+        h[0] = (uint8_t)(0xa0 | n);
+        hl = 1;
+    } else if (n < 256) {
+        h[0] = 0xd9, h[1] = (uint8_t)n;
+        hl = 2;
+    } else if (n < 65536) {
+        h[0] = 0xda, h[1] = (uint8_t)(n >> 8), h[2] = (uint8_t)n;
+        hl = 3;
+    } else {
+        h[0] = 0xdb, h[1] = (uint8_t)(n >> 24), h[2] = (uint8_t)(n >> 16);
+        h[3] = (uint8_t)(n >> 8), h[4] = (uint8_t)n;
+        hl = 5;
+    }
+    if (n)
+        memcpy(h + hl, p, n);
+    sb->size += hl + n;
+    return sb->size - b->base > b->limit ? XOC_ETOOBIG : 0;
+}
+
 static int s_bld_key(s_bld *b, const char *k, size_t n)
 {
     if (b->top >= 0)
         b->cnt[b->top]++;
-    int rc = msgpack_pack_str(&b->pk, n);
-    if (rc == 0)
-        rc = msgpack_pack_str_body(&b->pk, k, n);
-    return s_bld_check(b, rc);
+    return s_bld_str(b, k, n);
 }
 
 /*  Parses decimal text into an int64 or uint64; XOC_ETYPE when it is not one or too big.  */
@@ -219,12 +255,8 @@ static int s_bld_scalar(s_bld *b, int kind, const char *txt, size_t n, unsigned 
             return s_pack_int(b, txt, n);
         /* kept as its decimal text */
         __attribute__((fallthrough));
-    case XOC_XAPI_V_STR: {
-        int rc = msgpack_pack_str(&b->pk, n);
-        if (rc == 0)
-            rc = msgpack_pack_str_body(&b->pk, txt, n);
-        return s_bld_check(b, rc);
-    }
+    case XOC_XAPI_V_STR:
+        return s_bld_str(b, txt, n);
     case XOC_XAPI_V_DOUBLE:
         return s_pack_double(b, txt, n);
     case XOC_XAPI_V_BOOL:
