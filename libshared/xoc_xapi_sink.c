@@ -187,31 +187,31 @@ static int s_bld_key(s_bld *b, const char *k, size_t n)
     return s_bld_str(b, k, n);
 }
 
-/*  Parses decimal text into an int64 or uint64; XOC_ETYPE when it is not one or too big.  */
+/*  Parses decimal text (optional sign, digits only, < 32 bytes) into an int64, or a uint64
+    above INT64_MAX; XOC_ETYPE when it is not one or out of range (as strtoll/strtoull).    */
 static int s_pack_int(s_bld *b, const char *txt, size_t n)
 {
-    char tmp[32];
-    if (n == 0 || n >= sizeof tmp)
+    if (n == 0 || n >= 32)
         return XOC_ETYPE;
-    memcpy(tmp, txt, n);
-    tmp[n] = 0;
-    size_t i = (tmp[0] == '-' || tmp[0] == '+') ? 1 : 0;
+    bool neg = txt[0] == '-';
+    size_t i = (txt[0] == '-' || txt[0] == '+') ? 1 : 0;
     if (i == n)
         return XOC_ETYPE;
-    for (size_t j = i; j < n; j++)
-        if (tmp[j] < '0' || tmp[j] > '9')
+    uint64_t u = 0;
+    for (; i < n; i++) {
+        unsigned d = (unsigned)(txt[i] - '0');
+        if (d > 9)
             return XOC_ETYPE;
-    errno = 0;
-    if (tmp[0] != '-') {
-        unsigned long long u = strtoull(tmp, NULL, 10);
-        if (errno == ERANGE)
-            return XOC_ETYPE;
+        if (u > (UINT64_MAX - d) / 10)
+            return XOC_ETYPE; /* beyond uint64 */
+        u = u * 10 + d;
+    }
+    if (!neg)
         return s_bld_check(b, u <= INT64_MAX ? msgpack_pack_int64(&b->pk, (int64_t)u)
                                              : msgpack_pack_uint64(&b->pk, u));
-    }
-    long long v = strtoll(tmp, NULL, 10);
-    if (errno == ERANGE)
+    if (u > (uint64_t)INT64_MAX + 1)
         return XOC_ETYPE;
+    int64_t v = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
     return s_bld_check(b, msgpack_pack_int64(&b->pk, v));
 }
 
@@ -562,10 +562,22 @@ int xoc_xapi_sink_end(xoc_xapi_sink_t *s)
     return s_set(s, rc);
 }
 
+/*  true inside an entry of a streamed result (below its top container): every value event
+    goes to the entry's builder as it is (what s_routed would do, without its dispatch).     */
+static bool s_in_entry(const xoc_xapi_sink_t *s)
+{
+    if (s->route != R_RESULT)
+        return false;
+    int split = s_split_depth(s);
+    return split && s->rdepth > split;
+}
+
 int xoc_xapi_sink_key(xoc_xapi_sink_t *s, const char *k, size_t n)
 {
     if (s->err)
         return s->err;
+    if (s_in_entry(s))
+        return s_set(s, s_bld_key(&s->elem, k, n));
     if (s->depth == 1 && s->enveloped)
         return s_set(s, s_route_key(s, k, n));
     return s_set(s, s_routed(s, 2, false, 0, k, n));
@@ -575,6 +587,8 @@ int xoc_xapi_sink_scalar(xoc_xapi_sink_t *s, int kind, const char *txt, size_t n
 {
     if (s->err)
         return s->err;
+    if (s->depth > 1 && s_in_entry(s))
+        return s_set(s, s_bld_scalar(&s->elem, kind, txt, n, s->o.flags));
     if (s->depth == 0) {
         int rc = s_top(s, false, false);
         if (rc == 0)

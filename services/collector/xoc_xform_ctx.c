@@ -417,11 +417,51 @@ bool xf_map_int(const msgpack_object *map, const char *key, int64_t *v)
             (c)->oom = true;                                                                     \
     } while (0)
 
+/*  A str as msgpack_pack_str + msgpack_pack_str_body encode it (the smallest header), with
+    one check of the body's room instead of two calls through the packer.                    */
+static void s_strn(xf_ctx_t *c, const char *s, size_t n)
+{
+    msgpack_sbuffer *sb = &c->body;
+    if (n > UINT32_MAX) {
+        c->oom = true;
+        return;
+    }
+    if (sb->alloc - sb->size < n + 5) {
+        size_t cap = sb->alloc ? sb->alloc : 1024;
+        while (cap - sb->size < n + 5)
+            cap *= 2;
+        char *d = realloc(sb->data, cap);
+        if (!d) {
+            c->oom = true;
+            return;
+        }
+        sb->data = d;
+        sb->alloc = cap;
+    }
+    uint8_t *h = (uint8_t *)sb->data + sb->size;
+    size_t hl;
+    if (n < 32) {
+        h[0] = (uint8_t)(0xa0 | n);
+        hl = 1;
+    } else if (n < 256) {
+        h[0] = 0xd9, h[1] = (uint8_t)n;
+        hl = 2;
+    } else if (n < 65536) {
+        h[0] = 0xda, h[1] = (uint8_t)(n >> 8), h[2] = (uint8_t)n;
+        hl = 3;
+    } else {
+        h[0] = 0xdb, h[1] = (uint8_t)(n >> 24), h[2] = (uint8_t)(n >> 16);
+        h[3] = (uint8_t)(n >> 8), h[4] = (uint8_t)n;
+        hl = 5;
+    }
+    if (n)
+        memcpy(h + hl, s, n);
+    sb->size += hl + n;
+}
+
 void xf_pack_cstr(xf_ctx_t *c, const char *s)
 {
-    size_t n = strlen(s);
-    XF_PK(c, msgpack_pack_str(&c->pk, n));
-    XF_PK(c, msgpack_pack_str_body(&c->pk, s, n));
+    s_strn(c, s, strlen(s));
 }
 
 void xf_key(xf_ctx_t *c, const char *name)
@@ -439,8 +479,7 @@ void xf_put_str(xf_ctx_t *c, const char *name, const char *s)
 void xf_put_strn(xf_ctx_t *c, const char *name, const char *s, size_t n)
 {
     xf_key(c, name);
-    XF_PK(c, msgpack_pack_str(&c->pk, n));
-    XF_PK(c, msgpack_pack_str_body(&c->pk, s, n));
+    s_strn(c, s, n);
 }
 
 void xf_put_int(xf_ctx_t *c, const char *name, int64_t v)
