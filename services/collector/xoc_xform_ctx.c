@@ -195,8 +195,10 @@ const msgpack_object *xf_get(const msgpack_object *map, const char *key)
     size_t klen = strlen(key);
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *k = &map->via.map.ptr[i].key;
+        /* the first byte before a call of memcmp: most keys of the same length differ there */
         if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
-            (klen == 0 || memcmp(k->via.str.ptr, key, klen) == 0))
+            (klen == 0 ||
+             (k->via.str.ptr[0] == key[0] && memcmp(k->via.str.ptr, key, klen) == 0)))
             return &map->via.map.ptr[i].val;
     }
     return NULL;
