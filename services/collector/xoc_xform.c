@@ -688,7 +688,9 @@ int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const voi
     r->cls = (uint8_t)ci;
     r->flags |= F_PUT;
     const msgpack_object *u = xf_get(&root, "uuid");
-    char *uuid = xf_is_str(u) ? strndup(u->via.str.ptr, u->via.str.size) : NULL;
+    char *uuid = !xf_is_str(u) ? NULL
+                 : u->via.str.size ? strndup(u->via.str.ptr, u->via.str.size)
+                                   : strdup(""); /* an empty str's ptr may be NULL */
     r->flags &= (uint8_t)~(F_DEFTPL | F_NOHOST);
     if (ci == XF_VM && xf_vm_is_default_template(&root))
         r->flags |= F_DEFTPL;
