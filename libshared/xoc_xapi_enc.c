@@ -50,6 +50,17 @@ bool xoc_xapi_utf8_ok(const char *s, size_t n, bool xml)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (n > 0) {
+        if (n >= 8) { /* 8 ASCII bytes at once: none has its top bit, and each + 0x60 has it
+                         (byte >= 0x20); below 0x80 that sum never carries into the next byte */
+            uint64_t w;
+            memcpy(&w, p, 8);
+            const uint64_t hi = 0x8080808080808080ull;
+            if ((w & hi) == 0 && ((w + 0x6060606060606060ull) & hi) == hi) {
+                p += 8;
+                n -= 8;
+                continue;
+            }
+        }
         if (*p >= 0x20 && *p < 0x80) { /* ASCII fast path */
             p++;
             n--;

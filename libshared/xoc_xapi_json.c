@@ -12,6 +12,7 @@ typedef struct {
     xoc_xapi_sink_t *sink;
     yajl_handle yh;
     size_t idle; /* bytes fed since the last callback (a token yajl still buffers) */
+    size_t max_value; /* the sink's, read once */
 } s_json;
 
 static int s_ok(s_json *j, int rc)
@@ -43,7 +44,7 @@ static int s_number(void *ctx, const char *s, size_t n)
 static int s_string(void *ctx, const unsigned char *s, size_t n)
 {
     s_json *j = ctx;
-    if (n > xoc_xapi_sink_max_value(j->sink))
+    if (n > j->max_value)
         return s_ok(j, xoc_xapi_sink_fail(j->sink, XOC_ETOOBIG));
     if (!xoc_xapi_utf8_ok((const char *)s, n, false))
         return s_ok(j, xoc_xapi_sink_fail(j->sink, XOC_EPROTO));
@@ -53,7 +54,7 @@ static int s_string(void *ctx, const unsigned char *s, size_t n)
 static int s_key(void *ctx, const unsigned char *s, size_t n)
 {
     s_json *j = ctx;
-    if (n > xoc_xapi_sink_max_value(j->sink))
+    if (n > j->max_value)
         return s_ok(j, xoc_xapi_sink_fail(j->sink, XOC_ETOOBIG));
     if (!xoc_xapi_utf8_ok((const char *)s, n, false))
         return s_ok(j, xoc_xapi_sink_fail(j->sink, XOC_EPROTO));
@@ -96,6 +97,7 @@ void *xoc_xapi_json_new(xoc_xapi_sink_t *sink)
     if (!j)
         return NULL;
     j->sink = sink;
+    j->max_value = xoc_xapi_sink_max_value(sink);
     j->yh = yajl_alloc(&s_callbacks, NULL, j);
     if (!j->yh) {
         free(j);

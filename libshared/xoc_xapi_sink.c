@@ -141,41 +141,77 @@ static int s_bld_end(s_bld *b)
     return 0;
 }
 
+/*  A msgpack str (header and bytes) written with one check of the buffer's room, as
+    msgpack_pack_str would encode it (the smallest header).                                  */
+static int s_bld_str(s_bld *b, const char *p, size_t n)
+{
+    msgpack_sbuffer *sb = b->sb;
+    if (n > UINT32_MAX)
+        return XOC_ETOOBIG;
+    if (sb->alloc - sb->size < n + 5) {
+        size_t cap = sb->alloc ? sb->alloc : 256;
+        while (cap - sb->size < n + 5)
+            cap *= 2;
+        char *d = realloc(sb->data, cap);
+        if (!d)
+            return XOC_ENOMEM;
+        sb->data = d;
+        sb->alloc = cap;
+    }
+    uint8_t *h = (uint8_t *)sb->data + sb->size;
+    size_t hl;
+    if (n < 32) {
+        h[0] = (uint8_t)(0xa0 | n);
+        hl = 1;
+    } else if (n < 256) {
+        h[0] = 0xd9, h[1] = (uint8_t)n;
+        hl = 2;
+    } else if (n < 65536) {
+        h[0] = 0xda, h[1] = (uint8_t)(n >> 8), h[2] = (uint8_t)n;
+        hl = 3;
+    } else {
+        h[0] = 0xdb, h[1] = (uint8_t)(n >> 24), h[2] = (uint8_t)(n >> 16);
+        h[3] = (uint8_t)(n >> 8), h[4] = (uint8_t)n;
+        hl = 5;
+    }
+    if (n)
+        memcpy(h + hl, p, n);
+    sb->size += hl + n;
+    return sb->size - b->base > b->limit ? XOC_ETOOBIG : 0;
+}
+
 static int s_bld_key(s_bld *b, const char *k, size_t n)
 {
     if (b->top >= 0)
         b->cnt[b->top]++;
-    int rc = msgpack_pack_str(&b->pk, n);
-    if (rc == 0)
-        rc = msgpack_pack_str_body(&b->pk, k, n);
-    return s_bld_check(b, rc);
+    return s_bld_str(b, k, n);
 }
 
-/*  Parses decimal text into an int64 or uint64; XOC_ETYPE when it is not one or too big.  */
+/*  Parses decimal text (optional sign, digits only, < 32 bytes) into an int64, or a uint64
+    above INT64_MAX; XOC_ETYPE when it is not one or out of range (as strtoll/strtoull).    */
 static int s_pack_int(s_bld *b, const char *txt, size_t n)
 {
-    char tmp[32];
-    if (n == 0 || n >= sizeof tmp)
+    if (n == 0 || n >= 32)
         return XOC_ETYPE;
-    memcpy(tmp, txt, n);
-    tmp[n] = 0;
-    size_t i = (tmp[0] == '-' || tmp[0] == '+') ? 1 : 0;
+    bool neg = txt[0] == '-';
+    size_t i = (txt[0] == '-' || txt[0] == '+') ? 1 : 0;
     if (i == n)
         return XOC_ETYPE;
-    for (size_t j = i; j < n; j++)
-        if (tmp[j] < '0' || tmp[j] > '9')
+    uint64_t u = 0;
+    for (; i < n; i++) {
+        unsigned d = (unsigned)(txt[i] - '0');
+        if (d > 9)
             return XOC_ETYPE;
-    errno = 0;
-    if (tmp[0] != '-') {
-        unsigned long long u = strtoull(tmp, NULL, 10);
-        if (errno == ERANGE)
-            return XOC_ETYPE;
+        if (u > (UINT64_MAX - d) / 10)
+            return XOC_ETYPE; /* beyond uint64 */
+        u = u * 10 + d;
+    }
+    if (!neg)
         return s_bld_check(b, u <= INT64_MAX ? msgpack_pack_int64(&b->pk, (int64_t)u)
                                              : msgpack_pack_uint64(&b->pk, u));
-    }
-    long long v = strtoll(tmp, NULL, 10);
-    if (errno == ERANGE)
+    if (u > (uint64_t)INT64_MAX + 1)
         return XOC_ETYPE;
+    int64_t v = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
     return s_bld_check(b, msgpack_pack_int64(&b->pk, v));
 }
 
@@ -219,12 +255,8 @@ static int s_bld_scalar(s_bld *b, int kind, const char *txt, size_t n, unsigned 
             return s_pack_int(b, txt, n);
         /* kept as its decimal text */
         __attribute__((fallthrough));
-    case XOC_XAPI_V_STR: {
-        int rc = msgpack_pack_str(&b->pk, n);
-        if (rc == 0)
-            rc = msgpack_pack_str_body(&b->pk, txt, n);
-        return s_bld_check(b, rc);
-    }
+    case XOC_XAPI_V_STR:
+        return s_bld_str(b, txt, n);
     case XOC_XAPI_V_DOUBLE:
         return s_pack_double(b, txt, n);
     case XOC_XAPI_V_BOOL:
@@ -530,10 +562,22 @@ int xoc_xapi_sink_end(xoc_xapi_sink_t *s)
     return s_set(s, rc);
 }
 
+/*  true inside an entry of a streamed result (below its top container): every value event
+    goes to the entry's builder as it is (what s_routed would do, without its dispatch).     */
+static bool s_in_entry(const xoc_xapi_sink_t *s)
+{
+    if (s->route != R_RESULT)
+        return false;
+    int split = s_split_depth(s);
+    return split && s->rdepth > split;
+}
+
 int xoc_xapi_sink_key(xoc_xapi_sink_t *s, const char *k, size_t n)
 {
     if (s->err)
         return s->err;
+    if (s_in_entry(s))
+        return s_set(s, s_bld_key(&s->elem, k, n));
     if (s->depth == 1 && s->enveloped)
         return s_set(s, s_route_key(s, k, n));
     return s_set(s, s_routed(s, 2, false, 0, k, n));
@@ -543,6 +587,8 @@ int xoc_xapi_sink_scalar(xoc_xapi_sink_t *s, int kind, const char *txt, size_t n
 {
     if (s->err)
         return s->err;
+    if (s->depth > 1 && s_in_entry(s))
+        return s_set(s, s_bld_scalar(&s->elem, kind, txt, n, s->o.flags));
     if (s->depth == 0) {
         int rc = s_top(s, false, false);
         if (rc == 0)

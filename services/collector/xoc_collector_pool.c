@@ -630,7 +630,15 @@ static int s_event_scan(const uint8_t *p, size_t len, s_event_t *ev)
             xoc_xform_mp_size(p + pos, len - pos, &ksize) != 0)
             return -1;
         pos += ksize;
-        if (pos >= len || xoc_xform_mp_size(p + pos, len - pos, &vsize) != 0)
+        if (pos >= len)
+            return -1;
+        if (i + 1 == count && k && kn == 8 && memcmp(k, "snapshot", 8) == 0 && !ev->snap) {
+            /* the last pair (as XAPI and the simulator send it): the record runs to the end
+               of the event; the transform checks it while it filters it (no walk here) */
+            ev->snap = p + pos, ev->snap_len = len - pos;
+            return 0;
+        }
+        if (xoc_xform_mp_size(p + pos, len - pos, &vsize) != 0)
             return -1;
         const uint8_t **slot = NULL;
         size_t *slot_len = NULL;

@@ -572,20 +572,36 @@ static int s_check_record(const char *cls, const char *ref, const void *rec, siz
 }
 
 /*  The bytes to store: the fields the transforms read (in the filter's scratch), or the whole
-    record. Not copied yet: an unchanged record is not stored again.                         */
-static int s_store_bytes(xoc_xform_t *self, int ci, const void **mp, size_t *len)
+    record; checked well-formed either way (the filter checks while it walks). Not copied yet:
+    an unchanged record is not stored again.                                                 */
+static int s_store_bytes(xoc_xform_t *self, int ci, const char *cls, const char *ref,
+                         const void **mp, size_t *len)
 {
-    if (self->keep_all)
-        return 0;
-    msgpack_sbuffer *sb = &self->keep;
-    msgpack_sbuffer_clear(sb);
-    int rc = xf_keep_fields(ci, *mp, *len, sb);
-    if (rc < 0)
-        return XOC_ENOMEM;
-    if (rc == 0) {
-        *mp = sb->data;
-        *len = sb->size;
+    if (*len > XOC_XFORM_MAX_RECORD) {
+        xoc_error("xform: record too big cls=%s ref=%s bytes=%zu", cls, ref, *len);
+        return XOC_ETOOBIG;
     }
+    size_t used = 0;
+    int rc = 1;
+    if (!self->keep_all) {
+        msgpack_sbuffer *sb = &self->keep;
+        msgpack_sbuffer_clear(sb);
+        rc = xf_keep_fields(ci, *mp, *len, sb, &used);
+        if (rc == XOC_ENOMEM)
+            return rc;
+        if (rc < 0) {
+            xoc_error("xform: malformed record cls=%s ref=%s bytes=%zu", cls, ref, *len);
+            return rc;
+        }
+        if (rc == 0) {
+            *mp = sb->data;
+            *len = sb->size;
+            return 0;
+        }
+    }
+    if ((rc = s_check_record(cls, ref, *mp, *len, &used)) != 0)
+        return rc;
+    *len = used;
     return 0;
 }
 
@@ -630,13 +646,10 @@ int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const voi
         xoc_trace("xform: class ignored cls=%s ref=%s", cls, ref);
         return 0;
     }
-    size_t used = 0;
-    int rc = s_check_record(cls, ref, rec, len, &used);
-    if (rc != 0)
-        return rc;
     const void *bytes = rec;
-    size_t mp_len = used;
-    if ((rc = s_store_bytes(self, ci, &bytes, &mp_len)) != 0)
+    size_t mp_len = len;
+    int rc = s_store_bytes(self, ci, cls, ref, &bytes, &mp_len);
+    if (rc != 0)
         return rc;
     xf_rec_t *r = s_find(self, ref, strlen(ref));
     if (s_unchanged(self, r, ci, bytes, mp_len)) {
@@ -647,11 +660,18 @@ int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const voi
     if (!mp)
         return XOC_ENOMEM;
     memcpy(mp, bytes, mp_len);
+    /* what put reads of the record (uuid, the flags' fields), not the whole of it */
+    static const char *const vm_keys[] = {"uuid", "is_default_template", "is_a_template",
+                                          "other_config"};
+    static const char *const sr_keys[] = {"uuid", "shared", "PBDs"};
+    static const char *const other_keys[] = {"uuid"};
+    const char *const *keys = ci == XF_VM ? vm_keys : ci == XF_SR ? sr_keys : other_keys;
+    size_t nkeys = ci == XF_VM ? 4 : ci == XF_SR ? 3 : 1;
+    msgpack_object_kv kv[4];
     msgpack_zone_clear(&self->ctx.zone);
-    size_t off = 0;
     msgpack_object root;
-    if (msgpack_unpack((const char *)mp, mp_len, &off, &self->ctx.zone, &root) < 0) {
-        free(mp); /* checked well-formed: only the zone can fail */
+    if (xf_mp_pick(mp, mp_len, keys, nkeys, &self->ctx.zone, &root, kv) != 0) {
+        free(mp); /* checked well-formed map: only the zone can fail */
         return XOC_ENOMEM;
     }
     if (!r && !(r = s_rec_new(self, ref, strlen(ref)))) {
@@ -668,7 +688,9 @@ int xoc_xform_put(xoc_xform_t *self, const char *cls, const char *ref, const voi
     r->cls = (uint8_t)ci;
     r->flags |= F_PUT;
     const msgpack_object *u = xf_get(&root, "uuid");
-    char *uuid = xf_is_str(u) ? strndup(u->via.str.ptr, u->via.str.size) : NULL;
+    char *uuid = !xf_is_str(u) ? NULL
+                 : u->via.str.size ? strndup(u->via.str.ptr, u->via.str.size)
+                                   : strdup(""); /* an empty str's ptr may be NULL */
     r->flags &= (uint8_t)~(F_DEFTPL | F_NOHOST);
     if (ci == XF_VM && xf_vm_is_default_template(&root))
         r->flags |= F_DEFTPL;

@@ -6,8 +6,6 @@
 #include "xoc_err.h"
 #include "xoc_xform_int.h"
 
-#define XF_MAX_DEPTH 32
-
 /*  ---- well-formedness check ------------------------------------------------------------ */
 
 /*  Size of the fixed part after the type byte, and of the length prefix for str/bin/ext.    */
@@ -81,9 +79,11 @@ static int s_container(const uint8_t *p, size_t left, uint64_t *n, size_t *hdr)
     return 1;
 }
 
-int xf_mp_check(const uint8_t *buf, size_t len, size_t *used)
+int xf_mp_check_depth(const uint8_t *buf, size_t len, size_t *used, int max_depth)
 {
     uint64_t stack[XF_MAX_DEPTH + 1];
+    if (max_depth > XF_MAX_DEPTH)
+        max_depth = XF_MAX_DEPTH;
     int depth = 0;
     size_t pos = 0;
     stack[0] = 1;
@@ -111,11 +111,73 @@ int xf_mp_check(const uint8_t *buf, size_t len, size_t *used)
             return XOC_EPROTO;
         if (n == 0)
             continue;
-        if (depth >= XF_MAX_DEPTH)
+        if (depth >= max_depth)
             return XOC_ETOOBIG;
         stack[++depth] = n;
     }
     *used = pos;
+    return 0;
+}
+
+int xf_mp_check(const uint8_t *buf, size_t len, size_t *used)
+{
+    return xf_mp_check_depth(buf, len, used, XF_MAX_DEPTH);
+}
+
+int xf_mp_pick(const uint8_t *rec, size_t len, const char *const *keys, size_t nkeys,
+               msgpack_zone *z, msgpack_object *map, msgpack_object_kv *kv)
+{
+    uint64_t count = 0;
+    size_t pos = 0;
+    map->type = MSGPACK_OBJECT_MAP;
+    map->via.map.size = 0;
+    map->via.map.ptr = kv;
+    if (len == 0 || s_container(rec, len, &count, &pos) != 1 || (rec[0] > 0x8f && rec[0] < 0xde))
+        return XOC_ETYPE; /* not a map */
+    count /= 2;
+    uint64_t want = 0; /* keys already picked, as bits */
+    for (uint64_t i = 0; i < count && map->via.map.size < nkeys; i++) {
+        size_t ksize, vsize;
+        uint8_t b = pos < len ? rec[pos] : 0;
+        const char *k = NULL;
+        size_t kn = 0;
+        if (pos < len && ((b >= 0xa0 && b <= 0xbf) || b == 0xd9)) { /* short str key */
+            size_t hdr = b == 0xd9 ? 2 : 1;
+            kn = b == 0xd9 ? (pos + 1 < len ? rec[pos + 1] : 0) : (size_t)(b & 0x1f);
+            if (pos + hdr + kn > len)
+                return XOC_EPROTO;
+            k = (const char *)rec + pos + hdr;
+            ksize = hdr + kn;
+        } else if (xf_mp_check(rec + pos, len - pos, &ksize) != 0) {
+            return XOC_EPROTO;
+        } else if (b == 0xda || b == 0xdb) { /* long str key: compared below */
+            size_t hdr = b == 0xda ? 3 : 5;
+            k = (const char *)rec + pos + hdr;
+            kn = ksize - hdr;
+        }
+        pos += ksize;
+        size_t j = nkeys;
+        if (k)
+            for (j = 0; j < nkeys; j++)
+                if (!(want >> j & 1) && strlen(keys[j]) == kn && memcmp(keys[j], k, kn) == 0)
+                    break;
+        if (j == nkeys) { /* not wanted: skipped */
+            if (xf_mp_check(rec + pos, len - pos, &vsize) != 0)
+                return XOC_EPROTO;
+            pos += vsize;
+            continue;
+        }
+        size_t off = pos;
+        msgpack_object_kv *e = &kv[map->via.map.size];
+        if (msgpack_unpack((const char *)rec, len, &off, z, &e->val) < 0)
+            return XOC_ENOMEM; /* well-formed: only the zone can fail */
+        e->key.type = MSGPACK_OBJECT_STR;
+        e->key.via.str.size = (uint32_t)kn;
+        e->key.via.str.ptr = k;
+        map->via.map.size++;
+        want |= (uint64_t)1 << j;
+        pos = off;
+    }
     return 0;
 }
 
@@ -133,8 +195,10 @@ const msgpack_object *xf_get(const msgpack_object *map, const char *key)
     size_t klen = strlen(key);
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *k = &map->via.map.ptr[i].key;
+        /* the first byte before a call of memcmp: most keys of the same length differ there */
         if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
-            (klen == 0 || memcmp(k->via.str.ptr, key, klen) == 0))
+            (klen == 0 ||
+             (k->via.str.ptr[0] == key[0] && memcmp(k->via.str.ptr, key, klen) == 0)))
             return &map->via.map.ptr[i].val;
     }
     return NULL;
@@ -355,11 +419,51 @@ bool xf_map_int(const msgpack_object *map, const char *key, int64_t *v)
             (c)->oom = true;                                                                     \
     } while (0)
 
+/*  A str as msgpack_pack_str + msgpack_pack_str_body encode it (the smallest header), with
+    one check of the body's room instead of two calls through the packer.                    */
+static void s_strn(xf_ctx_t *c, const char *s, size_t n)
+{
+    msgpack_sbuffer *sb = &c->body;
+    if (n > UINT32_MAX) {
+        c->oom = true;
+        return;
+    }
+    if (sb->alloc - sb->size < n + 5) {
+        size_t cap = sb->alloc ? sb->alloc : 1024;
+        while (cap - sb->size < n + 5)
+            cap *= 2;
+        char *d = realloc(sb->data, cap);
+        if (!d) {
+            c->oom = true;
+            return;
+        }
+        sb->data = d;
+        sb->alloc = cap;
+    }
+    uint8_t *h = (uint8_t *)sb->data + sb->size;
+    size_t hl;
+    if (n < 32) {
+        h[0] = (uint8_t)(0xa0 | n);
+        hl = 1;
+    } else if (n < 256) {
+        h[0] = 0xd9, h[1] = (uint8_t)n;
+        hl = 2;
+    } else if (n < 65536) {
+        h[0] = 0xda, h[1] = (uint8_t)(n >> 8), h[2] = (uint8_t)n;
+        hl = 3;
+    } else {
+        h[0] = 0xdb, h[1] = (uint8_t)(n >> 24), h[2] = (uint8_t)(n >> 16);
+        h[3] = (uint8_t)(n >> 8), h[4] = (uint8_t)n;
+        hl = 5;
+    }
+    if (n)
+        memcpy(h + hl, s, n);
+    sb->size += hl + n;
+}
+
 void xf_pack_cstr(xf_ctx_t *c, const char *s)
 {
-    size_t n = strlen(s);
-    XF_PK(c, msgpack_pack_str(&c->pk, n));
-    XF_PK(c, msgpack_pack_str_body(&c->pk, s, n));
+    s_strn(c, s, strlen(s));
 }
 
 void xf_key(xf_ctx_t *c, const char *name)
@@ -377,8 +481,7 @@ void xf_put_str(xf_ctx_t *c, const char *name, const char *s)
 void xf_put_strn(xf_ctx_t *c, const char *name, const char *s, size_t n)
 {
     xf_key(c, name);
-    XF_PK(c, msgpack_pack_str(&c->pk, n));
-    XF_PK(c, msgpack_pack_str_body(&c->pk, s, n));
+    s_strn(c, s, n);
 }
 
 void xf_put_int(xf_ctx_t *c, const char *name, int64_t v)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xoc_err.h"
 #include "xoc_xform_int.h"
 
 #define NAMES "name_label", "name_description"
@@ -191,32 +192,42 @@ static void s_fix_header(msgpack_sbuffer *out, size_t base, uint32_t n)
     out->size -= 5 - hl;
 }
 
-int xf_keep_fields(int cls, const uint8_t *rec, size_t len, msgpack_sbuffer *out)
+int xf_keep_fields(int cls, const uint8_t *rec, size_t len, msgpack_sbuffer *out, size_t *used)
 {
     pthread_once(&s_once, s_init);
     uint32_t count, kept = 0;
     size_t pos;
     if (cls < 0 || cls >= XF_NCLASSES || !s_counts[cls] || !s_map_header(rec, len, &count, &pos))
         return 1;
+    if ((uint64_t)count * 2 > len - pos) /* as xf_mp_check: a value takes a byte at least */
+        return XOC_EPROTO;
     size_t base = out->size;
     static const char zero[5];
     if (msgpack_sbuffer_write(out, zero, sizeof(zero)) != 0)
-        return -1;
+        return XOC_ENOMEM;
+    /* keys and values sit one level below the record: one level less for their own */
+    const int depth = XF_MAX_DEPTH - 1;
+    int rc;
     for (uint32_t i = 0; i < count; i++) {
-        const char *k;
-        size_t n, ksize = 0, vsize = 0;
+        const char *k = NULL;
+        size_t n = 0, ksize = 0, vsize = 0;
+        if (pos >= len)
+            return XOC_EPROTO;
         bool str = s_str_key(rec + pos, len - pos, &k, &n, &ksize);
-        if (!str && xf_mp_check(rec + pos, len - pos, &ksize) != 0)
-            return -1; /* checked well-formed by the caller */
-        if (xf_mp_check(rec + pos + ksize, len - pos - ksize, &vsize) != 0)
-            return -1;
+        if (!str && (rc = xf_mp_check_depth(rec + pos, len - pos, &ksize, depth)) != 0)
+            return rc;
+        if (pos + ksize >= len)
+            return XOC_EPROTO;
+        if ((rc = xf_mp_check_depth(rec + pos + ksize, len - pos - ksize, &vsize, depth)) != 0)
+            return rc;
         if (str && s_keep(cls, k, n)) {
             if (msgpack_sbuffer_write(out, (const char *)rec + pos, ksize + vsize) != 0)
-                return -1;
+                return XOC_ENOMEM;
             kept++;
         }
         pos += ksize + vsize;
     }
     s_fix_header(out, base, kept);
+    *used = pos;
     return 0;
 }

@@ -272,6 +272,14 @@ static void test_json_values(void **state)
     xoc_xapi_decode_opts_t o = {.flags = XOC_XAPI_INT_AS_STRING};
     assert_int_equal(s_json(body, &o, &out, NULL), 0);
     assert_non_null(strstr(s_dump(out.data, out.size), "\"i\"=>\"-5\""));
+    /* the ends of int64 and uint64, and text of 8+ ASCII bytes around a multi-byte char */
+    out.size = 0;
+    const char *ends = "{\"result\":[-9223372036854775808,9223372036854775807,"
+                       "9223372036854775808,-0,0,\"0123456789\u00e9abcdefgh\\tij\"]}";
+    assert_int_equal(s_json(ends, NULL, &out, NULL), 0);
+    assert_string_equal(s_dump(out.data, out.size),
+                        "[-9223372036854775808, 9223372036854775807, 9223372036854775808, 0, "
+                        "0, \"0123456789\xc3\xa9" "abcdefgh\tij\"]");
     msgpack_sbuffer_destroy(&out);
 }
 
@@ -456,6 +464,12 @@ static void test_malformed(void **state)
         {"{\"result\":123456789012345678901234}", XOC_ETYPE},
         {"{\"result\":1e999}", XOC_ETYPE},
         {"{/*c*/\"result\":1}", XOC_EPROTO},
+        {"{\"result\":-9223372036854775809}", XOC_ETYPE},
+        {"{\"result\":18446744073709551616}", XOC_ETYPE},
+        {"{\"result\":99999999999999999999}", XOC_ETYPE},
+        {"{\"result\":\"0123456789abcdef\xc3\x28 and more ASCII\"}", XOC_EPROTO},
+        {"{\"result\":\"0123456789abcdef\xc0\x80 and more ASCII\"}", XOC_EPROTO},
+        {"{\"0123456789abcdefghij\xed\xa0\x80\":1}", XOC_EPROTO},
     };
     for (size_t i = 0; i < sizeof json / sizeof json[0]; i++) {
         int rc = s_json(json[i].body, NULL, NULL, NULL);

@@ -1422,6 +1422,107 @@ static void test_keep_raw(void **state)
     xoc_xform_destroy(&xf);
 }
 
+/*  put() checks a filtered class's record while filtering it (one walk) and reads its uuid
+    and flags without unpacking it: the verdicts, the ids and the objects must be those of the
+    whole-record path (keep_all: the full check and unpack) for every kind of input: the
+    nesting limit exactly, duplicate keys (the first counts), non-str and long keys, trailing
+    bytes, truncation inside a kept or a dropped field.                                       */
+static void s_put_both(const char *cls, const char *ref, const uint8_t *rec, size_t len,
+                       int expect)
+{
+    xoc_xform_t *a = xoc_xform_new(), *b = xoc_xform_new();
+    xf_set_keep_all(b, true);
+    sink_t sa, sb;
+    s_sink_init(&sa);
+    s_sink_init(&sb);
+    int ra = xoc_xform_put(a, cls, ref, rec, len), rb = xoc_xform_put(b, cls, ref, rec, len);
+    assert_int_equal(ra, expect);
+    assert_int_equal(rb, expect);
+    assert_int_equal(s_flush(a, &sa), 0);
+    assert_int_equal(s_flush(b, &sb), 0);
+    assert_true(json_equal(sa.state, sb.state));
+    s_sink_fini(&sa);
+    s_sink_fini(&sb);
+    xoc_xform_destroy(&a);
+    xoc_xform_destroy(&b);
+}
+
+static void test_filter_check(void **state)
+{
+    (void)state;
+    uint8_t deep[64];
+    for (int levels = 30; levels <= 34; levels++) { /* the record is the first level */
+        size_t n = 0;
+        deep[n++] = 0x82;
+        deep[n++] = 0xa4, memcpy(deep + n, "uuid", 4), n += 4;
+        deep[n++] = 0xa2, deep[n++] = 'v', deep[n++] = '1';
+        deep[n++] = 0xa4, memcpy(deep + n, "tags", 4), n += 4; /* kept: VM tags */
+        for (int i = 1; i < levels; i++)
+            deep[n++] = 0x91;
+        deep[n++] = 0xc0;
+        s_put_both("VM", "OpaqueRef:d", deep, n, levels <= 32 ? 0 : XOC_ETOOBIG);
+        memcpy(deep + 10, "xags", 4); /* "tags" -> a dropped field */
+        s_put_both("VM", "OpaqueRef:d", deep, n, levels <= 32 ? 0 : XOC_ETOOBIG);
+    }
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    /* duplicates: the first uuid and the first is_a_template/other_config count */
+    msgpack_pack_map(&pk, 8);
+    msgpack_pack_int(&pk, 7); /* a non-str key */
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "uuid", 4);
+    msgpack_pack_str_with_body(&pk, "no", 2);
+    const uint8_t uuid16[] = {0xda, 0, 4, 'u', 'u', 'i', 'd'};
+    msgpack_sbuffer_write(&sb, (const char *)uuid16, sizeof(uuid16));
+    msgpack_pack_str_with_body(&pk, "tpl-1", 5);
+    msgpack_pack_str_with_body(&pk, "uuid", 4);
+    msgpack_pack_str_with_body(&pk, "tpl-2", 5);
+    msgpack_pack_str_with_body(&pk, "is_a_template", 13);
+    msgpack_pack_true(&pk);
+    msgpack_pack_str_with_body(&pk, "is_a_template", 13);
+    msgpack_pack_false(&pk);
+    msgpack_pack_str_with_body(&pk, "other_config", 12);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "default_template", 16);
+    msgpack_pack_str_with_body(&pk, "true", 4);
+    msgpack_pack_str_with_body(&pk, "other_config", 12);
+    msgpack_pack_map(&pk, 0);
+    msgpack_pack_str_with_body(&pk, "name_label", 10);
+    msgpack_pack_str_with_body(&pk, "T", 1);
+    msgpack_sbuffer_write(&sb, "\xc0\xc0", 2); /* trailing bytes: not the record's */
+    s_put_both("VM", "OpaqueRef:t", (const uint8_t *)sb.data, sb.size, 0);
+    {
+        xoc_xform_t *xf = xoc_xform_new();
+        sink_t s;
+        s_sink_init(&s);
+        assert_int_equal(xoc_xform_put(xf, "VM", "OpaqueRef:t", sb.data, sb.size), 0);
+        assert_int_equal(s_flush(xf, &s), 0);
+        json_t *o = json_object_get(s.state, "tpl-1"); /* a default template without a pool */
+        assert_non_null(o);
+        assert_string_equal(s_str(o, "type"), "VM-template");
+        s_sink_fini(&s);
+        xoc_xform_destroy(&xf);
+    }
+    /* every truncation of that record and of a dropped field: the same verdicts */
+    for (size_t cut = 1; cut < sb.size - 2; cut++)
+        s_put_both("VM", "OpaqueRef:t", (const uint8_t *)sb.data, cut, XOC_EPROTO);
+    /* an SR's flags (shared, PBDs) read the same way; a map count beyond the bytes */
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_str_with_body(&pk, "uuid", 4);
+    msgpack_pack_str_with_body(&pk, "sr-1", 4);
+    msgpack_pack_str_with_body(&pk, "PBDs", 4);
+    msgpack_pack_array(&pk, 0);
+    msgpack_pack_str_with_body(&pk, "shared", 6);
+    msgpack_pack_true(&pk);
+    s_put_both("SR", "OpaqueRef:s", (const uint8_t *)sb.data, sb.size, 0);
+    sb.data[0] = (char)0x8f;
+    s_put_both("SR", "OpaqueRef:s", (const uint8_t *)sb.data, sb.size, XOC_EPROTO);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 /*  Datetimes are converted without timegm: the same seconds for every month, leap years,
     days past the month's end, leap seconds, years 0 to 9999.                                */
 static void test_time_parse(void **state)
@@ -1611,6 +1712,7 @@ int main(void)
         cmocka_unit_test(test_keep_raw),
         cmocka_unit_test(test_time_parse),
         cmocka_unit_test(test_link_cache),
+        cmocka_unit_test(test_filter_check),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
