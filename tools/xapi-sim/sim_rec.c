@@ -328,13 +328,32 @@ static void s_write(sim_wr_t *w, s_rd_t *r)
 
 void sim_rec_write(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len)
 {
+    sim_rec_write_at(w, c, p, len, NULL);
+}
+
+void sim_rec_write_at(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len,
+                      uint32_t *off)
+{
     s_rd_t r = {p, p + len};
     sim_wr_map_begin(w);
     for (int i = 0; i < c->nfields; i++) {
+        if (off)
+            off[i] = (uint32_t)w->buf->len;
         sim_wr_key(w, c->fields[i].name, strlen(c->fields[i].name));
         s_write(w, &r);
     }
+    if (off)
+        off[c->nfields] = (uint32_t)w->buf->len;
     sim_wr_map_end(w);
+}
+
+void sim_rec_write_member(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len, int idx)
+{
+    s_rd_t r = {p, p + len};
+    for (int i = 0; i < idx; i++)
+        s_skip(&r);
+    sim_wr_key(w, c->fields[idx].name, strlen(c->fields[idx].name));
+    s_write(w, &r);
 }
 
 void sim_rec_write_field(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len, int idx)

@@ -28,6 +28,13 @@ uint8_t *sim_rec_set_field(const sim_class_t *c, const uint8_t *p, size_t len, i
                            const json_t *v, size_t *out_len);
 /*  Writes the record as a struct of every field.                                             */
 void sim_rec_write(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len);
+/*  The same, noting where each member starts: off[i] = w->buf->len before field i's key
+    (JSON: its comma included), off[nfields] = before the closing "}" / "</struct>".  */
+void sim_rec_write_at(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len,
+                      uint32_t *off);
+/*  Writes field idx as a member (key and value) of the record's map, as sim_rec_write does
+    (the writer placed inside the map: sim_wr_enter_map).                                  */
+void sim_rec_write_member(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len, int idx);
 /*  Writes one field's value.                                                                 */
 void sim_rec_write_field(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len, int idx);
 

@@ -111,6 +111,8 @@ static void s_push(sim_wr_t *w)
 {
     if (w->depth + 1 < SIM_WR_DEPTH)
         w->depth++;
+    if (w->depth > w->max_depth)
+        w->max_depth = w->depth;
     w->first[w->depth] = true;
     w->in_map[w->depth] = false;
 }
@@ -202,4 +204,27 @@ void sim_wr_json(sim_wr_t *w, const json_t *v)
         sim_wr_str(w, "");
         break;
     }
+}
+
+void sim_wr_raw(sim_wr_t *w, const char *s, size_t n)
+{
+    if (w->mode == SIM_WR_JSON) {
+        s_pre(w);
+        sim_buf_add(w->buf, s, n);
+        return;
+    }
+    sim_buf_add(w->buf, s, n); /* its own <value>...</value> */
+    if (w->in_map[w->depth]) {
+        sim_buf_add(w->buf, "</member>", 9);
+        w->in_map[w->depth] = false;
+    }
+}
+
+void sim_wr_enter_map(sim_wr_t *w, bool first)
+{
+    w->depth = 1;
+    if (w->max_depth < 1)
+        w->max_depth = 1;
+    w->first[1] = first;
+    w->in_map[1] = false;
 }
