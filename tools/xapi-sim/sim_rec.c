@@ -236,12 +236,20 @@ void sim_rec_fields(const sim_class_t *c, const uint8_t *p, size_t len, const in
 uint8_t *sim_rec_set_field(const sim_class_t *c, const uint8_t *p, size_t len, int idx,
                            const json_t *v, size_t *out_len)
 {
+    size_t at;
+    return sim_rec_set_field_at(c, p, len, idx, v, out_len, &at);
+}
+
+uint8_t *sim_rec_set_field_at(const sim_class_t *c, const uint8_t *p, size_t len, int idx,
+                              const json_t *v, size_t *out_len, size_t *at)
+{
     if (idx < 0 || idx >= c->nfields || !v)
         return NULL;
     s_rd_t r = {p, p + len};
     for (int i = 0; i < idx; i++)
         s_skip(&r);
     const uint8_t *start = r.p;
+    *at = (size_t)(start - p);
     s_skip(&r);
     sim_buf_t b;
     sim_buf_init(&b, len + 64);
@@ -352,8 +360,32 @@ void sim_rec_write_member(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, s
     s_rd_t r = {p, p + len};
     for (int i = 0; i < idx; i++)
         s_skip(&r);
+    sim_rec_write_member_at(w, c, p, len, idx, (size_t)(r.p - p));
+}
+
+void sim_rec_write_member_at(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len,
+                             int idx, size_t at)
+{
+    s_rd_t r = {p + (at < len ? at : len), p + len};
     sim_wr_key(w, c->fields[idx].name, strlen(c->fields[idx].name));
     s_write(w, &r);
+}
+
+const char *sim_rec_str(const sim_class_t *c, const uint8_t *p, size_t len, int idx, size_t *n)
+{
+    if (idx < 0 || idx >= c->nfields)
+        return NULL;
+    s_rd_t r = {p, p + len};
+    for (int i = 0; i < idx; i++)
+        s_skip(&r);
+    if (r.p >= r.end || (*r.p != T_STR && *r.p != T_DATE))
+        return NULL;
+    r.p++;
+    uint64_t l = s_get_varint(&r);
+    if (l > (uint64_t)(r.end - r.p))
+        return NULL;
+    *n = (size_t)l;
+    return (const char *)r.p;
 }
 
 void sim_rec_write_field(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len, int idx)

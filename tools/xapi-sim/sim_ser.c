@@ -11,8 +11,12 @@
     direct write would not have been clipped either.                                          */
 #define S_MAX_DEPTH 32
 
+/*  Room added when a patch makes the text grow, so that the next ones are done in place.    */
+#define S_SLACK 64
+
 struct sim_ser_t {
     uint32_t len;   /* bytes of text */
+    uint32_t cap;   /* room for text */
     uint16_t nf;    /* members */
     uint8_t mode;   /* sim_wr_mode_t */
     uint8_t depth;  /* deepest level reached, the record's map being level 1 */
@@ -54,6 +58,7 @@ sim_ser_t *sim_ser_new(sim_wr_mode_t mode, const sim_class_t *c, const uint8_t *
     if (fit)
         s = fit;
     s->len = (uint32_t)(total - hdr);
+    s->cap = s->len;
     s->nf = (uint16_t)c->nfields;
     s->mode = (uint8_t)mode;
     s->depth = (uint8_t)w.max_depth;
@@ -64,45 +69,45 @@ sim_ser_t *sim_ser_new(sim_wr_mode_t mode, const sim_class_t *c, const uint8_t *
 }
 
 sim_ser_t *sim_ser_patch(sim_ser_t *s, const sim_class_t *c, const uint8_t *rec, size_t len,
-                         int idx)
+                         int idx, size_t at, sim_buf_t *scratch)
 {
+    sim_buf_t *seg = scratch;
     if (!s)
         return NULL;
     if (idx < 0 || idx >= s->nf || c->nfields != s->nf) {
         free(s);
         return NULL;
     }
-    sim_buf_t b;
-    sim_buf_init(&b, 256);
+    sim_buf_reset(seg);
     sim_wr_t w;
-    sim_wr_init(&w, (sim_wr_mode_t)s->mode, &b);
+    sim_wr_init(&w, (sim_wr_mode_t)s->mode, seg);
     sim_wr_enter_map(&w, idx == 0);
-    sim_rec_write_member(&w, c, rec, len, idx);
+    sim_rec_write_member_at(&w, c, rec, len, idx, at);
     size_t a = s->off[idx], e = s->off[idx + 1];
-    size_t nlen = s->len - (e - a) + b.len;
-    if (w.max_depth > S_MAX_DEPTH || nlen > UINT32_MAX) {
-        sim_buf_free(&b);
+    size_t nlen = s->len - (e - a) + seg->len;
+    if (w.max_depth > S_MAX_DEPTH || nlen + S_SLACK > UINT32_MAX) {
         free(s);
         return NULL;
     }
     size_t hdr = s_hdr(s->nf);
-    sim_ser_t *n = malloc(hdr + nlen);
-    if (!n)
-        abort();
-    memcpy(n, s, hdr);
-    n->len = (uint32_t)nlen;
-    if (w.max_depth > n->depth)
-        n->depth = (uint8_t)w.max_depth;
-    char *src = s_text(s), *dst = s_text(n);
-    memcpy(dst, src, a);
-    memcpy(dst + a, b.data, b.len);
-    memcpy(dst + a + b.len, src + e, s->len - e);
-    uint32_t grow = (uint32_t)b.len - (uint32_t)(e - a); /* modulo 2^32: offsets move by it */
-    for (int i = idx + 1; i <= n->nf; i++)
-        n->off[i] += grow;
-    sim_buf_free(&b);
-    free(s);
-    return n;
+    if (nlen > s->cap) {
+        size_t cap = nlen + S_SLACK;
+        sim_ser_t *n = realloc(s, hdr + cap);
+        if (!n)
+            abort();
+        s = n;
+        s->cap = (uint32_t)cap;
+    }
+    char *text = s_text(s);
+    memmove(text + a + seg->len, text + e, s->len - e);
+    memcpy(text + a, seg->data, seg->len);
+    s->len = (uint32_t)nlen;
+    if (w.max_depth > s->depth)
+        s->depth = (uint8_t)w.max_depth;
+    uint32_t grow = (uint32_t)seg->len - (uint32_t)(e - a); /* modulo 2^32: offsets move by it */
+    for (int i = idx + 1; i <= s->nf; i++)
+        s->off[i] += grow;
+    return s;
 }
 
 bool sim_ser_write(sim_wr_t *w, const sim_ser_t *s)
@@ -117,7 +122,7 @@ bool sim_ser_write(sim_wr_t *w, const sim_ser_t *s)
 
 size_t sim_ser_size(const sim_ser_t *s)
 {
-    return s ? s_hdr(s->nf) + s->len : 0;
+    return s ? s_hdr(s->nf) + s->cap : 0;
 }
 
 void sim_ser_free(sim_ser_t *s)

@@ -27,6 +27,7 @@ struct sim_store_t {
     uint64_t gen;
     uint64_t lost_gen;
     size_t ser_bytes, ser_max; /* serialized forms kept, and their bound */
+    sim_buf_t ser_scratch;     /* a patched member's text */
 };
 
 static __thread uint64_t s_rng;
@@ -81,6 +82,7 @@ sim_store_t *sim_store_new(void)
     zhashx_set_key_destructor(self->by_uuid, NULL);
     self->classes = calloc((size_t)sim_schema_count(), sizeof(s_vec_t));
     self->ser_max = SIM_STORE_SER_MAX;
+    sim_buf_init(&self->ser_scratch, 256);
     return self;
 }
 
@@ -116,6 +118,7 @@ void sim_store_destroy(sim_store_t **self_p)
     for (int i = 0; i < sim_schema_count(); i++)
         free(self->classes[i].v);
     free(self->classes);
+    sim_buf_free(&self->ser_scratch);
     zhashx_destroy(&self->by_ref);
     zhashx_destroy(&self->by_uuid);
     pthread_cond_destroy(&self->cond);
@@ -264,7 +267,8 @@ bool sim_store_set_field(sim_store_t *self, sim_obj_t *obj, int idx, const json_
 {
     size_t len;
     const sim_class_t *c = sim_schema_class(obj->cls);
-    uint8_t *p = sim_rec_set_field(c, obj->rec, obj->len, idx, v, &len);
+    size_t at;
+    uint8_t *p = sim_rec_set_field_at(c, obj->rec, obj->len, idx, v, &len, &at);
     if (!p)
         return false;
     free(obj->rec);
@@ -274,7 +278,8 @@ bool sim_store_set_field(sim_store_t *self, sim_obj_t *obj, int idx, const json_
         if (!obj->ser[m])
             continue;
         self->ser_bytes -= sim_ser_size(obj->ser[m]);
-        obj->ser[m] = sim_ser_patch(obj->ser[m], c, obj->rec, obj->len, idx);
+        obj->ser[m] =
+            sim_ser_patch(obj->ser[m], c, obj->rec, obj->len, idx, at, &self->ser_scratch);
         self->ser_bytes += sim_ser_size(obj->ser[m]);
     }
     s_changed(self, obj);

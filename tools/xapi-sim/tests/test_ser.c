@@ -256,6 +256,15 @@ static void test_edges(void **state)
     json_decref(v);
     assert_true(sim_store_ser_bytes(st) > kept); /* patched, not dropped */
     s_compare_obj(o, 0);
+    /* shrinking in place, then growing within the room left */
+    v = json_string("");
+    assert_true(sim_store_set_field(st, o, 0, v));
+    json_decref(v);
+    s_compare_obj(o, 0);
+    v = json_string("abc");
+    assert_true(sim_store_set_field(st, o, 0, v));
+    json_decref(v);
+    s_compare_obj(o, 0);
     s_compare_obj(o, 10);
     /* a writer so deep that the kept bytes would differ: written directly, same bytes */
     s_compare_obj(o, 28);
