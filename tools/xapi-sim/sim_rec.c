@@ -38,6 +38,35 @@ static uint64_t s_get_varint(s_rd_t *r)
     return v;
 }
 
+/*  A set's or map's element bytes follow its count as 4 bytes (little-endian), so that a
+    walk to a later field jumps over it instead of reading every element.                   */
+static size_t s_size_begin(sim_buf_t *b)
+{
+    static const uint8_t zero[4];
+    sim_buf_add(b, zero, 4);
+    return b->len;
+}
+
+static void s_size_end(sim_buf_t *b, size_t at)
+{
+    uint32_t n = (uint32_t)(b->len - at);
+    uint8_t *q = (uint8_t *)b->data + at - 4;
+    q[0] = (uint8_t)n, q[1] = (uint8_t)(n >> 8), q[2] = (uint8_t)(n >> 16), q[3] = (uint8_t)(n >> 24);
+}
+
+/*  Reads the element size of a set or map (after its count).                                */
+static uint64_t s_get_size(s_rd_t *r)
+{
+    if (r->end - r->p < 4) {
+        r->p = r->end;
+        return 0;
+    }
+    uint64_t n = (uint64_t)r->p[0] | (uint64_t)r->p[1] << 8 | (uint64_t)r->p[2] << 16 |
+                 (uint64_t)r->p[3] << 24;
+    r->p += 4;
+    return n;
+}
+
 static void s_enc_str(sim_buf_t *b, int tag, const char *s, size_t n)
 {
     sim_buf_addc(b, (char)tag);
@@ -74,7 +103,9 @@ static void s_enc(sim_buf_t *b, const json_t *v, bool date)
         json_t *e;
         sim_buf_addc(b, T_ARR);
         s_varint(b, json_array_size(v));
+        size_t at = s_size_begin(b);
         json_array_foreach(v, i, e) s_enc(b, e, false);
+        s_size_end(b, at);
         break;
     }
     case JSON_OBJECT: {
@@ -82,12 +113,14 @@ static void s_enc(sim_buf_t *b, const json_t *v, bool date)
         json_t *e;
         sim_buf_addc(b, T_MAP);
         s_varint(b, json_object_size(v));
+        size_t at = s_size_begin(b);
         json_object_foreach((json_t *)v, k, e)
         {
             s_varint(b, strlen(k));
             sim_buf_adds(b, k);
             s_enc(b, e, false);
         }
+        s_size_end(b, at);
         break;
     }
     default:
@@ -134,17 +167,10 @@ static void s_skip(s_rd_t *r)
         r->p = r->end - r->p >= 8 ? r->p + 8 : r->end;
         break;
     case T_ARR:
-        n = s_get_varint(r);
-        for (uint64_t i = 0; i < n && r->p < r->end; i++)
-            s_skip(r);
-        break;
     case T_MAP:
-        n = s_get_varint(r);
-        for (uint64_t i = 0; i < n && r->p < r->end; i++) {
-            uint64_t kl = s_get_varint(r);
-            r->p = kl <= (uint64_t)(r->end - r->p) ? r->p + kl : r->end;
-            s_skip(r);
-        }
+        s_get_varint(r);
+        n = s_get_size(r);
+        r->p = n <= (uint64_t)(r->end - r->p) ? r->p + n : r->end;
         break;
     default:
         break;
@@ -185,6 +211,7 @@ static json_t *s_dec(s_rd_t *r)
     case T_ARR: {
         json_t *a = json_array();
         n = s_get_varint(r);
+        s_get_size(r);
         for (uint64_t i = 0; i < n && r->p < r->end; i++)
             json_array_append_new(a, s_dec(r));
         return a;
@@ -192,6 +219,7 @@ static json_t *s_dec(s_rd_t *r)
     case T_MAP: {
         json_t *m = json_object();
         n = s_get_varint(r);
+        s_get_size(r);
         for (uint64_t i = 0; i < n && r->p < r->end; i++) {
             uint64_t kl = s_get_varint(r);
             if (kl > (uint64_t)(r->end - r->p))
@@ -310,6 +338,7 @@ static void s_write(sim_wr_t *w, s_rd_t *r)
         break;
     case T_ARR:
         n = s_get_varint(r);
+        s_get_size(r);
         sim_wr_arr_begin(w);
         for (uint64_t i = 0; i < n && r->p < r->end; i++)
             s_write(w, r);
@@ -317,6 +346,7 @@ static void s_write(sim_wr_t *w, s_rd_t *r)
         break;
     case T_MAP:
         n = s_get_varint(r);
+        s_get_size(r);
         sim_wr_map_begin(w);
         for (uint64_t i = 0; i < n && r->p < r->end; i++) {
             uint64_t kl = s_get_varint(r);

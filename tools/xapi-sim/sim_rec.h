@@ -1,6 +1,6 @@
 /*  sim_rec — a record stored compactly: its field values in schema order, each a tagged
     value (strings and datetimes length-prefixed, ints as zig-zag varints, sets and maps
-    counted). No field names are stored. A record is written straight to XML-RPC or JSON
+    counted and sized, so that a walk to a field jumps over them). No field names are stored. A record is written straight to XML-RPC or JSON
     without building a tree, and decoded to Jansson only when a handler changes it.          */
 #ifndef SIM_REC_H
 #define SIM_REC_H
