@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 // clang-format on
+#include <inttypes.h>
 #include <string.h>
 
 #include "sim_pool.h"
@@ -287,11 +288,40 @@ static void test_edges(void **state)
     assert_true(sim_store_ser_bytes(st) < before);
 }
 
+/*  Ints are written without printf: the same digits as "%" PRId64, in both modes.           */
+static void test_ints(void **state)
+{
+    (void)state;
+    static const int64_t v[] = {0, 1, -1, 9, 10, -10, 123456789, 4294967296LL, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char want[128];
+        sim_buf_t b;
+        sim_wr_t w;
+        sim_buf_init(&b, 16);
+        sim_wr_init(&w, SIM_WR_JSON, &b);
+        sim_wr_int(&w, v[i]);
+        sim_wr_i4(&w, v[i]);
+        snprintf(want, sizeof want, "%" PRId64 ",%" PRId64, v[i], v[i]);
+        assert_int_equal(b.len, strlen(want));
+        assert_memory_equal(b.data, want, b.len);
+        sim_buf_reset(&b);
+        sim_wr_init(&w, SIM_WR_XML, &b);
+        sim_wr_int(&w, v[i]);
+        sim_wr_i4(&w, v[i]);
+        snprintf(want, sizeof want, "<value>%" PRId64 "</value><value><i4>%" PRId64 "</i4></value>",
+                 v[i], v[i]);
+        assert_int_equal(b.len, strlen(want));
+        assert_memory_equal(b.data, want, b.len);
+        sim_buf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_bytes),
         cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_ints),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
