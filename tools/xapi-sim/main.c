@@ -34,7 +34,7 @@ static void s_usage(FILE *f)
             "  --vendor           also serve a vendor patch catalogue (updates.xml + patch zips)\n"
             "                     on a free port of 127.0.0.1\n"
             "  --patch-size BYTES size of the patch files in those zips (default 1048576)\n"
-            "  --record-cache MB  serialized records kept per pool for reuse (default 192;\n"
+            "  --record-cache MB  serialized records kept per pool for reuse (default 96;\n"
             "                     0: every answer written field by field)\n"
             "  --log-level L      error|warn|info|debug|trace (default info)\n"
             "  --help             this text\n"

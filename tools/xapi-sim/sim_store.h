@@ -16,7 +16,7 @@
 
 typedef struct sim_store_t sim_store_t;
 
-#define SIM_STORE_SER_MAX ((size_t)192 << 20)
+#define SIM_STORE_SER_MAX ((size_t)96 << 20)
 
 typedef struct sim_obj_t sim_obj_t;
 struct sim_obj_t {
