@@ -34,6 +34,8 @@ static void s_usage(FILE *f)
             "  --vendor           also serve a vendor patch catalogue (updates.xml + patch zips)\n"
             "                     on a free port of 127.0.0.1\n"
             "  --patch-size BYTES size of the patch files in those zips (default 1048576)\n"
+            "  --record-cache MB  serialized records kept per pool for reuse (default 96;\n"
+            "                     0: every answer written field by field)\n"
             "  --log-level L      error|warn|info|debug|trace (default info)\n"
             "  --help             this text\n"
             "stdout: one line per host 'xapi-sim: pool=<p> host=<h> master=<0|1> url=<url>',\n"
@@ -59,7 +61,8 @@ enum {
     O_VENDOR,
     O_PATCHSIZE,
     O_TLS,
-    O_CHURN_MIX
+    O_CHURN_MIX,
+    O_RECORD_CACHE
 };
 
 static const struct option s_opts[] = {
@@ -82,6 +85,7 @@ static const struct option s_opts[] = {
     {"tls", 0, NULL, O_TLS},
     {"log-level", 1, NULL, O_LOG},
     {"help", 0, NULL, O_HELP},
+    {"record-cache", 1, NULL, O_RECORD_CACHE},
     {NULL, 0, NULL, 0},
 };
 
@@ -159,6 +163,9 @@ static int s_parse(int argc, char **argv, sim_config_t *cfg)
             break;
         case O_PATCHSIZE:
             cfg->patch_size = strtoull(optarg, NULL, 10);
+            break;
+        case O_RECORD_CACHE:
+            cfg->record_cache = (size_t)strtoull(optarg, NULL, 10) << 20;
             break;
         case O_LOG:
             if (xoc_log_level_parse(optarg) < 0)

@@ -41,6 +41,7 @@ void sim_config_defaults(sim_config_t *cfg)
     cfg->disk_size = 10LL * 1024 * 1024 * 1024;
     cfg->seed = 42;
     cfg->patch_size = 1024 * 1024;
+    cfg->record_cache = SIM_STORE_SER_MAX;
 }
 
 sim_pool_t *sim_pool_at(sim_t *sim, int i)
@@ -113,6 +114,7 @@ static void s_pool_init(sim_t *sim, sim_pool_t *p, int index)
     p->index = index;
     snprintf(p->name, sizeof p->name, "pool%d", index + 1);
     p->store = sim_store_new();
+    sim_store_set_ser_max(p->store, sim->cfg.record_cache);
     p->sessions = zhashx_new();
     zhashx_set_destructor(p->sessions, s_session_free);
     p->jobs = zlistx_new();

@@ -30,6 +30,7 @@ typedef struct {
     uint64_t seed;          /* generator seed */
     bool vendor;            /* serve the vendor catalogue stand-in */
     size_t patch_size;      /* size of the patch files it serves */
+    size_t record_cache;    /* bytes of serialized records kept per pool (sim_store_write) */
 } sim_config_t;
 
 typedef struct sim_t sim_t;

@@ -320,7 +320,7 @@ static int s_message_get_since(sim_call_t *c)
         if (!newer)
             continue;
         sim_wr_key(c->w, o->ref, strlen(o->ref));
-        sim_rec_write(c->w, cls, o->rec, o->len);
+        sim_store_write(c->pool->store, c->w, o);
     }
     sim_wr_map_end(c->w);
     return 0;
@@ -513,7 +513,7 @@ static void s_write_records(sim_call_t *c, const sim_class_t *cls, const char *w
                 continue;
         }
         sim_wr_key(c->w, o->ref, strlen(o->ref));
-        sim_rec_write(c->w, cls, o->rec, o->len);
+        sim_store_write(c->pool->store, c->w, o);
     }
     sim_wr_map_end(c->w);
 }
@@ -601,7 +601,7 @@ static int s_generic_obj(sim_call_t *c, const s_generic_t *g)
     if (!o)
         return -1;
     if (g->op == G_RECORD) {
-        sim_rec_write(c->w, g->cls, o->rec, o->len);
+        sim_store_write(c->pool->store, c->w, o);
         return 0;
     }
     if (g->op == G_GET) {

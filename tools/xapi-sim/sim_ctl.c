@@ -24,7 +24,7 @@ static int s_sim_dump(sim_call_t *c)
         for (size_t k = 0; k < sim_store_count(st, i); k++) {
             sim_obj_t *o = sim_store_at(st, i, k);
             sim_wr_key(c->w, o->ref, strlen(o->ref));
-            sim_rec_write(c->w, cls, o->rec, o->len);
+            sim_store_write(c->pool->store, c->w, o);
         }
         sim_wr_map_end(c->w);
     }
@@ -51,6 +51,8 @@ static int s_sim_stats(sim_call_t *c)
     sim_wr_i4(c->w, (int64_t)zhashx_size(c->pool->sessions));
     sim_wr_key(c->w, "churn_seq", 9);
     sim_wr_i4(c->w, (int64_t)c->pool->churn_seq);
+    sim_wr_key(c->w, "record_cache_bytes", 18);
+    sim_wr_int(c->w, (int64_t)sim_store_ser_bytes(st));
     sim_wr_map_end(c->w);
     return 0;
 }

@@ -94,7 +94,7 @@ static size_t s_collect(sim_pool_t *p, const s_sub_t *sub, uint64_t token, sim_o
     return n;
 }
 
-static void s_write_event(sim_call_t *c, const sim_obj_t *o, uint64_t token, bool legacy)
+static void s_write_event(sim_call_t *c, sim_obj_t *o, uint64_t token, bool legacy)
 {
     const sim_class_t *cls = sim_schema_class(o->cls);
     sim_wr_t *w = c->w;
@@ -117,7 +117,7 @@ static void s_write_event(sim_call_t *c, const sim_obj_t *o, uint64_t token, boo
     }
     if (!o->deleted) {
         sim_wr_key(w, "snapshot", 8);
-        sim_rec_write(w, cls, o->rec, o->len);
+        sim_store_write(c->pool->store, w, o);
     }
     sim_wr_map_end(w);
 }

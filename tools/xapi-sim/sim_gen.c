@@ -205,7 +205,7 @@ typedef struct {
     /* the visible churn's classes and fields, found once: VM (power_state, is_control_domain,
        metrics in schema order; name_description, tags), VM_metrics (memory_actual) */
     bool churn_ready;
-    int vm_cls, vm_read[3], vm_desc, vm_tags, vmm_cls, vmm_mem;
+    int vm_cls, vm_read[3], vm_power, vm_desc, vm_tags, vmm_cls, vmm_mem;
 } s_ctx_t;
 
 static s_ctx_t *s_ctx(sim_pool_t *p)
@@ -771,6 +771,7 @@ static s_ctx_t *s_churn_ctx(sim_pool_t *p)
                     x->vm_read[i] = x->vm_read[j];
                     x->vm_read[j] = t;
                 }
+        x->vm_power = sim_schema_field(vmc, "power_state");
         x->vm_desc = sim_schema_field(vmc, "name_description");
         x->vm_tags = sim_schema_field(vmc, "tags");
         x->vmm_cls = mc->id;
@@ -795,6 +796,11 @@ static void s_churn_vm_memory(sim_pool_t *p)
         sim_obj_t *o = s_pick_id(p, x->vm_cls);
         if (!o)
             return;
+        /* a VM that is not running is passed over before anything is decoded */
+        size_t n;
+        const char *run = sim_rec_str(vmc, o->rec, o->len, x->vm_power, &n);
+        if (!run || n != 7 || memcmp(run, "Running", 7) != 0)
+            continue;
         json_t *f[3], *ps = NULL, *dom0 = NULL, *mref = NULL;
         sim_rec_fields(vmc, o->rec, o->len, x->vm_read, 3, f);
         for (int i = 0; i < 3; i++) {

@@ -38,6 +38,35 @@ static uint64_t s_get_varint(s_rd_t *r)
     return v;
 }
 
+/*  A set's or map's element bytes follow its count as 4 bytes (little-endian), so that a
+    walk to a later field jumps over it instead of reading every element.                   */
+static size_t s_size_begin(sim_buf_t *b)
+{
+    static const uint8_t zero[4];
+    sim_buf_add(b, zero, 4);
+    return b->len;
+}
+
+static void s_size_end(sim_buf_t *b, size_t at)
+{
+    uint32_t n = (uint32_t)(b->len - at);
+    uint8_t *q = (uint8_t *)b->data + at - 4;
+    q[0] = (uint8_t)n, q[1] = (uint8_t)(n >> 8), q[2] = (uint8_t)(n >> 16), q[3] = (uint8_t)(n >> 24);
+}
+
+/*  Reads the element size of a set or map (after its count).                                */
+static uint64_t s_get_size(s_rd_t *r)
+{
+    if (r->end - r->p < 4) {
+        r->p = r->end;
+        return 0;
+    }
+    uint64_t n = (uint64_t)r->p[0] | (uint64_t)r->p[1] << 8 | (uint64_t)r->p[2] << 16 |
+                 (uint64_t)r->p[3] << 24;
+    r->p += 4;
+    return n;
+}
+
 static void s_enc_str(sim_buf_t *b, int tag, const char *s, size_t n)
 {
     sim_buf_addc(b, (char)tag);
@@ -74,7 +103,9 @@ static void s_enc(sim_buf_t *b, const json_t *v, bool date)
         json_t *e;
         sim_buf_addc(b, T_ARR);
         s_varint(b, json_array_size(v));
+        size_t at = s_size_begin(b);
         json_array_foreach(v, i, e) s_enc(b, e, false);
+        s_size_end(b, at);
         break;
     }
     case JSON_OBJECT: {
@@ -82,12 +113,14 @@ static void s_enc(sim_buf_t *b, const json_t *v, bool date)
         json_t *e;
         sim_buf_addc(b, T_MAP);
         s_varint(b, json_object_size(v));
+        size_t at = s_size_begin(b);
         json_object_foreach((json_t *)v, k, e)
         {
             s_varint(b, strlen(k));
             sim_buf_adds(b, k);
             s_enc(b, e, false);
         }
+        s_size_end(b, at);
         break;
     }
     default:
@@ -134,17 +167,10 @@ static void s_skip(s_rd_t *r)
         r->p = r->end - r->p >= 8 ? r->p + 8 : r->end;
         break;
     case T_ARR:
-        n = s_get_varint(r);
-        for (uint64_t i = 0; i < n && r->p < r->end; i++)
-            s_skip(r);
-        break;
     case T_MAP:
-        n = s_get_varint(r);
-        for (uint64_t i = 0; i < n && r->p < r->end; i++) {
-            uint64_t kl = s_get_varint(r);
-            r->p = kl <= (uint64_t)(r->end - r->p) ? r->p + kl : r->end;
-            s_skip(r);
-        }
+        s_get_varint(r);
+        n = s_get_size(r);
+        r->p = n <= (uint64_t)(r->end - r->p) ? r->p + n : r->end;
         break;
     default:
         break;
@@ -185,6 +211,7 @@ static json_t *s_dec(s_rd_t *r)
     case T_ARR: {
         json_t *a = json_array();
         n = s_get_varint(r);
+        s_get_size(r);
         for (uint64_t i = 0; i < n && r->p < r->end; i++)
             json_array_append_new(a, s_dec(r));
         return a;
@@ -192,6 +219,7 @@ static json_t *s_dec(s_rd_t *r)
     case T_MAP: {
         json_t *m = json_object();
         n = s_get_varint(r);
+        s_get_size(r);
         for (uint64_t i = 0; i < n && r->p < r->end; i++) {
             uint64_t kl = s_get_varint(r);
             if (kl > (uint64_t)(r->end - r->p))
@@ -236,12 +264,20 @@ void sim_rec_fields(const sim_class_t *c, const uint8_t *p, size_t len, const in
 uint8_t *sim_rec_set_field(const sim_class_t *c, const uint8_t *p, size_t len, int idx,
                            const json_t *v, size_t *out_len)
 {
+    size_t at;
+    return sim_rec_set_field_at(c, p, len, idx, v, out_len, &at);
+}
+
+uint8_t *sim_rec_set_field_at(const sim_class_t *c, const uint8_t *p, size_t len, int idx,
+                              const json_t *v, size_t *out_len, size_t *at)
+{
     if (idx < 0 || idx >= c->nfields || !v)
         return NULL;
     s_rd_t r = {p, p + len};
     for (int i = 0; i < idx; i++)
         s_skip(&r);
     const uint8_t *start = r.p;
+    *at = (size_t)(start - p);
     s_skip(&r);
     sim_buf_t b;
     sim_buf_init(&b, len + 64);
@@ -302,6 +338,7 @@ static void s_write(sim_wr_t *w, s_rd_t *r)
         break;
     case T_ARR:
         n = s_get_varint(r);
+        s_get_size(r);
         sim_wr_arr_begin(w);
         for (uint64_t i = 0; i < n && r->p < r->end; i++)
             s_write(w, r);
@@ -309,6 +346,7 @@ static void s_write(sim_wr_t *w, s_rd_t *r)
         break;
     case T_MAP:
         n = s_get_varint(r);
+        s_get_size(r);
         sim_wr_map_begin(w);
         for (uint64_t i = 0; i < n && r->p < r->end; i++) {
             uint64_t kl = s_get_varint(r);
@@ -328,13 +366,56 @@ static void s_write(sim_wr_t *w, s_rd_t *r)
 
 void sim_rec_write(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len)
 {
+    sim_rec_write_at(w, c, p, len, NULL);
+}
+
+void sim_rec_write_at(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len,
+                      uint32_t *off)
+{
     s_rd_t r = {p, p + len};
     sim_wr_map_begin(w);
     for (int i = 0; i < c->nfields; i++) {
+        if (off)
+            off[i] = (uint32_t)w->buf->len;
         sim_wr_key(w, c->fields[i].name, strlen(c->fields[i].name));
         s_write(w, &r);
     }
+    if (off)
+        off[c->nfields] = (uint32_t)w->buf->len;
     sim_wr_map_end(w);
+}
+
+void sim_rec_write_member(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len, int idx)
+{
+    s_rd_t r = {p, p + len};
+    for (int i = 0; i < idx; i++)
+        s_skip(&r);
+    sim_rec_write_member_at(w, c, p, len, idx, (size_t)(r.p - p));
+}
+
+void sim_rec_write_member_at(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len,
+                             int idx, size_t at)
+{
+    s_rd_t r = {p + (at < len ? at : len), p + len};
+    sim_wr_key(w, c->fields[idx].name, strlen(c->fields[idx].name));
+    s_write(w, &r);
+}
+
+const char *sim_rec_str(const sim_class_t *c, const uint8_t *p, size_t len, int idx, size_t *n)
+{
+    if (idx < 0 || idx >= c->nfields)
+        return NULL;
+    s_rd_t r = {p, p + len};
+    for (int i = 0; i < idx; i++)
+        s_skip(&r);
+    if (r.p >= r.end || (*r.p != T_STR && *r.p != T_DATE))
+        return NULL;
+    r.p++;
+    uint64_t l = s_get_varint(&r);
+    if (l > (uint64_t)(r.end - r.p))
+        return NULL;
+    *n = (size_t)l;
+    return (const char *)r.p;
 }
 
 void sim_rec_write_field(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len, int idx)

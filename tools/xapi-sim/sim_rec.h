@@ -1,6 +1,6 @@
 /*  sim_rec — a record stored compactly: its field values in schema order, each a tagged
     value (strings and datetimes length-prefixed, ints as zig-zag varints, sets and maps
-    counted). No field names are stored. A record is written straight to XML-RPC or JSON
+    counted and sized, so that a walk to a field jumps over them). No field names are stored. A record is written straight to XML-RPC or JSON
     without building a tree, and decoded to Jansson only when a handler changes it.          */
 #ifndef SIM_REC_H
 #define SIM_REC_H
@@ -26,8 +26,24 @@ void sim_rec_fields(const sim_class_t *c, const uint8_t *p, size_t len, const in
     new malloc'd buffer, without decoding the other fields; NULL when idx is out of range.  */
 uint8_t *sim_rec_set_field(const sim_class_t *c, const uint8_t *p, size_t len, int idx,
                            const json_t *v, size_t *out_len);
+/*  The same, also giving where field idx starts in the new record (*at).                    */
+uint8_t *sim_rec_set_field_at(const sim_class_t *c, const uint8_t *p, size_t len, int idx,
+                              const json_t *v, size_t *out_len, size_t *at);
+/*  The string value (string, enum, ref or datetime) of field idx, in place (*n bytes, not
+    terminated), or NULL when it is not a string.                                           */
+const char *sim_rec_str(const sim_class_t *c, const uint8_t *p, size_t len, int idx, size_t *n);
 /*  Writes the record as a struct of every field.                                             */
 void sim_rec_write(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len);
+/*  The same, noting where each member starts: off[i] = w->buf->len before field i's key
+    (JSON: its comma included), off[nfields] = before the closing "}" / "</struct>".  */
+void sim_rec_write_at(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len,
+                      uint32_t *off);
+/*  Writes field idx as a member (key and value) of the record's map, as sim_rec_write does
+    (the writer placed inside the map: sim_wr_enter_map).                                  */
+void sim_rec_write_member(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len, int idx);
+/*  The same when field idx is known to start at offset at of the record.                    */
+void sim_rec_write_member_at(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len,
+                             int idx, size_t at);
 /*  Writes one field's value.                                                                 */
 void sim_rec_write_field(sim_wr_t *w, const sim_class_t *c, const uint8_t *p, size_t len, int idx);
 

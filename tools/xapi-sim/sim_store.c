@@ -26,6 +26,8 @@ struct sim_store_t {
     size_t ntomb;
     uint64_t gen;
     uint64_t lost_gen;
+    size_t ser_bytes, ser_max; /* serialized forms kept, and their bound */
+    sim_buf_t ser_scratch;     /* a patched member's text */
 };
 
 static __thread uint64_t s_rng;
@@ -79,11 +81,27 @@ sim_store_t *sim_store_new(void)
     zhashx_set_key_duplicator(self->by_uuid, NULL);
     zhashx_set_key_destructor(self->by_uuid, NULL);
     self->classes = calloc((size_t)sim_schema_count(), sizeof(s_vec_t));
+    self->ser_max = SIM_STORE_SER_MAX;
+    sim_buf_init(&self->ser_scratch, 256);
     return self;
+}
+
+/*  Drops the serialized forms of o (its record changed or went).                            */
+static void s_ser_drop(sim_store_t *self, sim_obj_t *o)
+{
+    for (int m = 0; m < 2; m++) {
+        if (!o->ser[m])
+            continue;
+        self->ser_bytes -= sim_ser_size(o->ser[m]);
+        sim_ser_free(o->ser[m]);
+        o->ser[m] = NULL;
+    }
 }
 
 static void s_free_obj(sim_obj_t *o)
 {
+    sim_ser_free(o->ser[0]);
+    sim_ser_free(o->ser[1]);
     free(o->rec);
     free(o);
 }
@@ -100,6 +118,7 @@ void sim_store_destroy(sim_store_t **self_p)
     for (int i = 0; i < sim_schema_count(); i++)
         free(self->classes[i].v);
     free(self->classes);
+    sim_buf_free(&self->ser_scratch);
     zhashx_destroy(&self->by_ref);
     zhashx_destroy(&self->by_uuid);
     pthread_cond_destroy(&self->cond);
@@ -240,18 +259,29 @@ void sim_store_update(sim_store_t *self, sim_obj_t *obj, const json_t *rec)
     free(obj->rec);
     obj->rec = p;
     obj->len = (uint32_t)len;
+    s_ser_drop(self, obj);
     s_changed(self, obj);
 }
 
 bool sim_store_set_field(sim_store_t *self, sim_obj_t *obj, int idx, const json_t *v)
 {
     size_t len;
-    uint8_t *p = sim_rec_set_field(sim_schema_class(obj->cls), obj->rec, obj->len, idx, v, &len);
+    const sim_class_t *c = sim_schema_class(obj->cls);
+    size_t at;
+    uint8_t *p = sim_rec_set_field_at(c, obj->rec, obj->len, idx, v, &len, &at);
     if (!p)
         return false;
     free(obj->rec);
     obj->rec = p;
     obj->len = (uint32_t)len;
+    for (int m = 0; m < 2; m++) {
+        if (!obj->ser[m])
+            continue;
+        self->ser_bytes -= sim_ser_size(obj->ser[m]);
+        obj->ser[m] =
+            sim_ser_patch(obj->ser[m], c, obj->rec, obj->len, idx, at, &self->ser_scratch);
+        self->ser_bytes += sim_ser_size(obj->ser[m]);
+    }
     s_changed(self, obj);
     return true;
 }
@@ -284,6 +314,7 @@ void sim_store_remove(sim_store_t *self, sim_obj_t *obj)
     zhashx_delete(self->by_uuid, obj->uuid);
     s_vec_del(&self->classes[obj->cls], obj);
     obj->deleted = true;
+    s_ser_drop(self, obj);
     free(obj->rec);
     obj->rec = NULL;
     obj->len = 0;
@@ -295,6 +326,32 @@ void sim_store_remove(sim_store_t *self, sim_obj_t *obj)
     self->ttail = obj;
     self->ntomb++;
     s_gc_tombstones(self);
+}
+
+void sim_store_write(sim_store_t *self, sim_wr_t *w, sim_obj_t *obj)
+{
+    const sim_class_t *c = sim_schema_class(obj->cls);
+    int m = w->mode == SIM_WR_JSON ? 1 : 0;
+    if (!obj->ser[m] && self->ser_bytes < self->ser_max) {
+        obj->ser[m] = sim_ser_new(w->mode, c, obj->rec, obj->len);
+        self->ser_bytes += sim_ser_size(obj->ser[m]);
+    }
+    if (!obj->ser[m] || !sim_ser_write(w, obj->ser[m]))
+        sim_rec_write(w, c, obj->rec, obj->len);
+}
+
+void sim_store_set_ser_max(sim_store_t *self, size_t bytes)
+{
+    self->ser_max = bytes;
+    if (bytes)
+        return;
+    for (sim_obj_t *o = self->head; o; o = o->next)
+        s_ser_drop(self, o);
+}
+
+size_t sim_store_ser_bytes(sim_store_t *self)
+{
+    return self->ser_bytes;
 }
 
 size_t sim_store_count(sim_store_t *self, int cls)

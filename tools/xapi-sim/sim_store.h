@@ -7,6 +7,8 @@
 #define SIM_STORE_H
 
 #include "sim_schema.h"
+#include "sim_ser.h"
+#include "sim_wr.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -14,11 +16,14 @@
 
 typedef struct sim_store_t sim_store_t;
 
+#define SIM_STORE_SER_MAX ((size_t)96 << 20)
+
 typedef struct sim_obj_t sim_obj_t;
 struct sim_obj_t {
     sim_obj_t *prev, *next; /* change list, ascending gen_mod */
     sim_obj_t *tnext;       /* tombstone FIFO */
     uint8_t *rec;
+    sim_ser_t *ser[2]; /* the record as served in each sim_wr_mode_t, or NULL (sim_ser) */
     uint32_t len;
     uint32_t idx; /* position in its class array */
     uint64_t gen_add, gen_mod;
@@ -54,6 +59,15 @@ bool sim_store_set_field(sim_store_t *self, sim_obj_t *obj, int idx, const json_
 /*  Marks the object changed without changing it (event.inject).                              */
 void sim_store_touch(sim_store_t *self, sim_obj_t *obj);
 void sim_store_remove(sim_store_t *self, sim_obj_t *obj);
+
+/*  Writes obj's record through w: from its serialized form for w's mode, made on first use
+    and kept until the record changes (a one-field change patches it), while the forms of
+    this store hold less than sim_store_set_ser_max bytes; otherwise directly (sim_rec).     */
+void sim_store_write(sim_store_t *self, sim_wr_t *w, sim_obj_t *obj);
+/*  Bytes of serialized forms kept at most (default SIM_STORE_SER_MAX; 0: none kept).         */
+void sim_store_set_ser_max(sim_store_t *self, size_t bytes);
+/*  Bytes of serialized forms kept now.                                                       */
+size_t sim_store_ser_bytes(sim_store_t *self);
 
 size_t sim_store_count(sim_store_t *self, int cls);
 sim_obj_t *sim_store_at(sim_store_t *self, int cls, size_t i);

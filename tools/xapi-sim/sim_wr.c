@@ -1,6 +1,5 @@
 #include "sim_wr.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
@@ -53,20 +52,38 @@ void sim_wr_str(sim_wr_t *w, const char *s)
     sim_wr_strn(w, s, strlen(s));
 }
 
+/*  Appends v in decimal (what "%" PRId64 gives, without printf's parsing).                 */
+static void s_dec(sim_buf_t *b, int64_t v)
+{
+    char tmp[24];
+    size_t n = sizeof tmp;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--n] = '-';
+    sim_buf_add(b, tmp + n, sizeof tmp - n);
+}
+
 void sim_wr_int(sim_wr_t *w, int64_t v)
 {
     s_pre(w);
-    sim_buf_printf(w->buf, "%" PRId64, v);
+    s_dec(w->buf, v);
     s_post(w);
 }
 
 void sim_wr_i4(sim_wr_t *w, int64_t v)
 {
     s_pre(w);
-    if (w->mode == SIM_WR_XML)
-        sim_buf_printf(w->buf, "<i4>%" PRId64 "</i4>", v);
-    else
-        sim_buf_printf(w->buf, "%" PRId64, v);
+    if (w->mode == SIM_WR_XML) {
+        sim_buf_add(w->buf, "<i4>", 4);
+        s_dec(w->buf, v);
+        sim_buf_add(w->buf, "</i4>", 5);
+    } else {
+        s_dec(w->buf, v);
+    }
     s_post(w);
 }
 
@@ -111,6 +128,8 @@ static void s_push(sim_wr_t *w)
 {
     if (w->depth + 1 < SIM_WR_DEPTH)
         w->depth++;
+    if (w->depth > w->max_depth)
+        w->max_depth = w->depth;
     w->first[w->depth] = true;
     w->in_map[w->depth] = false;
 }
@@ -202,4 +221,27 @@ void sim_wr_json(sim_wr_t *w, const json_t *v)
         sim_wr_str(w, "");
         break;
     }
+}
+
+void sim_wr_raw(sim_wr_t *w, const char *s, size_t n)
+{
+    if (w->mode == SIM_WR_JSON) {
+        s_pre(w);
+        sim_buf_add(w->buf, s, n);
+        return;
+    }
+    sim_buf_add(w->buf, s, n); /* its own <value>...</value> */
+    if (w->in_map[w->depth]) {
+        sim_buf_add(w->buf, "</member>", 9);
+        w->in_map[w->depth] = false;
+    }
+}
+
+void sim_wr_enter_map(sim_wr_t *w, bool first)
+{
+    w->depth = 1;
+    if (w->max_depth < 1)
+        w->max_depth = 1;
+    w->first[1] = first;
+    w->in_map[1] = false;
 }

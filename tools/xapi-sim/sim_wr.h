@@ -20,6 +20,7 @@ typedef struct {
     int depth;
     bool first[SIM_WR_DEPTH];  /* JSON: no comma yet at this level */
     bool in_map[SIM_WR_DEPTH]; /* XML: a map member is open at this level */
+    int max_depth;             /* deepest level reached (sim_ser: whether bytes can be reused) */
 } sim_wr_t;
 
 void sim_wr_init(sim_wr_t *w, sim_wr_mode_t mode, sim_buf_t *buf);
@@ -38,5 +39,12 @@ void sim_wr_key(sim_wr_t *w, const char *k, size_t n);
 void sim_wr_map_end(sim_wr_t *w);
 /*  Writes a Jansson value (no datetimes: strings stay strings).                              */
 void sim_wr_json(sim_wr_t *w, const json_t *v);
+/*  Writes one value as a fresh writer of the same mode wrote it (sim_wr_init, level 0: in
+    XML-RPC with its <value>...</value>, in JSON bare): the separator or member end around it
+    is this writer's, so the bytes are those the value itself would have given here.         */
+void sim_wr_raw(sim_wr_t *w, const char *s, size_t n);
+/*  Continues a fresh writer as if inside an open map at level 1 (first: no member written
+    yet), to write one member alone as it appears in the whole map.                          */
+void sim_wr_enter_map(sim_wr_t *w, bool first);
 
 #endif
