@@ -30,6 +30,7 @@ typedef struct {
     zhashx_t *pools;        /* server id -> xoc_collector_pool_t */
     bool listing;           /* a config.list is in flight */
     bool relist;            /* a change arrived meanwhile: list again */
+    int64_t listed_at;      /* when the servers were last asked for */
     int64_t retry_at;
     int retry_ms;
     int backoff_min_ms, backoff_max_ms;
@@ -187,6 +188,7 @@ static void s_list(s_collector_t *self)
     msgpack_sbuffer_init(&sb);
     xoc_msg_cfg_encode(&req, &sb);
     self->retry_at = 0;
+    self->listed_at = xoc_bus_now_ms();
     self->listing = xoc_client_send(self->client, "cache", "config.list", sb.data, sb.size,
                                     5000, s_on_list, self) == 0;
     if (!self->listing)
@@ -210,10 +212,17 @@ static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
+/* the servers are listed again every S_RELIST_MS: a config.servers event that never came
+   (published before our subscription had reached the cache's publisher, at start under
+   load) is repaired so, instead of leaving that server unconnected */
+#define S_RELIST_MS 5000
+
 static int s_on_timer(zloop_t *loop, int timer_id, void *arg)
 {
     s_collector_t *self = arg;
-    if (self->retry_at && xoc_bus_now_ms() >= self->retry_at)
+    int64_t now = xoc_bus_now_ms();
+    if ((self->retry_at && now >= self->retry_at) ||
+        (!self->listing && now - self->listed_at >= S_RELIST_MS))
         s_list(self);
     return 0;
 }

@@ -433,16 +433,6 @@ typedef struct {
     const char *cls;
 } s_load_ctx_t;
 
-static int s_on_record(const char *key, size_t key_len, const void *mp, size_t mp_len,
-                       void *arg)
-{
-    s_load_ctx_t *ctx = arg;
-    char ref[256];
-    snprintf(ref, sizeof ref, "%.*s", (int)(key_len < 255 ? key_len : 255), key);
-    xoc_xform_put(ctx->xform, ctx->cls, ref, mp, mp_len);
-    return atomic_load(&ctx->pool->stop) ? XOC_ECANCELED : 0;
-}
-
 static void s_remember_hosts(xoc_collector_pool_t *self, xoc_xapi_t *x)
 {
     msgpack_sbuffer res;
@@ -470,43 +460,6 @@ static void s_remember_hosts(xoc_collector_pool_t *self, xoc_xapi_t *x)
     msgpack_unpacked_destroy(&up);
 done:
     msgpack_sbuffer_destroy(&res);
-}
-
-/* classes having get_all_records, from system.listMethods */
-static int s_classes(xoc_xapi_t *x, char ***out, size_t *n)
-{
-    msgpack_sbuffer res;
-    msgpack_sbuffer_init(&res);
-    int rc = xoc_xapi_callf(x, "system.listMethods", &res, "");
-    *out = NULL;
-    *n = 0;
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    if (rc == 0 && msgpack_unpack_next(&up, res.data, res.size, NULL) == MSGPACK_UNPACK_SUCCESS &&
-        up.data.type == MSGPACK_OBJECT_ARRAY) {
-        *out = calloc(up.data.via.array.size + 1, sizeof(char *));
-        for (uint32_t i = 0; *out && i < up.data.via.array.size; i++) {
-            msgpack_object *m = &up.data.via.array.ptr[i];
-            const char *suffix = ".get_all_records";
-            size_t sl = strlen(suffix);
-            if (m->type != MSGPACK_OBJECT_STR || m->via.str.size <= sl ||
-                memcmp(m->via.str.ptr + m->via.str.size - sl, suffix, sl) != 0 ||
-                memchr(m->via.str.ptr, '.', m->via.str.size - sl))
-                continue;
-            (*out)[(*n)++] = strndup(m->via.str.ptr, m->via.str.size - sl);
-        }
-    } else if (rc == 0)
-        rc = XOC_EPROTO;
-    msgpack_unpacked_destroy(&up);
-    msgpack_sbuffer_destroy(&res);
-    return rc;
-}
-
-static void s_free_classes(char **classes, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(classes[i]);
-    free(classes);
 }
 
 /* ---- one session ---------------------------------------------------------------------------- */
@@ -557,15 +510,6 @@ static uint64_t s_now_epoch(uint64_t last)
 }
 
 /* ---- events ----------------------------------------------------------------------------- */
-
-static bool s_str(const msgpack_object *o, char *buf, size_t size)
-{
-    if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size)
-        return false;
-    memcpy(buf, o->via.str.ptr, o->via.str.size);
-    buf[o->via.str.size] = '\0';
-    return true;
-}
 
 /* a msgpack string at p (fixstr, str8/16/32): its bytes and its whole size; false if not */
 static bool s_mp_str(const uint8_t *p, size_t len, const char **s, size_t *n, size_t *size)
@@ -703,69 +647,19 @@ static s_outcome_t s_fail(xoc_collector_pool_t *self, xoc_xapi_t *x, int rc, con
     return S_LOST;
 }
 
-static int s_first_ref(xoc_xapi_t *x, const char *method, char *ref, size_t size)
-{
-    msgpack_sbuffer res;
-    msgpack_sbuffer_init(&res);
-    int rc = xoc_xapi_callf(x, method, &res, "");
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    if (rc == 0) {
-        rc = XOC_EPROTO;
-        if (msgpack_unpack_next(&up, res.data, res.size, NULL) == MSGPACK_UNPACK_SUCCESS &&
-            up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size > 0 &&
-            s_str(&up.data.via.array.ptr[0], ref, size))
-            rc = 0;
-    }
-    msgpack_unpacked_destroy(&up);
-    msgpack_sbuffer_destroy(&res);
-    return rc;
-}
-
-static int s_inject(xoc_xapi_t *x, const char *pool_ref, char **token)
-{
-    msgpack_sbuffer res;
-    msgpack_sbuffer_init(&res);
-    int rc = xoc_xapi_callf(x, "event.inject", &res, "ss", "pool", pool_ref);
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    *token = NULL;
-    if (rc == 0) {
-        rc = XOC_EPROTO;
-        if (msgpack_unpack_next(&up, res.data, res.size, NULL) == MSGPACK_UNPACK_SUCCESS &&
-            up.data.type == MSGPACK_OBJECT_STR) {
-            *token = strndup(up.data.via.str.ptr, up.data.via.str.size);
-            rc = 0;
-        }
-    }
-    msgpack_unpacked_destroy(&up);
-    msgpack_sbuffer_destroy(&res);
-    return rc;
-}
-
-/* loads every object and sends the full image; leaves the event token in *token */
+/* loads every object and sends the full image; leaves the event token in *token. Every
+   object comes from one event.from with an empty token, with the token of that very state.
+   (Not event.inject, then <class>.get_all_records, then event.from from the injected token:
+   XAPI gives no event for an object created and destroyed since a token, so an object created
+   after the injected token, read by get_all_records and destroyed before the next event.from
+   stayed a ghost, e.g. a short-lived task during a reload.) */
 static s_outcome_t s_load(xoc_collector_pool_t *self, xoc_xapi_t *x, xoc_xform_t *xform,
                           char **token)
 {
-    char **classes;
-    size_t nclasses;
-    char pool_ref[256];
-    int rc = s_classes(x, &classes, &nclasses);
-    if (rc)
-        return s_fail(self, x, rc, "system.listMethods");
-    rc = s_first_ref(x, "pool.get_all", pool_ref, sizeof pool_ref);
-    if (rc == 0)
-        rc = s_inject(x, pool_ref, token); /* events from here on are not lost */
-    for (size_t i = 0; rc == 0 && i < nclasses; i++) {
-        s_load_ctx_t ctx = {self, xform, classes[i]};
-        int crc = xoc_xapi_get_all_records(x, classes[i], s_on_record, &ctx);
-        if (crc == XOC_EXAPI)
-            xoc_debug("server=%s %s.get_all_records: %s", self->server.id, classes[i],
-                      xoc_xapi_detail(x));
-        else
-            rc = crc;
-    }
-    s_free_classes(classes, nclasses);
+    static const char *const all[] = {"*"};
+    s_load_ctx_t ctx = {self, xform, NULL};
+    int rc = xoc_xapi_event_from(x, all, 1, "", S_EVENT_TIMEOUT_S, s_on_event, &ctx, token,
+                                 NULL);
     if (rc)
         return s_fail(self, x, rc, "loading objects");
     const char *pool_id = xoc_xform_pool_id(xform);

@@ -44,10 +44,19 @@ static char *s_answer(const char *body, int *status, const char **type)
         return strdup(OK_HEAD "<value></value>" OK_TAIL);
     switch (atomic_load(&s_mode)) {
     case M_TRUNCATED:
-        return strdup(OK_HEAD "<value><array><data><value>VM.get_all_rec");
-    case M_WRONG_TYPE: /* listMethods and pool.get_all must be arrays: give a struct, a number */
+        /* the load's event.from, cut in the middle of a record */
+        return strdup(OK_HEAD "<value><struct><member><name>events</name><value><array><data>"
+                              "<value><struct><member><name>class</name><value>VM</value>"
+                              "</member><member><name>snapshot</name><value><struct><member>"
+                              "<name>name_la");
+    case M_WRONG_TYPE: /* listMethods must be an array, event.from's events an array and its
+                          token a string: give a struct, numbers */
         if (strstr(body, "system.listMethods"))
             return strdup(OK_HEAD "<value><struct><member><name>x</name><value><i4>1</i4>"
+                                  "</value></member></struct></value>" OK_TAIL);
+        if (strstr(body, "event.from"))
+            return strdup(OK_HEAD "<value><struct><member><name>events</name><value><i4>1</i4>"
+                                  "</value></member><member><name>token</name><value><i4>2</i4>"
                                   "</value></member></struct></value>" OK_TAIL);
         return strdup(OK_HEAD "<value><double>3.5</double></value>" OK_TAIL);
     case M_HUGE: {

@@ -443,7 +443,7 @@ static void test_cache_and_collector_move(void **state)
     s_wait_at_least(S_COLLECTOR, "xoc_collector_pool_state",
                     "{\"server\":\"s1\",\"state\":\"connected\"}", 1);
     s_wait_at_least(S_COLLECTOR, "xoc_collector_xapi_call_seconds_count",
-                    "{\"server\":\"s1\",\"method\":\"VM.get_all_records\"}", 1);
+                    "{\"server\":\"s1\",\"method\":\"event.from\"}", 1);
     s_wait_at_least(
         S_COLLECTOR, "xoc_collector_xapi_call_seconds_bucket",
         "{\"server\":\"s1\",\"method\":\"session.login_with_password\",\"le\":\"+Inf\"}", 1);

@@ -171,7 +171,7 @@ static void s_list_methods(xoc_xapi_t *x)
     msgpack_sbuffer_destroy(&res);
 }
 
-/*  The collector's recipe: pool, token from event.inject, records, event.from(token).     */
+/*  A load in the way of xo-server: pool, token from event.inject, records, event.from.   */
 static void s_load_and_follow(xoc_xapi_t *x, s_acc *vms)
 {
     char pool[128] = "";
