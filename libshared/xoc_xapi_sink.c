@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "xoc_err.h"
+#include "xoc_msg.h"
 #include "xoc_xapi_int.h"
 
 #define S_HDR 5 /* placeholder: 0xdd/0xdf + uint32 */
@@ -145,39 +146,8 @@ static int s_bld_end(s_bld *b)
     msgpack_pack_str would encode it (the smallest header).                                  */
 static int s_bld_str(s_bld *b, const char *p, size_t n)
 {
-    msgpack_sbuffer *sb = b->sb;
-    if (n > UINT32_MAX)
-        return XOC_ETOOBIG;
-    if (sb->alloc - sb->size < n + 5) {
-        size_t cap = sb->alloc ? sb->alloc : 256;
-        while (cap - sb->size < n + 5)
-            cap *= 2;
-        char *d = realloc(sb->data, cap);
-        if (!d)
-            return XOC_ENOMEM;
-        sb->data = d;
-        sb->alloc = cap;
-    }
-    uint8_t *h = (uint8_t *)sb->data + sb->size;
-    size_t hl;
-    if (n < 32) {
-        h[0] = (uint8_t)(0xa0 | n);
-        hl = 1;
-    } else if (n < 256) {
-        h[0] = 0xd9, h[1] = (uint8_t)n;
-        hl = 2;
-    } else if (n < 65536) {
-        h[0] = 0xda, h[1] = (uint8_t)(n >> 8), h[2] = (uint8_t)n;
-        hl = 3;
-    } else {
-        h[0] = 0xdb, h[1] = (uint8_t)(n >> 24), h[2] = (uint8_t)(n >> 16);
-        h[3] = (uint8_t)(n >> 8), h[4] = (uint8_t)n;
-        hl = 5;
-    }
-    if (n)
-        memcpy(h + hl, p, n);
-    sb->size += hl + n;
-    return sb->size - b->base > b->limit ? XOC_ETOOBIG : 0;
+    int rc = xoc_mp_put_str(b->sb, p, n, 256);
+    return rc ? rc : b->sb->size - b->base > b->limit ? XOC_ETOOBIG : 0;
 }
 
 static int s_bld_key(s_bld *b, const char *k, size_t n)

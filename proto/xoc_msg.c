@@ -250,6 +250,42 @@ int xoc_mp_check(const void *data, size_t size, int max_depth)
     return q == end ? 0 : XOC_EPROTO;
 }
 
+int xoc_mp_put_str(msgpack_sbuffer *sb, const char *p, size_t n, size_t first_alloc)
+{
+    if (n > UINT32_MAX)
+        return XOC_ETOOBIG;
+    if (sb->alloc - sb->size < n + 5) {
+        size_t cap = sb->alloc ? sb->alloc : (first_alloc ? first_alloc : 256);
+        while (cap - sb->size < n + 5)
+            cap *= 2;
+        char *d = realloc(sb->data, cap);
+        if (!d)
+            return XOC_ENOMEM;
+        sb->data = d;
+        sb->alloc = cap;
+    }
+    uint8_t *h = (uint8_t *)sb->data + sb->size;
+    size_t hl;
+    if (n < 32) {
+        h[0] = (uint8_t)(0xa0 | n);
+        hl = 1;
+    } else if (n < 256) {
+        h[0] = 0xd9, h[1] = (uint8_t)n;
+        hl = 2;
+    } else if (n < 65536) {
+        h[0] = 0xda, h[1] = (uint8_t)(n >> 8), h[2] = (uint8_t)n;
+        hl = 3;
+    } else {
+        h[0] = 0xdb, h[1] = (uint8_t)(n >> 24), h[2] = (uint8_t)(n >> 16);
+        h[3] = (uint8_t)(n >> 8), h[4] = (uint8_t)n;
+        hl = 5;
+    }
+    if (n)
+        memcpy(h + hl, p, n);
+    sb->size += hl + n;
+    return 0;
+}
+
 int xoc_mp_size(const void *data, size_t size, int max_depth, size_t *used)
 {
     const uint8_t *p = data;

@@ -122,6 +122,10 @@ int xoc_mp_check(const void *data, size_t size, int max_depth);
 /*  As xoc_mp_check for the first value of data only: its size in *used (what follows it is
     not looked at). Returns 0 or XOC_EPROTO.                                                 */
 int xoc_mp_size(const void *data, size_t size, int max_depth, size_t *used);
+/*  Appends a msgpack str (the smallest header, as msgpack_pack_str encodes it, then the bytes)
+    with one check of the buffer's room; grows it from `first_alloc` bytes when empty.
+    0, XOC_ETOOBIG (over 4 GiB) or XOC_ENOMEM (the buffer is unchanged).                    */
+int xoc_mp_put_str(msgpack_sbuffer *sb, const char *p, size_t n, size_t first_alloc);
 
 /*  Typed helpers: xoc_msg_<name>_encode(const xoc_msg_<name>_t *, msgpack_sbuffer *).       */
 #define XOC_MSG_DECL_ENCODE(E, name, FIELDS, doc)                                               \

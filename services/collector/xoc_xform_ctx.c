@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "xoc_err.h"
+#include "xoc_msg.h"
 #include "xoc_xform_int.h"
 
 /*  ---- well-formedness check ------------------------------------------------------------ */
@@ -423,42 +424,8 @@ bool xf_map_int(const msgpack_object *map, const char *key, int64_t *v)
     one check of the body's room instead of two calls through the packer.                    */
 static void s_strn(xf_ctx_t *c, const char *s, size_t n)
 {
-    msgpack_sbuffer *sb = &c->body;
-    if (n > UINT32_MAX) {
+    if (xoc_mp_put_str(&c->body, s, n, 1024) != 0)
         c->oom = true;
-        return;
-    }
-    if (sb->alloc - sb->size < n + 5) {
-        size_t cap = sb->alloc ? sb->alloc : 1024;
-        while (cap - sb->size < n + 5)
-            cap *= 2;
-        char *d = realloc(sb->data, cap);
-        if (!d) {
-            c->oom = true;
-            return;
-        }
-        sb->data = d;
-        sb->alloc = cap;
-    }
-    uint8_t *h = (uint8_t *)sb->data + sb->size;
-    size_t hl;
-    if (n < 32) {
-        h[0] = (uint8_t)(0xa0 | n);
-        hl = 1;
-    } else if (n < 256) {
-        h[0] = 0xd9, h[1] = (uint8_t)n;
-        hl = 2;
-    } else if (n < 65536) {
-        h[0] = 0xda, h[1] = (uint8_t)(n >> 8), h[2] = (uint8_t)n;
-        hl = 3;
-    } else {
-        h[0] = 0xdb, h[1] = (uint8_t)(n >> 24), h[2] = (uint8_t)(n >> 16);
-        h[3] = (uint8_t)(n >> 8), h[4] = (uint8_t)n;
-        hl = 5;
-    }
-    if (n)
-        memcpy(h + hl, s, n);
-    sb->size += hl + n;
 }
 
 void xf_pack_cstr(xf_ctx_t *c, const char *s)
