@@ -35,9 +35,12 @@ typedef struct {
     const xoc_cache_retention_t *ret;
     uint64_t rev;
     uint64_t now_ms;
-    uint64_t must;    /* removed without looking at the clock (when the bounds ask) */
-    uint64_t limit;   /* at most */
-    double budget_us; /* beyond must, while the deletes took less than this */
+    uint64_t must;    /* owed: removed without looking at the clock (when the bounds ask) */
+    uint64_t floor;   /* owed too, over the byte bound: until the journal's pages are back
+                         to this (its pages before the transaction's changes; 0: none) */
+    uint64_t cap;     /* at most, in all */
+    uint64_t slack;   /* beyond what is owed, at most this many */
+    double budget_us; /* and while the deletes took less than this */
 } s_prune_req_t;
 
 static int s_prune_txn(xoc_cache_store_t *self, MDB_txn *txn, const s_prune_req_t *q,
@@ -621,17 +624,28 @@ static int s_apply_one(xoc_cache_store_t *self, MDB_txn *txn, const xoc_cache_cs
 }
 
 /* the journal's share of pruning in a change-set transaction that wrote revisions up to
-   rev: as many entries as it added, plus a little more while it is quick */
+   rev: as many entries as it added and, over the byte bound, as many pages as its changes
+   added to the journal (a change adds an entry and makes the object's previous entry hold
+   its own copy), at most XOC_CACHE_PRUNE_COMMIT_MAX; then a little more while it is quick */
 static int s_apply_prune(xoc_cache_store_t *self, MDB_txn *txn, uint64_t rev, uint64_t now_ms,
-                         xoc_cache_prune_t *pr)
+                         uint64_t pages0, xoc_cache_prune_t *pr)
 {
     uint64_t added = rev - self->rev;
     s_prune_req_t q = {.ret = &self->ret, .rev = rev, .now_ms = now_ms,
                        .must = added < XOC_CACHE_PRUNE_COMMIT_MAX ? added
                                                                   : XOC_CACHE_PRUNE_COMMIT_MAX,
-                       .budget_us = XOC_CACHE_PRUNE_SLACK_US};
-    q.limit = q.must + XOC_CACHE_PRUNE_SLACK;
+                       .floor = pages0, .cap = XOC_CACHE_PRUNE_COMMIT_MAX + XOC_CACHE_PRUNE_SLACK,
+                       .slack = XOC_CACHE_PRUNE_SLACK, .budget_us = XOC_CACHE_PRUNE_SLACK_US};
     return s_prune_txn(self, txn, &q, pr);
+}
+
+/* pages of the journal in txn (0 when it cannot tell) */
+static uint64_t s_journal_pages(xoc_cache_store_t *self, MDB_txn *txn)
+{
+    MDB_stat st;
+    if (mdb_stat(txn, self->dbi[XOC_CACHE_DB_JOURNAL], &st) != 0)
+        return 0;
+    return (uint64_t)st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
 }
 
 static void s_prune_count(xoc_cache_store_t *self, const xoc_cache_prune_t *pr)
@@ -657,6 +671,7 @@ static int s_apply_txn(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t
                        bool prune)
 {
     xoc_cache_prune_t pr = {0};
+    uint64_t pages0 = 0;
     MDB_txn *txn;
     uint64_t rev = self->rev, now_ms = xoc_cache_wall_ms();
     *failed = n;
@@ -671,6 +686,8 @@ static int s_apply_txn(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t
             snprintf(why[i], sizeof why[i], "begin: %s", mdb_strerror(rc));
         return rc;
     }
+    if (prune && self->ret_set)
+        pages0 = s_journal_pages(self, txn);
     for (size_t i = 0; i < n && !rc; i++) {
         status[i] = s_apply_one(self, txn, &cs[i], &res[i], &rev, now_ms, why[i], sizeof why[i]);
         if (status[i] && status[i] != XOC_ESTATE) { /* writes of its own may be in txn */
@@ -679,7 +696,7 @@ static int s_apply_txn(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t
         }
     }
     if (!rc && prune && self->ret_set && rev != self->rev &&
-        (rc = s_apply_prune(self, txn, rev, now_ms, &pr)) != 0) {
+        (rc = s_apply_prune(self, txn, rev, now_ms, pages0, &pr)) != 0) {
         *failed = n + 1;
         for (size_t i = 0; i < n; i++)
             snprintf(why[i], sizeof why[i], "journal pruning: %s", xoc_cache_strerror(rc));
@@ -1058,28 +1075,8 @@ static uint64_t s_pages(const MDB_stat *st)
     return (uint64_t)st->ms_branch_pages + st->ms_leaf_pages + st->ms_overflow_pages;
 }
 
-/* entries to keep for the journal to take at most max_bytes of pages (0: no bound), at the
-   mean size of an entry: once over, each pruning removes about what is over */
-static uint64_t s_keep_for_bytes(const MDB_stat *st, uint64_t max_bytes, uint64_t keep)
-{
-    uint64_t bytes = s_pages(st) * st->ms_psize;
-    if (!max_bytes || st->ms_entries == 0 || bytes <= max_bytes)
-        return keep;
-    uint64_t fit = (uint64_t)((double)st->ms_entries * (double)max_bytes / (double)bytes);
-    return fit < keep ? fit : keep;
-}
-
-/* 1: the oldest entry (k, v) is beyond the bounds */
-static bool s_prune_due(const s_prune_req_t *q, uint64_t keep, uint64_t oldest_ms,
-                        const MDB_val *k, const MDB_val *v)
-{
-    uint64_t r = s_get_be(k->mv_data);
-    uint64_t held = q->rev >= r ? q->rev - r + 1 : 0;
-    uint64_t t = v->mv_size >= 24 ? s_get_be((const uint8_t *)v->mv_data + 16) : 0;
-    return held > keep || t < oldest_ms;
-}
-
-/* removes the oldest journal entries that the bounds exceed, within q's limits, in txn */
+/* removes the oldest journal entries that the bounds exceed (count, age, and pages: while
+   the journal's pages take more than max_bytes), within q's limits, in txn */
 static int s_prune_txn(xoc_cache_store_t *self, MDB_txn *txn, const s_prune_req_t *q,
                        xoc_cache_prune_t *out)
 {
@@ -1090,36 +1087,46 @@ static int s_prune_txn(xoc_cache_store_t *self, MDB_txn *txn, const s_prune_req_
     int rc = mdb_stat(txn, dbi, &st);
     if (rc || st.ms_entries == 0)
         return rc;
-    uint64_t pages = s_pages(&st), keep = s_keep_for_bytes(&st, q->ret->max_bytes, q->ret->keep);
-    uint64_t age = q->ret->max_age_ms;
+    uint64_t pages0 = s_pages(&st), pages = pages0, age = q->ret->max_age_ms;
     uint64_t oldest = age && q->now_ms > age ? q->now_ms - age : 0;
+    uint64_t max_pages = q->ret->max_bytes ? q->ret->max_bytes / st.ms_psize : 0;
     if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
         return rc;
     double t0 = s_mono_us();
+    uint64_t extra = 0;
     MDB_val k, v;
     while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
         if (k.mv_size != 8) {
             rc = XOC_EIO;
             break;
         }
-        if (!s_prune_due(q, keep, oldest, &k, &v))
-            break;
-        uint64_t extra = out->entries - (out->entries < q->must ? out->entries : q->must);
-        if (out->entries >= q->limit ||
-            (extra && extra % 16 == 0 && s_mono_us() - t0 > q->budget_us)) {
+        uint64_t r = s_get_be(k.mv_data);
+        uint64_t held = q->rev >= r ? q->rev - r + 1 : 0;
+        uint64_t t = v.mv_size >= 24 ? s_get_be((const uint8_t *)v.mv_data + 16) : 0;
+        if (max_pages && out->entries)
+            pages = s_journal_pages(self, txn);
+        bool over = max_pages && pages > max_pages;
+        if (held <= q->ret->keep && t >= oldest && !over)
+            break; /* nothing due */
+        /* owed: the transaction's own share (its count, its pages over the byte bound) */
+        bool owed = out->entries < q->must || (over && q->floor && pages > q->floor);
+        if (out->entries >= q->cap ||
+            (!owed && (extra >= q->slack ||
+                       (extra && extra % 16 == 0 && s_mono_us() - t0 > q->budget_us)))) {
             out->more = true;
             break;
         }
         if ((rc = mdb_cursor_del(cur, 0)) != 0)
             break;
         out->entries++;
+        extra += !owed;
     }
     mdb_cursor_close(cur);
     out->us = s_mono_us() - t0;
     if (rc == MDB_NOTFOUND)
         rc = 0;
     if (!rc && out->entries && (rc = mdb_stat(txn, dbi, &st)) == 0)
-        out->pages = pages > s_pages(&st) ? pages - s_pages(&st) : 0;
+        out->pages = pages0 > s_pages(&st) ? pages0 - s_pages(&st) : 0;
     return rc;
 }
 
@@ -1148,7 +1155,7 @@ int xoc_cache_store_prune(xoc_cache_store_t *self, uint64_t keep, uint64_t max_a
 {
     xoc_cache_retention_t ret = {.keep = keep, .max_age_ms = max_age_ms, .max_bytes = max_bytes};
     s_prune_req_t q = {.ret = &ret, .rev = self->rev, .now_ms = xoc_cache_wall_ms(),
-                       .must = batch, .limit = batch, .budget_us = 0};
+                       .must = batch, .cap = batch};
     xoc_cache_prune_t out;
     int rc = s_prune_commit(self, &q, &out);
     *pruned = out.entries;
@@ -1164,7 +1171,7 @@ void xoc_cache_store_set_retention(xoc_cache_store_t *self, const xoc_cache_rete
 int xoc_cache_store_prune_step(xoc_cache_store_t *self, xoc_cache_prune_t *out)
 {
     s_prune_req_t q = {.ret = &self->ret, .rev = self->rev, .now_ms = xoc_cache_wall_ms(),
-                       .must = 0, .limit = XOC_CACHE_PRUNE_STEP,
+                       .cap = XOC_CACHE_PRUNE_STEP, .slack = XOC_CACHE_PRUNE_STEP,
                        .budget_us = XOC_CACHE_PRUNE_STEP_US};
     if (!self->ret_set) {
         memset(out, 0, sizeof *out);

@@ -125,14 +125,16 @@ int xoc_cache_store_prune(xoc_cache_store_t *self, uint64_t keep_count, uint64_t
 /*  Retention of the journal, pruned a little at a time (never one long transaction that
     holds the single writer while change sets wait):
     - inside every change-set transaction, after its changes: the oldest entries beyond the
-      bounds, as many as the transaction added (at most XOC_CACHE_PRUNE_COMMIT_MAX) plus up
-      to XOC_CACHE_PRUNE_SLACK more while XOC_CACHE_PRUNE_SLACK_US last: so the journal
-      never grows past its bounds by more than one transaction, at any change rate;
+      bounds, as many as the transaction added and, over the byte bound, until the journal
+      has no more pages than before its changes (a change also makes the object's previous
+      entry hold its own copy), at most XOC_CACHE_PRUNE_COMMIT_MAX; then up to
+      XOC_CACHE_PRUNE_SLACK more while XOC_CACHE_PRUNE_SLACK_US last: so the journal does
+      not grow past its bounds, at any change rate, by more than one transaction;
     - xoc_cache_store_prune_step, for when no change set comes (the age bound, a backlog
       after the bounds were lowered): one transaction of at most XOC_CACHE_PRUNE_STEP
       entries and XOC_CACHE_PRUNE_STEP_US of deletes.
     Until set, change-set transactions prune nothing.                                     */
-#define XOC_CACHE_PRUNE_COMMIT_MAX 4096
+#define XOC_CACHE_PRUNE_COMMIT_MAX 2048
 #define XOC_CACHE_PRUNE_SLACK 64
 #define XOC_CACHE_PRUNE_SLACK_US 1000.0
 #define XOC_CACHE_PRUNE_STEP 2048

@@ -287,8 +287,10 @@ int main(int argc, char **argv)
                s_pct(after, na, 0.5), s_pct(after, na, 1), s_sum(after_cpu, na) / (double)na,
                s_sum(after_wr, na) / (double)na / 1024);
     }
-    printf("commits + pruning: %.0f ms of writer time for %d change sets, %.0f entries pruned\n",
-           (sum_c + s_sum(p_wall, np)) / 1e3, commits, (double)pruned_total);
+    printf("commits + pruning: %.0f ms of writer time (CPU %.0f ms) for %d change sets, %.0f "
+           "entries pruned\n",
+           (sum_c + s_sum(p_wall, np)) / 1e3, (sum_cpu + s_sum(p_cpu, np)) / 1e3, commits,
+           (double)pruned_total);
     printf("journal at the end: %llu entries, %.1f MB (bound %llu MB), free list %llu pages\n",
            (unsigned long long)entries, (double)bytes / 1048576.0,
            (unsigned long long)(max_bytes >> 20), (unsigned long long)free_pgs);
