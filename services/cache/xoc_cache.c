@@ -69,7 +69,9 @@ typedef struct {
     size_t chunk_bytes;
     uint64_t applies, duplicates, gaps, refused, pruned, commits;
     uint64_t prune_steps;  /* pruning transactions of their own (idle steps) */
-    uint64_t commit_pruned; /* of the store's counter, already in `pruned` */
+    uint64_t step_pruned;              /* by the steps */
+    uint64_t log_pruned, log_txns;     /* the store's counters at the last log line */
+    double log_us;
     int64_t last_commit_ms; /* monotonic */
     int timer;
     bool stepping; /* a pruning step's one-shot timer is armed */
@@ -354,13 +356,23 @@ static void s_handle(xoc_worker_t *worker, xoc_request_t *req, void *arg)
 
 /* ---- housekeeping -------------------------------------------------------------------- */
 
-/* what the change-set transactions pruned, into the counters */
-static void s_prune_commits(s_cache_t *self)
+/* entries pruned: by the change-set transactions (the store's counter) and by the steps */
+static void s_prune_commits(s_cache_t *self, bool log)
 {
     xoc_cache_prune_stats_t st;
     xoc_cache_store_prune_stats(self->store, &st);
-    self->pruned += st.entries - self->commit_pruned;
-    self->commit_pruned = st.entries;
+    self->pruned = self->step_pruned + st.entries;
+    uint64_t entries = st.entries - self->log_pruned, txns = st.txns - self->log_txns;
+    if (!log || !entries)
+        return;
+    xoc_debug("journal pruned in change sets entries=%llu commits=%llu deletes_ms=%.3f each "
+              "(most: %llu entries, %.2f ms) more=%d",
+              (unsigned long long)entries, (unsigned long long)txns,
+              (st.us - self->log_us) / 1e3 / (double)(txns ? txns : 1),
+              (unsigned long long)st.max_entries, st.max_us / 1e3, st.more);
+    self->log_pruned = st.entries;
+    self->log_txns = st.txns;
+    self->log_us = st.us;
 }
 
 static int s_on_prune_step(zloop_t *loop, int timer_id, void *arg);
@@ -382,10 +394,10 @@ static void s_prune_idle(s_cache_t *self)
     if (!pr.entries)
         return;
     double held = (double)(zclock_usecs() - t0) / 1e6; /* deletes and the durable commit */
-    self->pruned += pr.entries;
+    self->step_pruned += pr.entries;
     self->prune_steps++;
     xoc_metrics_observe(self->m.prune_seconds, held);
-    xoc_debug("journal pruned entries=%llu pages=%llu deletes_ms=%.2f held_ms=%.2f more=%d",
+    xoc_debug("journal pruned by a step entries=%llu pages=%llu deletes_ms=%.2f held_ms=%.2f more=%d",
               (unsigned long long)pr.entries, (unsigned long long)pr.pages, pr.us / 1e3,
               held * 1e3, pr.more);
     if (pr.more)
@@ -403,7 +415,7 @@ static int s_on_prune_step(zloop_t *loop, int timer_id, void *arg)
 static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
     s_cache_t *self = arg;
-    s_prune_commits(self);
+    s_prune_commits(self, true);
     s_prune_idle(self);
     xoc_cache_snaps_expire(self->snaps, self->snapshot_idle_ms);
     if (self->trim_bytes >= S_TRIM_BYTES) {
@@ -435,7 +447,7 @@ static void s_stats(msgpack_packer *pk, void *arg)
     s_pack_kv(pk, "duplicates", self->duplicates);
     s_pack_kv(pk, "gaps", self->gaps);
     s_pack_kv(pk, "refused", self->refused);
-    s_prune_commits(self);
+    s_prune_commits(self, false);
     s_pack_kv(pk, "pruned", self->pruned);
     s_pack_kv(pk, "commits", self->commits);
 }
@@ -489,7 +501,7 @@ static void s_metrics_refresh(xoc_metrics_t *reg, void *arg)
     xoc_metrics_set(self->m.duplicates, (double)self->duplicates);
     xoc_metrics_set(self->m.gaps, (double)self->gaps);
     xoc_metrics_set(self->m.refused, (double)self->refused);
-    s_prune_commits(self);
+    s_prune_commits(self, false);
     xoc_metrics_set(self->m.pruned, (double)self->pruned);
     xoc_metrics_set(self->m.prune_steps, (double)self->prune_steps);
     xoc_metrics_set(self->m.commits, (double)self->commits);
