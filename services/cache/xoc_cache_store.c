@@ -36,11 +36,11 @@ typedef struct {
     uint64_t rev;
     uint64_t now_ms;
     uint64_t must;    /* owed: removed without looking at the clock (when the bounds ask) */
-    uint64_t floor;   /* owed too, over the byte bound: until the journal's pages are back
-                         to this (its pages before the transaction's changes; 0: none) */
+    uint64_t floor;   /* over the byte bound, wanted until the journal's pages are back to
+                         this (its pages before the transaction's changes; 0: none) */
     uint64_t cap;     /* at most, in all */
-    uint64_t slack;   /* beyond what is owed, at most this many */
-    double budget_us; /* and while the deletes took less than this */
+    uint64_t slack;   /* beyond what is owed, wanted up to this many more */
+    double budget_us; /* what is wanted, while the deletes took less than this */
 } s_prune_req_t;
 
 static int s_prune_txn(xoc_cache_store_t *self, MDB_txn *txn, const s_prune_req_t *q,
@@ -624,18 +624,17 @@ static int s_apply_one(xoc_cache_store_t *self, MDB_txn *txn, const xoc_cache_cs
 }
 
 /* the journal's share of pruning in a change-set transaction that wrote revisions up to
-   rev: as many entries as it added and, over the byte bound, as many pages as its changes
-   added to the journal (a change adds an entry and makes the object's previous entry hold
-   its own copy), at most XOC_CACHE_PRUNE_COMMIT_MAX; then a little more while it is quick */
+   rev (see xoc_cache_store.h); pages0: the journal's pages before its changes */
 static int s_apply_prune(xoc_cache_store_t *self, MDB_txn *txn, uint64_t rev, uint64_t now_ms,
                          uint64_t pages0, xoc_cache_prune_t *pr)
 {
     uint64_t added = rev - self->rev;
+    double us = self->ret.commit_us > 0 ? self->ret.commit_us : XOC_CACHE_PRUNE_COMMIT_US;
     s_prune_req_t q = {.ret = &self->ret, .rev = rev, .now_ms = now_ms,
                        .must = added < XOC_CACHE_PRUNE_COMMIT_MAX ? added
                                                                   : XOC_CACHE_PRUNE_COMMIT_MAX,
                        .floor = pages0, .cap = XOC_CACHE_PRUNE_COMMIT_MAX + XOC_CACHE_PRUNE_SLACK,
-                       .slack = XOC_CACHE_PRUNE_SLACK, .budget_us = XOC_CACHE_PRUNE_SLACK_US};
+                       .slack = XOC_CACHE_PRUNE_SLACK, .budget_us = us};
     return s_prune_txn(self, txn, &q, pr);
 }
 
@@ -1108,11 +1107,12 @@ static int s_prune_txn(xoc_cache_store_t *self, MDB_txn *txn, const s_prune_req_
         bool over = max_pages && pages > max_pages;
         if (held <= q->ret->keep && t >= oldest && !over)
             break; /* nothing due */
-        /* owed: the transaction's own share (its count, its pages over the byte bound) */
-        bool owed = out->entries < q->must || (over && q->floor && pages > q->floor);
-        if (out->entries >= q->cap ||
-            (!owed && (extra >= q->slack ||
-                       (extra && extra % 16 == 0 && s_mono_us() - t0 > q->budget_us)))) {
+        /* owed: the transaction's count; then, within the time budget, its pages over the
+           byte bound and the slack */
+        bool owed = out->entries < q->must;
+        bool wanted = (over && q->floor && pages > q->floor) || extra < q->slack;
+        bool late = extra && extra % 16 == 0 && s_mono_us() - t0 > q->budget_us;
+        if (out->entries >= q->cap || (!owed && (!wanted || late))) {
             out->more = true;
             break;
         }
@@ -1172,7 +1172,8 @@ int xoc_cache_store_prune_step(xoc_cache_store_t *self, xoc_cache_prune_t *out)
 {
     s_prune_req_t q = {.ret = &self->ret, .rev = self->rev, .now_ms = xoc_cache_wall_ms(),
                        .cap = XOC_CACHE_PRUNE_STEP, .slack = XOC_CACHE_PRUNE_STEP,
-                       .budget_us = XOC_CACHE_PRUNE_STEP_US};
+                       .budget_us = self->ret.step_us > 0 ? self->ret.step_us
+                                                          : XOC_CACHE_PRUNE_STEP_US};
     if (!self->ret_set) {
         memset(out, 0, sizeof *out);
         return 0;

@@ -124,19 +124,19 @@ int xoc_cache_store_prune(xoc_cache_store_t *self, uint64_t keep_count, uint64_t
 
 /*  Retention of the journal, pruned a little at a time (never one long transaction that
     holds the single writer while change sets wait):
-    - inside every change-set transaction, after its changes: the oldest entries beyond the
-      bounds, as many as the transaction added and, over the byte bound, until the journal
-      has no more pages than before its changes (a change also makes the object's previous
-      entry hold its own copy), at most XOC_CACHE_PRUNE_COMMIT_MAX; then up to
-      XOC_CACHE_PRUNE_SLACK more while XOC_CACHE_PRUNE_SLACK_US last: so the journal does
-      not grow past its bounds, at any change rate, by more than one transaction;
+    - inside every change-set transaction, after its changes, the oldest entries beyond the
+      bounds: as many as the transaction added (at most XOC_CACHE_PRUNE_COMMIT_MAX), then,
+      while commit_us lasts, over the byte bound until the journal has no more pages than
+      before its changes (a change also makes the object's previous entry hold its own
+      copy), and up to XOC_CACHE_PRUNE_SLACK more (a backlog): so the journal keeps up with
+      any change rate, never one transaction more than its bounds by count;
     - xoc_cache_store_prune_step, for when no change set comes (the age bound, a backlog
       after the bounds were lowered): one transaction of at most XOC_CACHE_PRUNE_STEP
-      entries and XOC_CACHE_PRUNE_STEP_US of deletes.
-    Until set, change-set transactions prune nothing.                                     */
+      entries, while step_us lasts.
+    The clock is read every 16 entries. Until set, change-set transactions prune nothing. */
 #define XOC_CACHE_PRUNE_COMMIT_MAX 2048
 #define XOC_CACHE_PRUNE_SLACK 64
-#define XOC_CACHE_PRUNE_SLACK_US 1000.0
+#define XOC_CACHE_PRUNE_COMMIT_US 2000.0
 #define XOC_CACHE_PRUNE_STEP 2048
 #define XOC_CACHE_PRUNE_STEP_US 2000.0
 
@@ -144,6 +144,8 @@ typedef struct {
     uint64_t keep;       /* entries kept at most */
     uint64_t max_age_ms; /* entries older than this go (0: no age bound) */
     uint64_t max_bytes;  /* the oldest go while the journal's pages take more (0: no bound) */
+    double commit_us;    /* time budget in a change set, beyond its count (0: the default) */
+    double step_us;      /* time budget of a step (0: the default) */
 } xoc_cache_retention_t;
 
 void xoc_cache_store_set_retention(xoc_cache_store_t *self, const xoc_cache_retention_t *ret);
