@@ -68,11 +68,11 @@ typedef struct {
     int64_t snapshot_idle_ms;
     size_t chunk_bytes;
     uint64_t applies, duplicates, gaps, refused, pruned, commits;
-    uint64_t prune_steps;  /* pruning transactions of their own (idle steps) */
-    uint64_t step_pruned;              /* by the steps */
-    uint64_t log_pruned, log_txns;     /* the store's counters at the last log line */
+    uint64_t prune_steps;          /* pruning transactions of their own (idle steps) */
+    uint64_t step_pruned;          /* entries they removed */
+    uint64_t log_pruned, log_txns; /* the store's counters at the last log line */
     double log_us;
-    int64_t last_commit_ms; /* monotonic */
+    int64_t last_commit_ms;        /* monotonic */
     int timer;
     bool stepping; /* a pruning step's one-shot timer is armed */
     /* the group commit: change sets received together, applied in one transaction */
@@ -397,11 +397,13 @@ static void s_prune_idle(s_cache_t *self)
     self->step_pruned += pr.entries;
     self->prune_steps++;
     xoc_metrics_observe(self->m.prune_seconds, held);
-    xoc_debug("journal pruned by a step entries=%llu pages=%llu deletes_ms=%.2f held_ms=%.2f more=%d",
+    xoc_debug("journal pruned by a step entries=%llu pages=%llu deletes_ms=%.2f held_ms=%.2f "
+              "more=%d",
               (unsigned long long)pr.entries, (unsigned long long)pr.pages, pr.us / 1e3,
               held * 1e3, pr.more);
     if (pr.more)
-        self->stepping = zloop_timer(self->node.loop, S_PRUNE_GAP_MS, 1, s_on_prune_step, self) >= 0;
+        self->stepping =
+            zloop_timer(self->node.loop, S_PRUNE_GAP_MS, 1, s_on_prune_step, self) >= 0;
 }
 
 static int s_on_prune_step(zloop_t *loop, int timer_id, void *arg)

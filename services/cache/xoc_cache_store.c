@@ -720,6 +720,21 @@ static int s_apply_txn(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t
     return 0;
 }
 
+/* s_apply_txn with the journal's share of pruning; if pruning fails (e.g. the map is full),
+   the change sets go in without it */
+static int s_apply_pruning(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t n,
+                           xoc_cache_result_t *res, int *status, char (*why)[256],
+                           size_t *failed)
+{
+    int rc = s_apply_txn(self, cs, n, res, status, why, failed, true);
+    if (rc && *failed == n + 1) {
+        xoc_warn("journal pruning failed, change sets committed without it: %s",
+                 xoc_cache_strerror(rc));
+        rc = s_apply_txn(self, cs, n, res, status, why, failed, false);
+    }
+    return rc;
+}
+
 int xoc_cache_store_apply_batch(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t n,
                                 xoc_cache_result_t *res, int *status, char (*why)[256])
 {
@@ -728,19 +743,13 @@ int xoc_cache_store_apply_batch(xoc_cache_store_t *self, const xoc_cache_cs_t *c
        is aborted and its sets are applied again one per transaction, so that only the
        failing one is refused */
     size_t failed;
-    int rc = s_apply_txn(self, cs, n, res, status, why, &failed, true);
-    if (rc && failed == n + 1) {
-        /* pruning failed (e.g. the map is full): the change sets go in without it */
-        xoc_warn("journal pruning failed, change sets committed without it: %s",
-                 xoc_cache_strerror(rc));
-        rc = s_apply_txn(self, cs, n, res, status, why, &failed, false);
-    }
+    int rc = s_apply_pruning(self, cs, n, res, status, why, &failed);
     if (rc == 0 || n == 1)
         return rc;
     if (failed == n)
         return rc; /* begin or commit: nothing of the batch is there */
     for (size_t i = 0; i < n; i++)
-        s_apply_txn(self, &cs[i], 1, &res[i], &status[i], &why[i], &failed, true);
+        s_apply_pruning(self, &cs[i], 1, &res[i], &status[i], &why[i], &failed);
     return 0;
 }
 

@@ -127,12 +127,17 @@ static void s_commit(xoc_cache_store_t *st, s_pool_t *p, const int *which, size_
     static xoc_cache_change_t ch[4096];
     for (size_t i = 0; i < n; i++) {
         int o = which[i];
-        ch[i] = (xoc_cache_change_t){XOC_CACHE_ENTER, xoc_str(p->ids[o]),
+        ch[i] = (xoc_cache_change_t){XOC_CACHE_ENTER,
+                                     xoc_str(p->ids[o]),
                                      XOC_STR(o % 200 == 0 ? "host" : "VM"),
                                      {(const uint8_t *)p->obj[o].data, (uint32_t)p->obj[o].size}};
     }
-    xoc_cache_cs_t cs = {.pool = XOC_STR("pool-1"), .epoch = 1, .seq = ++p->seq,
-                         .kind = XOC_CACHE_DELTA, .count = n, .changes = ch};
+    xoc_cache_cs_t cs = {.pool = XOC_STR("pool-1"),
+                         .epoch = 1,
+                         .seq = ++p->seq,
+                         .kind = XOC_CACHE_DELTA,
+                         .count = n,
+                         .changes = ch};
     xoc_cache_result_t res;
     int status;
     char why[1][256];
@@ -175,8 +180,8 @@ int main(int argc, char **argv)
         return 1;
 #ifndef BENCH_PRUNE_TICK_ONLY
     if (!tick)
-        xoc_cache_store_set_retention(st, &(xoc_cache_retention_t){.keep = 1000000,
-                                                                    .max_bytes = max_bytes});
+        xoc_cache_store_set_retention(
+            st, &(xoc_cache_retention_t){.keep = 1000000, .max_bytes = max_bytes});
 #endif
     s_pool_t p = {.n = objects};
     p.ids = calloc((size_t)objects, sizeof *p.ids);
@@ -280,8 +285,7 @@ int main(int argc, char **argv)
         printf("  writer held %.1f ms each (p50 %.1f, max %.1f; CPU %.1f ms each): %.1f %% of the "
                "run; a change set arriving meanwhile waits %.1f ms on average\n",
                held / (double)np / 1e3, s_pct(p_wall, np, 0.5) / 1e3, s_pct(p_wall, np, 1) / 1e3,
-               s_sum(p_cpu, np) / (double)np / 1e3, 100 * held / t_total,
-               held / (double)np / 2e3);
+               s_sum(p_cpu, np) / (double)np / 1e3, 100 * held / t_total, held / (double)np / 2e3);
         printf("  the commit right after a pruning: wall p50 %.0f us max %.0f us, CPU %.0f us, "
                "written %.1f KB (means)\n",
                s_pct(after, na, 0.5), s_pct(after, na, 1), s_sum(after_cpu, na) / (double)na,
