@@ -13,8 +13,12 @@
 #include "xoc_node.h"
 
 #define S_REPLY_MAX (32u * 1024u * 1024u) /* larger query/list replies: use a snapshot */
-#define S_PRUNE_BATCH 20000               /* journal entries removed per tick at most */
 #define S_TICK_MS 1000
+/* journal pruning outside the change sets (which prune their share themselves): a bounded
+   step when no change set was committed for S_PRUNE_IDLE_MS, the next S_PRUNE_GAP_MS later
+   while the bounds ask for more, requests served in between */
+#define S_PRUNE_IDLE_MS 50
+#define S_PRUNE_GAP_MS 10
 #define S_BATCH_MAX 64                    /* change sets in one group commit at most */
 /* bytes of change sets in one group commit: a transaction keeps every page it writes in
    memory (LMDB's dirty pages, malloc'd and kept for reuse by the next transactions: what
@@ -57,13 +61,20 @@ typedef struct {
     struct { /* /metrics (the change set counters are set from the heartbeat's own) */
         xoc_metrics_family_t *config_ops;
         xoc_metrics_series_t *applied, *duplicates, *gaps, *refused, *revision, *objects, *journal,
-            *pruned, *snapshots, *snapshots_open, *chunks, *chunk_bytes, *commits;
+            *pruned, *snapshots, *snapshots_open, *chunks, *chunk_bytes, *commits, *prune_steps,
+            *prune_seconds;
     } m;
     uint64_t journal_max, journal_age_ms, journal_max_bytes;
     int64_t snapshot_idle_ms;
     size_t chunk_bytes;
     uint64_t applies, duplicates, gaps, refused, pruned, commits;
+    uint64_t prune_steps;          /* pruning transactions of their own (idle steps) */
+    uint64_t step_pruned;          /* entries they removed */
+    uint64_t log_pruned, log_txns; /* the store's counters at the last log line */
+    double log_us;
+    int64_t last_commit_ms;        /* monotonic */
     int timer;
+    bool stepping; /* a pruning step's one-shot timer is armed */
     /* the group commit: change sets received together, applied in one transaction */
     size_t pending, pending_bytes;
     size_t trim_bytes; /* change set bytes applied since the last malloc_trim */
@@ -134,6 +145,7 @@ static void s_flush(s_cache_t *self)
     xoc_cache_store_apply_batch(self->store, self->pcs, n, self->pres, self->pstatus,
                                 self->pwhy);
     self->commits++;
+    self->last_commit_ms = xoc_bus_now_ms();
     for (size_t i = 0; i < n; i++) {
         xoc_cache_cs_t *cs = &self->pcs[i];
         xoc_cache_result_t *res = &self->pres[i];
@@ -344,17 +356,69 @@ static void s_handle(xoc_worker_t *worker, xoc_request_t *req, void *arg)
 
 /* ---- housekeeping -------------------------------------------------------------------- */
 
+/* entries pruned: by the change-set transactions (the store's counter) and by the steps */
+static void s_prune_commits(s_cache_t *self, bool log)
+{
+    xoc_cache_prune_stats_t st;
+    xoc_cache_store_prune_stats(self->store, &st);
+    self->pruned = self->step_pruned + st.entries;
+    uint64_t entries = st.entries - self->log_pruned, txns = st.txns - self->log_txns;
+    if (!log || !entries)
+        return;
+    xoc_debug("journal pruned in change sets entries=%llu commits=%llu deletes_ms=%.3f each "
+              "(most: %llu entries, %.2f ms) more=%d",
+              (unsigned long long)entries, (unsigned long long)txns,
+              (st.us - self->log_us) / 1e3 / (double)(txns ? txns : 1),
+              (unsigned long long)st.max_entries, st.max_us / 1e3, st.more);
+    self->log_pruned = st.entries;
+    self->log_txns = st.txns;
+    self->log_us = st.us;
+}
+
+static int s_on_prune_step(zloop_t *loop, int timer_id, void *arg);
+
+/* one bounded pruning transaction when no change set is being committed; the next one
+   shortly after while the bounds ask for more (change sets committed meanwhile prune
+   their own share, and hold the steps back) */
+static void s_prune_idle(s_cache_t *self)
+{
+    if (self->stepping || xoc_bus_now_ms() - self->last_commit_ms < S_PRUNE_IDLE_MS)
+        return;
+    xoc_cache_prune_t pr;
+    int64_t t0 = zclock_usecs();
+    int rc = xoc_cache_store_prune_step(self->store, &pr);
+    if (rc) {
+        xoc_warn("journal pruning failed: %s", xoc_cache_strerror(rc));
+        return;
+    }
+    if (!pr.entries)
+        return;
+    double held = (double)(zclock_usecs() - t0) / 1e6; /* deletes and the durable commit */
+    self->step_pruned += pr.entries;
+    self->prune_steps++;
+    xoc_metrics_observe(self->m.prune_seconds, held);
+    xoc_debug("journal pruned by a step entries=%llu pages=%llu deletes_ms=%.2f held_ms=%.2f "
+              "more=%d",
+              (unsigned long long)pr.entries, (unsigned long long)pr.pages, pr.us / 1e3,
+              held * 1e3, pr.more);
+    if (pr.more)
+        self->stepping =
+            zloop_timer(self->node.loop, S_PRUNE_GAP_MS, 1, s_on_prune_step, self) >= 0;
+}
+
+static int s_on_prune_step(zloop_t *loop, int timer_id, void *arg)
+{
+    s_cache_t *self = arg;
+    self->stepping = false; /* one-shot: zloop removed it */
+    s_prune_idle(self);
+    return 0;
+}
+
 static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
     s_cache_t *self = arg;
-    uint64_t pruned = 0;
-    int rc = xoc_cache_store_prune(self->store, self->journal_max, self->journal_age_ms,
-                                   self->journal_max_bytes, S_PRUNE_BATCH, &pruned);
-    if (rc)
-        xoc_warn("journal pruning failed: %s", xoc_cache_strerror(rc));
-    else if (pruned)
-        xoc_debug("journal pruned entries=%llu", (unsigned long long)pruned);
-    self->pruned += pruned;
+    s_prune_commits(self, true);
+    s_prune_idle(self);
     xoc_cache_snaps_expire(self->snaps, self->snapshot_idle_ms);
     if (self->trim_bytes >= S_TRIM_BYTES) {
         /* after a burst (a pool's image), give the freed buffers of the change sets back
@@ -385,6 +449,7 @@ static void s_stats(msgpack_packer *pk, void *arg)
     s_pack_kv(pk, "duplicates", self->duplicates);
     s_pack_kv(pk, "gaps", self->gaps);
     s_pack_kv(pk, "refused", self->refused);
+    s_prune_commits(self, false);
     s_pack_kv(pk, "pruned", self->pruned);
     s_pack_kv(pk, "commits", self->commits);
 }
@@ -411,6 +476,10 @@ static int s_open(s_cache_t *self, const xoc_cfg_t *cfg)
     self->journal_max = (uint64_t)xoc_cfg_int(cfg, "cache.journal_max");
     self->journal_age_ms = (uint64_t)xoc_cfg_int(cfg, "cache.journal_age_s") * 1000u;
     self->journal_max_bytes = (uint64_t)xoc_cfg_int(cfg, "cache.journal_max_bytes");
+    xoc_cache_store_set_retention(self->store,
+                                  &(xoc_cache_retention_t){.keep = self->journal_max,
+                                                           .max_age_ms = self->journal_age_ms,
+                                                           .max_bytes = self->journal_max_bytes});
     self->snapshot_idle_ms = xoc_cfg_int(cfg, "cache.snapshot_idle_s") * 1000;
     self->chunk_bytes = (size_t)xoc_cfg_int(cfg, "cache.chunk_bytes");
     return 0;
@@ -434,7 +503,9 @@ static void s_metrics_refresh(xoc_metrics_t *reg, void *arg)
     xoc_metrics_set(self->m.duplicates, (double)self->duplicates);
     xoc_metrics_set(self->m.gaps, (double)self->gaps);
     xoc_metrics_set(self->m.refused, (double)self->refused);
+    s_prune_commits(self, false);
     xoc_metrics_set(self->m.pruned, (double)self->pruned);
+    xoc_metrics_set(self->m.prune_steps, (double)self->prune_steps);
     xoc_metrics_set(self->m.commits, (double)self->commits);
     uint64_t objects = 0, journal = 0;
     if (xoc_cache_store_counts(self->store, &objects, &journal) == 0) {
@@ -467,6 +538,14 @@ static void s_metrics_declare(s_cache_t *self)
         xoc_metrics_gauge(reg, "xoc_cache_journal_entries", "changes kept in the journal");
     self->m.pruned = xoc_metrics_counter(reg, "xoc_cache_journal_pruned_total",
                                          "journal entries removed by the retention bounds");
+    self->m.prune_steps = xoc_metrics_counter(
+        reg, "xoc_cache_journal_prune_steps_total",
+        "pruning transactions of their own, run while no change set comes (change sets "
+        "prune their share of the journal inside their own transaction)");
+    self->m.prune_seconds = xoc_metrics_histogram(
+        reg, "xoc_cache_journal_prune_seconds",
+        "time a pruning transaction of its own held the writer (deletes and durable commit)",
+        xoc_metrics_latency_buckets, xoc_metrics_latency_nbuckets);
     self->m.config_ops = xoc_metrics_family(
         reg, XOC_METRICS_COUNTER, "xoc_cache_config_ops_total",
         "configuration requests, by operation (set, get, delete, list) and outcome (ok or "

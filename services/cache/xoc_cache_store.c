@@ -25,7 +25,26 @@ struct _xoc_cache_store_t {
     MDB_dbi cfg[S_CFG_COUNT];
     uint64_t rev;           /* committed revision */
     msgpack_sbuffer rec;    /* scratch: record being written */
+    xoc_cache_retention_t ret;
+    bool ret_set;           /* change-set transactions prune (xoc_cache_store_set_retention) */
+    xoc_cache_prune_stats_t pst;
 };
+
+/* what one pruning may remove: revision of its transaction, the clock, the bounds */
+typedef struct {
+    const xoc_cache_retention_t *ret;
+    uint64_t rev;
+    uint64_t now_ms;
+    uint64_t must;    /* owed: removed without looking at the clock (when the bounds ask) */
+    uint64_t floor;   /* over the byte bound, wanted until the journal's pages are back to
+                         this (its pages before the transaction's changes; 0: none) */
+    uint64_t cap;     /* at most, in all */
+    uint64_t slack;   /* beyond what is owed, wanted up to this many more */
+    double budget_us; /* what is wanted, while the deletes took less than this */
+} s_prune_req_t;
+
+static int s_prune_txn(xoc_cache_store_t *self, MDB_txn *txn, const s_prune_req_t *q,
+                       xoc_cache_prune_t *out);
 
 /* state of one apply transaction */
 typedef struct {
@@ -604,12 +623,54 @@ static int s_apply_one(xoc_cache_store_t *self, MDB_txn *txn, const xoc_cache_cs
     return 0;
 }
 
-/* applies cs[0..n) in one write transaction. Returns 0 when it was committed (status[i]
-   says how each went: 0, or a refusal made before any write), or the error that aborted
-   it (*failed: the change set whose apply failed, n when it was the commit or begin). */
-static int s_apply_txn(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t n,
-                       xoc_cache_result_t *res, int *status, char (*why)[256], size_t *failed)
+/* the journal's share of pruning in a change-set transaction that wrote revisions up to
+   rev (see xoc_cache_store.h); pages0: the journal's pages before its changes */
+static int s_apply_prune(xoc_cache_store_t *self, MDB_txn *txn, uint64_t rev, uint64_t now_ms,
+                         uint64_t pages0, xoc_cache_prune_t *pr)
 {
+    uint64_t added = rev - self->rev;
+    double us = self->ret.commit_us > 0 ? self->ret.commit_us : XOC_CACHE_PRUNE_COMMIT_US;
+    s_prune_req_t q = {.ret = &self->ret, .rev = rev, .now_ms = now_ms,
+                       .must = added < XOC_CACHE_PRUNE_COMMIT_MAX ? added
+                                                                  : XOC_CACHE_PRUNE_COMMIT_MAX,
+                       .floor = pages0, .cap = XOC_CACHE_PRUNE_COMMIT_MAX + XOC_CACHE_PRUNE_SLACK,
+                       .slack = XOC_CACHE_PRUNE_SLACK, .budget_us = us};
+    return s_prune_txn(self, txn, &q, pr);
+}
+
+/* pages of the journal in txn (0 when it cannot tell) */
+static uint64_t s_journal_pages(xoc_cache_store_t *self, MDB_txn *txn)
+{
+    MDB_stat st;
+    if (mdb_stat(txn, self->dbi[XOC_CACHE_DB_JOURNAL], &st) != 0)
+        return 0;
+    return (uint64_t)st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+}
+
+static void s_prune_count(xoc_cache_store_t *self, const xoc_cache_prune_t *pr)
+{
+    xoc_cache_prune_stats_t *st = &self->pst;
+    st->more = pr->more;
+    if (!pr->entries)
+        return;
+    st->entries += pr->entries;
+    st->pages += pr->pages;
+    st->txns++;
+    st->us += pr->us;
+    st->max_entries = pr->entries > st->max_entries ? pr->entries : st->max_entries;
+    st->max_us = pr->us > st->max_us ? pr->us : st->max_us;
+}
+
+/* applies cs[0..n) in one write transaction, and prunes the journal's share in it when
+   prune is set. Returns 0 when it was committed (status[i] says how each went: 0, or a
+   refusal made before any write), or the error that aborted it (*failed: the change set
+   whose apply failed, n when it was the commit or begin, n + 1 when it was pruning). */
+static int s_apply_txn(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t n,
+                       xoc_cache_result_t *res, int *status, char (*why)[256], size_t *failed,
+                       bool prune)
+{
+    xoc_cache_prune_t pr = {0};
+    uint64_t pages0 = 0;
     MDB_txn *txn;
     uint64_t rev = self->rev, now_ms = xoc_cache_wall_ms();
     *failed = n;
@@ -624,12 +685,20 @@ static int s_apply_txn(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t
             snprintf(why[i], sizeof why[i], "begin: %s", mdb_strerror(rc));
         return rc;
     }
+    if (prune && self->ret_set)
+        pages0 = s_journal_pages(self, txn);
     for (size_t i = 0; i < n && !rc; i++) {
         status[i] = s_apply_one(self, txn, &cs[i], &res[i], &rev, now_ms, why[i], sizeof why[i]);
         if (status[i] && status[i] != XOC_ESTATE) { /* writes of its own may be in txn */
             rc = status[i];
             *failed = i;
         }
+    }
+    if (!rc && prune && self->ret_set && rev != self->rev &&
+        (rc = s_apply_prune(self, txn, rev, now_ms, pages0, &pr)) != 0) {
+        *failed = n + 1;
+        for (size_t i = 0; i < n; i++)
+            snprintf(why[i], sizeof why[i], "journal pruning: %s", xoc_cache_strerror(rc));
     }
     if (rc)
         mdb_txn_abort(txn);
@@ -647,7 +716,23 @@ static int s_apply_txn(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t
         if (status[i] == 0 && !res[i].duplicate)
             s_events_resolve(&res[i]);
     self->rev = rev;
+    s_prune_count(self, &pr);
     return 0;
+}
+
+/* s_apply_txn with the journal's share of pruning; if pruning fails (e.g. the map is full),
+   the change sets go in without it */
+static int s_apply_pruning(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t n,
+                           xoc_cache_result_t *res, int *status, char (*why)[256],
+                           size_t *failed)
+{
+    int rc = s_apply_txn(self, cs, n, res, status, why, failed, true);
+    if (rc && *failed == n + 1) {
+        xoc_warn("journal pruning failed, change sets committed without it: %s",
+                 xoc_cache_strerror(rc));
+        rc = s_apply_txn(self, cs, n, res, status, why, failed, false);
+    }
+    return rc;
 }
 
 int xoc_cache_store_apply_batch(xoc_cache_store_t *self, const xoc_cache_cs_t *cs, size_t n,
@@ -658,13 +743,13 @@ int xoc_cache_store_apply_batch(xoc_cache_store_t *self, const xoc_cache_cs_t *c
        is aborted and its sets are applied again one per transaction, so that only the
        failing one is refused */
     size_t failed;
-    int rc = s_apply_txn(self, cs, n, res, status, why, &failed);
+    int rc = s_apply_pruning(self, cs, n, res, status, why, &failed);
     if (rc == 0 || n == 1)
         return rc;
     if (failed == n)
         return rc; /* begin or commit: nothing of the batch is there */
     for (size_t i = 0; i < n; i++)
-        s_apply_txn(self, &cs[i], 1, &res[i], &status[i], &why[i], &failed);
+        s_apply_pruning(self, &cs[i], 1, &res[i], &status[i], &why[i], &failed);
     return 0;
 }
 
@@ -986,66 +1071,128 @@ free_body:
     return rc;
 }
 
-static int s_prune_scan(MDB_cursor *cur, uint64_t rev, uint64_t keep, uint64_t oldest_ms,
-                        size_t batch, uint64_t *pruned)
+static double s_mono_us(void)
 {
-    MDB_val k, v;
-    int rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *pruned < batch;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) {
-        uint64_t r = s_get_be(k.mv_data);
-        uint64_t held = rev >= r ? rev - r + 1 : 0;
-        uint64_t t = v.mv_size >= 24 ? s_get_be((const uint8_t *)v.mv_data + 16) : 0;
-        if (held <= keep && t >= oldest_ms)
-            break;
-        if ((rc = mdb_cursor_del(cur, 0)) != 0)
-            break;
-        (*pruned)++;
-    }
-    return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? 0 : rc;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-/* entries to keep for the journal to take at most max_bytes of pages (0: no bound): once
-   over, down to 7/8 of it (so that pruning does not run after every commit), at the mean
-   size of an entry */
-static uint64_t s_keep_for_bytes(xoc_cache_store_t *self, MDB_txn *txn, uint64_t max_bytes,
-                                 uint64_t keep)
+static uint64_t s_pages(const MDB_stat *st)
 {
+    return (uint64_t)st->ms_branch_pages + st->ms_leaf_pages + st->ms_overflow_pages;
+}
+
+/* removes the oldest journal entries that the bounds exceed (count, age, and pages: while
+   the journal's pages take more than max_bytes), within q's limits, in txn */
+static int s_prune_txn(xoc_cache_store_t *self, MDB_txn *txn, const s_prune_req_t *q,
+                       xoc_cache_prune_t *out)
+{
+    memset(out, 0, sizeof *out);
+    MDB_dbi dbi = self->dbi[XOC_CACHE_DB_JOURNAL];
     MDB_stat st;
-    if (!max_bytes || mdb_stat(txn, self->dbi[XOC_CACHE_DB_JOURNAL], &st) != 0 ||
-        st.ms_entries == 0)
-        return keep;
-    uint64_t bytes = (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
-                     st.ms_psize;
-    if (bytes <= max_bytes)
-        return keep;
-    uint64_t fit = (uint64_t)((double)st.ms_entries * ((double)max_bytes * 7 / 8) / (double)bytes);
-    return fit < keep ? fit : keep;
+    MDB_cursor *cur;
+    int rc = mdb_stat(txn, dbi, &st);
+    if (rc || st.ms_entries == 0)
+        return rc;
+    uint64_t pages0 = s_pages(&st), pages = pages0, age = q->ret->max_age_ms;
+    uint64_t oldest = age && q->now_ms > age ? q->now_ms - age : 0;
+    uint64_t max_pages = q->ret->max_bytes ? q->ret->max_bytes / st.ms_psize : 0;
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+        return rc;
+    double t0 = s_mono_us();
+    uint64_t extra = 0;
+    MDB_val k, v;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+        if (k.mv_size != 8) {
+            rc = XOC_EIO;
+            break;
+        }
+        uint64_t r = s_get_be(k.mv_data);
+        uint64_t held = q->rev >= r ? q->rev - r + 1 : 0;
+        uint64_t t = v.mv_size >= 24 ? s_get_be((const uint8_t *)v.mv_data + 16) : 0;
+        if (max_pages && out->entries)
+            pages = s_journal_pages(self, txn);
+        bool over = max_pages && pages > max_pages;
+        if (held <= q->ret->keep && t >= oldest && !over)
+            break; /* nothing due */
+        /* owed: the transaction's count; then, within the time budget, its pages over the
+           byte bound and the slack */
+        bool owed = out->entries < q->must;
+        bool wanted = (over && q->floor && pages > q->floor) || extra < q->slack;
+        bool late = extra && extra % 16 == 0 && s_mono_us() - t0 > q->budget_us;
+        if (out->entries >= q->cap || (!owed && (!wanted || late))) {
+            out->more = true;
+            break;
+        }
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        out->entries++;
+        extra += !owed;
+    }
+    mdb_cursor_close(cur);
+    out->us = s_mono_us() - t0;
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (!rc && out->entries && (rc = mdb_stat(txn, dbi, &st)) == 0)
+        out->pages = pages0 > s_pages(&st) ? pages0 - s_pages(&st) : 0;
+    return rc;
+}
+
+/* one write transaction of pruning; committed when it removed something */
+static int s_prune_commit(xoc_cache_store_t *self, const s_prune_req_t *q, xoc_cache_prune_t *out)
+{
+    MDB_txn *txn;
+    memset(out, 0, sizeof *out);
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    rc = s_prune_txn(self, txn, q, out);
+    if (rc || out->entries == 0) {
+        mdb_txn_abort(txn);
+        if (rc)
+            memset(out, 0, sizeof *out);
+        return rc;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        memset(out, 0, sizeof *out);
+    return rc;
 }
 
 int xoc_cache_store_prune(xoc_cache_store_t *self, uint64_t keep, uint64_t max_age_ms,
                           uint64_t max_bytes, size_t batch, uint64_t *pruned)
 {
-    *pruned = 0;
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
-    if (rc)
-        return rc;
-    keep = s_keep_for_bytes(self, txn, max_bytes, keep);
-    rc = mdb_cursor_open(txn, self->dbi[XOC_CACHE_DB_JOURNAL], &cur);
-    if (rc)
-        goto abort_txn;
-    uint64_t now = xoc_cache_wall_ms();
-    uint64_t oldest = max_age_ms && now > max_age_ms ? now - max_age_ms : 0;
-    rc = s_prune_scan(cur, self->rev, keep, oldest, batch, pruned);
-    mdb_cursor_close(cur);
-    if (rc || *pruned == 0)
-        goto abort_txn;
-    return mdb_txn_commit(txn);
-abort_txn:
-    mdb_txn_abort(txn);
+    xoc_cache_retention_t ret = {.keep = keep, .max_age_ms = max_age_ms, .max_bytes = max_bytes};
+    s_prune_req_t q = {.ret = &ret, .rev = self->rev, .now_ms = xoc_cache_wall_ms(),
+                       .must = batch, .cap = batch};
+    xoc_cache_prune_t out;
+    int rc = s_prune_commit(self, &q, &out);
+    *pruned = out.entries;
     return rc;
+}
+
+void xoc_cache_store_set_retention(xoc_cache_store_t *self, const xoc_cache_retention_t *ret)
+{
+    self->ret = *ret;
+    self->ret_set = true;
+}
+
+int xoc_cache_store_prune_step(xoc_cache_store_t *self, xoc_cache_prune_t *out)
+{
+    s_prune_req_t q = {.ret = &self->ret, .rev = self->rev, .now_ms = xoc_cache_wall_ms(),
+                       .cap = XOC_CACHE_PRUNE_STEP, .slack = XOC_CACHE_PRUNE_STEP,
+                       .budget_us = self->ret.step_us > 0 ? self->ret.step_us
+                                                          : XOC_CACHE_PRUNE_STEP_US};
+    if (!self->ret_set) {
+        memset(out, 0, sizeof *out);
+        return 0;
+    }
+    return s_prune_commit(self, &q, out);
+}
+
+void xoc_cache_store_prune_stats(const xoc_cache_store_t *self, xoc_cache_prune_stats_t *st)
+{
+    *st = self->pst;
 }
 
 int xoc_cache_store_counts(xoc_cache_store_t *self, uint64_t *objects, uint64_t *journal)

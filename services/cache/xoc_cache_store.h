@@ -117,10 +117,63 @@ int xoc_cache_store_changes(xoc_cache_store_t *self, uint64_t since, uint64_t li
                             size_t max_bytes, msgpack_sbuffer *out);
 
 /*  Removes journal entries beyond keep_count, older than max_age_ms (0: no age bound), or
-    the oldest while the journal's pages take more than max_bytes (0: no bound; then down
-    to about 7/8 of it), at most batch per call. *pruned = entries removed.                 */
+    the oldest while the journal's pages take more than max_bytes (0: no bound), at most
+    batch, in one write transaction. *pruned = entries removed.                             */
 int xoc_cache_store_prune(xoc_cache_store_t *self, uint64_t keep_count, uint64_t max_age_ms,
                           uint64_t max_bytes, size_t batch, uint64_t *pruned);
+
+/*  Retention of the journal, pruned a little at a time (never one long transaction that
+    holds the single writer while change sets wait):
+    - inside every change-set transaction, after its changes, the oldest entries beyond the
+      bounds: as many as the transaction added (at most XOC_CACHE_PRUNE_COMMIT_MAX), then,
+      while commit_us lasts, over the byte bound until the journal has no more pages than
+      before its changes (a change also makes the object's previous entry hold its own
+      copy), and up to XOC_CACHE_PRUNE_SLACK more (a backlog): so the journal keeps up with
+      any change rate, never one transaction more than its bounds by count;
+    - xoc_cache_store_prune_step, for when no change set comes (the age bound, a backlog
+      after the bounds were lowered): one transaction of at most XOC_CACHE_PRUNE_STEP
+      entries, while step_us lasts.
+    The clock is read every 16 entries. Until set, change-set transactions prune nothing. */
+#define XOC_CACHE_PRUNE_COMMIT_MAX 2048
+#define XOC_CACHE_PRUNE_SLACK 64
+#define XOC_CACHE_PRUNE_COMMIT_US 2000.0
+#define XOC_CACHE_PRUNE_STEP 2048
+#define XOC_CACHE_PRUNE_STEP_US 2000.0
+
+typedef struct {
+    uint64_t keep;       /* entries kept at most */
+    uint64_t max_age_ms; /* entries older than this go (0: no age bound) */
+    uint64_t max_bytes;  /* the oldest go while the journal's pages take more (0: no bound) */
+    double commit_us;    /* time budget in a change set, beyond its count (0: the default) */
+    double step_us;      /* time budget of a step (0: the default) */
+} xoc_cache_retention_t;
+
+void xoc_cache_store_set_retention(xoc_cache_store_t *self, const xoc_cache_retention_t *ret);
+
+/*  One pruning: entries removed, journal pages freed, time the deletes took, and whether it
+    stopped at its bound while the retention asks for more.                                */
+typedef struct {
+    uint64_t entries;
+    uint64_t pages;
+    double us;
+    bool more;
+} xoc_cache_prune_t;
+
+/*  One bounded pruning transaction (see above); *out says what it did. 0 or an LMDB error
+    (nothing removed).                                                                      */
+int xoc_cache_store_prune_step(xoc_cache_store_t *self, xoc_cache_prune_t *out);
+
+/*  What the change-set transactions pruned since the store was opened.                    */
+typedef struct {
+    uint64_t entries, pages; /* removed, journal pages freed */
+    uint64_t txns;           /* change-set transactions that pruned */
+    uint64_t max_entries;    /* most in one */
+    double max_us;           /* longest deletes in one */
+    double us;               /* deletes, in all */
+    bool more;               /* the last one stopped at its bound */
+} xoc_cache_prune_stats_t;
+
+void xoc_cache_store_prune_stats(const xoc_cache_store_t *self, xoc_cache_prune_stats_t *st);
 
 /*  Counters for heartbeats.                                                               */
 int xoc_cache_store_counts(xoc_cache_store_t *self, uint64_t *objects, uint64_t *journal);

@@ -18,7 +18,8 @@
          (goal each <= 1/5).
     Usage: bench_spine [vms (10000)] [runs (3)] [part]   (XOC_BUILD_DIR: the build tree)
     part: all (default), or throughput / latency: the load, then only that measure, no peer
-    (to profile one path at a time).
+    (to profile one path at a time); chain: throughput then latency, no peer (the latency
+    after heavy churn). XOC_BENCH_CACHE_LOG: xoc-cache's log level (default warn).
     Reports; exits 0 unless it could not run at all.                                      */
 #include <curl/curl.h>
 #include <czmq.h>
@@ -228,7 +229,7 @@ static bool s_chain_start(void)
                      "--cache.path",
                      c->dir,
                      "--log.level",
-                     "warn",
+                     getenv("XOC_BENCH_CACHE_LOG") ? getenv("XOC_BENCH_CACHE_LOG") : "warn",
                      NULL};
     c->cache = xoc_proc_start(cache, "xoc-cache: ready", 10000);
     char *coll[] = {(char *)xoc_test_bin("services/collector/xoc-collector"),
@@ -743,6 +744,8 @@ int main(int argc, char **argv)
     const char *part = argc > 3 ? argv[3] : "all";
     bool all = !strcmp(part, "all"), do_tp = all || !strcmp(part, "throughput"),
          do_lat = all || !strcmp(part, "latency");
+    do_tp = do_tp || !strcmp(part, "chain");
+    do_lat = do_lat || !strcmp(part, "chain");
     if (runs < 1 || runs > 9)
         runs = 3;
     setvbuf(stdout, NULL, _IOLBF, 0);

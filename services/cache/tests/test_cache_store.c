@@ -2,7 +2,8 @@
     that fails half-way (the map is full) takes only itself down: the sets before it in the
     group are committed, the next ones see the state without it; duplicates and gaps in a
     group are refused before any write. New objects in id order fill full pages. The
-    journal's byte bound.                                                                  */
+    journal's byte bound; its retention kept by the change sets' own transactions under
+    sustained churn, and bounded pruning steps.                                            */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,10 +232,16 @@ static void test_journal_bytes(void **state)
     assert_int_equal(pruned, 0);
     assert_int_equal(xoc_cache_store_prune(st, 1000000, 0, bytes, 100000, &pruned), 0);
     assert_int_equal(pruned, 0);
-    /* a quarter of it: down to 7/8 of the bound at most */
-    uint64_t max = bytes / 4;
+    /* a quarter of it: pruned to the bound (again while the estimate at the mean size of an
+       entry leaves it a page over) */
+    uint64_t max = bytes / 4, more = 0, left;
     assert_int_equal(xoc_cache_store_prune(st, 1000000, 0, max, 100000, &pruned), 0);
-    uint64_t left = s_journal_bytes(st, &entries);
+    assert_true(pruned > 0);
+    do {
+        assert_int_equal(xoc_cache_store_prune(st, 1000000, 0, max, 100000, &more), 0);
+        pruned += more;
+    } while (more);
+    left = s_journal_bytes(st, &entries);
     print_message("journal %llu -> %llu bytes (bound %llu), %llu entries pruned\n",
                   (unsigned long long)bytes, (unsigned long long)left, (unsigned long long)max,
                   (unsigned long long)pruned);
@@ -251,12 +258,201 @@ static void test_journal_bytes(void **state)
     xoc_cache_store_destroy(&st);
 }
 
+static uint64_t s_first_rev(xoc_cache_store_t *st)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    assert_int_equal(mdb_txn_begin(xoc_cache_store_env(st), NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, xoc_cache_store_dbi(st, XOC_CACHE_DB_JOURNAL), &cur), 0);
+    uint64_t r = 0;
+    if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0)
+        for (size_t i = 0; i < 8; i++)
+            r = r << 8 | ((const uint8_t *)k.mv_data)[i];
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return r;
+}
+
+/* since R: 0 when the journal still reaches back to R, XOC_ESTATE (take a snapshot) when
+   R was pruned */
+static int s_since(xoc_cache_store_t *st, uint64_t since)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    int rc = xoc_cache_store_changes(st, since, 10, 1 << 20, &out);
+    msgpack_sbuffer_destroy(&out);
+    return rc;
+}
+
+/* applies cs (made by s_cs from env's first slots), then frees its objects */
+static void s_apply(s_env_t *env, xoc_cache_store_t *st, xoc_cache_cs_t *cs)
+{
+    xoc_cache_result_t res;
+    int status;
+    char why[1][256];
+    assert_int_equal(xoc_cache_store_apply_batch(st, cs, 1, &res, &status, why), 0);
+    assert_int_equal(status, 0);
+    xoc_cache_result_clear(&res);
+    for (size_t i = 0; i < cs->count; i++) {
+        msgpack_sbuffer_destroy(&env->obj[i]);
+        msgpack_sbuffer_init(&env->obj[i]);
+    }
+}
+
+/* sustained churn: the change sets' own transactions keep the journal within its bounds
+   (count, then bytes), after every commit, with no pruning transaction of its own; a
+   pruned revision gives the snapshot error, the next one the changes */
+static void test_retention_under_churn(void **state)
+{
+    s_env_t *env = *state;
+    int err = 0;
+    xoc_cache_store_t *st = xoc_cache_store_new(env->path, 256u << 20, false, &err);
+    assert_non_null(st);
+    xoc_cache_store_set_retention(st, &(xoc_cache_retention_t){.keep = 500});
+    size_t used = 0;
+    uint64_t seq = 0, entries, bytes;
+    /* 40 change sets of 50 objects (2 000 revisions) against a bound of 500 entries */
+    for (int i = 0; i < 40; i++) {
+        used = 0;
+        xoc_cache_cs_t cs = s_cs(env, &used, ++seq, i % 2 ? "a" : "b", 50, 100 + (size_t)i);
+        s_apply(env, st, &cs);
+        s_journal_bytes(st, &entries);
+        assert_true(entries <= 500);
+    }
+    assert_int_equal(xoc_cache_store_rev(st), 2000);
+    assert_int_equal(entries, 500);
+    assert_int_equal(s_first_rev(st), 1501);
+    assert_int_equal(s_since(st, 1500), XOC_ESTATE);
+    assert_int_equal(s_since(st, 1501), 0);
+    assert_int_equal(s_since(st, 2001), 0);
+    xoc_cache_prune_stats_t ps;
+    xoc_cache_store_prune_stats(st, &ps);
+    assert_int_equal(ps.entries, 1500);
+    assert_true(ps.max_entries <= 50 + XOC_CACHE_PRUNE_SLACK);
+
+    /* the byte bound, 1 MB: the image of 2 000 objects (entries of ~50 bytes, referring to
+       the current objects), then 30 change sets of 20 objects of ~2.5 KB: each change adds
+       an entry and gives the previous one its own copy (an overflow page), so the journal
+       grows by pages while the oldest entries are small ones: each transaction removes
+       what it added, pages included */
+    uint64_t max = 1u << 20;
+    /* (no time budget here: this part checks the shares, not how fast this machine is) */
+    xoc_cache_store_set_retention(st, &(xoc_cache_retention_t){.keep = 1000000,
+                                                                .max_bytes = max,
+                                                                .commit_us = 1e12});
+    used = 0;
+    xoc_cache_cs_t image = s_cs(env, &used, ++seq, "i", 2000, 10);
+    s_apply(env, st, &image);
+    for (int i = 0; i < 30; i++) {
+        used = 0;
+        xoc_cache_cs_t cs = s_cs(env, &used, ++seq, "c", 20, 2400 + (size_t)i);
+        s_apply(env, st, &cs);
+        bytes = s_journal_bytes(st, &entries);
+        /* over by one transaction's pages at most (it adds before it prunes) */
+        assert_true(bytes <= max + 24 * 4096);
+    }
+    xoc_cache_store_prune_stats(st, &ps);
+    assert_true(ps.max_entries <= XOC_CACHE_PRUNE_COMMIT_MAX + XOC_CACHE_PRUNE_SLACK);
+    /* the rest (a transaction stops at its share): bounded steps, until none is due */
+    xoc_cache_prune_t pr;
+    do
+        assert_int_equal(xoc_cache_store_prune_step(st, &pr), 0);
+    while (pr.entries);
+    bytes = s_journal_bytes(st, &entries);
+    print_message("byte bound %llu: journal %llu bytes, %llu entries\n", (unsigned long long)max,
+                  (unsigned long long)bytes, (unsigned long long)entries);
+    assert_true(bytes <= max);
+    assert_true(entries > 100);
+    uint64_t first = s_first_rev(st);
+    assert_int_equal(first + entries - 1, xoc_cache_store_rev(st));
+    assert_int_equal(s_since(st, first - 1), XOC_ESTATE);
+    assert_int_equal(s_since(st, first), 0);
+    xoc_cache_store_destroy(&st);
+}
+
+/* the work of one pruning is bounded: by count (a change set removes its own count plus
+   XOC_CACHE_PRUNE_SLACK at most, a step XOC_CACHE_PRUNE_STEP at most) and by time (beyond
+   its own count, a change set stops when its budget is spent; a step too; the clock is read
+   every 16 entries); the steps go on until the bounds hold */
+static void test_prune_bounded(void **state)
+{
+    s_env_t *env = *state;
+    int err = 0;
+    xoc_cache_store_t *st = xoc_cache_store_new(env->path, 256u << 20, false, &err);
+    assert_non_null(st);
+    size_t used = 0;
+    uint64_t seq = 0, entries;
+    for (int i = 0; i < 3; i++) { /* 9 000 revisions, nothing pruned: no retention set */
+        used = 0;
+        xoc_cache_cs_t cs = s_cs(env, &used, ++seq, i % 2 ? "a" : "b", 3000, 10 + (size_t)i);
+        s_apply(env, st, &cs);
+    }
+    s_journal_bytes(st, &entries);
+    assert_int_equal(entries, 9000);
+    /* the bound lowered to 10, time budgets of ~nothing: a change set of 1 object removes
+       its 1 + what it removed before the first look at the clock; a step the same */
+    xoc_cache_store_set_retention(
+        st, &(xoc_cache_retention_t){.keep = 10, .commit_us = 1e-3, .step_us = 1e-3});
+    used = 0;
+    xoc_cache_cs_t one = s_cs(env, &used, ++seq, "z", 1, 10);
+    s_apply(env, st, &one);
+    xoc_cache_prune_stats_t ps;
+    xoc_cache_store_prune_stats(st, &ps);
+    assert_true(ps.entries >= 1 && ps.entries <= 1 + 16);
+    assert_true(ps.more);
+    xoc_cache_prune_t pr;
+    assert_int_equal(xoc_cache_store_prune_step(st, &pr), 0);
+    assert_true(pr.entries >= 1 && pr.entries <= 16);
+    assert_true(pr.more);
+    uint64_t gone = ps.entries + pr.entries;
+    /* default budgets: a change set of 1 object removes 1 + the slack at most */
+    xoc_cache_store_set_retention(st, &(xoc_cache_retention_t){.keep = 10});
+    used = 0;
+    one = s_cs(env, &used, ++seq, "z", 1, 11);
+    s_apply(env, st, &one);
+    uint64_t before = ps.entries;
+    xoc_cache_store_prune_stats(st, &ps);
+    assert_true(ps.entries - before >= 1 && ps.entries - before <= 1 + XOC_CACHE_PRUNE_SLACK);
+    assert_true(ps.more);
+    gone += ps.entries - before;
+    s_journal_bytes(st, &entries);
+    assert_int_equal(entries, 9002 - gone);
+    /* steps: each at most XOC_CACHE_PRUNE_STEP, `more` until the bound holds */
+    int steps = 0;
+    uint64_t left = entries;
+    do {
+        assert_int_equal(xoc_cache_store_prune_step(st, &pr), 0);
+        assert_true(pr.entries <= XOC_CACHE_PRUNE_STEP);
+        assert_true(pr.entries > 0 || !pr.more);
+        left -= pr.entries;
+        steps++;
+        assert_true(steps < 1000);
+    } while (pr.more);
+    assert_true(steps >= (int)((entries - 10) / XOC_CACHE_PRUNE_STEP));
+    s_journal_bytes(st, &entries);
+    assert_int_equal(entries, 10);
+    assert_int_equal(left, 10);
+    uint64_t rev = xoc_cache_store_rev(st);
+    assert_int_equal(rev, 9002);
+    assert_int_equal(s_first_rev(st), rev - 9);
+    assert_int_equal(s_since(st, rev - 10), XOC_ESTATE);
+    assert_int_equal(s_since(st, rev - 9), 0);
+    /* nothing left to do: a step removes nothing and commits nothing */
+    assert_int_equal(xoc_cache_store_prune_step(st, &pr), 0);
+    assert_int_equal(pr.entries, 0);
+    assert_false(pr.more);
+    xoc_cache_store_destroy(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_group_partial_failure, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_append_in_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_journal_bytes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_under_churn, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_prune_bounded, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
