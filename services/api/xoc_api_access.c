@@ -450,11 +450,6 @@ static void s_job_fail(s_job_t *j, int status)
 
 /* ---- acl.* ---------------------------------------------------------------------------------- */
 
-static const char *s_param(xoc_api_call_t *call, const char *name)
-{
-    return json_string_value(json_object_get(call->params, name));
-}
-
 /* does array a hold the string s? */
 static bool s_has(const json_t *a, const char *s)
 {
@@ -480,8 +475,8 @@ static void s_on_acl_get(xoc_api_server_t *unused, int status, json_t *rec, void
 {
     s_job_t *j = arg;
     xoc_api_call_t *call = j->call;
-    const char *subject = s_param(call, "subject"), *object = s_param(call, "object");
-    const char *action = s_param(call, "action");
+    const char *subject = xoc_api_param(call, "subject"), *object = xoc_api_param(call, "object");
+    const char *action = xoc_api_param(call, "action");
     bool add = !strcmp(call->method->name, "acl.add");
     if (status != 0 && status != XOC_ENOENT) {
         s_job_fail(j, status);
@@ -514,7 +509,7 @@ static void s_on_acl_get(xoc_api_server_t *unused, int status, json_t *rec, void
 static void s_acl_step(s_job_t *j)
 {
     xoc_api_call_t *call = j->call;
-    xoc_api_acl_id(s_param(call, "subject"), s_param(call, "object"), s_param(call, "action"),
+    xoc_api_acl_id(xoc_api_param(call, "subject"), xoc_api_param(call, "object"), xoc_api_param(call, "action"),
                    j->flag, j->id, sizeof j->id);
     if (xoc_api_cfg(j->srv, "get", "acls", j->id, NULL, s_on_acl_get, j) != 0)
         s_job_fail(j, XOC_EIO);
@@ -524,7 +519,7 @@ static void s_acl_step(s_job_t *j)
 static void s_on_subject(xoc_api_server_t *unused, int status, json_t *rec, void *arg)
 {
     s_job_t *j = arg;
-    const char *subject = s_param(j->call, "subject");
+    const char *subject = xoc_api_param(j->call, "subject");
     if (status == XOC_ENOENT && !j->aux[0]) {
         snprintf(j->aux, sizeof j->aux, "groups");
         if (xoc_api_cfg(j->srv, "get", "groups", subject, NULL, s_on_subject, j) == 0)
@@ -550,7 +545,7 @@ int xoc_api_m_acl_add(xoc_api_call_t *call)
     s_job_t *j = s_job_new(call->srv, call);
     if (!j)
         return XOC_ENOMEM;
-    if (xoc_api_cfg(call->srv, "get", "users", s_param(call, "subject"), NULL, s_on_subject, j) !=
+    if (xoc_api_cfg(call->srv, "get", "users", xoc_api_param(call, "subject"), NULL, s_on_subject, j) !=
         0) {
         s_job_free(j);
         return XOC_EIO;
@@ -772,7 +767,7 @@ static void s_group_created(s_job_t *j)
 static void s_on_groups_for_create(xoc_api_server_t *unused, int status, json_t *groups, void *arg)
 {
     s_job_t *j = arg;
-    const char *name = s_param(j->call, "name");
+    const char *name = xoc_api_param(j->call, "name");
     if (status == 0 && s_name_taken(groups, name, NULL)) {
         s_fail_exists(j->call);
         s_job_free(j);
@@ -971,7 +966,7 @@ static s_group_op_t s_group_op(const xoc_api_call_t *call)
 static json_t *s_new_users(xoc_api_call_t *call, const json_t *old)
 {
     s_group_op_t op = s_group_op(call);
-    const char *uid = s_param(call, "userId");
+    const char *uid = xoc_api_param(call, "userId");
     json_t *next = json_array();
     size_t i;
     json_t *u;
@@ -1002,7 +997,7 @@ static int s_edit_group_name(const json_t *g, json_t **out, void *arg)
     if (!json_is_object(g))
         return XOC_ENOENT;
     *out = json_deep_copy(g);
-    json_object_set_new(*out, "name", json_string(s_param(j->call, "name")));
+    json_object_set_new(*out, "name", json_string(xoc_api_param(j->call, "name")));
     json_object_set_new(*out, "id", json_string(j->id));
     return 0;
 }
@@ -1019,7 +1014,7 @@ static void s_on_group_renamed(xoc_api_server_t *unused, int status, json_t *v, 
 static void s_on_groups_for_rename(xoc_api_server_t *unused, int status, json_t *groups, void *arg)
 {
     s_job_t *j = arg;
-    const char *name = s_param(j->call, "name");
+    const char *name = xoc_api_param(j->call, "name");
     if (status == 0 && s_name_taken(groups, name, j->id)) {
         s_fail_exists(j->call);
         s_job_free(j);
@@ -1043,7 +1038,7 @@ static void s_on_group_for_set(xoc_api_server_t *unused, int status, json_t *g, 
     json_object_set_new(j->record, "id", json_string(j->id));
     int rc = 0;
     if (s_group_op(j->call) == S_SET_NAME) {
-        if (!s_param(j->call, "name")) { /* group.set without a name: nothing to change */
+        if (!xoc_api_param(j->call, "name")) { /* group.set without a name: nothing to change */
             s_job_answer(j, NULL);
             return;
         }
@@ -1062,7 +1057,7 @@ static int s_group_edit(xoc_api_call_t *call)
     s_job_t *j = s_job_new(call->srv, call);
     if (!j)
         return XOC_ENOMEM;
-    snprintf(j->id, sizeof j->id, "%s", s_param(call, "id"));
+    snprintf(j->id, sizeof j->id, "%s", xoc_api_param(call, "id"));
     if (xoc_api_cfg(call->srv, "get", "groups", j->id, NULL, s_on_group_for_set, j) != 0) {
         s_job_free(j);
         return XOC_EIO;
@@ -1118,7 +1113,7 @@ int xoc_api_m_group_delete(xoc_api_call_t *call)
     s_job_t *j = s_job_new(call->srv, call);
     if (!j)
         return XOC_ENOMEM;
-    snprintf(j->id, sizeof j->id, "%s", s_param(call, "id"));
+    snprintf(j->id, sizeof j->id, "%s", xoc_api_param(call, "id"));
     if (xoc_api_cfg(call->srv, "get", "groups", j->id, NULL, s_on_group_for_delete, j) != 0) {
         s_job_free(j);
         return XOC_EIO;

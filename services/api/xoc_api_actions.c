@@ -19,16 +19,6 @@
 #define S_ADMINISTRATE XOC_API_ACL_ADMINISTRATE
 #define S_VIEW XOC_API_ACL_VIEW
 
-static bool s_flag(const xoc_api_call_t *call, const char *name)
-{
-    return json_is_true(json_object_get(call->params, name));
-}
-
-static const char *s_param(const xoc_api_call_t *call, const char *name)
-{
-    return json_string_value(json_object_get(call->params, name));
-}
-
 /* a one-step action on params.id: method(ref) */
 static int s_simple(xoc_api_call_t *call, const char *types, xoc_api_acl_perm_t perm,
                     const char *method)
@@ -102,10 +92,10 @@ static bool s_mac_clash(xoc_api_server_t *srv, const json_t *vm)
 int xoc_api_m_vm_start(xoc_api_call_t *call)
 {
     json_t *host = NULL;
-    if (s_param(call, "host") && !(host = xoc_api_resolve(call, "host", "host", S_OPERATE)))
+    if (xoc_api_param(call, "host") && !(host = xoc_api_resolve(call, "host", "host", S_OPERATE)))
         return 0;
     json_t *vm = xoc_api_resolve(call, "id", "VM", S_OPERATE);
-    if (vm && !s_flag(call, "bypassMacAddressesCheck") && s_mac_clash(call->srv, vm)) {
+    if (vm && !xoc_api_flag(call, "bypassMacAddressesCheck") && s_mac_clash(call->srv, vm)) {
         xoc_api_call_fail_raw(call, 21, "operation failed",
                               json_pack("{s:s,s:s}", "objectId", xoc_api_str(vm, "id"), "code",
                                         "DUPLICATED_MAC_ADDRESS"));
@@ -119,7 +109,7 @@ int xoc_api_m_vm_start(xoc_api_call_t *call)
     }
     const char *ref = xoc_api_act_ref(a);
     const char *ps = xoc_api_str(xoc_api_act_obj(a), "power_state");
-    bool force = s_flag(call, "force");
+    bool force = xoc_api_flag(call, "force");
     if (!strcmp(ps, "Paused"))
         xoc_api_act_step(a, "VM.unpause", json_pack("[s]", ref));
     else if (!strcmp(ps, "Suspended"))
@@ -137,13 +127,13 @@ int xoc_api_m_vm_start(xoc_api_call_t *call)
 int xoc_api_m_vm_stop(xoc_api_call_t *call)
 {
     return s_simple(call, "VM", S_OPERATE,
-                    s_flag(call, "force") ? "VM.hard_shutdown" : "VM.clean_shutdown");
+                    xoc_api_flag(call, "force") ? "VM.hard_shutdown" : "VM.clean_shutdown");
 }
 
 int xoc_api_m_vm_restart(xoc_api_call_t *call)
 {
     return s_simple(call, "VM", S_OPERATE,
-                    s_flag(call, "force") ? "VM.hard_reboot" : "VM.clean_reboot");
+                    xoc_api_flag(call, "force") ? "VM.hard_reboot" : "VM.clean_reboot");
 }
 
 int xoc_api_m_vm_power(xoc_api_call_t *call)
@@ -302,11 +292,11 @@ static void s_set_names(xoc_api_act_t *a, const json_t *p, const char *cls)
 int xoc_api_m_vm_set(xoc_api_call_t *call)
 {
     json_t *p = call->params;
-    const char *ha = s_param(call, "high_availability");
+    const char *ha = xoc_api_param(call, "high_availability");
     if (ha && strcmp(ha, "restart") && strcmp(ha, "best-effort") && strcmp(ha, ""))
         return XOC_EINVAL;
     json_t *affinity = NULL;
-    const char *aff = s_param(call, "affinityHost");
+    const char *aff = xoc_api_param(call, "affinityHost");
     if (aff && !(affinity = xoc_api_resolve(call, "affinityHost", "host", S_ADMINISTRATE)))
         return 0;
     xoc_api_act_t *a = xoc_api_act_new(call, "id", "VM,VM-template,VM-snapshot", S_ADMINISTRATE);
@@ -353,7 +343,7 @@ int xoc_api_m_vm_set(xoc_api_call_t *call)
    boot parameters kept */
 int xoc_api_m_vm_set_boot_order(xoc_api_call_t *call)
 {
-    const char *order = s_param(call, "order");
+    const char *order = xoc_api_param(call, "order");
     size_t n = strlen(order);
     bool ok = n > 0 && n <= 3 && strspn(order, "cdn") == n;
     for (size_t i = 0; ok && i < n; i++)
@@ -488,7 +478,7 @@ static void s_got_new_ref(xoc_api_act_t *a)
         xoc_api_act_fail(a, XOC_EXAPI, "no ref for the new VM", NULL);
         return;
     }
-    const char *desc = s_param(xoc_api_act_call(a), "description");
+    const char *desc = xoc_api_param(xoc_api_act_call(a), "description");
     if (desc)
         xoc_api_act_step(a, "VM.set_name_description", json_pack("[s,s]", ref, desc));
     xoc_api_act_step(a, "VM.get_uuid", json_pack("[s]", ref));
@@ -508,7 +498,7 @@ int xoc_api_m_vm_snapshot(xoc_api_call_t *call)
     if (!a)
         return 0;
     char name[512];
-    const char *given = s_param(call, "name");
+    const char *given = xoc_api_param(call, "name");
     if (given)
         snprintf(name, sizeof name, "%s", given);
     else { /* xo-server's default: <name_label>_<ISO date> */
@@ -520,7 +510,7 @@ int xoc_api_m_vm_snapshot(xoc_api_call_t *call)
         snprintf(name, sizeof name, "%s_%s", xoc_api_str(xoc_api_act_obj(a), "name_label"), date);
     }
     /* with its memory (saveMemory): a checkpoint, which XAPI refuses unless the VM runs */
-    xoc_api_act_step(a, s_flag(call, "saveMemory") ? "VM.checkpoint" : "VM.snapshot",
+    xoc_api_act_step(a, xoc_api_flag(call, "saveMemory") ? "VM.checkpoint" : "VM.snapshot",
                      json_pack("[s,s]", xoc_api_act_ref(a), name));
     xoc_api_act_run(a, s_got_new_ref);
     return 0;
@@ -606,8 +596,8 @@ int xoc_api_m_vm_clone(xoc_api_call_t *call)
     xoc_api_act_t *a = xoc_api_act_on(call, vm);
     if (!a)
         return 0;
-    const char *ref = xoc_api_act_ref(a), *name = s_param(call, "name");
-    if (s_flag(call, "full_copy")) /* a NULL SR: each disk copied in its own SR */
+    const char *ref = xoc_api_act_ref(a), *name = xoc_api_param(call, "name");
+    if (xoc_api_flag(call, "full_copy")) /* a NULL SR: each disk copied in its own SR */
         xoc_api_act_step(a, "VM.copy", json_pack("[s,s,s]", ref, name, "OpaqueRef:NULL"));
     else
         xoc_api_act_step(a, "VM.clone", json_pack("[s,s]", ref, name));
@@ -625,7 +615,7 @@ int xoc_api_m_vm_migrate(xoc_api_call_t *call)
     json_t *vm = xoc_api_resolve(call, "vm", "VM", S_ADMINISTRATE);
     json_t *host = vm ? xoc_api_resolve(call, "targetHost", "host", S_ADMINISTRATE) : NULL;
     json_t *net = NULL;
-    if (host && s_param(call, "migrationNetwork") &&
+    if (host && xoc_api_param(call, "migrationNetwork") &&
         !(net = xoc_api_resolve(call, "migrationNetwork", "network", S_ADMINISTRATE))) {
         json_decref(host);
         host = NULL;
@@ -643,7 +633,7 @@ int xoc_api_m_vm_migrate(xoc_api_call_t *call)
     else if (net && strcmp(pool, xoc_api_str(net, "$pool")))
         why = "migrationNetwork: not in the VM's pool";
     json_t *options = json_pack("{s:s,s:s}", "live", "true", "force",
-                                s_flag(call, "force") ? "true" : "false");
+                                xoc_api_flag(call, "force") ? "true" : "false");
     const char *net_ref = net ? xoc_api_str(net, "_xapiRef") : "";
     json_t *pool_obj = !why && !net ? xoc_api_object(call->srv, pool) : NULL;
     const char *dflt = xoc_api_str(json_object_get(pool_obj, "other_config"),
@@ -729,9 +719,9 @@ int xoc_api_m_vm_delete(xoc_api_call_t *call)
     json_t *blocked = json_object_get(json_object_get(vm, "blockedOperations"), "destroy");
     bool dflt = json_is_true(json_object_get(vm, "isDefaultTemplate"));
     const char *why = NULL, *reason = "";
-    if (blocked && !s_flag(call, "force") && !s_flag(call, "forceBlockedOperation"))
+    if (blocked && !xoc_api_flag(call, "force") && !xoc_api_flag(call, "forceBlockedOperation"))
         why = "destroy", reason = json_is_string(blocked) ? json_string_value(blocked) : "";
-    else if (dflt && !s_flag(call, "forceDeleteDefaultTemplate"))
+    else if (dflt && !xoc_api_flag(call, "forceDeleteDefaultTemplate"))
         why = "destroy", reason = "VM is default template";
     if (why) {
         char msg[128];
@@ -741,7 +731,7 @@ int xoc_api_m_vm_delete(xoc_api_call_t *call)
         json_decref(vm);
         return 0;
     }
-    json_t *disks = s_flag(call, "deleteDisks") ? s_own_disks(call->srv, vm) : json_array();
+    json_t *disks = xoc_api_flag(call, "deleteDisks") ? s_own_disks(call->srv, vm) : json_array();
     xoc_api_act_t *a = xoc_api_act_on(call, vm);
     if (!a) {
         json_decref(disks);
@@ -815,7 +805,7 @@ int xoc_api_m_host_restart(xoc_api_call_t *call)
 {
     xoc_api_act_t *a = xoc_api_act_new(call, "id", "host", S_OPERATE);
     if (a)
-        s_clear_host(a, "host.reboot", s_flag(call, "force"));
+        s_clear_host(a, "host.reboot", xoc_api_flag(call, "force"));
     return 0;
 }
 
@@ -829,7 +819,7 @@ int xoc_api_m_host_maintenance(xoc_api_call_t *call)
     xoc_api_act_t *a = xoc_api_act_new(call, "id", "host", S_ADMINISTRATE);
     if (!a)
         return 0;
-    if (s_flag(call, "maintenance"))
+    if (xoc_api_flag(call, "maintenance"))
         s_clear_host(a, NULL, false);
     else {
         xoc_api_act_step(a, "host.enable", json_pack("[s]", xoc_api_act_ref(a)));
@@ -942,8 +932,8 @@ int xoc_api_m_network_create(xoc_api_call_t *call)
     xoc_api_act_t *a = xoc_api_act_new(call, "pool", "pool", S_ADMINISTRATE);
     if (!a)
         return 0;
-    const char *desc = s_param(call, "description");
-    json_t *rec = json_pack("{s:s,s:s,s:I,s:{},s:[]}", "name_label", s_param(call, "name"),
+    const char *desc = xoc_api_param(call, "description");
+    json_t *rec = json_pack("{s:s,s:s,s:I,s:{},s:[]}", "name_label", xoc_api_param(call, "name"),
                             "name_description", desc ? desc : "", "MTU",
                             mtu ? mtu : (json_int_t)1500, "other_config", "tags");
     xoc_api_act_step(a, "network.create", json_pack("[o]", rec));

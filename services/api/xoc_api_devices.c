@@ -19,16 +19,6 @@
 #define S_VDI_TYPES "VDI,VDI-snapshot,VDI-unmanaged"
 #define S_SLOTS 64 /* devices a VM may have of one kind (userdevice / VIF device numbers) */
 
-static bool s_flag(const xoc_api_call_t *call, const char *name)
-{
-    return json_is_true(json_object_get(call->params, name));
-}
-
-static const char *s_param(const xoc_api_call_t *call, const char *name)
-{
-    return json_string_value(json_object_get(call->params, name));
-}
-
 static bool s_running(const json_t *vm)
 {
     const char *ps = xoc_api_str(vm, "power_state");
@@ -92,7 +82,7 @@ static bool s_free_slot(const json_t *devices, const char *field, char *out, siz
 static bool s_slot(xoc_api_call_t *call, const json_t *devices, const char *param,
                    const char *field, char *out, size_t size)
 {
-    const char *asked = s_param(call, param);
+    const char *asked = xoc_api_param(call, param);
     if (asked) {
         if (strspn(asked, "0123456789") != strlen(asked) || strlen(asked) > 3) {
             char msg[96];
@@ -250,7 +240,7 @@ int xoc_api_m_vm_insert_cd(xoc_api_call_t *call)
         return 0;
     }
     if (drive) {
-        if (s_flag(call, "force"))
+        if (xoc_api_flag(call, "force"))
             s_eject(a, drive);
         xoc_api_act_step(a, "VBD.insert",
                          json_pack("[s,s]", xoc_api_str(drive, "_xapiRef"), cd_ref));
@@ -285,7 +275,7 @@ int xoc_api_m_vm_eject_cd(xoc_api_call_t *call)
 /* mode param: "RO" or "RW" (default `dflt`); NULL when the call was answered */
 static const char *s_mode(xoc_api_call_t *call, const char *dflt)
 {
-    const char *mode = s_param(call, "mode");
+    const char *mode = xoc_api_param(call, "mode");
     if (!mode)
         return dflt;
     if (!strcmp(mode, "RO") || !strcmp(mode, "RW"))
@@ -324,7 +314,7 @@ int xoc_api_m_vm_attach_disk(xoc_api_call_t *call)
     s_keep_set(a, "running", json_boolean(running));
     xoc_api_act_step(a, "VBD.create",
                      json_pack("[o]", s_vbd_record(xoc_api_act_ref(a), vdi_ref, slot, false,
-                                                   s_flag(call, "bootable"), mode)));
+                                                   xoc_api_flag(call, "bootable"), mode)));
     xoc_api_act_run(a, s_vbd_created);
     return 0;
 }
@@ -352,7 +342,7 @@ static void s_disk_uuid(xoc_api_act_t *a)
     xoc_api_call_t *call = xoc_api_act_call(a);
     xoc_api_act_step(a, "VBD.create",
                      json_pack("[o]", s_vbd_record(s_kept(a, "vm"), s_kept(a, "vdi"), s_kept(a, "slot"),
-                                                   false, s_flag(call, "bootable"),
+                                                   false, xoc_api_flag(call, "bootable"),
                                                    s_kept(a, "mode"))));
     xoc_api_act_run(a, s_disk_attached);
 }
@@ -386,7 +376,7 @@ int xoc_api_m_disk_create(xoc_api_call_t *call)
         json_decref(kept);
         return 0;
     }
-    if (s_param(call, "vm")) {
+    if (xoc_api_param(call, "vm")) {
         char slot[8];
         vm = xoc_api_resolve(call, "vm", S_VM_TYPES, S_ADMINISTRATE);
         json_t *vbds = vm ? s_devices(call->srv, vm, "$VBDs") : NULL;
@@ -413,7 +403,7 @@ int xoc_api_m_disk_create(xoc_api_call_t *call)
     }
     xoc_api_act_keep(a, kept);
     json_t *rec = json_pack("{s:s,s:s,s:s,s:I,s:s,s:b,s:b,s:{},s:{},s:{},s:[]}", "name_label",
-                            s_param(call, "name"), "name_description", "", "SR",
+                            xoc_api_param(call, "name"), "name_description", "", "SR",
                             xoc_api_act_ref(a), "virtual_size", (json_int_t)size, "type", "user",
                             "sharable", 0, "read_only", 0, "other_config", "xenstore_data",
                             "sm_config", "tags");
@@ -436,9 +426,9 @@ int xoc_api_m_vdi_set(xoc_api_call_t *call)
     if (!a)
         return 0;
     const char *ref = xoc_api_act_ref(a), *v;
-    if ((v = s_param(call, "name_label")))
+    if ((v = xoc_api_param(call, "name_label")))
         xoc_api_act_step(a, "VDI.set_name_label", json_pack("[s,s]", ref, v));
-    if ((v = s_param(call, "name_description")))
+    if ((v = xoc_api_param(call, "name_description")))
         xoc_api_act_step(a, "VDI.set_name_description", json_pack("[s,s]", ref, v));
     if (size_v)
         xoc_api_act_step(a, "VDI.resize", json_pack("[s,I]", ref, (json_int_t)size));
@@ -520,7 +510,7 @@ int xoc_api_m_vm_create_interface(xoc_api_call_t *call)
         return 0;
     }
     bool locked = json_array_size(v4) || json_array_size(v6);
-    const char *mac = s_param(call, "mac");
+    const char *mac = xoc_api_param(call, "mac");
     s_keep_set(a, "running", json_boolean(running));
     json_t *rec = json_pack("{s:s,s:s,s:s,s:s,s:I,s:{},s:s,s:{},s:s,s:o,s:o}", "device", slot,
                             "network", net_ref, "VM", xoc_api_act_ref(a), "MAC", mac ? mac : "",
@@ -735,7 +725,7 @@ static json_t *s_vmc_settings(xoc_api_call_t *call, const json_t *tpl)
 {
     json_t *steps = json_array(), *v;
     const char *s;
-    if ((s = s_param(call, "name_description")))
+    if ((s = xoc_api_param(call, "name_description")))
         json_array_append_new(steps, json_pack("[s,[s]]", "VM.set_name_description", s));
     if ((v = json_object_get(call->params, "CPUs"))) {
         json_int_t n = json_integer_value(v);
@@ -762,7 +752,7 @@ static json_t *s_vmc_settings(xoc_api_call_t *call, const json_t *tpl)
                                                (json_int_t)mem, (json_int_t)mem,
                                                (json_int_t)mem));
     }
-    if ((s = s_param(call, "affinityHost"))) {
+    if ((s = xoc_api_param(call, "affinityHost"))) {
         json_t *h = xoc_api_object(call->srv, s);
         bool ok = h && !strcmp(xoc_api_str(h, "type"), "host") &&
                   !strcmp(xoc_api_str(h, "$pool"), xoc_api_str(tpl, "$pool"));
@@ -822,7 +812,7 @@ static bool s_vmc_disks(xoc_api_call_t *call, const json_t *tpl, json_t *plan)
             return false;
         const char *name = json_string_value(json_object_get(d, "name_label"));
         char dflt[300];
-        snprintf(dflt, sizeof dflt, "%s %zu", s_param(call, "name_label"), i);
+        snprintf(dflt, sizeof dflt, "%s %zu", xoc_api_param(call, "name_label"), i);
         const char *desc = json_string_value(json_object_get(d, "name_description"));
         json_array_append_new(disks, json_pack("{s:s,s:I,s:s,s:s}", "sr",
                                                xoc_api_str(sr, "_xapiRef"), "size",
@@ -896,7 +886,7 @@ int xoc_api_m_vm_create(xoc_api_call_t *call)
         xoc_api_call_fail(call, XOC_EINVAL, "existingDisks: not supported yet", NULL);
         return 0;
     }
-    const char *tid = s_param(call, "template");
+    const char *tid = xoc_api_param(call, "template");
     json_t *tpl = xoc_api_object(call->srv, tid);
     const char *type = xoc_api_str(tpl, "type");
     if (!tpl || (strcmp(type, "VM-template") && strcmp(type, "VM") && strcmp(type, "VM-snapshot"))) {
@@ -945,7 +935,7 @@ int xoc_api_m_vm_create(xoc_api_call_t *call)
         return 0;
     }
     json_object_set_new(plan, "steps", steps);
-    json_object_set_new(plan, "start", json_boolean(s_flag(call, "bootAfterCreate")));
+    json_object_set_new(plan, "start", json_boolean(xoc_api_flag(call, "bootAfterCreate")));
     json_object_set_new(plan, "next", json_integer(0));
     xoc_api_act_t *a = xoc_api_act_on(call, tpl);
     if (!a) {
@@ -954,7 +944,7 @@ int xoc_api_m_vm_create(xoc_api_call_t *call)
     }
     xoc_api_act_keep(a, plan);
     xoc_api_act_step(a, "VM.clone", json_pack("[s,s]", xoc_api_act_ref(a),
-                                              s_param(call, "name_label")));
+                                              xoc_api_param(call, "name_label")));
     xoc_api_act_run(a, s_vmc_cloned);
     return 0;
 }

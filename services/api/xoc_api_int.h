@@ -281,6 +281,9 @@ typedef bool(xoc_api_act_fail_fn)(xoc_api_act_t *a, int status, const json_t *fa
 
 /*  The replica's object of that id as JSON (new reference), or NULL.                      */
 json_t *xoc_api_object(xoc_api_server_t *srv, const char *id);
+/*  A string param of the call (NULL when absent or not a string); a param that is true.    */
+const char *xoc_api_param(const xoc_api_call_t *call, const char *name);
+bool xoc_api_flag(const xoc_api_call_t *call, const char *name);
 /*  A string field of an object, "" when absent.                                           */
 const char *xoc_api_str(const json_t *obj, const char *field);
 /*  Resolves params[param] (§4.1): an object of one of `types` ("VM,VM-snapshot"), else

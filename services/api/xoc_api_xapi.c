@@ -45,6 +45,16 @@ json_t *xoc_api_object(xoc_api_server_t *srv, const char *id)
     return o ? xoc_json_from_mp(o->data, o->size) : NULL;
 }
 
+const char *xoc_api_param(const xoc_api_call_t *call, const char *name)
+{
+    return json_string_value(json_object_get(call->params, name));
+}
+
+bool xoc_api_flag(const xoc_api_call_t *call, const char *name)
+{
+    return json_is_true(json_object_get(call->params, name));
+}
+
 const char *xoc_api_str(const json_t *obj, const char *field)
 {
     const char *s = json_string_value(json_object_get(obj, field));
