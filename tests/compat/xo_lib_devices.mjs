@@ -146,6 +146,7 @@ try {
   check('vm.createInterface → the id of a VIF, pushed, locked to its address',
     vif?.type === 'VIF' && vif.$network === net.id && vif.lockingMode === 'locked' &&
     JSON.stringify(vif.allowedIpv4Addresses) === '["10.0.0.5"]' && vif.attached === false &&
+    /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(vif.MAC) && // no mac asked: the pool chose one
     !before.includes(vif.device), JSON.stringify({ vif, before }))
   check('vm.start → true', (await xo.call('vm.start', { id: vm.id })) === true)
   await onPush(seen, () => seen.objects[vm.id]?.power_state === 'Running')
