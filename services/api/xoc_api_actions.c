@@ -289,6 +289,39 @@ static void s_set_names(xoc_api_act_t *a, const json_t *p, const char *cls)
     }
 }
 
+/* vm.setAndRestart: a step failed after the shutdown; the VM is started again (unless the
+   shutdown itself or the start failed), then the step's error is the answer */
+static void s_restart_answer(xoc_api_act_t *a)
+{
+    const json_t *f = xoc_api_act_kept(a);
+    xoc_api_act_fail_fault(a, (int)json_integer_value(json_array_get(f, 0)),
+                           json_array_get(f, 1));
+}
+
+static bool s_restart_failed_too(xoc_api_act_t *a, int status, const json_t *fault)
+{
+    (void)status, (void)fault;
+    xoc_warn("vm.setAndRestart: VM %s could not be started again", xoc_api_str(xoc_api_act_obj(a), "id"));
+    s_restart_answer(a);
+    return true;
+}
+
+static bool s_restart_after_failure(xoc_api_act_t *a, int status, const json_t *fault)
+{
+    xoc_api_act_keep(a, json_pack("[i,O?]", status, (json_t *)fault));
+    xoc_api_act_clear_steps(a);
+    const char *failed = xoc_api_act_failed_method(a);
+    if (!strcmp(failed, "VM.clean_shutdown") || !strcmp(failed, "VM.hard_shutdown") ||
+        !strcmp(failed, "VM.start")) {
+        s_restart_answer(a); /* still running, or the start is what failed */
+        return true;
+    }
+    xoc_api_act_step(a, "VM.start", json_pack("[s,b,b]", xoc_api_act_ref(a), 0, 0));
+    xoc_api_act_on_fail_step(a, NULL, s_restart_failed_too);
+    xoc_api_act_run(a, s_restart_answer);
+    return true;
+}
+
 int xoc_api_m_vm_set(xoc_api_call_t *call)
 {
     json_t *p = call->params;
@@ -306,6 +339,14 @@ int xoc_api_m_vm_set(xoc_api_call_t *call)
     }
     const char *ref = xoc_api_act_ref(a);
     bool running = strcmp(xoc_api_str(xoc_api_act_obj(a), "power_state"), "Halted") != 0;
+    /* vm.setAndRestart: a running VM is shut down, set as a halted one, then started again
+       (also when a setting fails: its error is the answer) */
+    bool restart = running && !strcmp(call->method->name, "vm.setAndRestart");
+    if (restart) {
+        xoc_api_act_step(a, xoc_api_flag(call, "force") ? "VM.hard_shutdown" : "VM.clean_shutdown",
+                         json_pack("[s]", ref));
+        running = false;
+    }
     s_set_names(a, p, "VM");
     s_set_cpus(a, p, running);
     int rc = s_set_memory(a, p, running);
@@ -335,6 +376,10 @@ int xoc_api_m_vm_set(xoc_api_call_t *call)
             json_pack("[s,s]", ref,
                       affinity ? xoc_api_str(affinity, "_xapiRef") : "OpaqueRef:NULL"));
     json_decref(affinity);
+    if (restart) {
+        xoc_api_act_step(a, "VM.start", json_pack("[s,b,b]", ref, 0, 0));
+        xoc_api_act_on_fail_step(a, NULL, s_restart_after_failure);
+    }
     xoc_api_act_run(a, NULL);
     return 0;
 }

@@ -312,6 +312,8 @@ void xoc_api_act_step(xoc_api_act_t *a, const char *method, json_t *params);
 void xoc_api_act_run(xoc_api_act_t *a, xoc_api_act_fn *then);
 /*  The hook for failures of the step `method` (NULL: of any step); NULL fn: none.       */
 void xoc_api_act_on_fail_step(xoc_api_act_t *a, const char *method, xoc_api_act_fail_fn *fn);
+/*  In a fail hook: the XAPI method of the step that failed.                               */
+const char *xoc_api_act_failed_method(const xoc_api_act_t *a);
 /*  Drops the steps not run yet.                                                           */
 void xoc_api_act_clear_steps(xoc_api_act_t *a);
 /*  Answers a XAPI failure (status, fault [CODE, params...] or NULL) as §2 says.           */

@@ -89,22 +89,25 @@ static const xoc_api_param_t p_vm_restart[] = {
     {"force", S_BOOL, true, false, "hard reboot"},
     {"bypassBlockedOperation", S_BOOL, true, false, NULL},
     S_END};
-static const xoc_api_param_t p_vm_set[] = {
-    {"id", S_STR, false, false, NULL},
-    {"name_label", S_STR, true, true, NULL},
-    {"name_description", S_STR, true, true, NULL},
-    {"CPUs", XOC_API_T_INTEGER, true, false, "vCPUs (live when running)"},
-    {"cpusMax", XOC_API_T_INTEGER, true, false, "VCPUs_max"},
-    {"memory", XOC_API_T_INTEGER | S_STR, true, false, "dynamic max, bytes or \"2GiB\""},
-    {"memoryMax", XOC_API_T_INTEGER | S_STR, true, false, "dynamic max"},
-    {"memoryMin", XOC_API_T_INTEGER | S_STR, true, false, "dynamic min"},
-    {"memoryStaticMax", XOC_API_T_INTEGER | S_STR, true, false, "static max (halted VM)"},
-    {"auto_poweron", S_BOOL, true, false, NULL},
-    {"high_availability", S_STR, true, true, "restart | best-effort | \"\""},
-    {"PV_args", S_STR, true, true, NULL},
-    {"startDelay", XOC_API_T_INTEGER, true, false, NULL},
+/* vm.set's params, also those of vm.setAndRestart */
+#define S_VM_SET_PARAMS \
+    {"id", S_STR, false, false, NULL}, \
+    {"name_label", S_STR, true, true, NULL}, \
+    {"name_description", S_STR, true, true, NULL}, \
+    {"CPUs", XOC_API_T_INTEGER, true, false, "vCPUs (live when running)"}, \
+    {"cpusMax", XOC_API_T_INTEGER, true, false, "VCPUs_max"}, \
+    {"memory", XOC_API_T_INTEGER | S_STR, true, false, "dynamic max, bytes or \"2GiB\""}, \
+    {"memoryMax", XOC_API_T_INTEGER | S_STR, true, false, "dynamic max"}, \
+    {"memoryMin", XOC_API_T_INTEGER | S_STR, true, false, "dynamic min"}, \
+    {"memoryStaticMax", XOC_API_T_INTEGER | S_STR, true, false, "static max (halted VM)"}, \
+    {"auto_poweron", S_BOOL, true, false, NULL}, \
+    {"high_availability", S_STR, true, true, "restart | best-effort | \"\""}, \
+    {"PV_args", S_STR, true, true, NULL}, \
+    {"startDelay", XOC_API_T_INTEGER, true, false, NULL}, \
     {"affinityHost", S_STR | XOC_API_T_NULL, true, false, "host id, or null"},
-    S_END};
+static const xoc_api_param_t p_vm_set[] = {S_VM_SET_PARAMS S_END};
+static const xoc_api_param_t p_vm_set_restart[] = {
+    S_VM_SET_PARAMS{"force", S_BOOL, true, false, "hard shutdown instead of a clean one"}, S_END};
 static const xoc_api_param_t p_vm_snapshot[] = {
     {"id", S_STR, false, false, NULL},
     {"name", S_STR, true, false, NULL},
@@ -422,6 +425,8 @@ static const xoc_api_method_t s_methods[] = {
     {"vm.revert", "reverts a VM to a snapshot", S_USER, {p_vm_revert, false}, xoc_api_m_vm_revert,
      "xapi.<pool>"},
     {"vm.set", "changes a VM's settings", S_USER, {p_vm_set, false}, xoc_api_m_vm_set, "xapi.<pool>"},
+    {"vm.setAndRestart", "vm.set on a running VM shut down, then started again", S_USER,
+     {p_vm_set_restart, false}, xoc_api_m_vm_set, "xapi.<pool>"},
     {"vm.setBootOrder", "sets an HVM guest's boot order", S_USER, {p_vm_boot_order, false},
      xoc_api_m_vm_set_boot_order, "xapi.<pool>"},
     {"vm.snapshot", "snapshots a VM; returns the snapshot's id", S_USER, {p_vm_snapshot, false},

@@ -450,6 +450,11 @@ void xoc_api_act_run(xoc_api_act_t *a, xoc_api_act_fn *then)
     s_next(a);
 }
 
+const char *xoc_api_act_failed_method(const xoc_api_act_t *a)
+{
+    return a->fail_method;
+}
+
 void xoc_api_act_on_fail_step(xoc_api_act_t *a, const char *method, xoc_api_act_fail_fn *fn)
 {
     a->on_fail = fn;

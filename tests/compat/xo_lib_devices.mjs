@@ -223,6 +223,19 @@ try {
   check('… and the pool has the VM out of the template, CD boot first',
     (await sim('VM.get_is_a_template', made._xapiRef)) === false &&
     (tpl.virtualizationMode !== 'hvm' || (await sim('VM.get_HVM_boot_params', made._xapiRef)).order === 'dcn'))
+  // vm.setAndRestart: a setting only a halted VM takes, on the running VM: shut down, set,
+  // started again; a setting the pool refuses after the shutdown: started again, its error
+  check('vm.set {memoryStaticMax} of a running VM → an error (a halted VM only)',
+    (await errorOf(xo.call('vm.set', { id: newId, memoryStaticMax: '2GiB' }))) !== null)
+  check('vm.setAndRestart {memoryStaticMax: "2GiB"} → true',
+    (await xo.call('vm.setAndRestart', { id: newId, memoryStaticMax: '2GiB' })) === true)
+  const xNew = await sim('VM.get_record', made._xapiRef)
+  check('… the pool has it, and the VM runs again', xNew.memory_static_max === 2 * GiB &&
+    xNew.power_state === 'Running', JSON.stringify([xNew.memory_static_max, xNew.power_state]))
+  const refused = await errorOf(xo.call('vm.setAndRestart', { id: newId, memory: '1GiB', memoryMin: '1.5GiB' }))
+  check('vm.setAndRestart whose setting the pool refuses → its error, and the VM runs again',
+    refused !== null && (await sim('VM.get_power_state', made._xapiRef)) === 'Running',
+    JSON.stringify(refused))
   for (const [what, params, code] of [
     ['cloudConfig (not supported yet)', { cloudConfig: '#cloud-config' }, 10],
     ['an unknown template', { template: 'nope' }, 1],
