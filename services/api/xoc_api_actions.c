@@ -289,36 +289,17 @@ static void s_set_names(xoc_api_act_t *a, const json_t *p, const char *cls)
     }
 }
 
-/* vm.setAndRestart: a step failed after the shutdown; the VM is started again (unless the
-   shutdown itself or the start failed), then the step's error is the answer */
-static void s_restart_answer(xoc_api_act_t *a)
-{
-    const json_t *f = xoc_api_act_kept(a);
-    xoc_api_act_fail_fault(a, (int)json_integer_value(json_array_get(f, 0)),
-                           json_array_get(f, 1));
-}
-
-static bool s_restart_failed_too(xoc_api_act_t *a, int status, const json_t *fault)
-{
-    (void)status, (void)fault;
-    xoc_warn("vm.setAndRestart: VM %s could not be started again", xoc_api_str(xoc_api_act_obj(a), "id"));
-    s_restart_answer(a);
-    return true;
-}
-
+/* vm.setAndRestart: a step failed after the shutdown: the VM is started again, then the
+   step's error is the answer (the shutdown or the start itself failing: at once) */
 static bool s_restart_after_failure(xoc_api_act_t *a, int status, const json_t *fault)
 {
-    xoc_api_act_keep(a, json_pack("[i,O?]", status, (json_t *)fault));
-    xoc_api_act_clear_steps(a);
     const char *failed = xoc_api_act_failed_method(a);
     if (!strcmp(failed, "VM.clean_shutdown") || !strcmp(failed, "VM.hard_shutdown") ||
-        !strcmp(failed, "VM.start")) {
-        s_restart_answer(a); /* still running, or the start is what failed */
-        return true;
-    }
+        !strcmp(failed, "VM.start"))
+        return false;
+    xoc_api_act_cleanup_begin(a, status, fault);
     xoc_api_act_step(a, "VM.start", json_pack("[s,b,b]", xoc_api_act_ref(a), 0, 0));
-    xoc_api_act_on_fail_step(a, NULL, s_restart_failed_too);
-    xoc_api_act_run(a, s_restart_answer);
+    xoc_api_act_cleanup_run(a);
     return true;
 }
 

@@ -558,38 +558,21 @@ int xoc_api_m_vif_delete(xoc_api_call_t *call)
    asked. A step that fails after the clone destroys the new VM and answers the step's
    error: no half-made VM is left behind (nor the disks made for it). The plan lives in the
    action's kept object: {vm, disks: [{sr, size, name, description}], cd, start, steps,
-   slots, next, made, failed}. */
+   slots, next, made}. */
 
 static void s_vmc_next_disk(xoc_api_act_t *a);
 
-/* the creation failed after the clone: VM.destroy, then the original error */
-static void s_vmc_answer_failure(xoc_api_act_t *a)
-{
-    const json_t *f = json_object_get(xoc_api_act_kept(a), "failed");
-    xoc_api_act_fail_fault(a, (int)json_integer_value(json_array_get(f, 0)),
-                           json_array_get(f, 1));
-}
-
-static bool s_vmc_destroy_failed(xoc_api_act_t *a, int status, const json_t *fault)
-{
-    (void)status, (void)fault;
-    xoc_warn("vm.create: the half-made VM %s (or one of its new disks) could not be destroyed",
-             s_kept(a, "vm"));
-    s_vmc_answer_failure(a);
-    return true;
-}
-
+/* the creation failed after the clone: the new VM and the disks made for it go, then the
+   step's error is the answer */
 static bool s_vmc_failed(xoc_api_act_t *a, int status, const json_t *fault)
 {
-    s_keep_set(a, "failed", json_pack("[i,O?]", status, (json_t *)fault));
-    xoc_api_act_clear_steps(a);
+    xoc_api_act_cleanup_begin(a, status, fault);
     xoc_api_act_step(a, "VM.destroy", json_pack("[s]", s_kept(a, "vm")));
     size_t i;
     json_t *vdi;
     json_array_foreach(json_object_get(xoc_api_act_kept(a), "made"), i, vdi)
         xoc_api_act_step(a, "VDI.destroy", json_pack("[O]", vdi));
-    xoc_api_act_on_fail_step(a, NULL, s_vmc_destroy_failed);
-    xoc_api_act_run(a, s_vmc_answer_failure);
+    xoc_api_act_cleanup_run(a);
     return true;
 }
 

@@ -314,6 +314,12 @@ void xoc_api_act_run(xoc_api_act_t *a, xoc_api_act_fn *then);
 void xoc_api_act_on_fail_step(xoc_api_act_t *a, const char *method, xoc_api_act_fail_fn *fn);
 /*  In a fail hook: the XAPI method of the step that failed.                               */
 const char *xoc_api_act_failed_method(const xoc_api_act_t *a);
+/*  In a fail hook, undoing what the action did: _begin keeps the failure (status, fault) and
+    drops the steps not run; the hook then queues the clean-up steps and calls _run, which
+    runs them and answers the kept failure (a clean-up step that fails is logged, and the
+    kept failure answered all the same).                                                    */
+void xoc_api_act_cleanup_begin(xoc_api_act_t *a, int status, const json_t *fault);
+void xoc_api_act_cleanup_run(xoc_api_act_t *a);
 /*  Drops the steps not run yet.                                                           */
 void xoc_api_act_clear_steps(xoc_api_act_t *a);
 /*  Answers a XAPI failure (status, fault [CODE, params...] or NULL) as §2 says.           */

@@ -32,6 +32,10 @@ struct xoc_api_act {
     char fail_method[96];    /* the step that failed (its error is answered later) */
     json_t *fail_params;
     json_t *kept; /* the handler's data, freed with the action */
+    /* the failure a clean-up answers once its steps ran (xoc_api_act_cleanup_begin) */
+    int saved_status;
+    json_t *saved_fault, *saved_params;
+    char saved_method[96];
     /* bounded wait for an object */
     char wait_id[128];
     int64_t wait_until;
@@ -180,6 +184,8 @@ static void s_free(xoc_api_act_t *a)
     json_decref(a->params);
     json_decref(a->fail_params);
     json_decref(a->kept);
+    json_decref(a->saved_fault);
+    json_decref(a->saved_params);
     free(a);
 }
 
@@ -482,6 +488,44 @@ void xoc_api_act_fail_fault(xoc_api_act_t *a, int status, const json_t *fault)
     if (json_array_size(fault) > 0 && n < sizeof reason)
         snprintf(reason + n, sizeof reason - n, "%s", json_array_size(fault) > 1 ? ")" : "()");
     s_fail_fault(a, status, reason[0] ? reason : xoc_strerror(status), (json_t *)fault);
+}
+
+/* ---- clean-up after a failed step ---------------------------------------------------------- */
+
+/* the clean-up ran (or one of its steps failed): the saved failure is the answer, shown as
+   the step that failed first */
+static void s_cleanup_done(xoc_api_act_t *a)
+{
+    snprintf(a->fail_method, sizeof a->fail_method, "%s", a->saved_method);
+    json_decref(a->fail_params);
+    a->fail_params = json_incref(a->saved_params);
+    xoc_api_act_fail_fault(a, a->saved_status, a->saved_fault);
+}
+
+static bool s_cleanup_failed(xoc_api_act_t *a, int status, const json_t *fault)
+{
+    xoc_warn("%s: clean-up step %s after %s failed: %s %s", a->call->method->name, a->method,
+             a->saved_method, xoc_err_name(status),
+             json_string_value(json_array_get(fault, 0)) ?: "");
+    s_cleanup_done(a);
+    return true;
+}
+
+void xoc_api_act_cleanup_begin(xoc_api_act_t *a, int status, const json_t *fault)
+{
+    a->saved_status = status;
+    json_decref(a->saved_fault);
+    a->saved_fault = fault ? json_deep_copy(fault) : NULL;
+    snprintf(a->saved_method, sizeof a->saved_method, "%s", a->fail_method);
+    json_decref(a->saved_params);
+    a->saved_params = json_incref(a->fail_params);
+    xoc_api_act_clear_steps(a);
+}
+
+void xoc_api_act_cleanup_run(xoc_api_act_t *a)
+{
+    xoc_api_act_on_fail_step(a, NULL, s_cleanup_failed);
+    xoc_api_act_run(a, s_cleanup_done);
 }
 
 /* ---- waiting for an object --------------------------------------------------------------------
